@@ -1,0 +1,198 @@
+package dev.gale.core.cpu;
+
+import dev.gale.core.GaleException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The one pool of CPU worker threads every Gale op shares. A {@code parallelFor} cuts a range into contiguous chunks
+ * that the caller and the workers claim; the caller always works too, so a pool of n threads has n - 1 workers.
+ *
+ * <p>Why not a ForkJoinPool: decode launches hundreds of short ops per token, and on 2 cores the cost of waking a
+ * parked thread for each one is a measurable share of a 100 µs op. Workers here spin briefly before parking, and a
+ * launch allocates nothing. If the pool is already busy (a second plan running on another thread, or a nested call)
+ * the caller runs the whole range itself instead of waiting, so nothing can deadlock.
+ */
+public final class WorkerPool implements AutoCloseable {
+    /** A body run over {@code [start, end)}. */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    private static final long SPIN_NANOS = 50_000;
+    private static volatile WorkerPool shared;
+
+    private final int threads;
+    private final Thread[] workers;
+    private final AtomicBoolean busy = new AtomicBoolean();
+    /** High 32 bits: the job's id; low 32 bits: the next unclaimed chunk. A stale worker can never claim. */
+    private final AtomicLong claim = new AtomicLong();
+    private final AtomicInteger pendingChunks = new AtomicInteger();
+    private volatile int generation;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+    private volatile Thread caller;
+    // Job fields, published by the volatile write of generation.
+    private RangeBody body;
+    private int n;
+    private int chunkSize;
+    private int chunks;
+    private int jobId;
+
+    public WorkerPool(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("a pool needs at least one thread, got " + threads);
+        }
+        this.threads = threads;
+        this.workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            Thread t = new Thread(this::workerLoop, "gale-worker-" + (i + 1));
+            t.setDaemon(true);
+            workers[i] = t;
+            t.start();
+        }
+    }
+
+    /**
+     * The process-wide pool: {@code -Dgale.threads=N}, else {@link Runtime#availableProcessors()}.
+     */
+    public static WorkerPool shared() {
+        WorkerPool p = shared;
+        if (p == null) {
+            synchronized (WorkerPool.class) {
+                p = shared;
+                if (p == null) {
+                    int n = Integer.getInteger("gale.threads", Runtime.getRuntime().availableProcessors());
+                    shared = p = new WorkerPool(Math.max(1, n));
+                }
+            }
+        }
+        return p;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** Runs {@code body} over {@code [0, n)} split into at most {@link #threads()} contiguous chunks. */
+    public void parallelFor(int n, RangeBody body) {
+        parallelFor(n, 1, body);
+    }
+
+    /**
+     * Runs {@code body} over {@code [0, n)} in contiguous chunks of at least {@code grain} items, one chunk per
+     * thread at most. Returns when every chunk is done; rethrows the first failure.
+     */
+    public void parallelFor(int n, int grain, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int chunkCount = (int) Math.min(threads, Math.max(1, n / Math.max(1, grain)));
+        if (chunkCount == 1 || closed || !busy.compareAndSet(false, true)) {
+            body.run(0, n);
+            return;
+        }
+        try {
+            this.body = body;
+            this.n = n;
+            this.chunks = chunkCount;
+            this.chunkSize = (n + chunkCount - 1) / chunkCount;
+            this.failure = null;
+            this.caller = Thread.currentThread();
+            pendingChunks.set(chunkCount);
+            int id = ++jobId;
+            claim.set((long) id << 32);
+            generation = id;
+            for (Thread w : workers) {
+                LockSupport.unpark(w);
+            }
+            runChunks(id);
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (pendingChunks.get() > 0) {
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.parkNanos(this, 20_000);
+                }
+            }
+            Throwable t = failure;
+            this.body = null;
+            if (t != null) {
+                if (t instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (t instanceof Error e) {
+                    throw e;
+                }
+                throw new GaleException("parallel task failed", t);
+            }
+        } finally {
+            busy.set(false);
+        }
+    }
+
+    private void runChunks(int id) {
+        while (true) {
+            long v = claim.get();
+            if ((int) (v >>> 32) != id) {
+                return;
+            }
+            // Read the job before claiming: a successful claim proves the job was still this one.
+            RangeBody b = body;
+            int total = n;
+            int size = chunkSize;
+            int c = (int) v;
+            if (c >= chunks) {
+                return;
+            }
+            if (!claim.compareAndSet(v, v + 1)) {
+                continue;
+            }
+            int start = c * size;
+            int end = Math.min(total, start + size);
+            try {
+                if (start < end) {
+                    b.run(start, end);
+                }
+            } catch (Throwable t) {
+                if (failure == null) {
+                    failure = t;
+                }
+            } finally {
+                if (pendingChunks.decrementAndGet() == 0) {
+                    LockSupport.unpark(caller);
+                }
+            }
+        }
+    }
+
+    private void workerLoop() {
+        int seen = 0;
+        while (!closed) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (generation == seen && !closed) {
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+            if (closed) {
+                return;
+            }
+            seen = generation;
+            runChunks(seen);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread w : workers) {
+            LockSupport.unpark(w);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+package dev.gale.core.device;
+
+/** A place where tasks run: the CPU (Vector API), an OpenCL device, a CUDA device. */
+public interface Device {
+    /** Stable id used on the command line, for example {@code cpu} or {@code opencl:0}. */
+    String id();
+
+    /** Human-readable name, for example the CPU model or the OpenCL device name. */
+    String name();
+
+    /** The backend that drives it: {@code cpu}, {@code opencl}, {@code cuda}. */
+    String backend();
+
+    Capabilities capabilities();
+}

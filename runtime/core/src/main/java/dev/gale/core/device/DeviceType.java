@@ -1,0 +1,5 @@
+package dev.gale.core.device;
+
+public enum DeviceType {
+    CPU, GPU, ACCELERATOR
+}
