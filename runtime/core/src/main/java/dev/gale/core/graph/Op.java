@@ -1,0 +1,27 @@
+package dev.gale.core.graph;
+
+import dev.gale.core.device.Device;
+import dev.gale.core.device.ImplPath;
+import java.util.List;
+
+/**
+ * Something a graph can launch: an op with its implementations. Kernel families implement this; the graph checks
+ * arguments once when the launch is added and picks an implementation path once when the plan is compiled.
+ * Implementations must be stateless: one plan runs from several threads at once.
+ */
+public interface Op {
+    String name();
+
+    /**
+     * Checks the arguments' kinds, dtypes and shapes when a launch is added to a graph.
+     *
+     * @throws dev.gale.core.ShapeMismatchException naming the argument and the shapes involved
+     */
+    void check(List<Arg> args);
+
+    /** The implementations this op has on {@code device}, best first; empty when it cannot run there. */
+    List<ImplPath> paths(Device device);
+
+    /** Runs the op once with arguments resolved for this run. */
+    void execute(ImplPath path, Device device, LaunchContext ctx);
+}

@@ -1,0 +1,97 @@
+package dev.gale.core.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class WorkerPoolTest {
+
+    @Test
+    void everyIndexRunsExactlyOnce() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            for (int n : new int[] {1, 2, 3, 7, 1000, 4097}) {
+                for (int rep = 0; rep < 50; rep++) {
+                    AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                    pool.parallelFor(n, (s, e) -> {
+                        for (int i = s; i < e; i++) {
+                            hits.incrementAndGet(i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, hits.get(i), "n=" + n + " index " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void grainLimitsTheChunkCount() {
+        try (WorkerPool pool = new WorkerPool(4)) {
+            AtomicIntegerArray chunks = new AtomicIntegerArray(1);
+            pool.parallelFor(100, 60, (s, e) -> chunks.incrementAndGet(0));
+            assertEquals(1, chunks.get(0));
+        }
+    }
+
+    @Test
+    void failuresReachTheCaller() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            IllegalStateException boom = new IllegalStateException("boom");
+            IllegalStateException got = assertThrows(IllegalStateException.class, () -> pool.parallelFor(10, (s, e) -> {
+                if (s > 0) {
+                    throw boom;
+                }
+            }));
+            assertSame(boom, got);
+            // The pool still works after a failure.
+            AtomicIntegerArray hits = new AtomicIntegerArray(10);
+            pool.parallelFor(10, (s, e) -> {
+                for (int i = s; i < e; i++) {
+                    hits.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 10; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
+    @Test
+    void concurrentAndNestedCallersNeitherDeadlockNorLoseWork() throws Exception {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            ExecutorService callers = Executors.newFixedThreadPool(4);
+            List<Future<Long>> results = new ArrayList<>();
+            for (int c = 0; c < 4; c++) {
+                results.add(callers.submit(() -> {
+                    long total = 0;
+                    for (int rep = 0; rep < 200; rep++) {
+                        long[] sum = new long[1];
+                        pool.parallelFor(64, (s, e) -> {
+                            // Nested use runs inline on the calling thread.
+                            pool.parallelFor(e - s, (a, b) -> {
+                                synchronized (sum) {
+                                    sum[0] += b - a;
+                                }
+                            });
+                        });
+                        total += sum[0];
+                    }
+                    return total;
+                }));
+            }
+            for (Future<Long> f : results) {
+                assertEquals(64L * 200, f.get());
+            }
+            callers.shutdown();
+        }
+    }
+}
