@@ -29,7 +29,7 @@ public final class CpuDevice implements Device {
             extra.put("isa", flags);
         }
         this.capabilities = new Capabilities(DeviceType.CPU, Runtime.getRuntime().availableProcessors(),
-                FloatVector.SPECIES_PREFERRED.vectorBitSize(), Runtime.getRuntime().maxMemory(), caches[0], 1,
+                FloatVector.SPECIES_PREFERRED.vectorBitSize(), physicalMemory(), caches[0], 1,
                 true, true, caches, extra);
     }
 
@@ -64,6 +64,14 @@ public final class CpuDevice implements Device {
     @Override
     public String toString() {
         return "cpu (" + name + ")";
+    }
+
+    private static long physicalMemory() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return Runtime.getRuntime().maxMemory();
     }
 
     private static String readCpuModel() {

@@ -17,7 +17,7 @@ public record Capabilities(DeviceType type, int computeUnits, int vectorBits, lo
                            long[] cacheBytes, Map<String, String> extra) {
     public Capabilities {
         cacheBytes = cacheBytes.clone();
-        extra = Map.copyOf(extra);
+        extra = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(extra));
     }
 
     @Override
