@@ -66,6 +66,7 @@ public final class RooflineProbes implements AutoCloseable {
     /** Elements per thread share are a multiple of this: 4 KiB pages of floats. */
     private static final long ALIGN_ELEMENTS = 4096 / Float.BYTES;
     private static final float TRIAD_SCALAR = 3.0f;
+    private static final int JIT_WARMUP_CALLS = 6000;
     private static volatile double sink;
 
     private final Config config;
@@ -99,6 +100,7 @@ public final class RooflineProbes implements AutoCloseable {
         this.b = bb;
         this.c = cc;
         fill();
+        compileKernels();
     }
 
     /** Elements in each stream. */
@@ -264,6 +266,25 @@ public final class RooflineProbes implements AutoCloseable {
                 }
             }
         });
+    }
+
+    /**
+     * Calls each kernel a few thousand times on an L1-sized range, so C2 has compiled them before the first timed
+     * pass: an interpreted or C1 pass over 512 MiB of Vector API code takes seconds and the time-based warm-up alone
+     * would only see a handful of calls.
+     */
+    private void compileKernels() {
+        long small = Math.min(n, 4096);
+        MemorySegment sa = a.segment();
+        MemorySegment sb = b.segment();
+        MemorySegment sc = c.segment();
+        double s = 0;
+        for (int i = 0; i < JIT_WARMUP_CALLS; i++) {
+            s += ProbeKernels.readSum(sb, 0, small);
+            s += ProbeKernels.triad(sa, sb, sc, TRIAD_SCALAR, 0, small);
+            s += ProbeKernels.fmaChains(256, 1.0f);
+        }
+        sink += s;
     }
 
     private static void closeAll(Buffer... buffers) {
