@@ -14,11 +14,11 @@ import dev.gale.bench.probe.Stats;
  * @param bytes bytes of one run
  * @param flops flops of one run
  * @param samples seconds per run, one entry per timed sample (empty when the case failed)
- * @param runsPerSample how many runs each sample averaged
+ * @param timedRuns runs in all the samples together (warm-up not counted)
  * @param error null on success, else what went wrong (exception class and message)
  */
 public record CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
-        double[] samples, int runsPerSample, String error) {
+        double[] samples, long timedRuns, String error) {
     public CaseResult {
         samples = samples.clone();
     }

@@ -6,7 +6,7 @@ import dev.gale.bench.Roofline;
 /**
  * Times one {@link BenchCase}: {@code setup()}; a warm-up of at least {@link Timing#warmupNanos()} and
  * {@link Timing#minWarmupRuns()} runs; then {@link Timing#samples()} samples, each repeating {@code run()} until at
- * least {@link Timing#minSampleNanos()} have passed and recording elapsed / runs; {@code close()} always. Anything a
+ * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; {@code close()} always. Anything a
  * case throws (in its descriptors, setup, run or close) turns into a failed {@link CaseResult} with the message.
  */
 public final class CaseTimer {
@@ -61,31 +61,29 @@ public final class CaseTimer {
             return CaseResult.failed(op, shape, impl, roofline, describe(t));
         }
         double[] samples = new double[timing.samples()];
-        int runsPerSample;
+        long timedRuns = 0;
         Throwable failure = null;
         try {
             c.setup();
             long warmEnd = System.nanoTime() + timing.warmupNanos();
-            long warmRuns = 0;
-            long warmStart = System.nanoTime();
-            while (warmRuns < timing.minWarmupRuns() || System.nanoTime() < warmEnd) {
+            for (long warmRuns = 0; warmRuns < timing.minWarmupRuns() || System.nanoTime() < warmEnd; warmRuns++) {
                 c.run();
-                warmRuns++;
             }
-            // Runs per sample from the warm-up's pace, so each sample lasts about minSampleNanos.
-            double perRun = (double) (System.nanoTime() - warmStart) / Math.max(1, warmRuns);
-            runsPerSample = (int) Math.max(1, Math.min(Integer.MAX_VALUE, Math.ceil(timing.minSampleNanos() / perRun)));
             for (int s = 0; s < samples.length; s++) {
                 long t0 = System.nanoTime();
-                for (int r = 0; r < runsPerSample; r++) {
+                long elapsed;
+                long runs = 0;
+                do {
                     c.run();
-                }
-                samples[s] = (System.nanoTime() - t0) * 1e-9 / runsPerSample;
+                    runs++;
+                    elapsed = System.nanoTime() - t0;
+                } while (elapsed < timing.minSampleNanos());
+                samples[s] = elapsed * 1e-9 / runs;
+                timedRuns += runs;
             }
         } catch (Throwable t) {
             rethrowFatal(t);
             failure = t;
-            runsPerSample = 0;
         } finally {
             try {
                 c.close(); // also after a failed setup, to free what it did allocate
@@ -101,7 +99,7 @@ public final class CaseTimer {
         if (failure != null) {
             return CaseResult.failed(op, shape, impl, roofline, describe(failure));
         }
-        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, runsPerSample, null);
+        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null);
     }
 
     /** {@code SimpleClassName: message}, with the first cause's message where the top one has none. */

@@ -168,7 +168,7 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             m.put("gflops", c.gflops());
             m.put("gflops_median", c.gflopsMedian());
             m.put("ratio", RooflineRule.ratio(c, used));
-            m.put("runs_per_sample", c.runsPerSample());
+            m.put("timed_runs", c.timedRuns());
             m.put("samples_s", c.samples());
             cs.add(m);
         }
