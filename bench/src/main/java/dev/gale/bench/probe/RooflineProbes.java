@@ -22,8 +22,9 @@ import java.util.function.DoubleSupplier;
  * memory. Flops counted: 2 per lane per FMA.</li>
  * </ul>
  * Each runs on the calling thread alone and on every thread of a {@link WorkerPool}, where each thread takes one
- * contiguous, page-aligned share of the streams (or its own FMA chains). A measurement is a time-based warm-up and
- * then the best of {@link Config#reps()} repetitions; the value is work / best time.
+ * contiguous, page-aligned share of the streams (or its own FMA chains). A measurement is a warm-up (at least
+ * {@link Config#warmupNanos()}, then until the pass time stops improving: {@link WarmUp}) and then the best of
+ * {@link Config#reps()} repetitions; the value is work / best time.
  *
  * <p>The streams are native memory, {@link Config#bytesPerStream()} each (default 512 MiB, far beyond a 32 MiB L3),
  * allocated and filled once, in parallel so that first-touch spreads pages the way the parallel probes read them.
@@ -35,7 +36,8 @@ public final class RooflineProbes implements AutoCloseable {
      *
      * @param bytesPerStream bytes of each of the three streams; rounded down to whole vectors
      * @param reps timed repetitions per probe; the best is the result
-     * @param warmupNanos minimum warm-up per probe (and at least two calls)
+     * @param warmupNanos minimum warm-up per probe (and at least two calls); it goes on until steady, up to 20 times
+     *     this (or 2 s, whichever is more)
      * @param fmaIterations FMA iterations per chain in one FMA repetition
      */
     public record Config(long bytesPerStream, int reps, long warmupNanos, int fmaIterations) {
@@ -66,7 +68,9 @@ public final class RooflineProbes implements AutoCloseable {
     /** Elements per thread share are a multiple of this: 4 KiB pages of floats. */
     private static final long ALIGN_ELEMENTS = 4096 / Float.BYTES;
     private static final float TRIAD_SCALAR = 3.0f;
-    private static final int JIT_WARMUP_CALLS = 6000;
+    private static final int JIT_WARMUP_CALLS = 2000;
+    /** The warm-up waits at most this many times its minimum for the timings to settle. */
+    private static final int WARMUP_LIMIT_FACTOR = 20;
     private static volatile double sink;
 
     private final Config config;
@@ -142,11 +146,9 @@ public final class RooflineProbes implements AutoCloseable {
             case TRIAD_BW -> 3.0 * n * Float.BYTES;
             case FMA_PEAK -> ProbeKernels.fmaChainsFlops(config.fmaIterations()) * threads;
         };
+        WarmUp.run(() -> sink += body.getAsDouble(), config.warmupNanos(), 2,
+                WARMUP_LIMIT_FACTOR * Math.max(config.warmupNanos(), 100_000_000L));
         double s = 0;
-        long warmEnd = System.nanoTime() + config.warmupNanos();
-        for (int calls = 0; calls < 2 || System.nanoTime() < warmEnd; calls++) {
-            s += body.getAsDouble();
-        }
         double[] times = new double[config.reps()];
         for (int i = 0; i < times.length; i++) {
             long t0 = System.nanoTime();
@@ -274,7 +276,7 @@ public final class RooflineProbes implements AutoCloseable {
      * would only see a handful of calls.
      */
     private void compileKernels() {
-        long small = Math.min(n, 4096);
+        long small = Math.min(n, 1024);
         MemorySegment sa = a.segment();
         MemorySegment sb = b.segment();
         MemorySegment sc = c.segment();

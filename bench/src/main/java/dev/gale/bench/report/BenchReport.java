@@ -8,6 +8,7 @@ import dev.gale.bench.probe.RooflineProbes;
 import dev.gale.core.cpu.WorkerPool;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -25,6 +26,9 @@ import java.util.regex.PatternSyntaxException;
 /**
  * The report runner behind {@code scripts/bench}: roofline probes, every {@link BenchCaseProvider}'s cases, probes
  * again, then a Markdown table on stdout and JSON, Markdown and PNG files under {@code --out}.
+ *
+ * <p>Run it with {@code -Xbatch} (scripts/bench does): compilation then blocks the thread that made a method hot, so
+ * warm-ups end on C2 code even when other processes keep the compiler threads waiting.
  *
  * <p>Exit status: 0 when every case ran, 1 when any case (or provider) failed, 2 for bad options.
  * Timing and ratio rules: {@link Report#RULES}, {@link CaseTimer}, {@link RooflineRule}.
@@ -135,6 +139,10 @@ public final class BenchReport {
         Machine machine = Machine.current();
         out.println("# Gale bench " + timestamp);
         out.println(machine.describe());
+        if (!ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-Xbatch")) {
+            out.println("warning: running without -Xbatch (scripts/bench adds it): on a loaded machine a warm-up can"
+                    + " end before C2 has compiled a kernel");
+        }
         out.println();
 
         CaseTimer.Timing timing = options.quick() ? CaseTimer.Timing.quick() : CaseTimer.Timing.standard();
@@ -161,8 +169,8 @@ public final class BenchReport {
                 }
             }
             out.println();
-            out.println(selected.size() + " case(s) to run" + (filter == null ? "" : " of " + cases.size()
-                    + " matching " + filter.pattern()));
+            out.println(selected.size() + " case(s) to run" + (filter == null ? "" : " (" + cases.size()
+                    + " listed, filter " + filter.pattern() + ")"));
             for (int i = 0; i < selected.size(); i++) {
                 CaseResult r = CaseTimer.measure(selected.get(i), timing);
                 results.add(r);

@@ -2,10 +2,12 @@ package dev.gale.bench.report;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.WarmUp;
 
 /**
  * Times one {@link BenchCase}: {@code setup()}; a warm-up of at least {@link Timing#warmupNanos()} and
- * {@link Timing#minWarmupRuns()} runs; then {@link Timing#samples()} samples, each repeating {@code run()} until at
+ * {@link Timing#minWarmupRuns()} runs that goes on until the run time stops improving ({@link WarmUp}, at most
+ * {@value #WARMUP_LIMIT_FACTOR} times the minimum time); then {@link Timing#samples()} samples, each repeating {@code run()} until at
  * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; {@code close()} always. Anything a
  * case throws (in its descriptors, setup, run or close) turns into a failed {@link CaseResult} with the message.
  */
@@ -36,6 +38,9 @@ public final class CaseTimer {
         }
     }
 
+    /** The warm-up waits at most this many times its minimum for run() to settle. */
+    static final int WARMUP_LIMIT_FACTOR = 10;
+
     private CaseTimer() {
     }
 
@@ -65,10 +70,8 @@ public final class CaseTimer {
         Throwable failure = null;
         try {
             c.setup();
-            long warmEnd = System.nanoTime() + timing.warmupNanos();
-            for (long warmRuns = 0; warmRuns < timing.minWarmupRuns() || System.nanoTime() < warmEnd; warmRuns++) {
-                c.run();
-            }
+            WarmUp.run(c::run, timing.warmupNanos(), timing.minWarmupRuns(),
+                    WARMUP_LIMIT_FACTOR * Math.max(timing.warmupNanos(), 100_000_000L));
             for (int s = 0; s < samples.length; s++) {
                 long t0 = System.nanoTime();
                 long elapsed;

@@ -28,10 +28,12 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
 
     /** How the numbers are made; printed under the tables and stored in the JSON. */
     public static final List<String> RULES = List.of(
-            "Probes run twice, at the start and at the end of the run; each is a warm-up then the best of N "
-                    + "repetitions. The denominator is, per probe and thread count, the higher of the two passes "
+            "Probes run twice, at the start and at the end of the run; each is a warm-up (a minimum time, then "
+                    + "until pass times stop improving and the JIT is quiet) then the best of N repetitions. "
+                    + "The denominator is, per probe and thread count, the higher of the two passes "
                     + "(interference from other tenants only lowers a probe).",
-            "A case is set up, warmed up (minimum time and runs), then timed in samples; each sample repeats run() "
+            "A case is set up, warmed up (minimum time and runs, then until run times stop improving and the JIT "
+                    + "is quiet, capped at 10x the minimum time), then timed in samples; each sample repeats run() "
                     + "for a minimum time and records time per run. Time is reported as best and median sample.",
             "GB/s = bytes() / best time; GFLOP/s = flops() / best time. The best time is used because the probes "
                     + "are best-of-N too, so the ratio compares like with like; the median shows the spread.",
