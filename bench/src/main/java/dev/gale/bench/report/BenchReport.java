@@ -153,35 +153,27 @@ public final class BenchReport {
         }
 
         List<CaseResult> results = new ArrayList<>();
-        ProbeSet start;
-        ProbeSet end;
-        try (RooflineProbes probes = new RooflineProbes(probeConfig, WorkerPool.shared())) {
-            out.println("probes (start): 3 x " + (probes.elements() * Float.BYTES >> 20) + " MiB streams");
-            start = probes.runAll();
-            printProbes(start, out);
+        // The probe streams (3 x 512 MiB by default) are freed while the cases run, so cases have the memory.
+        ProbeSet start = runProbes(probeConfig, "start", out);
 
-            Pattern filter = options.filter() == null ? null : Pattern.compile(options.filter());
-            List<BenchCase> cases = collect(providers, options.quick(), results, out);
-            List<BenchCase> selected = new ArrayList<>();
-            for (BenchCase c : cases) {
-                if (filter == null || matches(c, filter)) {
-                    selected.add(c);
-                }
+        Pattern filter = options.filter() == null ? null : Pattern.compile(options.filter());
+        List<BenchCase> cases = collect(providers, options.quick(), results, out);
+        List<BenchCase> selected = new ArrayList<>();
+        for (BenchCase c : cases) {
+            if (filter == null || matches(c, filter)) {
+                selected.add(c);
             }
-            out.println();
-            out.println(selected.size() + " case(s) to run" + (filter == null ? "" : " (" + cases.size()
-                    + " listed, filter " + filter.pattern() + ")"));
-            for (int i = 0; i < selected.size(); i++) {
-                CaseResult r = CaseTimer.measure(selected.get(i), timing);
-                results.add(r);
-                out.println("[" + (i + 1) + "/" + selected.size() + "] " + progress(r, start));
-            }
-
-            out.println();
-            out.println("probes (end):");
-            end = probes.runAll();
-            printProbes(end, out);
         }
+        out.println();
+        out.println(selected.size() + " case(s) to run" + (filter == null ? "" : " (" + cases.size()
+                + " listed, filter " + filter.pattern() + ")"));
+        for (int i = 0; i < selected.size(); i++) {
+            CaseResult r = CaseTimer.measure(selected.get(i), timing);
+            results.add(r);
+            out.println("[" + (i + 1) + "/" + selected.size() + "] " + progress(r, start));
+        }
+        out.println();
+        ProbeSet end = runProbes(probeConfig, "end", out);
 
         Report report = new Report(timestamp, machine, options.quick(), options.filter(), timing, probeConfig, start,
                 end, results);
@@ -287,6 +279,15 @@ public final class BenchReport {
                 + " median, " + Report.fmt(r.gbps(), 1) + " GB/s, " + Report.fmt(r.gflops(), 1) + " GFLOP/s, "
                 + Report.fmt(RooflineRule.ratio(r, probes), 2) + " of " + d.probe() + " x" + d.threads()
                 + " (start probes)";
+    }
+
+    private static ProbeSet runProbes(RooflineProbes.Config config, String pass, PrintStream out) {
+        try (RooflineProbes probes = new RooflineProbes(config, WorkerPool.shared())) {
+            out.println("probes (" + pass + "): 3 x " + (probes.elements() * Float.BYTES >> 20) + " MiB streams");
+            ProbeSet set = probes.runAll();
+            printProbes(set, out);
+            return set;
+        }
     }
 
     private static void printProbes(ProbeSet set, PrintStream out) {
