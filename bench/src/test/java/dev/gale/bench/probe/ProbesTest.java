@@ -81,7 +81,7 @@ class ProbesTest {
                             assertEquals(want, p.a(i), 0.0f, "a[" + i + "], single=" + single);
                         }
                     }
-                    assertEquals((float) (0 + s), p.a(0), 0.0f);
+                    assertEquals(s, p.a(0), 0.0f, "a[0] = b[0] + s c[0] = 0 + s");
                 }
             }
         }
