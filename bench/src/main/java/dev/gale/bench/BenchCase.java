@@ -12,7 +12,11 @@ public interface BenchCase extends AutoCloseable {
     /** The shape and where it comes from, e.g. {@code 4096x14336 (Llama-3-8B ffn_up)}. */
     String shape();
 
-    /** Which implementation and how many threads, e.g. {@code vector-api x2}. */
+    /**
+     * Which implementation and how many threads, e.g. {@code vector-api x2}. The report compares a case whose impl
+     * contains the word {@code x1} with the 1-thread probe, and every other case with the all-threads probe
+     * ({@code dev.gale.bench.report.RooflineRule}).
+     */
     String impl();
 
     /** Bytes read plus written by one run (weights, activations, outputs). */

@@ -1,0 +1,75 @@
+package dev.gale.bench.report;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.Stats;
+
+/**
+ * What the runner measured for one {@link BenchCase}.
+ *
+ * @param op {@link BenchCase#op()}
+ * @param shape {@link BenchCase#shape()}
+ * @param impl {@link BenchCase#impl()}
+ * @param roofline the probe the case is compared with; null when the case failed before saying
+ * @param bytes bytes of one run
+ * @param flops flops of one run
+ * @param samples seconds per run, one entry per timed sample (empty when the case failed)
+ * @param timedRuns runs in all the samples together (warm-up not counted)
+ * @param error null on success, else what went wrong (exception class and message)
+ */
+public record CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
+        double[] samples, long timedRuns, String error) {
+    public CaseResult {
+        samples = samples.clone();
+    }
+
+    public static CaseResult failed(String op, String shape, String impl, Roofline roofline, String error) {
+        return new CaseResult(op, shape, impl, roofline, Double.NaN, Double.NaN, new double[0], 0, error);
+    }
+
+    @Override
+    public double[] samples() {
+        return samples.clone();
+    }
+
+    public boolean ok() {
+        return error == null;
+    }
+
+    /** Fastest sample, seconds per run. */
+    public double bestSeconds() {
+        return Stats.min(samples);
+    }
+
+    /** Median sample, seconds per run. */
+    public double medianSeconds() {
+        return Stats.median(samples);
+    }
+
+    /** GB/s at the best time; NaN where the case moves no bytes or failed. */
+    public double gbps() {
+        return rate(bytes, bestSeconds());
+    }
+
+    public double gbpsMedian() {
+        return rate(bytes, medianSeconds());
+    }
+
+    /** GFLOP/s at the best time; NaN where the case does no flops or failed. */
+    public double gflops() {
+        return rate(flops, bestSeconds());
+    }
+
+    public double gflopsMedian() {
+        return rate(flops, medianSeconds());
+    }
+
+    /** The label used in tables and charts. */
+    public String label() {
+        return op + " " + shape + " " + impl;
+    }
+
+    private static double rate(double work, double seconds) {
+        return work > 0 && seconds > 0 ? work / seconds / 1e9 : Double.NaN;
+    }
+}

@@ -1,0 +1,228 @@
+package dev.gale.bench.report;
+
+import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.ProbeResult;
+import dev.gale.bench.probe.ProbeSet;
+import dev.gale.bench.probe.RooflineProbes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Everything one run measured, and its Markdown and JSON forms.
+ *
+ * @param timestamp when the run started (ISO-8601)
+ * @param machine where it ran
+ * @param quick whether {@code --quick} was given
+ * @param filter the {@code --filter} regex, or null
+ * @param timing how cases were timed
+ * @param probeConfig how the probes were run
+ * @param start probes at the start of the run
+ * @param end probes at the end of the run
+ * @param cases every case, in the order run, failures included
+ */
+public record Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
+        RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases) {
+
+    /** How the numbers are made; printed under the tables and stored in the JSON. */
+    public static final List<String> RULES = List.of(
+            "Probes run twice, at the start and at the end of the run; each is a warm-up (a minimum time, then "
+                    + "until pass times stop improving and the JIT is quiet) then the best of N repetitions. "
+                    + "The denominator is, per probe and thread count, the higher of the two passes "
+                    + "(interference from other tenants only lowers a probe).",
+            "A case is set up, warmed up (minimum time and runs, then until run times stop improving and the JIT "
+                    + "is quiet, capped at 10x the minimum time), then timed in samples; each sample repeats run() "
+                    + "for a minimum time and records time per run. Time is reported as best and median sample.",
+            "GB/s = bytes() / best time; GFLOP/s = flops() / best time. The best time is used because the probes "
+                    + "are best-of-N too, so the ratio compares like with like; the median shows the spread.",
+            "Ratio: READ_BW and TRIAD_BW cases divide their GB/s by the probe's GB/s, FMA_PEAK cases their "
+                    + "GFLOP/s by the probe's GFLOP/s.",
+            "Thread rule: a case whose impl() contains the word 'x1' is compared with the 1-thread probe; every "
+                    + "other case with the all-threads probe (all threads of WorkerPool.shared()).");
+
+    public Report {
+        cases = List.copyOf(cases);
+    }
+
+    /** The probe values the ratios divide by. */
+    public ProbeSet used() {
+        return ProbeSet.best(start, end);
+    }
+
+    public long failures() {
+        return cases.stream().filter(c -> !c.ok()).count();
+    }
+
+    /** The run as Markdown: machine, probe table, case table, rules. */
+    public String markdown() {
+        StringBuilder b = new StringBuilder();
+        b.append("# Gale bench report ").append(timestamp).append("\n\n");
+        for (String line : machine.describe().split("\n")) {
+            b.append("- ").append(line).append('\n');
+        }
+        b.append("- mode: ").append(quick ? "quick" : "standard");
+        if (filter != null) {
+            b.append(", filter `").append(filter).append('`');
+        }
+        b.append("\n\n");
+        b.append(probeTable());
+        b.append('\n');
+        b.append(caseTable());
+        b.append('\n');
+        for (String rule : RULES) {
+            b.append("- ").append(rule).append('\n');
+        }
+        return b.toString();
+    }
+
+    /** Probe table: start, end, and the value used as denominator. */
+    public String probeTable() {
+        StringBuilder b = new StringBuilder();
+        b.append("## Roofline probes (").append(mib(start.bytesPerStream())).append(" per stream, best of ")
+                .append(probeConfig.reps()).append(")\n\n");
+        b.append("| probe | threads | start | end | used | unit |\n");
+        b.append("|---|---|---|---|---|---|\n");
+        ProbeSet used = used();
+        for (ProbeResult s : start.results()) {
+            boolean single = s.threads() == 1;
+            ProbeResult e = end.get(s.roofline(), single);
+            b.append("| ").append(s.probe()).append(" (").append(s.roofline()).append(") | ").append(s.threads())
+                    .append(" | ").append(fmt(s.value(), 1)).append(" | ").append(fmt(e.value(), 1)).append(" | ")
+                    .append(fmt(used.get(s.roofline(), single).value(), 1)).append(" | ").append(s.unit())
+                    .append(" |\n");
+        }
+        return b.toString();
+    }
+
+    /** Case table: op | shape | impl | time (best) | time (median) | GB/s | GFLOP/s | roofline | ratio. */
+    public String caseTable() {
+        StringBuilder b = new StringBuilder();
+        b.append("## Report cases\n\n");
+        if (cases.isEmpty()) {
+            b.append("No report cases ran: no BenchCaseProvider on the class path")
+                    .append(filter == null ? "" : " had a case matching the filter").append(".\n");
+            return b.toString();
+        }
+        b.append("| op | shape | impl | time (best) | time (median) | GB/s | GFLOP/s | roofline | ratio |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|\n");
+        ProbeSet used = used();
+        for (CaseResult c : cases) {
+            ProbeResult d = RooflineRule.denominator(c, used);
+            String roof = d == null ? "?" : d.probe() + " x" + d.threads() + " " + fmt(d.value(), 1) + " " + d.unit();
+            b.append("| ").append(cell(c.op())).append(" | ").append(cell(c.shape())).append(" | ")
+                    .append(cell(c.impl())).append(" | ");
+            if (c.ok()) {
+                b.append(time(c.bestSeconds())).append(" | ").append(time(c.medianSeconds())).append(" | ")
+                        .append(fmt(c.gbps(), 1)).append(" | ").append(fmt(c.gflops(), 1)).append(" | ")
+                        .append(roof).append(" | ").append(fmt(RooflineRule.ratio(c, used), 2)).append(" |\n");
+            } else {
+                b.append("FAILED: ").append(cell(c.error())).append(" | | | | ").append(roof).append(" | |\n");
+            }
+        }
+        return b.toString();
+    }
+
+    /** The run as a JSON tree (see {@link Json}). */
+    public String json() {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("timestamp", timestamp);
+        root.put("machine", machine.toJson());
+        Map<String, Object> opts = new LinkedHashMap<>();
+        opts.put("quick", quick);
+        opts.put("filter", filter);
+        opts.put("warmup_s", timing.warmupNanos() * 1e-9);
+        opts.put("min_warmup_runs", timing.minWarmupRuns());
+        opts.put("samples", timing.samples());
+        opts.put("min_sample_s", timing.minSampleNanos() * 1e-9);
+        opts.put("probe_bytes_per_stream", probeConfig.bytesPerStream());
+        opts.put("probe_reps", probeConfig.reps());
+        opts.put("probe_warmup_s", probeConfig.warmupNanos() * 1e-9);
+        opts.put("probe_fma_iterations", probeConfig.fmaIterations());
+        root.put("options", opts);
+        root.put("rules", RULES);
+        Map<String, Object> probes = new LinkedHashMap<>();
+        probes.put("start", probesJson(start));
+        probes.put("end", probesJson(end));
+        probes.put("used", probesJson(used()));
+        root.put("probes", probes);
+        List<Object> cs = new ArrayList<>();
+        ProbeSet used = used();
+        for (CaseResult c : cases) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("op", c.op());
+            m.put("shape", c.shape());
+            m.put("impl", c.impl());
+            m.put("status", c.ok() ? "OK" : "FAILED");
+            m.put("error", c.error());
+            m.put("roofline", c.roofline() == null ? null : c.roofline().name());
+            ProbeResult d = RooflineRule.denominator(c, used);
+            m.put("roofline_threads", d == null ? null : d.threads());
+            m.put("roofline_value", d == null ? null : d.value());
+            m.put("roofline_unit", c.roofline() == null ? null : ProbeResult.unitOf(c.roofline()));
+            m.put("bytes", c.bytes());
+            m.put("flops", c.flops());
+            m.put("time_best_s", c.bestSeconds());
+            m.put("time_median_s", c.medianSeconds());
+            m.put("gbps", c.gbps());
+            m.put("gbps_median", c.gbpsMedian());
+            m.put("gflops", c.gflops());
+            m.put("gflops_median", c.gflopsMedian());
+            m.put("ratio", RooflineRule.ratio(c, used));
+            m.put("timed_runs", c.timedRuns());
+            m.put("samples_s", c.samples());
+            cs.add(m);
+        }
+        root.put("cases", cs);
+        return Json.write(root);
+    }
+
+    private static List<Object> probesJson(ProbeSet set) {
+        List<Object> out = new ArrayList<>();
+        for (ProbeResult r : set.results()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("probe", r.probe());
+            m.put("roofline", r.roofline().name());
+            m.put("threads", r.threads());
+            m.put("value", r.value());
+            m.put("median_value", r.medianValue());
+            m.put("unit", r.unit());
+            m.put("best_s", r.bestSeconds());
+            m.put("median_s", r.medianSeconds());
+            m.put("reps", r.reps());
+            m.put(r.roofline() == Roofline.FMA_PEAK ? "flops_per_rep" : "bytes_per_rep", r.workPerRep());
+            out.add(m);
+        }
+        return out;
+    }
+
+    static String fmt(double v, int decimals) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%." + decimals + "f", v) : "—";
+    }
+
+    /** Seconds with 3 significant digits in ns, µs, ms or s. */
+    static String time(double s) {
+        if (!Double.isFinite(s)) {
+            return "—";
+        }
+        double[] scale = {1, 1e-3, 1e-6, 1e-9};
+        String[] unit = {"s", "ms", "µs", "ns"};
+        int i = 0;
+        while (i < scale.length - 1 && s < scale[i]) {
+            i++;
+        }
+        double v = s / scale[i];
+        int decimals = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+        return String.format(Locale.ROOT, "%." + decimals + "f %s", v, unit[i]);
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.0f MiB", bytes / 1048576.0);
+    }
+
+    /** A Markdown table cell: no pipes or line breaks. */
+    private static String cell(String s) {
+        return s == null ? "" : s.replace("|", "\\|").replace("\r", " ").replace("\n", " ");
+    }
+}
