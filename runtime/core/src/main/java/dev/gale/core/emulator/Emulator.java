@@ -16,7 +16,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -92,23 +91,22 @@ public final class Emulator {
         }
         Class<?>[] types = kernel.getParameterTypes();
         int ctxIndex = -1;
-        Object[] base = new Object[types.length];
-        int a = 0;
         for (int i = 0; i < types.length; i++) {
             if (types[i] == KernelContext.class) {
                 ctxIndex = i;
-                continue;
             }
-            if (a >= args.length) {
-                throw new EmulatorException("kernel " + kernel.getName() + " takes " + (types.length
-                        - (ctxIndex >= 0 || hasContext(types) ? 1 : 0)) + " arguments besides the context, got "
-                        + args.length);
-            }
-            base[i] = adapt(kernel, i, types[i], args[a++]);
         }
-        if (a != args.length) {
-            throw new EmulatorException("kernel " + kernel.getName() + " takes " + a
-                    + " arguments besides the context, got " + args.length);
+        int expected = types.length - (ctxIndex >= 0 ? 1 : 0);
+        if (args.length != expected) {
+            throw new EmulatorException("kernel " + kernel.getName() + " takes " + expected
+                    + " arguments besides the KernelContext, got " + args.length);
+        }
+        Object[] base = new Object[types.length];
+        int a = 0;
+        for (int i = 0; i < types.length; i++) {
+            if (i != ctxIndex) {
+                base[i] = adapt(kernel, i, types[i], args[a++]);
+            }
         }
         MethodHandle mh;
         try {
@@ -148,10 +146,6 @@ public final class Emulator {
                 }
             }
         }
-    }
-
-    private static boolean hasContext(Class<?>[] types) {
-        return Arrays.asList(types).contains(KernelContext.class);
     }
 
     private static Object adapt(Method k, int i, Class<?> type, Object arg) {

@@ -145,7 +145,8 @@ final class WorkGroup {
     }
 
     private static String callerSite() {
-        return WALKER.walk(s -> s.filter(f -> !f.getClassName().startsWith("dev.gale.core.emulator."))
+        return WALKER.walk(s -> s.filter(f -> !f.getClassName().equals(WorkGroup.class.getName())
+                        && !f.getClassName().equals(ItemContext.class.getName()))
                 .findFirst()
                 .map(f -> f.getClassName() + "." + f.getMethodName() + "(line " + f.getLineNumber() + ", bci "
                         + f.getByteCodeIndex() + ")")
