@@ -13,7 +13,7 @@ __kernel void groupSum(__global const float* in, __global float* partial, int n)
     int gid = (int)get_global_id(0);
     scratch[lid] = gid < n ? in[gid] : 0.0f;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = (GALE_CONST_group / 2); stride > 0; stride = stride >> 1) {
+    for (int stride = GALE_CONST_group / 2; stride > 0; stride = stride >> 1) {
         if (lid < stride) {
             scratch[lid] = scratch[lid] + scratch[j_iadd(lid, stride)];
         }

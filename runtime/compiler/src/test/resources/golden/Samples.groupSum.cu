@@ -12,7 +12,7 @@ extern "C" __global__ void groupSum(const float* in, float* partial, int n) {
     int gid = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     scratch[lid] = gid < n ? in[gid] : 0.0f;
     __syncthreads();
-    for (int stride = (GALE_CONST_group / 2); stride > 0; stride = stride >> 1) {
+    for (int stride = GALE_CONST_group / 2; stride > 0; stride = stride >> 1) {
         if (lid < stride) {
             scratch[lid] = __fadd_rn(scratch[lid], scratch[j_iadd(lid, stride)]);
         }

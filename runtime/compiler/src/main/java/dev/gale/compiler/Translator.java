@@ -623,7 +623,7 @@ final class Translator {
                     init.append(name);
                     if (vt.getInitializer() != null) {
                         V v = value(new TreePath(vp, vt.getInitializer()));
-                        init.append(" = ").append(convert(v, vty, vt.getInitializer()));
+                        init.append(" = ").append(strip(convert(v, vty, vt.getInitializer())));
                     }
                 }
             } else {

@@ -287,4 +287,66 @@ class DifferentialTest {
         assertArrayEquals(want, out[0][1].toFloatArray(), "emulator");
         assertArrayEquals(want, out[1][1].toFloatArray(), "OpenCL");
     }
+
+    /** The reference for {@link Samples#controlFlow}. */
+    static float[] controlFlow(float v) {
+        boolean neg = v < 0.0f;
+        int steps = 0;
+        float acc = 0.0f;
+        do {
+            acc += v % 1.5f;
+            v = v * 0.5f;
+            steps++;
+            if (steps > 20) {
+                break;
+            }
+            if (Math.abs(v) > 100.0f) {
+                continue;
+            }
+            acc -= 0.25f;
+        } while (Math.abs(v) > 0.01f);
+        long count = 0;
+        for (long k = 0; k < steps; k++) {
+            count += k;
+        }
+        int w = 0;
+        while (w * w < steps) {
+            w++;
+        }
+        float r = neg && steps > 3 ? acc : Float.isNaN(acc) ? -1.0f : Math.min(acc, (float) count);
+        double e = Math.sqrt(Math.abs(v) + 1.0) + Math.sin(v) * Math.cos(v) + Math.pow(2.0, v) + KMath.erf(v)
+                + 1 / Math.sqrt(4.0 + v * v) + Math.max(v, 0.0f) + Math.tanh(v) + Math.min(v, 1.0f);
+        return new float[] {r + (float) Math.floor(v) + (float) Math.ceil(v) + w, (float) e};
+    }
+
+    @Test
+    void controlFlowAndMathFunctions() {
+        int n = 300;
+        float[] x = randoms(n, 8, r -> (r.nextFloat() - 0.5f) * 400);
+        x[0] = Float.NaN;
+        x[1] = -0.0f;
+        x[2] = 1e30f;
+        float[] want = new float[2 * n];
+        for (int i = 0; i < n; i++) {
+            float[] w = controlFlow(x[i]);
+            want[2 * i] = w[0];
+            want[2 * i + 1] = w[1];
+        }
+        Buffer[][] out = both("controlFlow", Grid.of1(320, 32), Buffers.f32("x", x),
+                Buffers.allocate("out", DType.F32, 2L * n), n);
+        for (int k = 0; k < 2; k++) {
+            float[] got = out[k][1].toFloatArray();
+            String who = k == 0 ? "emulator" : "OpenCL";
+            for (int i = 0; i < n; i++) {
+                assertEquals(want[2 * i], got[2 * i], who + ", exact part of x=" + x[i]);
+                // Transcendentals: a few ulp apart from the double-precision reference.
+                float tol = 1e-5f * Math.max(1.0f, Math.abs(want[2 * i + 1]));
+                if (Float.isNaN(want[2 * i + 1])) {
+                    assertTrue(Float.isNaN(got[2 * i + 1]), who + " NaN at x=" + x[i]);
+                } else {
+                    assertEquals(want[2 * i + 1], got[2 * i + 1], tol, who + ", math part of x=" + x[i]);
+                }
+            }
+        }
+    }
 }

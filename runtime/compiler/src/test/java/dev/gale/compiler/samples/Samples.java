@@ -185,4 +185,49 @@ public final class Samples {
             out.set((long) or * rows + oc, t[lx * (tile + 1) + ly]);
         }
     }
+
+    /** Loops and branches of every kind, booleans, long counters, float remainder and the KMath functions. */
+    @Kernel
+    public static void controlFlow(KernelContext ctx, F32 x, F32 out, int n) {
+        int i = ctx.globalId(0);
+        if (i >= n) {
+            return;
+        }
+        float v = x.get(i);
+        boolean neg = v < 0.0f;
+        int steps = 0;
+        float acc = 0.0f;
+        do {
+            acc += v % 1.5f;
+            v = v * 0.5f;
+            steps++;
+            if (steps > 20) {
+                break;
+            }
+            if (KMath.abs(v) > 100.0f) {
+                continue;
+            }
+            acc -= 0.25f;
+        } while (KMath.abs(v) > 0.01f);
+        long count = 0;
+        for (long k = 0; k < steps; k++) {
+            count += k;
+        }
+        int w = 0;
+        while (w * w < steps) {
+            w++;
+        }
+        float r;
+        if (neg && steps > 3) {
+            r = acc;
+        } else if (Float.isNaN(acc)) {
+            r = -1.0f;
+        } else {
+            r = Math.min(acc, (float) count);
+        }
+        out.set(i * 2L, r + KMath.floor(v) + KMath.ceil(v) + w);
+        out.set(i * 2L + 1, KMath.exp(KMath.log(KMath.sqrt(KMath.abs(v) + 1.0f))) + KMath.sin(v) * KMath.cos(v)
+                + KMath.pow(2.0f, v) + KMath.erf(v) + KMath.rsqrt(4.0f + v * v) + KMath.max(v, 0.0f)
+                + KMath.tanh(v) + KMath.min(v, 1.0f));
+    }
 }
