@@ -118,7 +118,16 @@ public final class KernelProcessor extends AbstractProcessor {
                 translator.check(df);
             }
         }
+        Set<String> names = new java.util.HashSet<>();
         for (ExecutableElement k : kernels) {
+            String name = processingEnv.getElementUtils().getBinaryName((TypeElement) k.getEnclosingElement()) + "."
+                    + k.getSimpleName();
+            if (!names.add(name)) {
+                processingEnv.getMessager().printMessage(Diagnostic.Kind.ERROR, "kernel " + name + " is overloaded; "
+                        + "@Kernel methods need distinct names in their class (the name identifies the device code)",
+                        k);
+                continue;
+            }
             Translator.Unit cl = translator.translate(k, Target.OPENCL);
             if (cl == null) {
                 continue;

@@ -882,6 +882,20 @@ final class Translator {
             Tree tree = p.getLeaf();
             TypeMirror tm = trees.getTypeMirror(p);
             Ty vty = tm == null ? Ty.OTHER : ty(tm);
+            if (tree instanceof TypeCastTree tc && (vty == Ty.INT || vty == Ty.LONG || vty == Ty.FLOAT)) {
+                // A cast of a constant, such as (float) Math.PI or (float) 1e-6, is folded with Java's conversion.
+                Object cv = constValue(new TreePath(p, tc.getExpression()));
+                if (cv instanceof Number num && !(cv instanceof Float && vty == Ty.FLOAT)) {
+                    Object folded = switch (vty) {
+                        case INT -> num instanceof Double d ? (int) (double) d : num instanceof Float f
+                                ? (int) (float) f : num.intValue();
+                        case LONG -> num instanceof Double d ? (long) (double) d : num instanceof Float f
+                                ? (long) (float) f : num.longValue();
+                        default -> num instanceof Double d ? (float) (double) d : num.floatValue();
+                    };
+                    return new V(literal(folded, tree), vty);
+                }
+            }
             if (vty == Ty.OTHER) {
                 if (tm != null && tm.getKind() == TypeKind.DOUBLE) {
                     error(tree, "double is not supported on devices (PoCL and many GPUs lack fast fp64); use float "
@@ -1029,7 +1043,7 @@ final class Translator {
         Object constValue(TreePath p) {
             Tree tree = p.getLeaf();
             switch (tree.getKind()) {
-                case INT_LITERAL, LONG_LITERAL, FLOAT_LITERAL, BOOLEAN_LITERAL -> {
+                case INT_LITERAL, LONG_LITERAL, FLOAT_LITERAL, DOUBLE_LITERAL, BOOLEAN_LITERAL -> {
                     return ((LiteralTree) tree).getValue();
                 }
                 case PARENTHESIZED -> {
@@ -1042,6 +1056,9 @@ final class Translator {
                     }
                     if (v instanceof Long l) {
                         return -l;
+                    }
+                    if (v instanceof Double d) {
+                        return -d;
                     }
                     return v instanceof Float f ? -f : null;
                 }

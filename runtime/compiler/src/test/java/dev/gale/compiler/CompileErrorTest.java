@@ -159,6 +159,18 @@ class CompileErrorTest {
     }
 
     @Test
+    void overloadedKernelsAreRejected() throws IOException {
+        Result r = compile("K", kernel("", """
+                    @Kernel
+                    public static void k(KernelContext ctx, F32 a) {
+                    }
+                """));
+        assertFalse(r.success());
+        assertTrue(r.errors().stream().anyMatch(d -> d.getMessage(Locale.ROOT).contains("t.K.k is overloaded")),
+                r.errors().toString());
+    }
+
+    @Test
     void deviceFunctionsMustShareTheKernelsTopLevelClass() throws IOException {
         Result r = compile("K", kernel("        a.set(0, Other.g(1.0f));", "") + """
                 class Other {
@@ -181,13 +193,16 @@ class CompileErrorTest {
                         if (i < n) {
                             b.set(i, b.get(i) + 1);
                         }
+                        a.set(0, (float) Math.PI + (float) -1e-3);
                 """, ""));
         assertTrue(r.success(), r.errors().toString());
         for (String ext : List.of("cl", "cu", "properties")) {
             assertTrue(Files.exists(r.classes().resolve("META-INF/gale/kernels/t.K.k." + ext)), ext);
         }
         String props = Files.readString(r.classes().resolve("META-INF/gale/kernels/t.K.k.properties"));
-        assertTrue(props.contains("param.1.access=read\n"), props);
+        assertTrue(props.contains("param.1.access=write\n"), props);
+        String cl = Files.readString(r.classes().resolve("META-INF/gale/kernels/t.K.k.cl"));
+        assertTrue(cl.contains("a[0] = 3.1415927f + (-0.001f);"), cl);
         assertTrue(props.contains("param.2.access=readwrite\n"), props);
     }
 }
