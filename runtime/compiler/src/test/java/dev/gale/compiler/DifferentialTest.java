@@ -195,6 +195,7 @@ class DifferentialTest {
     }
 
     /** The reference for {@link Samples#semantics}: the same expressions in plain Java. */
+    @SuppressWarnings("lossy-conversions")
     static int[] semantics(int x, int y, float g) {
         long big = (long) x * 3000000000L - y;
         long sat = (long) g;

@@ -114,6 +114,7 @@ public final class Samples {
 
     /** Where Java and C differ: shifts, unsigned shift, division, overflow, float to int casts, long arithmetic. */
     @Kernel
+    @SuppressWarnings("lossy-conversions") // c += g is the point: an implicit saturating float-to-int cast
     public static void semantics(KernelContext ctx, I32 a, I32 b, F32 f, I32 out, int n) {
         int i = ctx.globalId(0);
         if (i >= n) {
