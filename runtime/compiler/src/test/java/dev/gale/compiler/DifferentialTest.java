@@ -350,4 +350,42 @@ class DifferentialTest {
             }
         }
     }
+
+    @Test
+    void rmsNormWithBarriersInADeviceFunction() {
+        int rows = 5;
+        int cols = 200;
+        int group = 64;
+        float eps = 1e-5f;
+        float[] x = randoms(rows * cols, 9, r -> r.nextFloat() * 4 - 2);
+        float[] w = randoms(cols, 10, r -> r.nextFloat() + 0.5f);
+        float[] want = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            // The same summation order as the kernel: per-item strided partial sums, then the tree.
+            float[] partial = new float[group];
+            for (int l = 0; l < group; l++) {
+                for (int c = l; c < cols; c += group) {
+                    float v = x[r * cols + c];
+                    partial[l] += v * v;
+                }
+            }
+            for (int stride = group / 2; stride > 0; stride >>= 1) {
+                for (int l = 0; l < stride; l++) {
+                    partial[l] += partial[l + stride];
+                }
+            }
+            float factor = KMath.rsqrt(partial[0] / cols + eps);
+            for (int c = 0; c < cols; c++) {
+                want[r * cols + c] = x[r * cols + c] * factor * w[c];
+            }
+        }
+        Buffer[][] out = both("rmsNorm", Grid.of1(rows * group, group), Buffers.f32("x", x), Buffers.f32("w", w),
+                Buffers.allocate("out", DType.F32, (long) rows * cols), cols, eps, group);
+        assertArrayEquals(want, out[0][2].toFloatArray(), "emulator");
+        float[] dev = out[1][2].toFloatArray();
+        for (int i = 0; i < want.length; i++) {
+            // rsqrt is within 2 ulp on OpenCL devices.
+            assertEquals(want[i], dev[i], 4 * Math.ulp(want[i]), "OpenCL at " + i);
+        }
+    }
 }

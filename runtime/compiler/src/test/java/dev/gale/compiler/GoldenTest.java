@@ -21,7 +21,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class GoldenTest {
     static final List<String> KERNELS = List.of("vadd", "groupSum", "scaledGelu", "histogram", "semantics",
-            "dequantQ4", "transpose", "controlFlow");
+            "dequantQ4", "transpose", "controlFlow", "rmsNorm");
     private static final Path GOLDEN = Path.of("src/test/resources/golden");
 
     @TestFactory

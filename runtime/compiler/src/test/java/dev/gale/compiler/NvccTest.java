@@ -25,7 +25,8 @@ class NvccTest {
             "groupSum", Map.of("group", 64),
             "scaledGelu", Map.of("scale", 0.75f, "perItem", 4),
             "dequantQ4", Map.of("groupSize", 32),
-            "transpose", Map.of("tile", 16));
+            "transpose", Map.of("tile", 16),
+            "rmsNorm", Map.of("group", 64));
 
     static Path nvcc() {
         for (String p : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {

@@ -231,4 +231,44 @@ public final class Samples {
                 + KMath.pow(2.0f, v) + KMath.erf(v) + KMath.rsqrt(4.0f + v * v) + KMath.max(v, 0.0f)
                 + KMath.tanh(v) + KMath.min(v, 1.0f));
     }
+
+    /** Sums {@code v} over the work group through {@code scratch}; every item gets the total. */
+    @DeviceFunction
+    static float groupTotal(KernelContext ctx, float[] scratch, float v) {
+        int lid = ctx.localId(0);
+        scratch[lid] = v;
+        ctx.barrier();
+        for (int stride = ctx.localSize(0) / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.barrier();
+        }
+        float total = scratch[0];
+        ctx.barrier();
+        return total;
+    }
+
+    @DeviceFunction
+    static void scaleRow(F32 x, F32 weight, F32 out, long rowStart, int col, float factor) {
+        out.set(rowStart + col, x.get(rowStart + col) * factor * weight.get(col));
+    }
+
+    /** RMSNorm with one work group per row: a device function with barriers, local memory and views. */
+    @Kernel
+    public static void rmsNorm(KernelContext ctx, F32 x, F32 weight, F32 out, int cols, float eps,
+                               @Const int group) {
+        float[] scratch = ctx.localFloats(group);
+        long rowStart = (long) ctx.groupId(0) * cols;
+        float ss = 0.0f;
+        for (int c = ctx.localId(0); c < cols; c += group) {
+            float v = x.get(rowStart + c);
+            ss += v * v;
+        }
+        float total = groupTotal(ctx, scratch, ss);
+        float factor = KMath.rsqrt(total / cols + eps);
+        for (int c = ctx.localId(0); c < cols; c += group) {
+            scaleRow(x, weight, out, rowStart, c, factor);
+        }
+    }
 }
