@@ -1,7 +1,5 @@
 package dev.gale.compiler;
 
-import java.util.List;
-
 /**
  * Small C functions that give Java semantics where C differs. The emitter records which ones a translation unit
  * uses; they are written, in this order, before its device functions.
@@ -67,7 +65,4 @@ enum Helpers {
                 .replace("%ASINT", t == Target.OPENCL ? "as_int" : "__float_as_int");
         return t.functionPrefix() + s;
     }
-
-    static final List<Helpers> OPENCL_ONLY = List.of(ATOMIC_ADD_F_GLOBAL, ATOMIC_ADD_F_LOCAL);
-    static final List<Helpers> CUDA_ONLY = List.of(H2F, F2H);
 }
