@@ -30,8 +30,14 @@ import jdk.incubator.vector.VectorSpecies;
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
-    /** Weight vectors per register tile (outputs per panel = NV·L). */
-    static final int NV = 3;
+    /**
+     * Weight vectors per register tile (outputs per panel = NV·L): 3 where vectors are 512 bits (32 registers: a
+     * 4×3 tile is 12 accumulators + 3 weights + 1 broadcast), 2 below. On 256-bit AVX2 (16 registers) the 4×3 tile
+     * spills, measured at about half the speed of 4×2. {@code -Dgale.gemm.nv=2|3} overrides.
+     */
+    static final int NV = Math.clamp(Integer.getInteger("gale.gemm.nv", F.vectorBitSize() >= 512 ? 3 : 2), 2, 3);
+    /** Whether the third vector column of the tile is live (a constant: C2 folds the dead column away). */
+    private static final boolean V3 = NV == 3;
     /** Outputs per packed panel. */
     static final int NR = NV * L;
     /** Tokens per register tile: MR·NV accumulators + NV weights + 1 broadcast fit even AVX2's 16 registers. */
@@ -39,13 +45,22 @@ final class GemmKernel {
     /** Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). */
     static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
 
-    /** Per-thread scratch of fixed size, allocated on a thread's first call. */
+    /** Per-thread scratch, allocated on a thread's first call (the activation block grows with the token count). */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** A packed weight panel and the spilled accumulator tile. */
+    /** A packed weight panel, a packed activation block and the spilled accumulator tile. */
     private static final class Scratch {
         final float[] panel = new float[KC * NR];
         final float[] tile = new float[MR * NR];
+        float[] block = new float[0];
+
+        float[] block(int tokens) {
+            int need = tokens * KC;
+            if (block.length < need) {
+                block = new float[need];
+            }
+            return block;
+        }
     }
 
     private GemmKernel() {
@@ -60,25 +75,43 @@ final class GemmKernel {
         Scratch scratch = SCRATCH.get();
         float[] wp = scratch.panel;
         float[] acc = scratch.tile;
-        long ldx = 4L * in;
+        float[] xp = scratch.block(tokens);
         long ldy = 4L * out;
-        for (int p = outStart; p < outEnd; p += NR) {
-            int nr = Math.min(NR, outEnd - p);
-            for (int k0 = 0; k0 < in; k0 += KC) {
-                int kc = Math.min(KC, in - k0);
+        int full = tokens - tokens % MR;
+        for (int k0 = 0; k0 < in; k0 += KC) {
+            int kc = Math.min(KC, in - k0);
+            packX(x, xOff, in, tokens, k0, kc, xp);
+            boolean first = k0 == 0;
+            for (int p = outStart; p < outEnd; p += NR) {
+                int nr = Math.min(NR, outEnd - p);
                 pack(half, w, wOff, in, p, nr, k0, kc, wp);
-                boolean first = k0 == 0;
-                long xk = xOff + 4L * k0;
                 long yp = yOff + 4L * p;
                 int t = 0;
-                for (; t + MR <= tokens; t += MR) {
-                    tile(x, xk + t * ldx, ldx, wp, kc, acc);
+                for (; t < full; t += MR) {
+                    tile(xp, t * kc, wp, kc, acc);
                     merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
                 }
                 for (; t < tokens; t++) {
-                    tile1(x, xk + t * ldx, wp, kc, acc);
+                    tile1(xp, t * kc, wp, kc, acc);
                     merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
                 }
+            }
+        }
+    }
+
+    /**
+     * Packs {@code X[·][k0, k0 + kc)}: tokens in groups of MR interleaved ({@code xp[t·kc + k·MR + i] =
+     * X[t + i][k0 + k]}), so a tile's MR broadcasts per input are adjacent; leftover tokens row by row.
+     */
+    static void packX(MemorySegment x, long xOff, int in, int tokens, int k0, int kc, float[] xp) {
+        int full = tokens - tokens % MR;
+        long ldx = 4L * in;
+        for (int t = 0; t < tokens; t++) {
+            long src = xOff + t * ldx + 4L * k0;
+            int base = t < full ? (t - t % MR) * kc + t % MR : t * kc;
+            int step = t < full ? MR : 1;
+            for (int k = 0; k < kc; k++) {
+                xp[base + k * step] = x.get(F32, src + 4L * k);
             }
         }
     }
@@ -108,62 +141,66 @@ final class GemmKernel {
     }
 
     /** MR tokens × NR outputs over kc inputs, into {@code acc[MR][NR]}. */
-    private static void tile(MemorySegment x, long x0, long ldx, float[] wp, int kc, float[] acc) {
-        long x1 = x0 + ldx;
-        long x2 = x1 + ldx;
-        long x3 = x2 + ldx;
+    private static void tile(float[] xp, int xi, float[] wp, int kc, float[] acc) {
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-        for (int k = 0, wi = 0; k < kc; k++, wi += NR) {
+        for (int k = 0, wi = 0; k < kc; k++, wi += NR, xi += MR) {
             FloatVector w0 = FloatVector.fromArray(F, wp, wi);
             FloatVector w1 = FloatVector.fromArray(F, wp, wi + L);
-            FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
-            long o = 4L * k;
-            FloatVector b = FloatVector.broadcast(F, x.get(F32, x0 + o));
-            c00 = w0.fma(b, c00);
-            c01 = w1.fma(b, c01);
-            c02 = w2.fma(b, c02);
-            b = FloatVector.broadcast(F, x.get(F32, x1 + o));
-            c10 = w0.fma(b, c10);
-            c11 = w1.fma(b, c11);
-            c12 = w2.fma(b, c12);
-            b = FloatVector.broadcast(F, x.get(F32, x2 + o));
-            c20 = w0.fma(b, c20);
-            c21 = w1.fma(b, c21);
-            c22 = w2.fma(b, c22);
-            b = FloatVector.broadcast(F, x.get(F32, x3 + o));
-            c30 = w0.fma(b, c30);
-            c31 = w1.fma(b, c31);
-            c32 = w2.fma(b, c32);
+            FloatVector b0 = FloatVector.broadcast(F, xp[xi]);
+            FloatVector b1 = FloatVector.broadcast(F, xp[xi + 1]);
+            FloatVector b2 = FloatVector.broadcast(F, xp[xi + 2]);
+            FloatVector b3 = FloatVector.broadcast(F, xp[xi + 3]);
+            c00 = w0.fma(b0, c00);
+            c01 = w1.fma(b0, c01);
+            c10 = w0.fma(b1, c10);
+            c11 = w1.fma(b1, c11);
+            c20 = w0.fma(b2, c20);
+            c21 = w1.fma(b2, c21);
+            c30 = w0.fma(b3, c30);
+            c31 = w1.fma(b3, c31);
+            if (V3) {
+                FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                c02 = w2.fma(b0, c02);
+                c12 = w2.fma(b1, c12);
+                c22 = w2.fma(b2, c22);
+                c32 = w2.fma(b3, c32);
+            }
         }
         c00.intoArray(acc, 0);
         c01.intoArray(acc, L);
-        c02.intoArray(acc, 2 * L);
         c10.intoArray(acc, NR);
         c11.intoArray(acc, NR + L);
-        c12.intoArray(acc, NR + 2 * L);
         c20.intoArray(acc, 2 * NR);
         c21.intoArray(acc, 2 * NR + L);
-        c22.intoArray(acc, 2 * NR + 2 * L);
         c30.intoArray(acc, 3 * NR);
         c31.intoArray(acc, 3 * NR + L);
-        c32.intoArray(acc, 3 * NR + 2 * L);
+        if (V3) {
+            c02.intoArray(acc, 2 * L);
+            c12.intoArray(acc, NR + 2 * L);
+            c22.intoArray(acc, 2 * NR + 2 * L);
+            c32.intoArray(acc, 3 * NR + 2 * L);
+        }
     }
 
     /** One token × NR outputs over kc inputs (leftover tokens), into {@code acc[0][NR]}. */
-    private static void tile1(MemorySegment x, long x0, float[] wp, int kc, float[] acc) {
+    private static void tile1(float[] xp, int xi, float[] wp, int kc, float[] acc) {
         FloatVector c0 = FloatVector.zero(F);
         FloatVector c1 = c0, c2 = c0;
         for (int k = 0, wi = 0; k < kc; k++, wi += NR) {
-            FloatVector b = FloatVector.broadcast(F, x.get(F32, x0 + 4L * k));
+            FloatVector b = FloatVector.broadcast(F, xp[xi + k]);
             c0 = FloatVector.fromArray(F, wp, wi).fma(b, c0);
             c1 = FloatVector.fromArray(F, wp, wi + L).fma(b, c1);
-            c2 = FloatVector.fromArray(F, wp, wi + 2 * L).fma(b, c2);
+            if (V3) {
+                c2 = FloatVector.fromArray(F, wp, wi + 2 * L).fma(b, c2);
+            }
         }
         c0.intoArray(acc, 0);
         c1.intoArray(acc, L);
-        c2.intoArray(acc, 2 * L);
+        if (V3) {
+            c2.intoArray(acc, 2 * L);
+        }
     }
 
     /**
