@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The GEMV loops behind {@link GemvF32} and {@link GemvF16}: they differ only in how a vector of weights is loaded
- * (an F32 load, or {@link #half}: an F16 load decoded in registers).
+ * (an F32 load, or an F16 load decoded in registers, see {@link #blockF16}).
  *
  * <p>Per pass, {@link GemvF32#ROWS} rows are streamed together so each activation vector is loaded once and used four
  * times; each row keeps two independent accumulators (the loop is unrolled by two vectors), reduced once per row.
@@ -29,19 +29,6 @@ final class GemvKernel {
     static final int L = F.length();
 
     private GemvKernel() {
-    }
-
-    /**
-     * Decodes {@code L} F16 values at byte {@code off} to F32, exactly (normals, subnormals, ±0, ±Inf, NaN payloads),
-     * on the bit patterns: the sign-extended half shifted left by 13 and masked is {@code sign | exponent:mantissa}
-     * in F32 position; scaling by 2^112 rebiases the exponent and normalises subnormals; exponent 31 becomes 255.
-     */
-    static FloatVector half(MemorySegment w, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        IntVector bits = h.lanewise(VectorOperators.LSHL, 13).and(0x8fffe000);
-        IntVector finite = bits.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        return finite.blend(bits.or(0x7f800000), h.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
-                .reinterpretAsFloats();
     }
 
     /**
@@ -113,35 +100,60 @@ final class GemvKernel {
         finish(false, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
     }
 
+    /** Sign, exponent and mantissa bits of a sign-extended F16 shifted left by 13 (bits 30..28 are sign copies). */
+    private static final int SIGN_EXP_MANT = 0x8fffe000;
+    /** 2^(127 − 15): rebiases the exponent, and turns F16 subnormals into normal F32 values exactly. */
+    private static final float REBIAS = 0x1p112f;
+
     /**
-     * Two rows per pass, one decode per row per step: the decode expands into many IR nodes, and with four or more
-     * per loop C2 hit its inlining node budget (NodeCountInliningCutoff) and left {@link #half} calls boxing
-     * (measured 0.5 to 2 MiB allocated per 64x4096 GEMV). Each activation vector is therefore loaded twice per four
-     * rows, from L1.
+     * F16 weights, decoded exactly to F32 in registers (normals, subnormals, ±0, ±Inf, NaN payloads) on the bit
+     * patterns: the sign-extended half shifted left by 13 and masked is {@code sign | exponent:mantissa} in F32
+     * position; multiplying by 2^112 rebiases the exponent; exponent 31 (Inf/NaN) is blended to 255.
+     *
+     * <p>The decode is written out in the loop, not called: a helper returning a vector must be inlined or its
+     * result is boxed, and C2 stopped inlining it once a few copies had used up its node budget for the method
+     * (NodeCountInliningCutoff: measured 0.5 to 1.3 MiB allocated per call). The Vector API methods themselves are
+     * force-inlined and not subject to that budget. One accumulator per row (four independent FMA chains); the
+     * decode, not the FMA latency, is the limit here.
      */
     private static void blockF16(MemorySegment w, long w0, long w1, long w2, long w3, MemorySegment x, long xOff,
             MemorySegment y, long y0, long y1, long y2, long y3, int in) {
         int kv = in - in % L;
-        long s01 = pairF16(w, w0, w1, x, xOff, kv);
-        long s23 = pairF16(w, w2, w3, x, xOff, kv);
-        finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, Float.intBitsToFloat((int) s01),
-                Float.intBitsToFloat((int) (s01 >>> 32)), Float.intBitsToFloat((int) s23),
-                Float.intBitsToFloat((int) (s23 >>> 32)));
-    }
-
-    /** The vector part {@code [0, kv)} of rows at {@code w0} and {@code w1}; the two float sums packed in a long. */
-    private static long pairF16(MemorySegment w, long w0, long w1, MemorySegment x, long xOff, int kv) {
         FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0;
+        FloatVector a1 = a0, a2 = a0, a3 = a0;
         for (int k = 0; k < kv; k += L) {
             long o = 2L * k;
             FloatVector xa = FloatVector.fromMemorySegment(F, x, xOff + 4L * k, LE);
-            a0 = half(w, w0 + o).fma(xa, a0);
-            a1 = half(w, w1 + o).fma(xa, a1);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, w0 + o, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
+            IntVector e0 = h0.lanewise(VectorOperators.LSHL, 13).and(SIGN_EXP_MANT);
+            a0 = e0.reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                    .blend(e0.or(0x7f800000), h0.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
+                    .reinterpretAsFloats().fma(xa, a0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S, w, w1 + o, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
+            IntVector e1 = h1.lanewise(VectorOperators.LSHL, 13).and(SIGN_EXP_MANT);
+            a1 = e1.reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                    .blend(e1.or(0x7f800000), h1.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
+                    .reinterpretAsFloats().fma(xa, a1);
+            IntVector h2 = (IntVector) ShortVector.fromMemorySegment(S, w, w2 + o, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
+            IntVector e2 = h2.lanewise(VectorOperators.LSHL, 13).and(SIGN_EXP_MANT);
+            a2 = e2.reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                    .blend(e2.or(0x7f800000), h2.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
+                    .reinterpretAsFloats().fma(xa, a2);
+            IntVector h3 = (IntVector) ShortVector.fromMemorySegment(S, w, w3 + o, LE)
+                    .convertShape(VectorOperators.S2I, I, 0);
+            IntVector e3 = h3.lanewise(VectorOperators.LSHL, 13).and(SIGN_EXP_MANT);
+            a3 = e3.reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                    .blend(e3.or(0x7f800000), h3.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
+                    .reinterpretAsFloats().fma(xa, a3);
         }
-        int s0 = Float.floatToRawIntBits(a0.reduceLanes(VectorOperators.ADD));
-        int s1 = Float.floatToRawIntBits(a1.reduceLanes(VectorOperators.ADD));
-        return (s0 & 0xffffffffL) | ((long) s1 << 32);
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
     }
 
     /** Adds the scalar tail {@code [kv, in)} to the four row sums and stores them. */
