@@ -38,6 +38,7 @@ final class GemvKernel {
     static void rows(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
             long yOff, int in, int rowStart, int rowEnd) {
         long rowBytes = (long) in * (half ? 2 : 4);
+        float[] xs = half ? pairedActivations(x, xOff, in) : null;
         for (int r = rowStart; r < rowEnd; r += 4) {
             int last = rowEnd - 1;
             int r1 = Math.min(r + 1, last);
@@ -52,7 +53,9 @@ final class GemvKernel {
             long y2 = yOff + 4L * r2;
             long y3 = yOff + 4L * r3;
             if (half) {
-                blockF16(w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, in);
+                if (xs == null || !blockF16Pairs(w, w0, w1, w2, w3, xs, x, xOff, y, y0, y1, y2, y3, in)) {
+                    blockF16(w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, in);
+                }
             } else {
                 blockF32(w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, in);
             }
@@ -154,6 +157,103 @@ final class GemvKernel {
         float s2 = a2.reduceLanes(VectorOperators.ADD);
         float s3 = a3.reduceLanes(VectorOperators.ADD);
         finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
+    }
+
+    /**
+     * Largest |x| for which the fast F16 path may be used: x·2^112 must stay finite. NaN activations fail the
+     * comparison and so take the exact path as well.
+     */
+    private static final float SCALED_X_LIMIT = 0x1p15f;
+    /** The exponent fields of the two halves in an int lane. */
+    private static final int EXP_PAIR = 0x7c007c00;
+    /** Shorts at the full int width: an int vector reinterpreted as its 16-bit halves. */
+    private static final VectorSpecies<Short> SP = VectorSpecies.of(short.class, I.vectorShape());
+
+    /** Per-thread activation scratch for the fast F16 path; grows with {@code in}, then is reused. */
+    private static final ThreadLocal<float[][]> X_SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /**
+     * Prepares the activations of the fast F16 path: each block of 2L values is split into its L even-indexed and L
+     * odd-indexed values (matching how {@link #blockF16Pairs} splits an int lane into its low and high half), and
+     * scaled by 2^112. Returns null, and the caller takes the exact path, if some |x| ≥ {@link #SCALED_X_LIMIT} or
+     * is NaN.
+     */
+    private static float[] pairedActivations(MemorySegment x, long xOff, int in) {
+        float[][] holder = X_SCRATCH.get();
+        int kv = in - in % (2 * L);
+        if (holder[0].length < kv) {
+            holder[0] = new float[kv];
+        }
+        float[] xs = holder[0];
+        for (int k = 0; k < in; k++) {
+            float v = x.get(F32, xOff + 4L * k);
+            if (!(Math.abs(v) < SCALED_X_LIMIT)) {
+                return null;
+            }
+            if (k < kv) {
+                int block = k - k % (2 * L);
+                int j = k - block;
+                xs[block + (j & 1) * L + (j >> 1)] = v * REBIAS;
+            }
+        }
+        return xs;
+    }
+
+    /**
+     * The fast F16 path, about 2.5× the exact one's throughput (measured in cache). Two changes:
+     * <ul>
+     *   <li>The 2^112 rebias moves from each weight to the activation: {@code w·x = (w·2^−112)·(x·2^112)}, both
+     *       scalings exact, and the FMA still rounds the exact product once. So a weight decodes with shifts and a
+     *       mask alone: {@code w·2^−112} is exactly the F32 whose bits are {@code sign | exponent:mantissa << 13},
+     *       subnormal halves included.</li>
+     *   <li>Weights are loaded as int lanes holding two halves each (no widening conversion): the low half
+     *       decodes as {@code ((v << 16) >> 3) & mask}, the high half as {@code (v >> 3) & mask} (arithmetic
+     *       shifts carry the sign to bit 31); the activations were split into even and odd halves to match.</li>
+     * </ul>
+     * Only exponent 31 (Inf/NaN) decodes wrongly; a running max of the exponent fields detects it, and then this
+     * returns false without storing and the caller runs the exact {@link #blockF16}.
+     */
+    private static boolean blockF16Pairs(MemorySegment w, long w0, long w1, long w2, long w3, float[] xs,
+            MemorySegment x, long xOff, MemorySegment y, long y0, long y1, long y2, long y3, int in) {
+        int kv = in - in % (2 * L);
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        ShortVector special = ShortVector.zero(SP);
+        for (int k = 0; k < kv; k += 2 * L) {
+            long o = 2L * k;
+            FloatVector xe = FloatVector.fromArray(F, xs, k);
+            FloatVector xo = FloatVector.fromArray(F, xs, k + L);
+            IntVector v0 = IntVector.fromMemorySegment(I, w, w0 + o, LE);
+            IntVector v1 = IntVector.fromMemorySegment(I, w, w1 + o, LE);
+            IntVector v2 = IntVector.fromMemorySegment(I, w, w2 + o, LE);
+            IntVector v3 = IntVector.fromMemorySegment(I, w, w3 + o, LE);
+            a0 = v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT)
+                    .reinterpretAsFloats().fma(xe, a0);
+            a1 = v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT)
+                    .reinterpretAsFloats().fma(xe, a1);
+            a2 = v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT)
+                    .reinterpretAsFloats().fma(xe, a2);
+            a3 = v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT)
+                    .reinterpretAsFloats().fma(xe, a3);
+            b0 = v0.lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT).reinterpretAsFloats().fma(xo, b0);
+            b1 = v1.lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT).reinterpretAsFloats().fma(xo, b1);
+            b2 = v2.lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT).reinterpretAsFloats().fma(xo, b2);
+            b3 = v3.lanewise(VectorOperators.ASHR, 3).and(SIGN_EXP_MANT).reinterpretAsFloats().fma(xo, b3);
+            // Exponent fields of both halves, as 16-bit lanes: 0x7c00 only for Inf/NaN.
+            special = special.max(v0.and(EXP_PAIR).reinterpretAsShorts())
+                    .max(v1.and(EXP_PAIR).reinterpretAsShorts())
+                    .max(v2.and(EXP_PAIR).reinterpretAsShorts())
+                    .max(v3.and(EXP_PAIR).reinterpretAsShorts());
+        }
+        if (special.reduceLanes(VectorOperators.MAX) == 0x7c00) {
+            return false;
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
+        return true;
     }
 
     /** Adds the scalar tail {@code [kv, in)} to the four row sums and stores them. */

@@ -159,6 +159,26 @@ class GemvTest {
         }
     }
 
+    /**
+     * Activations of 2^15 and more (or NaN) take the exact F16 path (the fast one scales them by 2^112); both paths
+     * over the awkward shapes.
+     */
+    @org.junit.jupiter.api.Test
+    void largeActivationsTakeTheExactHalfPath() {
+        SplittableRandom rnd = new SplittableRandom(17);
+        for (int in : INS) {
+            int out = 7;
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = Data.randomF16(arena, (long) out * in, rnd);
+                MemorySegment x = Data.randomF32(arena, in, rnd);
+                Data.set(x, in / 2, 40000f);
+                MemorySegment y = Data.alloc(arena, out, 4);
+                GemvF16.rows(w, OFF, x, OFF, y, OFF, out, in, 0, out);
+                Data.checkAgainstTruth("gemv F16 exact path " + out + "x" + in, w, true, x, y, 1, out, in);
+            }
+        }
+    }
+
     /** Every finite F16 bit pattern decodes exactly: W holds each one once, x is a power of two per column. */
     @org.junit.jupiter.api.Test
     void everyFiniteHalfDecodesExactly() {
