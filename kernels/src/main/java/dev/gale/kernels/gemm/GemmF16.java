@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * F32 at {@code xOff}; {@code Y} row-major {@code [tokens][out]} F32 at {@code yOff}; little endian. Arguments come
  * in the order weights, activations, output, then {@code tokens, out, in}.
  *
- * <p>The Vector API path is {@link GemmKernel} (register tile {@code 4 tokens × 3 vectors}, weight panels decoded to F32
+ * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors, weight panels decoded to F32
  * while packed, once per block of inputs, so the micro-kernel is the F32 one); with {@code tokens == 1} {@link #gemm} goes to {@link GemvF16} instead.
  */
 public final class GemmF16 {

@@ -12,7 +12,7 @@ import java.lang.foreign.MemorySegment;
  * F32 at {@code xOff}; {@code Y} row-major {@code [tokens][out]} F32 at {@code yOff}; little endian. Arguments come
  * in the order weights, activations, output, then {@code tokens, out, in}.
  *
- * <p>The Vector API path is {@link GemmKernel} (register tile {@code 4 tokens × 3 vectors}, weight panels packed per
+ * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors, weight panels packed per
  * block of inputs); with {@code tokens == 1} {@link #gemm} goes to {@link GemvF32} instead.
  */
 public final class GemmF32 {

@@ -40,9 +40,17 @@ final class GemmKernel {
     private static final boolean V3 = NV == 3;
     /** Outputs per packed panel. */
     static final int NR = NV * L;
-    /** Tokens per register tile: MR·NV accumulators + NV weights + 1 broadcast fit even AVX2's 16 registers. */
-    static final int MR = 4;
-    /** Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). */
+    /**
+     * Tokens per register tile, 4 or 6 ({@code -Dgale.gemm.mr}): MR·NV accumulators + NV weights + the broadcasts
+     * must fit the register file (16 on AVX2, 32 with AVX-512). On AVX2 6×2 measured ~0.6× of 4×2 (spills).
+     */
+    static final int MR = Integer.getInteger("gale.gemm.mr", 4) >= 6 ? 6 : 4;
+    /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
+    private static final boolean M6 = MR == 6;
+    /**
+     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). 256 keeps the packed panel
+     * (KC·NR floats: 16 KiB on AVX2, 48 KiB on AVX-512) L1/L2-resident; 128, 256 and 512 measured within noise.
+     */
     static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
 
     /** Per-thread scratch, allocated on a thread's first call (the activation block grows with the token count). */
@@ -145,6 +153,7 @@ final class GemmKernel {
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
         for (int k = 0, wi = 0; k < kc; k++, wi += NR, xi += MR) {
             FloatVector w0 = FloatVector.fromArray(F, wp, wi);
             FloatVector w1 = FloatVector.fromArray(F, wp, wi + L);
@@ -160,6 +169,19 @@ final class GemmKernel {
             c21 = w1.fma(b2, c21);
             c30 = w0.fma(b3, c30);
             c31 = w1.fma(b3, c31);
+            if (M6) {
+                FloatVector b4 = FloatVector.broadcast(F, xp[xi + 4]);
+                FloatVector b5 = FloatVector.broadcast(F, xp[xi + 5]);
+                c40 = w0.fma(b4, c40);
+                c41 = w1.fma(b4, c41);
+                c50 = w0.fma(b5, c50);
+                c51 = w1.fma(b5, c51);
+                if (V3) {
+                    FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                    c42 = w2.fma(b4, c42);
+                    c52 = w2.fma(b5, c52);
+                }
+            }
             if (V3) {
                 FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
                 c02 = w2.fma(b0, c02);
@@ -181,6 +203,16 @@ final class GemmKernel {
             c12.intoArray(acc, NR + 2 * L);
             c22.intoArray(acc, 2 * NR + 2 * L);
             c32.intoArray(acc, 3 * NR + 2 * L);
+        }
+        if (M6) {
+            c40.intoArray(acc, 4 * NR);
+            c41.intoArray(acc, 4 * NR + L);
+            c50.intoArray(acc, 5 * NR);
+            c51.intoArray(acc, 5 * NR + L);
+            if (V3) {
+                c42.intoArray(acc, 4 * NR + 2 * L);
+                c52.intoArray(acc, 5 * NR + 2 * L);
+            }
         }
     }
 
