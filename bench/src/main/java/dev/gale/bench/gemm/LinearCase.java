@@ -11,9 +11,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * One linear layer {@code Y[tokens][out] = X[tokens][in] · W[out][in]ᵀ} at one shape: a GEMV when {@code tokens == 1}
- * (compared with read bandwidth), a GEMM otherwise (compared with the FMA peak). Runs the parallel entry point on
- * {@link WorkerPool#shared()}. Synthetic data: speed does not depend on weight values.
+ * One linear layer {@code Y[tokens][out] = X[tokens][in] · W[out][in]ᵀ} at one shape: a GEMV when
+ * {@code tokens == 1} (compared with read bandwidth), a GEMM otherwise (compared with the FMA peak). Runs the
+ * parallel entry point on {@link WorkerPool#shared()}. Synthetic data: speed does not depend on weight values.
  */
 public final class LinearCase implements BenchCase {
     /** Weight storage type. */

@@ -7,14 +7,16 @@ import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Matrix product of a linear layer with F16 weights (IEEE binary16; activations and output F32): {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}, i.e. {@code Y = X·Wᵀ}.
+ * Matrix product of a linear layer with F16 weights (IEEE binary16; activations and output F32):
+ * {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}, i.e. {@code Y = X·Wᵀ}.
  *
  * <p>Layout: {@code W} row-major {@code [out][in]} F16 at byte {@code wOff}; {@code X} row-major {@code [tokens][in]}
  * F32 at {@code xOff}; {@code Y} row-major {@code [tokens][out]} F32 at {@code yOff}; little endian. Arguments come
  * in the order weights, activations, output, then {@code tokens, out, in}.
  *
- * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors, weight panels decoded to F32
- * while packed, once per block of inputs, so the micro-kernel is the F32 one); with {@code tokens == 1} {@link #gemm} goes to {@link GemvF16} instead.
+ * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors; weight panels are decoded
+ * to F32 while packed, once per block of inputs, so the micro-kernel is the F32 one); with {@code tokens == 1}
+ * {@link #gemm} goes to {@link GemvF16} instead.
  */
 public final class GemmF16 {
     private static final String OP = "gemm f16";
@@ -56,8 +58,9 @@ public final class GemmF16 {
     }
 
     /**
-     * Vector API path for outputs {@code [outStart, outEnd)} of every token, on the calling thread; allocates nothing
-     * after the thread's first call (one packed-panel scratch array per thread).
+     * Vector API path for outputs {@code [outStart, outEnd)} of every token, on the calling thread. Allocates
+     * nothing once the calling thread's scratch (a packed weight panel, and a packed activation block that grows to
+     * {@code tokens × 256} floats) has been made by an earlier call at least this large.
      */
     public static void outputs(MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y, long yOff,
             int tokens, int out, int in, int outStart, int outEnd) {

@@ -6,14 +6,15 @@ import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Matrix product of a linear layer with F32 weights: {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}, i.e. {@code Y = X·Wᵀ}.
+ * Matrix product of a linear layer with F32 weights: {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}, i.e.
+ * {@code Y = X·Wᵀ}.
  *
  * <p>Layout: {@code W} row-major {@code [out][in]} F32 at byte {@code wOff}; {@code X} row-major {@code [tokens][in]}
  * F32 at {@code xOff}; {@code Y} row-major {@code [tokens][out]} F32 at {@code yOff}; little endian. Arguments come
  * in the order weights, activations, output, then {@code tokens, out, in}.
  *
- * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors, weight panels packed per
- * block of inputs); with {@code tokens == 1} {@link #gemm} goes to {@link GemvF32} instead.
+ * <p>The Vector API path is {@link GemmKernel} (register tile of 4 tokens × 2 or 3 vectors, weight panels packed
+ * per block of inputs); with {@code tokens == 1} {@link #gemm} goes to {@link GemvF32} instead.
  */
 public final class GemmF32 {
     private static final String OP = "gemm f32";
@@ -55,8 +56,9 @@ public final class GemmF32 {
     }
 
     /**
-     * Vector API path for outputs {@code [outStart, outEnd)} of every token, on the calling thread; allocates nothing
-     * after the thread's first call (one packed-panel scratch array per thread).
+     * Vector API path for outputs {@code [outStart, outEnd)} of every token, on the calling thread. Allocates
+     * nothing once the calling thread's scratch (a packed weight panel, and a packed activation block that grows to
+     * {@code tokens × 256} floats) has been made by an earlier call at least this large.
      */
     public static void outputs(MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y, long yOff,
             int tokens, int out, int in, int outStart, int outEnd) {

@@ -54,7 +54,10 @@ public final class GemvF16 {
                 (s, e) -> rowsUnchecked(w, wOff, x, xOff, y, yOff, in, s * ROWS, Math.min(out, e * ROWS)));
     }
 
-    /** Vector API path over rows {@code [rowStart, rowEnd)} on the calling thread; allocates nothing. */
+    /**
+     * Vector API path over rows {@code [rowStart, rowEnd)} on the calling thread. Allocates nothing once the calling
+     * thread's activation scratch ({@code in} floats) has been made by an earlier call at least this large.
+     */
     public static void rows(MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y, long yOff,
             int out, int in, int rowStart, int rowEnd) {
         check(w, wOff, x, xOff, y, yOff, out, in);

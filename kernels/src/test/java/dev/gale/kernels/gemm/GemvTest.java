@@ -125,7 +125,8 @@ class GemvTest {
             Data.set(x, 1, 0.5f);
             Data.set(x, 2, 0.25f);
             for (int i = 0; i < in; i++) {
-                setWeight(w, kind, 5 * in + i, kind.half ? Float.float16ToFloat((short) (1 + i)) : Float.MIN_VALUE * (i + 1));
+                setWeight(w, kind, 5 * in + i,
+                        kind.half ? Float.float16ToFloat((short) (1 + i)) : Float.MIN_VALUE * (i + 1));
                 setWeight(w, kind, 6 * in + i, kind.half ? Float.float16ToFloat((short) (0x8000 | 0x3ff - i))
                         : -Float.MIN_NORMAL / (i + 2));
             }
