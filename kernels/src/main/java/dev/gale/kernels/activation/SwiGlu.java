@@ -1,0 +1,69 @@
+package dev.gale.kernels.activation;
+
+import static dev.gale.kernels.activation.Operands.F32;
+import static dev.gale.kernels.activation.Operands.ORDER;
+
+import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * SwiGLU's gating: {@code out = silu(gate) · up} element-wise over {@code n} F32 (the FFN's hidden width, times the
+ * number of tokens for a batch). {@code out} may be {@code gate} or {@code up} at the same offset.
+ */
+public final class SwiGlu {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+
+    private SwiGlu() {
+    }
+
+    /** The scalar reference, in double. */
+    public static void reference(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
+            long outOff, long n) {
+        check(gate, gateOff, up, upOff, out, outOff, n);
+        for (long i = 0; i < n; i++) {
+            double g = Silu.silu(gate.get(F32, gateOff + 4 * i));
+            out.set(F32, outOff + 4 * i, (float) (g * up.get(F32, upOff + 4 * i)));
+        }
+    }
+
+    /** Vector API implementation on the calling thread. Allocates nothing. */
+    public static void apply(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
+            long outOff, long n) {
+        check(gate, gateOff, up, upOff, out, outOff, n);
+        range(gate, gateOff, up, upOff, out, outOff, 0, n);
+    }
+
+    /** Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. */
+    public static void applyParallel(MemorySegment gate, long gateOff, MemorySegment up, long upOff,
+            MemorySegment out, long outOff, long n) {
+        check(gate, gateOff, up, upOff, out, outOff, n);
+        WorkerPool.shared().parallelFor(Operands.blocks(n), Operands.BLOCK_GRAIN, (s, e) -> range(gate, gateOff, up,
+                upOff, out, outOff, (long) s * Operands.BLOCK, Math.min(n, (long) e * Operands.BLOCK)));
+    }
+
+    private static void check(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
+            long outOff, long n) {
+        Operands.requireF32("swiglu", "gate", gate, gateOff, n);
+        Operands.requireF32("swiglu", "up", up, upOff, n);
+        Operands.requireF32("swiglu", "out", out, outOff, n);
+    }
+
+    private static void range(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
+            long outOff, long from, long to) {
+        long i = from;
+        long bound = from + F.loopBound(to - from);
+        for (; i < bound; i += L) {
+            FloatVector g = FloatVector.fromMemorySegment(F, gate, gateOff + 4 * i, ORDER);
+            FloatVector u = FloatVector.fromMemorySegment(F, up, upOff + 4 * i, ORDER);
+            g.max(-Float.MAX_VALUE).mul(VectorMath.sigmoid(g)).mul(u).intoMemorySegment(out, outOff + 4 * i, ORDER);
+        }
+        for (; i < to; i++) {
+            float g = gate.get(F32, gateOff + 4 * i);
+            float s = Math.max(g, -Float.MAX_VALUE) * VectorMath.sigmoid(g);
+            out.set(F32, outOff + 4 * i, s * up.get(F32, upOff + 4 * i));
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package dev.gale.kernels.sampling;
+
+import static dev.gale.kernels.activation.Operands.F32;
+import static dev.gale.kernels.activation.Operands.ORDER;
+
+import dev.gale.kernels.activation.Operands;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Index of the largest of {@code n} F32 (greedy decoding over a vocab row).
+ *
+ * <p>Order, the same as {@link TopK}'s: NaN ranks above every number (as NumPy's and PyTorch's argmax), so the first
+ * NaN wins when there is one; otherwise the first index holding the maximum; {@code -0.0} and {@code +0.0} are equal
+ * (so ties between them go to the lower index).
+ */
+public final class Argmax {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+
+    private Argmax() {
+    }
+
+    /** The scalar reference: one pass, strict comparison, first NaN wins. */
+    public static int reference(MemorySegment x, long xOff, int n) {
+        check(x, xOff, n);
+        int best = 0;
+        float bestV = x.get(F32, xOff);
+        if (Float.isNaN(bestV)) {
+            return 0;
+        }
+        for (int i = 1; i < n; i++) {
+            float v = x.get(F32, xOff + 4L * i);
+            if (Float.isNaN(v)) {
+                return i;
+            }
+            if (v > bestV) {
+                bestV = v;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Vector API implementation: a max pass (NaN-propagating), then a search for the first lane equal to the max
+     * (or the first NaN). The second pass stops at the hit, so it usually reads part of the row. Allocates nothing.
+     */
+    public static int apply(MemorySegment x, long xOff, int n) {
+        check(x, xOff, n);
+        int bound = F.loopBound(n);
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
+        int i = 0;
+        int bound2 = n - n % (2 * L);
+        for (; i < bound2; i += 2 * L) {
+            m0 = m0.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER));
+            m1 = m1.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * (i + L), ORDER));
+        }
+        for (; i < bound; i += L) {
+            m0 = m0.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER));
+        }
+        float max = m0.max(m1).reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            max = Math.max(max, x.get(F32, xOff + 4L * i));
+        }
+        boolean nan = Float.isNaN(max);
+        for (i = 0; i < bound; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER);
+            var hit = nan ? v.test(VectorOperators.IS_NAN) : v.compare(VectorOperators.EQ, max);
+            if (hit.anyTrue()) {
+                return i + hit.firstTrue();
+            }
+        }
+        for (; i < n; i++) {
+            float v = x.get(F32, xOff + 4L * i);
+            if (nan ? Float.isNaN(v) : v == max) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("argmax: maximum " + max + " not found again (concurrent writer?)");
+    }
+
+    private static void check(MemorySegment x, long xOff, int n) {
+        Operands.requireDim("argmax", "n", n, 1);
+        Operands.requireF32("argmax", "x", x, xOff, n);
+    }
+}
