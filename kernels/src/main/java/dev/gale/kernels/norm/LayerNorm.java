@@ -133,18 +133,20 @@ public final class LayerNorm {
             c += d;
             sq = Math.fma(d, d, sq);
         }
-        float mean = mean0 + c / dim;
+        // The mean is kept as mean0 + corr, never rounded into one float: x − mean0 is exact for x near the mean,
+        // so a large mean does not cost the spread its low bits.
+        float corr = c / dim;
         double var = Math.max(0.0, ((double) sq - (double) c * c / dim) / dim);
         float rstd = (float) (1.0 / Math.sqrt(var + eps));
         i = 0;
         for (; i < bound; i += L) {
-            FloatVector d = FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER).sub(mean).mul(rstd);
+            FloatVector d = FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER).sub(mean0).sub(corr).mul(rstd);
             FloatVector gv = FloatVector.fromMemorySegment(F, g, go + 4L * i, ORDER);
             FloatVector bv = FloatVector.fromMemorySegment(F, b, bo + 4L * i, ORDER);
             d.fma(gv, bv).intoMemorySegment(out, oo + 4L * i, ORDER);
         }
         for (; i < dim; i++) {
-            float d = (x.get(F32, xo + 4L * i) - mean) * rstd;
+            float d = (x.get(F32, xo + 4L * i) - mean0 - corr) * rstd;
             out.set(F32, oo + 4L * i, Math.fma(d, g.get(F32, go + 4L * i), b.get(F32, bo + 4L * i)));
         }
     }
