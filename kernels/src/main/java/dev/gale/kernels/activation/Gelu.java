@@ -59,7 +59,8 @@ public final class Gelu {
             return 0.5 * x * (z < 0 ? DoubleErf.erfc(-z) : 1 + DoubleErf.erf(z));
         }
         double u = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x);
-        return x * 0.5 * (1 + Math.tanh(u));
+        // ½(1 + tanh u) = 1/(1 + e^{−2u}): the same function without the cancellation of 1 + tanh u near −1.
+        return x / (1 + Math.exp(-2 * u));
     }
 
     /** Vector API implementation on the calling thread. Allocates nothing. */
