@@ -55,7 +55,7 @@ class ElementwiseTest {
         Random rnd = new Random(name.hashCode());
         for (int n : new int[] {1, 7, 31, 33, 4095, 4097, 70_001}) {
             float[] x = data(rnd, n);
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofShared()) {
                 MemorySegment in = ElemTestSupport.segment(arena, x);
                 MemorySegment r = ElemTestSupport.output(arena, n);
                 MemorySegment v = ElemTestSupport.output(arena, n);
@@ -95,7 +95,7 @@ class ElementwiseTest {
 
     @Test
     void activationLimits() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             float[] x = {Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, Float.NaN, -0f};
             MemorySegment in = ElemTestSupport.segment(arena, x);
             MemorySegment out = ElemTestSupport.output(arena, x.length);
@@ -128,7 +128,7 @@ class ElementwiseTest {
         for (int n : new int[] {1, 7, 31, 33, 4095, 4097, 70_001}) {
             float[] g = data(rnd, n);
             float[] u = ElemTestSupport.gaussian(rnd, n, 2);
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofShared()) {
                 MemorySegment gs = ElemTestSupport.segment(arena, g);
                 MemorySegment us = ElemTestSupport.segment(arena, u);
                 MemorySegment r = ElemTestSupport.output(arena, n);
@@ -151,7 +151,7 @@ class ElementwiseTest {
         for (int n : new int[] {1, 7, 31, 33, 4095, 4097, 70_001}) {
             float[] a = data(rnd, n);
             float[] b = ElemTestSupport.gaussian(rnd, n, 2);
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofShared()) {
                 MemorySegment as = ElemTestSupport.segment(arena, a);
                 MemorySegment bs = ElemTestSupport.segment(arena, b);
                 MemorySegment r = ElemTestSupport.output(arena, n);
@@ -171,7 +171,7 @@ class ElementwiseTest {
 
     @Test
     void rejectsBadInput() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment a = arena.allocate(4L * 64);
             MemorySegment b = arena.allocate(4L * 32);
             var e = assertThrows(ShapeMismatchException.class, () -> ResidualAdd.apply(a, 0, b, 0, a, 0, 64));

@@ -35,7 +35,7 @@ class SoftmaxTest {
     }
 
     private static void compare(float[] x, int rows, int dim, float scale) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment in = ElemTestSupport.segment(arena, x);
             MemorySegment ref = ElemTestSupport.output(arena, x.length);
             MemorySegment vec = ElemTestSupport.output(arena, x.length);
@@ -83,7 +83,7 @@ class SoftmaxTest {
         x[3 * dim + 17] = Float.NaN;
         x[4 * dim + 30] = Float.POSITIVE_INFINITY;
         x[dim + 5] = Float.MIN_VALUE;                                          // a denormal logit
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment in = ElemTestSupport.segment(arena, x);
             for (boolean vector : new boolean[] {false, true}) {
                 MemorySegment out = ElemTestSupport.output(arena, x.length);
@@ -115,7 +115,7 @@ class SoftmaxTest {
 
     @Test
     void rejectsBadInput() {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment small = arena.allocate(4L * 100);
             var e = assertThrows(ShapeMismatchException.class, () -> Softmax.apply(small, 0, small, 0, 2, 64, 1f));
             assertTrue(e.getMessage().contains("'x'") && e.getMessage().contains("128"), e.getMessage());
