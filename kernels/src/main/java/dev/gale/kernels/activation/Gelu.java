@@ -6,6 +6,8 @@ import static dev.gale.kernels.activation.Operands.ORDER;
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -97,10 +99,91 @@ public final class Gelu {
     private static void erfRange(MemorySegment x, long xOff, MemorySegment out, long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
+        // VectorMath.onePlusErf (and the exp inside it) written out in the loop: no FloatVector crosses a call, so
+        // nothing is boxed whatever C2's inlining budget decides. Same operations as VectorMath, same bits.
+        FloatVector vLn2Hi = FloatVector.broadcast(F, -VectorMath.LN2_HI);
+        FloatVector vLn2Lo = FloatVector.broadcast(F, -VectorMath.LN2_LO);
+        FloatVector vE0 = FloatVector.broadcast(F, VectorMath.E0);
+        FloatVector vE1 = FloatVector.broadcast(F, VectorMath.E1);
+        FloatVector vE2 = FloatVector.broadcast(F, VectorMath.E2);
+        FloatVector vE3 = FloatVector.broadcast(F, VectorMath.E3);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        FloatVector a0 = FloatVector.broadcast(F, VectorMath.A0);
+        FloatVector a1 = FloatVector.broadcast(F, VectorMath.A1);
+        FloatVector a2 = FloatVector.broadcast(F, VectorMath.A2);
+        FloatVector a3 = FloatVector.broadcast(F, VectorMath.A3);
+        FloatVector a4 = FloatVector.broadcast(F, VectorMath.A4);
+        FloatVector b0 = FloatVector.broadcast(F, VectorMath.B0);
+        FloatVector b1 = FloatVector.broadcast(F, VectorMath.B1);
+        FloatVector b2 = FloatVector.broadcast(F, VectorMath.B2);
+        FloatVector b3 = FloatVector.broadcast(F, VectorMath.B3);
+        FloatVector b4 = FloatVector.broadcast(F, VectorMath.B4);
+        FloatVector b5 = FloatVector.broadcast(F, VectorMath.B5);
+        FloatVector b6 = FloatVector.broadcast(F, VectorMath.B6);
+        FloatVector b7 = FloatVector.broadcast(F, VectorMath.B7);
+        FloatVector b8 = FloatVector.broadcast(F, VectorMath.B8);
+        FloatVector t0 = FloatVector.broadcast(F, VectorMath.T0);
+        FloatVector t1 = FloatVector.broadcast(F, VectorMath.T1);
+        FloatVector t2 = FloatVector.broadcast(F, VectorMath.T2);
+        FloatVector t3 = FloatVector.broadcast(F, VectorMath.T3);
         for (; i < bound; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4 * i, ORDER);
-            FloatVector half = v.max(-Float.MAX_VALUE).mul(0.5f);
-            half.mul(VectorMath.onePlusErf(v.mul(SQRT1_2))).intoMemorySegment(out, outOff + 4 * i, ORDER);
+            FloatVector z = v.mul(SQRT1_2);
+            FloatVector a = z.abs();
+            // |z| ≤ 1: erf = a·P(a²).
+            FloatVector s = a.mul(a);
+            FloatVector small = s.fma(VectorMath.A6, VectorMath.A5);
+            small = small.fma(s, a4);
+            small = small.fma(s, a3);
+            small = small.fma(s, a2);
+            small = small.fma(s, a1);
+            small = small.fma(s, a0);
+            small = small.mul(a);
+            // |z| > 1: erfc = e^{−a²}·Q(1/a), two fits split at a = 4.
+            FloatVector ac = a.max(VectorMath.ERF_SPLIT).min(VectorMath.ERFC_MAX);
+            FloatVector u = one.div(ac);
+            FloatVector w = u.sub(VectorMath.B_CENTER);
+            FloatVector q = w.fma(VectorMath.B10, VectorMath.B9);
+            q = q.fma(w, b8);
+            q = q.fma(w, b7);
+            q = q.fma(w, b6);
+            q = q.fma(w, b5);
+            q = q.fma(w, b4);
+            q = q.fma(w, b3);
+            q = q.fma(w, b2);
+            q = q.fma(w, b1);
+            q = q.fma(w, b0);
+            FloatVector tv = u.sub(VectorMath.T_CENTER);
+            FloatVector qt = tv.fma(VectorMath.T5, VectorMath.T4);
+            qt = qt.fma(tv, t3);
+            qt = qt.fma(tv, t2);
+            qt = qt.fma(tv, t1);
+            qt = qt.fma(tv, t0);
+            q = q.blend(qt, ac.compare(VectorOperators.GT, VectorMath.ERFC_SPLIT));
+            FloatVector hi = ac.mul(ac);
+            FloatVector lo = ac.fma(ac, hi.neg());
+            FloatVector gX = hi.neg().max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
+            FloatVector gT = gX.fma(VectorMath.LOG2E, VectorMath.SHIFTER);
+            FloatVector gN = gT.sub(VectorMath.SHIFTER);
+            IntVector gI = ((IntVector) gT.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS);
+            FloatVector gR = gN.fma(vLn2Hi, gX);
+            gR = gN.fma(vLn2Lo, gR);
+            FloatVector gP = gR.fma(VectorMath.E5, VectorMath.E4);
+            gP = gP.fma(gR, vE3);
+            gP = gP.fma(gR, vE2);
+            gP = gP.fma(gR, vE1);
+            gP = gP.fma(gR, vE0);
+            IntVector gI1 = gI.lanewise(VectorOperators.ASHR, 1);
+            IntVector gI2 = gI.sub(gI1);
+            FloatVector g = gP.fma(gR.mul(gR), gR).add(1f)
+                    .mul((FloatVector) gI1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul((FloatVector) gI2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector c = g.mul(lo.neg().add(1f)).mul(q);
+            var isLarge = a.compare(VectorOperators.GT, VectorMath.ERF_SPLIT);
+            FloatVector e = small.blend(c.neg().add(1f), isLarge);
+            FloatVector erfc = small.neg().add(1f).blend(c, isLarge);
+            FloatVector onePlusErf = e.add(1f).blend(erfc, z.compare(VectorOperators.LT, 0f));
+            v.max(-Float.MAX_VALUE).mul(0.5f).mul(onePlusErf).intoMemorySegment(out, outOff + 4 * i, ORDER);
         }
         for (; i < to; i++) {
             float v = x.get(F32, xOff + 4 * i);
@@ -112,10 +195,37 @@ public final class Gelu {
     private static void tanhRange(MemorySegment x, long xOff, MemorySegment out, long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
+        // VectorMath.exp written out in the loop (no FloatVector crosses a call: C2 may decline to inline a callee
+        // that large, and a non-inlined vector method boxes on every call). Same operations, same bits.
+        FloatVector vLn2Hi = FloatVector.broadcast(F, -VectorMath.LN2_HI);
+        FloatVector vLn2Lo = FloatVector.broadcast(F, -VectorMath.LN2_LO);
+        FloatVector vE0 = FloatVector.broadcast(F, VectorMath.E0);
+        FloatVector vE1 = FloatVector.broadcast(F, VectorMath.E1);
+        FloatVector vE2 = FloatVector.broadcast(F, VectorMath.E2);
+        FloatVector vE3 = FloatVector.broadcast(F, VectorMath.E3);
+        FloatVector one = FloatVector.broadcast(F, 1f);
         for (; i < bound; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4 * i, ORDER);
             FloatVector inner = v.mul(v).fma(TANH_C, 1f).mul(v).mul(TWO_SQRT_2_PI);
-            v.max(-Float.MAX_VALUE).mul(VectorMath.sigmoid(inner)).intoMemorySegment(out, outOff + 4 * i, ORDER);
+            // σ(inner) = (inner < 0 ? t : 1) / (1 + t), t = e^{−|inner|}: VectorMath.sigmoid.
+            FloatVector tX = inner.abs().neg().max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
+            FloatVector tT = tX.fma(VectorMath.LOG2E, VectorMath.SHIFTER);
+            FloatVector tN = tT.sub(VectorMath.SHIFTER);
+            IntVector tI = ((IntVector) tT.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS);
+            FloatVector tR = tN.fma(vLn2Hi, tX);
+            tR = tN.fma(vLn2Lo, tR);
+            FloatVector tP = tR.fma(VectorMath.E5, VectorMath.E4);
+            tP = tP.fma(tR, vE3);
+            tP = tP.fma(tR, vE2);
+            tP = tP.fma(tR, vE1);
+            tP = tP.fma(tR, vE0);
+            IntVector tI1 = tI.lanewise(VectorOperators.ASHR, 1);
+            IntVector tI2 = tI.sub(tI1);
+            FloatVector t = tP.fma(tR.mul(tR), tR).add(1f)
+                    .mul((FloatVector) tI1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul((FloatVector) tI2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector sig = one.blend(t, inner.compare(VectorOperators.LT, 0f)).div(t.add(1f));
+            v.max(-Float.MAX_VALUE).mul(sig).intoMemorySegment(out, outOff + 4 * i, ORDER);
         }
         for (; i < to; i++) {
             float v = x.get(F32, xOff + 4 * i);

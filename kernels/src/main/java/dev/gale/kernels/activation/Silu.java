@@ -6,6 +6,8 @@ import static dev.gale.kernels.activation.Operands.ORDER;
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -56,9 +58,36 @@ public final class Silu {
     private static void range(MemorySegment x, long xOff, MemorySegment out, long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
+        // VectorMath.exp written out in the loop (no FloatVector crosses a call: C2 may decline to inline a callee
+        // that large, and a non-inlined vector method boxes on every call). Same operations, same bits.
+        FloatVector vLn2Hi = FloatVector.broadcast(F, -VectorMath.LN2_HI);
+        FloatVector vLn2Lo = FloatVector.broadcast(F, -VectorMath.LN2_LO);
+        FloatVector vE0 = FloatVector.broadcast(F, VectorMath.E0);
+        FloatVector vE1 = FloatVector.broadcast(F, VectorMath.E1);
+        FloatVector vE2 = FloatVector.broadcast(F, VectorMath.E2);
+        FloatVector vE3 = FloatVector.broadcast(F, VectorMath.E3);
+        FloatVector one = FloatVector.broadcast(F, 1f);
         for (; i < bound; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4 * i, ORDER);
-            v.max(-Float.MAX_VALUE).mul(VectorMath.sigmoid(v)).intoMemorySegment(out, outOff + 4 * i, ORDER);
+            // σ(v) = (v < 0 ? t : 1) / (1 + t), t = e^{−|v|}: VectorMath.sigmoid.
+            FloatVector tX = v.abs().neg().max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
+            FloatVector tT = tX.fma(VectorMath.LOG2E, VectorMath.SHIFTER);
+            FloatVector tN = tT.sub(VectorMath.SHIFTER);
+            IntVector tI = ((IntVector) tT.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS);
+            FloatVector tR = tN.fma(vLn2Hi, tX);
+            tR = tN.fma(vLn2Lo, tR);
+            FloatVector tP = tR.fma(VectorMath.E5, VectorMath.E4);
+            tP = tP.fma(tR, vE3);
+            tP = tP.fma(tR, vE2);
+            tP = tP.fma(tR, vE1);
+            tP = tP.fma(tR, vE0);
+            IntVector tI1 = tI.lanewise(VectorOperators.ASHR, 1);
+            IntVector tI2 = tI.sub(tI1);
+            FloatVector t = tP.fma(tR.mul(tR), tR).add(1f)
+                    .mul((FloatVector) tI1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul((FloatVector) tI2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector sig = one.blend(t, v.compare(VectorOperators.LT, 0f)).div(t.add(1f));
+            v.max(-Float.MAX_VALUE).mul(sig).intoMemorySegment(out, outOff + 4 * i, ORDER);
         }
         for (; i < to; i++) {
             float v = x.get(F32, xOff + 4 * i);

@@ -99,7 +99,9 @@ public final class Rope {
             throw new IllegalArgumentException("rope: table is null");
         }
         Operands.requireDim("rope", "tokens", tokens, 0);
-        Operands.requireDim("rope", "heads of '" + name + "'", heads, 0);
+        if (heads < 0) {
+            throw new ShapeMismatchException("rope: heads of '" + name + "' must be >= 0, got " + heads);
+        }
         if ((long) tokens * heads > Integer.MAX_VALUE) {
             throw new ShapeMismatchException("rope: " + tokens + " tokens x " + heads + " heads is too many rows");
         }

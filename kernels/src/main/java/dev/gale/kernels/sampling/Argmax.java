@@ -66,18 +66,29 @@ public final class Argmax {
         for (; i < n; i++) {
             max = Math.max(max, x.get(F32, xOff + 4L * i));
         }
-        boolean nan = Float.isNaN(max);
-        for (i = 0; i < bound; i += L) {
-            FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER);
-            var hit = nan ? v.test(VectorOperators.IS_NAN) : v.compare(VectorOperators.EQ, max);
-            if (hit.anyTrue()) {
-                return i + hit.firstTrue();
+        if (Float.isNaN(max)) {
+            for (i = 0; i < bound; i += L) {
+                var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).test(VectorOperators.IS_NAN);
+                if (hit.anyTrue()) {
+                    return i + hit.firstTrue();
+                }
             }
-        }
-        for (; i < n; i++) {
-            float v = x.get(F32, xOff + 4L * i);
-            if (nan ? Float.isNaN(v) : v == max) {
-                return i;
+            for (; i < n; i++) {
+                if (Float.isNaN(x.get(F32, xOff + 4L * i))) {
+                    return i;
+                }
+            }
+        } else {
+            for (i = 0; i < bound; i += L) {
+                var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).compare(VectorOperators.EQ, max);
+                if (hit.anyTrue()) {
+                    return i + hit.firstTrue();
+                }
+            }
+            for (; i < n; i++) {
+                if (x.get(F32, xOff + 4L * i) == max) {
+                    return i;
+                }
             }
         }
         throw new IllegalStateException("argmax: maximum " + max + " not found again (concurrent writer?)");

@@ -86,21 +86,31 @@ public final class ElemTestSupport {
     }
 
     /**
-     * Runs {@code op} enough times for C2 to compile it, then checks that 200 more calls allocate at most a small
-     * slack (the counter itself and one-off JIT/deopt noise), i.e. nothing per call.
+     * Runs {@code op} enough times for C2 to compile it, then checks that 200 more calls allocate less than one
+     * 16-byte object per two calls: nothing per call (the slack absorbs the counter's own and one-off JIT noise).
      */
     public static void assertNoAllocation(String what, Runnable op) {
-        for (int i = 0; i < 20_000; i++) {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 2_000; i++) {
             op.run();
         }
+        // C2 compiles in the background: on a busy machine the compiled code may arrive later, so keep running
+        // (up to a deadline) until a window of 200 calls is clean. Interpreted or C1 code boxes every vector.
+        long slack = 200 * 16 / 2;
         long best = Long.MAX_VALUE;
-        for (int attempt = 0; attempt < 3 && best > 256; attempt++) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (best >= slack && System.nanoTime() < deadline) {
             long before = allocatedBytes();
             for (int i = 0; i < 200; i++) {
                 op.run();
             }
             best = Math.min(best, allocatedBytes() - before);
+            for (int i = 0; i < 2_000 && best >= slack; i++) {
+                op.run();
+            }
         }
-        assertTrue(best <= 256, what + " allocated " + best + " bytes over 200 warm calls");
+        System.out.printf("zero-allocation %s: %d bytes over 200 calls, checked in %.1f s%n", what, best,
+                (System.nanoTime() - t0) / 1e9);
+        assertTrue(best < slack, what + " allocated " + best + " bytes over 200 warm calls");
     }
 }

@@ -2,7 +2,6 @@ package dev.gale.kernels.activation;
 
 import static dev.gale.kernels.activation.ElemTestSupport.AWKWARD;
 import static dev.gale.kernels.activation.ElemTestSupport.PAD;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,11 +44,13 @@ class SoftmaxTest {
             Softmax.applyParallel(in, PAD, par, PAD, rows, dim, scale);
             float[] want = ElemTestSupport.read(ref, x.length);
             float[] got = ElemTestSupport.read(vec, x.length);
-            ElemTestSupport.assertWithin("softmax " + rows + "x" + dim, want, got, bounds(x, want, rows, dim, scale));
-            assertArrayEquals(got, ElemTestSupport.read(par, x.length), "parallel == single-thread");
-            // In place gives the same as out of place.
+            double[] bounds = bounds(x, want, rows, dim, scale);
+            ElemTestSupport.assertWithin("softmax " + rows + "x" + dim, want, got, bounds);
+            // Parallel and in place run the same code, but reduceLanes(ADD) is not bit-identical between the
+            // interpreter, C1 and C2 (cpu-kernels.md §9.6), so they are held to the same bound, not to equality.
+            ElemTestSupport.assertWithin("softmax parallel", want, ElemTestSupport.read(par, x.length), bounds);
             Softmax.apply(in, PAD, in, PAD, rows, dim, scale);
-            assertArrayEquals(got, ElemTestSupport.read(in, x.length), "in place");
+            ElemTestSupport.assertWithin("softmax in place", want, ElemTestSupport.read(in, x.length), bounds);
         }
     }
 
