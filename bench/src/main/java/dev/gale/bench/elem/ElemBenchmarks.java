@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 @State(Scope.Benchmark)
 public class ElemBenchmarks {
-    @Param({"0", "2", "7", "8", "11", "17", "25", "30", "31"})
+    @Param({"1", "2", "7", "8", "17", "21", "22", "25", "26", "30", "31", "32"})
     public int caseIndex;
 
     private BenchCase c;

@@ -33,22 +33,28 @@ public final class ElemQuickRun {
         }
     }
 
-    /** Seconds per run: the best batch mean after about 0.4 s of warm-up. */
+    /**
+     * Seconds per run: at least 2 s of warm-up (C2 must have compiled the vector loops: before that every vector is
+     * boxed and a run is 10-100x slower; a kernel whose first calls are long may first get an OSR compilation that is
+     * replaced later), then the best mean over 10 batches of at least 100 ms each.
+     */
     static double time(BenchCase c) {
-        long warmEnd = System.nanoTime() + 400_000_000L;
-        int calls = 0;
+        long warmEnd = System.nanoTime() + 2_000_000_000L;
+        long calls = 0;
+        long t0 = System.nanoTime();
         while (System.nanoTime() < warmEnd) {
             c.run();
             calls++;
         }
-        int batch = Math.max(1, calls / 8);
+        double perCall = (System.nanoTime() - t0) / 1e9 / calls;
         double best = Double.MAX_VALUE;
-        for (int rep = 0; rep < 7; rep++) {
-            long t0 = System.nanoTime();
+        for (int rep = 0; rep < 10; rep++) {
+            int batch = (int) Math.max(1, Math.min(1_000_000, 0.1 / Math.min(perCall, best)));
+            long start = System.nanoTime();
             for (int i = 0; i < batch; i++) {
                 c.run();
             }
-            best = Math.min(best, (System.nanoTime() - t0) / 1e9 / batch);
+            best = Math.min(best, (System.nanoTime() - start) / 1e9 / batch);
         }
         return best;
     }
