@@ -71,7 +71,10 @@ public final class Gelu {
         range(variant, x, xOff, out, outOff, 0, n);
     }
 
-    /** Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. The segments
+     * must be readable from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(Variant variant, MemorySegment x, long xOff, MemorySegment out, long outOff,
             long n) {
         check(variant, x, xOff, out, outOff, n);

@@ -41,7 +41,10 @@ public final class ResidualAdd {
         range(a, aOff, b, bOff, out, outOff, 0, n);
     }
 
-    /** Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. The segments
+     * must be readable from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out,
             long outOff, long n) {
         check(a, aOff, b, bOff, out, outOff, n);

@@ -43,7 +43,10 @@ public final class Silu {
         range(x, xOff, out, outOff, 0, n);
     }
 
-    /** Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. The segments
+     * must be readable from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(MemorySegment x, long xOff, MemorySegment out, long outOff, long n) {
         check(x, xOff, out, outOff, n);
         WorkerPool.shared().parallelFor(Operands.blocks(n), Operands.BLOCK_GRAIN, (s, e) -> range(x, xOff, out,

@@ -77,7 +77,10 @@ public final class Softmax {
         rows(x, xOff, out, outOff, 0, rows, dim, scale);
     }
 
-    /** Rows split over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Rows split over {@link WorkerPool#shared()}; one small capture object per call. The segments must be readable
+     * from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(MemorySegment x, long xOff, MemorySegment out, long outOff, int rows, int dim,
             float scale) {
         check(x, xOff, out, outOff, rows, dim, scale);
@@ -168,7 +171,8 @@ public final class Softmax {
         float inv = 1f / sum;
         i = 0;
         for (; i < bound; i += L) {
-            FloatVector.fromMemorySegment(F, out, oo + 4L * i, ORDER).mul(inv).intoMemorySegment(out, oo + 4L * i, ORDER);
+            FloatVector.fromMemorySegment(F, out, oo + 4L * i, ORDER).mul(inv)
+                    .intoMemorySegment(out, oo + 4L * i, ORDER);
         }
         for (; i < dim; i++) {
             out.set(F32, oo + 4L * i, out.get(F32, oo + 4L * i) * inv);

@@ -38,7 +38,10 @@ public final class SwiGlu {
         range(gate, gateOff, up, upOff, out, outOff, 0, n);
     }
 
-    /** Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Split in 16 Ki-element blocks over {@link WorkerPool#shared()}; one small capture object per call. The segments
+     * must be readable from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(MemorySegment gate, long gateOff, MemorySegment up, long upOff,
             MemorySegment out, long outOff, long n) {
         check(gate, gateOff, up, upOff, out, outOff, n);

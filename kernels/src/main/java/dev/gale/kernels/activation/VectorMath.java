@@ -24,8 +24,12 @@ import jdk.incubator.vector.VectorSpecies;
  * about 1e-7 (a couple of ulp of the result); {@link #onePlusErf} returns {@code 1 + erf(x)} without the cancellation
  * for negative x, which GELU needs.
  *
- * <p>These methods return {@code FloatVector}s: they are meant to be inlined into the caller's loop by C2 (they are
- * small and static); the zero-allocation tests of the ops using them check that no vector is boxed.
+ * <p>The vector methods here are the definitions, and what the accuracy tests sweep. The ops (softmax, SiLU,
+ * SwiGLU, GELU) do not call them: they write the same operations out inside their loops. A {@code FloatVector}
+ * passed to or returned from a method that C2 does not inline is boxed on every call, and C2 does decline these
+ * (observed: "callee is too large" when the call site is not yet hot, "NodeCountInliningCutoff" in big loop bodies),
+ * which made a softmax allocate ~2 KB and run ~50x slower per call. The ops' own tests and zero-allocation tests
+ * cover the written-out copies; the constants are shared from here.
  */
 public final class VectorMath {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;

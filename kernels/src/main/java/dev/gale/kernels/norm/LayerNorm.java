@@ -58,7 +58,10 @@ public final class LayerNorm {
         rows(x, xOff, g, gOff, b, bOff, out, outOff, 0, rows, dim, eps);
     }
 
-    /** Rows split over {@link WorkerPool#shared()}; one small capture object per call. */
+    /**
+     * Rows split over {@link WorkerPool#shared()}; one small capture object per call. The segments must be readable
+     * from the pool's threads (a shared, global or auto arena, not a confined one).
+     */
     public static void applyParallel(MemorySegment x, long xOff, MemorySegment g, long gOff, MemorySegment b,
             long bOff, MemorySegment out, long outOff, int rows, int dim, float eps) {
         check(x, xOff, g, gOff, b, bOff, out, outOff, rows, dim, eps);

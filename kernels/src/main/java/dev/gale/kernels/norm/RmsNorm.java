@@ -56,7 +56,8 @@ public final class RmsNorm {
 
     /**
      * Vector API implementation with rows split over {@link WorkerPool#shared()} when there are enough of them; one
-     * small capture object is allocated per call.
+     * small capture object is allocated per call. The segments must be readable from the pool's threads (a shared,
+     * global or auto arena, not a confined one).
      */
     public static void applyParallel(MemorySegment x, long xOff, MemorySegment w, long wOff, MemorySegment out,
             long outOff, int rows, int dim, float eps) {

@@ -74,7 +74,8 @@ public final class Rope {
 
     /**
      * {@link #applyQK} with the {@code tokens × (nHeads + nKvHeads)} head rows split over {@link WorkerPool#shared()};
-     * one small capture object per call.
+     * one small capture object per call. The segments must be readable from the pool's threads (a shared, global or
+     * auto arena, not a confined one).
      */
     public static void applyQKParallel(RopeTable table, MemorySegment q, long qOff, MemorySegment k, long kOff,
             int tokens, int nHeads, int nKvHeads, int[] positions) {

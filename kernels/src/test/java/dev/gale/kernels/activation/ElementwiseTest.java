@@ -39,8 +39,8 @@ class ElementwiseTest {
     /**
      * The activations' error bound: relative to the output, widened by the function's condition number
      * {@code |x·f'(x)/f(x)|} (the rounding of x, or of an inner product like x/√2, is amplified by it in the deep
-     * negative tail where f decays like e^{−x²/2} or e^{x}), plus 16 subnormal ulps where the output (or a factor of it)
-     * is subnormal and only has absolute precision.
+     * negative tail where f decays like e^{−x²/2} or e^{x}), plus 16 subnormal ulps where the output (or a factor of
+     * it) is subnormal and only has absolute precision.
      */
     private static double[] bounds(float[] x, float[] want, double rel, DoubleUnaryOperator cond) {
         double[] b = new double[x.length];
