@@ -92,10 +92,13 @@ public final class Gelu {
 
     private static void range(Variant variant, MemorySegment x, long xOff, MemorySegment out, long outOff, long from,
             long to) {
-        if (variant == Variant.ERF) {
-            erfRange(x, xOff, out, outOff, from, to);
-        } else {
-            tanhRange(x, xOff, out, outOff, from, to);
+        for (long s = from; s < to; s += Operands.INNER) {
+            long e = Math.min(to, s + Operands.INNER);
+            if (variant == Variant.ERF) {
+                erfRange(x, xOff, out, outOff, s, e);
+            } else {
+                tanhRange(x, xOff, out, outOff, s, e);
+            }
         }
     }
 

@@ -49,6 +49,14 @@ public final class Operands {
         return (long) rows * dim;
     }
 
+    /**
+     * Elements per call of an op's inner vector loop. A long range is cut into such pieces by a scalar outer loop so
+     * that the vector loop's method is invoked many times and gets a normal C2 compilation early: a loop that runs
+     * long inside one call is first compiled on-stack-replacement, and an OSR compilation boxes the loop-carried
+     * vectors that enter it from the interpreter (measured ~100x slower per element until a normal compile arrives).
+     */
+    public static final int INNER = 2048;
+
     /** Elements per block when an element-wise op is split over the worker pool. */
     public static final int BLOCK = 1 << 14;
     /** Blocks per parallel chunk at least (64 Ki elements): smaller ops run on the caller alone. */

@@ -61,6 +61,13 @@ public final class ResidualAdd {
 
     private static void range(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out,
             long outOff, long from, long to) {
+        for (long s = from; s < to; s += Operands.INNER) {
+            block(a, aOff, b, bOff, out, outOff, s, Math.min(to, s + Operands.INNER));
+        }
+    }
+
+    private static void block(MemorySegment a, long aOff, MemorySegment b, long bOff, MemorySegment out,
+            long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
         for (; i < bound; i += L) {

@@ -59,6 +59,12 @@ public final class Silu {
     }
 
     private static void range(MemorySegment x, long xOff, MemorySegment out, long outOff, long from, long to) {
+        for (long s = from; s < to; s += Operands.INNER) {
+            block(x, xOff, out, outOff, s, Math.min(to, s + Operands.INNER));
+        }
+    }
+
+    private static void block(MemorySegment x, long xOff, MemorySegment out, long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
         // VectorMath.exp written out in the loop (no FloatVector crosses a call: C2 may decline to inline a callee

@@ -107,27 +107,50 @@ public final class Softmax {
     }
 
     private static void row(MemorySegment x, long xo, MemorySegment out, long oo, int dim, float scale) {
-        int bound = F.loopBound(dim);
-        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < bound; i += L) {
-            m = m.max(FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER)); // NaN propagates
-        }
-        float max = m.reduceLanes(VectorOperators.MAX);
-        for (; i < dim; i++) {
-            max = Math.max(max, x.get(F32, xo + 4L * i));
+        // Each pass runs over INNER-element pieces in its own method, so those methods are invoked many times and
+        // compiled normally (a vocab row in one long loop would first get an OSR compilation, which boxes).
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < dim; s += Operands.INNER) {
+            max = Math.max(max, maxBlock(x, xo, s, Math.min(dim, s + Operands.INNER))); // NaN propagates
         }
         if (Float.isNaN(max) || Float.isInfinite(max)) {
             float fill = max == Float.NEGATIVE_INFINITY ? 0f : Float.NaN;
-            for (i = 0; i < dim; i++) {
+            for (int i = 0; i < dim; i++) {
                 out.set(F32, oo + 4L * i, fill);
             }
             return;
         }
         float shift = -max * scale;
-        // Pass 2: e = exp(s·x − s·max), stored, and summed. The exp is VectorMath.exp written out in the loop body
-        // (Cody–Waite reduction, degree-5 polynomial, exponent built in two halves), so that no FloatVector crosses
-        // a call boundary whatever the JIT's inlining budget decides; VectorMathTest checks the shared constants.
+        float sum = 0;
+        for (int s = 0; s < dim; s += Operands.INNER) {
+            sum += expBlock(x, xo, out, oo, s, Math.min(dim, s + Operands.INNER), scale, shift);
+        }
+        float inv = 1f / sum;
+        for (int s = 0; s < dim; s += Operands.INNER) {
+            scaleBlock(out, oo, s, Math.min(dim, s + Operands.INNER), inv);
+        }
+    }
+
+    private static float maxBlock(MemorySegment x, long xo, int from, int to) {
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = from;
+        int bound = from + F.loopBound(to - from);
+        for (; i < bound; i += L) {
+            m = m.max(FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER));
+        }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (; i < to; i++) {
+            max = Math.max(max, x.get(F32, xo + 4L * i));
+        }
+        return max;
+    }
+
+    /** Writes e = exp(s·x − s·max) over [from, to) and returns their sum. */
+    private static float expBlock(MemorySegment x, long xo, MemorySegment out, long oo, int from, int to, float scale,
+            float shift) {
+        // The exp is VectorMath.exp written out in the loop body (Cody–Waite reduction, degree-5 polynomial,
+        // exponent built in two halves), so that no FloatVector crosses a call boundary whatever the JIT's inlining
+        // budget decides.
         FloatVector sumV = FloatVector.zero(F);
         FloatVector vLog2e = FloatVector.broadcast(F, VectorMath.LOG2E);
         FloatVector vShifter = FloatVector.broadcast(F, VectorMath.SHIFTER);
@@ -139,7 +162,8 @@ public final class Softmax {
         FloatVector vE3 = FloatVector.broadcast(F, VectorMath.E3);
         FloatVector vE4 = FloatVector.broadcast(F, VectorMath.E4);
         FloatVector vE5 = FloatVector.broadcast(F, VectorMath.E5);
-        i = 0;
+        int i = from;
+        int bound = from + F.loopBound(to - from);
         for (; i < bound; i += L) {
             FloatVector arg = FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER).fma(scale, shift);
             FloatVector xc = arg.max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
@@ -163,18 +187,22 @@ public final class Softmax {
             sumV = sumV.add(e);
         }
         float sum = sumV.reduceLanes(VectorOperators.ADD);
-        for (; i < dim; i++) {
+        for (; i < to; i++) {
             float e = VectorMath.exp(Math.fma(x.get(F32, xo + 4L * i), scale, shift));
             out.set(F32, oo + 4L * i, e);
             sum += e;
         }
-        float inv = 1f / sum;
-        i = 0;
+        return sum;
+    }
+
+    private static void scaleBlock(MemorySegment out, long oo, int from, int to, float inv) {
+        int i = from;
+        int bound = from + F.loopBound(to - from);
         for (; i < bound; i += L) {
             FloatVector.fromMemorySegment(F, out, oo + 4L * i, ORDER).mul(inv)
                     .intoMemorySegment(out, oo + 4L * i, ORDER);
         }
-        for (; i < dim; i++) {
+        for (; i < to; i++) {
             out.set(F32, oo + 4L * i, out.get(F32, oo + 4L * i) * inv);
         }
     }

@@ -58,6 +58,13 @@ public final class SwiGlu {
 
     private static void range(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
             long outOff, long from, long to) {
+        for (long s = from; s < to; s += Operands.INNER) {
+            block(gate, gateOff, up, upOff, out, outOff, s, Math.min(to, s + Operands.INNER));
+        }
+    }
+
+    private static void block(MemorySegment gate, long gateOff, MemorySegment up, long upOff, MemorySegment out,
+            long outOff, long from, long to) {
         long i = from;
         long bound = from + F.loopBound(to - from);
         // VectorMath.exp written out in the loop (no FloatVector crosses a call: C2 may decline to inline a callee

@@ -50,48 +50,74 @@ public final class Argmax {
      */
     public static int apply(MemorySegment x, long xOff, int n) {
         check(x, xOff, n);
-        int bound = F.loopBound(n);
+        // INNER-element pieces, each in its own method call, so the vector loops are compiled normally rather than
+        // on-stack-replaced inside one long call (see Operands.INNER).
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < n; s += Operands.INNER) {
+            max = Math.max(max, maxBlock(x, xOff, s, Math.min(n, s + Operands.INNER)));
+        }
+        for (int s = 0; s < n; s += Operands.INNER) {
+            int e = Math.min(n, s + Operands.INNER);
+            int hit = Float.isNaN(max) ? firstNaN(x, xOff, s, e) : firstEqual(x, xOff, s, e, max);
+            if (hit >= 0) {
+                return hit;
+            }
+        }
+        throw new IllegalStateException("argmax: maximum " + max + " not found again (concurrent writer?)");
+    }
+
+    private static float maxBlock(MemorySegment x, long xOff, int from, int to) {
         FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         FloatVector m1 = m0;
-        int i = 0;
-        int bound2 = n - n % (2 * L);
+        int i = from;
+        int bound2 = from + (to - from) / (2 * L) * (2 * L);
+        int bound = from + F.loopBound(to - from);
         for (; i < bound2; i += 2 * L) {
-            m0 = m0.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER));
+            m0 = m0.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER)); // NaN propagates
             m1 = m1.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * (i + L), ORDER));
         }
         for (; i < bound; i += L) {
             m0 = m0.max(FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER));
         }
         float max = m0.max(m1).reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) {
+        for (; i < to; i++) {
             max = Math.max(max, x.get(F32, xOff + 4L * i));
         }
-        if (Float.isNaN(max)) {
-            for (i = 0; i < bound; i += L) {
-                var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).test(VectorOperators.IS_NAN);
-                if (hit.anyTrue()) {
-                    return i + hit.firstTrue();
-                }
-            }
-            for (; i < n; i++) {
-                if (Float.isNaN(x.get(F32, xOff + 4L * i))) {
-                    return i;
-                }
-            }
-        } else {
-            for (i = 0; i < bound; i += L) {
-                var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).compare(VectorOperators.EQ, max);
-                if (hit.anyTrue()) {
-                    return i + hit.firstTrue();
-                }
-            }
-            for (; i < n; i++) {
-                if (x.get(F32, xOff + 4L * i) == max) {
-                    return i;
-                }
+        return max;
+    }
+
+    private static int firstEqual(MemorySegment x, long xOff, int from, int to, float max) {
+        int i = from;
+        int bound = from + F.loopBound(to - from);
+        for (; i < bound; i += L) {
+            var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).compare(VectorOperators.EQ, max);
+            if (hit.anyTrue()) {
+                return i + hit.firstTrue();
             }
         }
-        throw new IllegalStateException("argmax: maximum " + max + " not found again (concurrent writer?)");
+        for (; i < to; i++) {
+            if (x.get(F32, xOff + 4L * i) == max) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int firstNaN(MemorySegment x, long xOff, int from, int to) {
+        int i = from;
+        int bound = from + F.loopBound(to - from);
+        for (; i < bound; i += L) {
+            var hit = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER).test(VectorOperators.IS_NAN);
+            if (hit.anyTrue()) {
+                return i + hit.firstTrue();
+            }
+        }
+        for (; i < to; i++) {
+            if (Float.isNaN(x.get(F32, xOff + 4L * i))) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static void check(MemorySegment x, long xOff, int n) {

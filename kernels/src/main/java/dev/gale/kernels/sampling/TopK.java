@@ -66,13 +66,25 @@ public final class TopK {
         for (int i = k / 2 - 1; i >= 0; i--) {
             siftDown(idx, val, i, k);
         }
-        int i = k;
-        int bound = k + F.loopBound(n - k);
+        // The rest in INNER-element pieces, each in its own call (normal compilation, no OSR; see Operands.INNER).
+        for (int s = k; s < n; s += Operands.INNER) {
+            scan(x, xOff, s, Math.min(n, s + Operands.INNER), k, idx, val);
+        }
+        // Heap sort: repeatedly move the worst to the end, leaving best first.
+        for (int end = k - 1; end > 0; end--) {
+            swap(idx, val, 0, end);
+            siftDown(idx, val, 0, end);
+        }
+    }
+
+    /** Offers elements [from, to) to the heap, skipping whole vectors with no lane better than the root. */
+    private static void scan(MemorySegment x, long xOff, int from, int to, int k, int[] idx, float[] val) {
+        int i = from;
+        int bound = from + F.loopBound(to - from);
         float threshold = val[0];
-        boolean thresholdNaN = Float.isNaN(threshold);
         for (; i < bound; i += L) {
-            if (thresholdNaN) {
-                break; // the heap holds k NaNs that came first: nothing later can enter
+            if (Float.isNaN(threshold)) {
+                return; // the heap holds k NaNs that came first: nothing later can enter
             }
             FloatVector v = FloatVector.fromMemorySegment(F, x, xOff + 4L * i, ORDER);
             // A later index enters only if strictly better than the root: greater, or NaN over a number.
@@ -81,28 +93,20 @@ public final class TopK {
                 continue;
             }
             for (int j = 0; j < L; j++) {
-                float c = v.lane(j);
-                if (worse(val[0], idx[0], c, i + j)) {
-                    idx[0] = i + j;
-                    val[0] = c;
-                    siftDown(idx, val, 0, k);
-                }
+                offer(x.get(F32, xOff + 4L * (i + j)), i + j, k, idx, val);
             }
             threshold = val[0];
-            thresholdNaN = Float.isNaN(threshold);
         }
-        for (; i < n; i++) {
-            float c = x.get(F32, xOff + 4L * i);
-            if (worse(val[0], idx[0], c, i)) {
-                idx[0] = i;
-                val[0] = c;
-                siftDown(idx, val, 0, k);
-            }
+        for (; i < to; i++) {
+            offer(x.get(F32, xOff + 4L * i), i, k, idx, val);
         }
-        // Heap sort: repeatedly move the worst to the end, leaving best first.
-        for (int end = k - 1; end > 0; end--) {
-            swap(idx, val, 0, end);
-            siftDown(idx, val, 0, end);
+    }
+
+    private static void offer(float c, int ci, int k, int[] idx, float[] val) {
+        if (worse(val[0], idx[0], c, ci)) {
+            idx[0] = ci;
+            val[0] = c;
+            siftDown(idx, val, 0, k);
         }
     }
 
