@@ -452,12 +452,31 @@ public final class Q4_0Matmul {
             for (int j = 0; j < QK / 2; j += L) {
                 ByteVector n0 = ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE);
                 ByteVector n1 = ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE);
-                for (int h = 0; h < 2; h++) {
-                    FloatVector v0 = (h == 0 ? ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)) : ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)))
+                {
+                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
                             .lanewise(VectorOperators.MUL, d0);
-                    FloatVector v1 = (h == 0 ? ((FloatVector) n1.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)) : ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)))
+                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
                             .lanewise(VectorOperators.MUL, d1);
-                    long xk = xb + 4L * (j + h * (QK / 2));
+                    long xk = xb + 4L * (j + 0);
+                    FloatVector xv = FloatVector.fromMemorySegment(F, x, xk, LE);
+                    c00 = v0.lanewise(VectorOperators.FMA, xv, c00);
+                    c10 = v1.lanewise(VectorOperators.FMA, xv, c10);
+                    xv = FloatVector.fromMemorySegment(F, x, xk + xs, LE);
+                    c01 = v0.lanewise(VectorOperators.FMA, xv, c01);
+                    c11 = v1.lanewise(VectorOperators.FMA, xv, c11);
+                    xv = FloatVector.fromMemorySegment(F, x, xk + 2 * xs, LE);
+                    c02 = v0.lanewise(VectorOperators.FMA, xv, c02);
+                    c12 = v1.lanewise(VectorOperators.FMA, xv, c12);
+                    xv = FloatVector.fromMemorySegment(F, x, xk + 3 * xs, LE);
+                    c03 = v0.lanewise(VectorOperators.FMA, xv, c03);
+                    c13 = v1.lanewise(VectorOperators.FMA, xv, c13);
+                }
+                {
+                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                            .lanewise(VectorOperators.MUL, d0);
+                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                            .lanewise(VectorOperators.MUL, d1);
+                    long xk = xb + 4L * (j + 16);
                     FloatVector xv = FloatVector.fromMemorySegment(F, x, xk, LE);
                     c00 = v0.lanewise(VectorOperators.FMA, xv, c00);
                     c10 = v1.lanewise(VectorOperators.FMA, xv, c10);
@@ -473,14 +492,14 @@ public final class Q4_0Matmul {
                 }
             }
         }
-        store(y, yo, first, c00);
-        store(y, yo + 4, first, c10);
-        store(y, yo + ys, first, c01);
-        store(y, yo + ys + 4, first, c11);
-        store(y, yo + 2 * ys, first, c02);
-        store(y, yo + 2 * ys + 4, first, c12);
-        store(y, yo + 3 * ys, first, c03);
-        store(y, yo + 3 * ys + 4, first, c13);
+        store(y, yo, first, c00.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 4, first, c10.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys, first, c01.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys + 4, first, c11.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys, first, c02.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys + 4, first, c12.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys, first, c03.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys + 4, first, c13.reduceLanes(VectorOperators.ADD));
     }
 
     private static void tileF32x1x4(MemorySegment w, long w0, int b0, int b1, MemorySegment x, long xo, long xs,
@@ -495,10 +514,19 @@ public final class Q4_0Matmul {
             long xb = xo + 4L * b * QK;
             for (int j = 0; j < QK / 2; j += L) {
                 ByteVector n0 = ByteVector.fromMemorySegment(B, w, ob + j, LE);
-                for (int h = 0; h < 2; h++) {
-                    FloatVector v = (h == 0 ? ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)) : ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)))
+                {
+                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
                             .lanewise(VectorOperators.MUL, d);
-                    long xk = xb + 4L * (j + h * (QK / 2));
+                    long xk = xb + 4L * (j + 0);
+                    c0 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk, LE), c0);
+                    c1 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + xs, LE), c1);
+                    c2 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + 2 * xs, LE), c2);
+                    c3 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + 3 * xs, LE), c3);
+                }
+                {
+                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                            .lanewise(VectorOperators.MUL, d);
+                    long xk = xb + 4L * (j + 16);
                     c0 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk, LE), c0);
                     c1 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + xs, LE), c1);
                     c2 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + 2 * xs, LE), c2);
@@ -506,14 +534,14 @@ public final class Q4_0Matmul {
                 }
             }
         }
-        store(y, yo, first, c0);
-        store(y, yo + ys, first, c1);
-        store(y, yo + 2 * ys, first, c2);
-        store(y, yo + 3 * ys, first, c3);
+        store(y, yo, first, c0.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys, first, c1.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys, first, c2.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys, first, c3.reduceLanes(VectorOperators.ADD));
     }
 
-    private static void store(MemorySegment y, long off, boolean first, FloatVector c) {
-        float v = c.reduceLanes(VectorOperators.ADD);
+    /** Takes the reduced float, not the vector: a vector argument would be boxed if this were not inlined. */
+    private static void store(MemorySegment y, long off, boolean first, float v) {
         y.set(F32, off, first ? v : y.get(F32, off) + v);
     }
 

@@ -424,14 +424,14 @@ public final class Q8_0Matmul {
                 c13 = v1.fma(xv, c13);
             }
         }
-        store(y, yo, first, c00);
-        store(y, yo + 4, first, c10);
-        store(y, yo + ys, first, c01);
-        store(y, yo + ys + 4, first, c11);
-        store(y, yo + 2 * ys, first, c02);
-        store(y, yo + 2 * ys + 4, first, c12);
-        store(y, yo + 3 * ys, first, c03);
-        store(y, yo + 3 * ys + 4, first, c13);
+        store(y, yo, first, c00.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 4, first, c10.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys, first, c01.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys + 4, first, c11.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys, first, c02.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys + 4, first, c12.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys, first, c03.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys + 4, first, c13.reduceLanes(VectorOperators.ADD));
     }
 
     private static void tileF32x1x4(MemorySegment w, long w0, int b0, int b1, MemorySegment x, long xo, long xs,
@@ -453,14 +453,14 @@ public final class Q8_0Matmul {
                 c3 = v.fma(FloatVector.fromMemorySegment(F, x, xk + 3 * xs, LE), c3);
             }
         }
-        store(y, yo, first, c0);
-        store(y, yo + ys, first, c1);
-        store(y, yo + 2 * ys, first, c2);
-        store(y, yo + 3 * ys, first, c3);
+        store(y, yo, first, c0.reduceLanes(VectorOperators.ADD));
+        store(y, yo + ys, first, c1.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 2 * ys, first, c2.reduceLanes(VectorOperators.ADD));
+        store(y, yo + 3 * ys, first, c3.reduceLanes(VectorOperators.ADD));
     }
 
-    private static void store(MemorySegment y, long off, boolean first, FloatVector c) {
-        float v = c.reduceLanes(VectorOperators.ADD);
+    /** Takes the reduced float, not the vector: a vector argument would be boxed if this were not inlined. */
+    private static void store(MemorySegment y, long off, boolean first, float v) {
         y.set(F32, off, first ? v : y.get(F32, off) + v);
     }
 
