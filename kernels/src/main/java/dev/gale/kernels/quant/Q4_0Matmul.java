@@ -3,10 +3,8 @@ package dev.gale.kernels.quant;
 import static dev.gale.kernels.quant.QuantVectors.B;
 import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
+import static dev.gale.kernels.quant.QuantVectors.I;
 import static dev.gale.kernels.quant.QuantVectors.I32;
-import static dev.gale.kernels.quant.QuantVectors.KB;
-import static dev.gale.kernels.quant.QuantVectors.KF;
-import static dev.gale.kernels.quant.QuantVectors.KSH;
 import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
@@ -18,7 +16,6 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -29,7 +26,7 @@ import jdk.incubator.vector.VectorOperators;
  * <p>Two activation types:
  * <ul>
  *   <li>{@link Q8Activations} (int8 blocks): per block an exact integer dot {@code Σ nib·x_q} with the unsigned
- *       nibbles (bytes widened to 16-bit lanes, multiplied, pairs summed into int lanes), then one F32 FMA with
+ *       nibbles (widened to F32 lanes, where every partial sum is an integer below 2^24 and so exact), then one F32 FMA with
  *       {@code d_w·d_x}; the zero point is one scalar term per block, {@code −8·d_w·d_x·Σx_q}, from the activations'
  *       block sums. The integer sums are exact; only the F32 accumulation of block results differs from
  *       {@link #reference} in order.</li>
@@ -43,17 +40,12 @@ import jdk.incubator.vector.VectorOperators;
 public final class Q4_0Matmul {
     private static final int BB = Q4_0.BLOCK_BYTES;
     /**
-     * Shift counts as a vector: {@code lanewise(op, int)} dispatches through a shared JDK call site that C2 cannot
-     * devirtualize (measured: boxed, several times slower); {@code lanewise(op, Vector)} binds at this call site.
+     * Nibble masks and shift counts as vectors: {@code lanewise(op, int)} dispatches through a shared JDK call site
+     * that C2 may fail to devirtualize (then every vector is boxed); {@code lanewise(op, Vector)} binds here.
      */
-    private static final IntVector SIXTEEN = IntVector.broadcast(
-            jdk.incubator.vector.VectorSpecies.of(int.class, QuantVectors.KS), 16);
-    /** Nibble masks and shifts as vectors, for the same reason as {@link #SIXTEEN}. */
-    private static final ByteVector LOW = ByteVector.broadcast(KB, (byte) 0x0f);
-    private static final ByteVector FOUR = ByteVector.broadcast(KB, (byte) 4);
-    private static final ByteVector LOWB = ByteVector.broadcast(B, (byte) 0x0f);
-    private static final ByteVector FOURB = ByteVector.broadcast(B, (byte) 4);
-    private static final ByteVector EIGHTB = ByteVector.broadcast(B, (byte) 8);
+    private static final IntVector LOW_I = IntVector.broadcast(I, 0x0f);
+    private static final IntVector FOUR_I = IntVector.broadcast(I, 4);
+    private static final IntVector EIGHT_I = IntVector.broadcast(I, 8);
     /** Tokens whose Q8 activations stay cache-resident while 4-row groups sweep over them. */
     private static final int TOKEN_BLOCK = 64;
     /** F32 tile: rows of an L2 panel and blocks of {@code in} per panel pass. */
@@ -165,14 +157,14 @@ public final class Q4_0Matmul {
 
     /**
      * Four consecutive rows (starting at byte {@code w0}, {@code rb} apart) · one token; 4 outputs at {@code yo}.
-     * Per block: one 16-byte load holds the block's 32 nibbles; low nibbles (elements 0..15) and high nibbles
-     * (16..31) widen to 16-bit lanes (B2S) and lane j holds {@code nib_j·x_j + nib_{j+16}·x_{j+16}} (at most
-     * 2·15·127), adjacent lanes are summed into 8 int lanes by two shifts, then one I2F and one FMA with
-     * {@code d_w·d_x}. The zero point costs one scalar multiply-add per row and block: {@code −8·d_w·d_x·Σx_q}.
+     * Nibble bytes zero-extend to int lanes (low nibble: AND 15, high: shift right 4; x86 has no byte shift), then
+     * to F32, and multiply-add against the activation bytes widened to F32: partial sums are integers below 2^24
+     * (32·15·127), so the block's {@code Σ nib·x_q} is exact. One FMA with {@code d_w·d_x} per block; the zero point
+     * costs one scalar multiply-add per row and block, {@code −8·d_w·d_x·Σx_q}, from the activations' block sums.
      */
     private static void dotQ4x4(MemorySegment w, long w0, long rb, MemorySegment a, long aq, long as, long asum,
             int nb, MemorySegment y, long yo) {
-        FloatVector acc0 = FloatVector.zero(KF);
+        FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         FloatVector acc2 = acc0;
         FloatVector acc3 = acc0;
@@ -186,60 +178,41 @@ public final class Q4_0Matmul {
         for (int b = 0; b < nb; b++) {
             long ob = (long) b * BB + 2;
             long ab = aq + (long) b * QK;
-            ShortVector a0 = (ShortVector) ByteVector.fromMemorySegment(KB, a, ab, LE)
-                    .convertShape(VectorOperators.B2S, KSH, 0);
-            ShortVector a1 = (ShortVector) ByteVector.fromMemorySegment(KB, a, ab + 16, LE)
-                    .convertShape(VectorOperators.B2S, KSH, 0);
-            ByteVector n0 = ByteVector.fromMemorySegment(KB, w, w0 + ob, LE);
-            ShortVector p0 = ((ShortVector) n0.lanewise(VectorOperators.AND, LOW).convertShape(VectorOperators.B2S, KSH, 0))
-                    .lanewise(VectorOperators.MUL, a0)
-                    .lanewise(VectorOperators.ADD, ((ShortVector) n0.lanewise(VectorOperators.LSHR, FOUR)
-                            .convertShape(VectorOperators.B2S, KSH, 0)).lanewise(VectorOperators.MUL, a1));
-            ByteVector n1 = ByteVector.fromMemorySegment(KB, w, w1 + ob, LE);
-            ShortVector p1 = ((ShortVector) n1.lanewise(VectorOperators.AND, LOW).convertShape(VectorOperators.B2S, KSH, 0))
-                    .lanewise(VectorOperators.MUL, a0)
-                    .lanewise(VectorOperators.ADD, ((ShortVector) n1.lanewise(VectorOperators.LSHR, FOUR)
-                            .convertShape(VectorOperators.B2S, KSH, 0)).lanewise(VectorOperators.MUL, a1));
-            ByteVector n2 = ByteVector.fromMemorySegment(KB, w, w2 + ob, LE);
-            ShortVector p2 = ((ShortVector) n2.lanewise(VectorOperators.AND, LOW).convertShape(VectorOperators.B2S, KSH, 0))
-                    .lanewise(VectorOperators.MUL, a0)
-                    .lanewise(VectorOperators.ADD, ((ShortVector) n2.lanewise(VectorOperators.LSHR, FOUR)
-                            .convertShape(VectorOperators.B2S, KSH, 0)).lanewise(VectorOperators.MUL, a1));
-            ByteVector n3 = ByteVector.fromMemorySegment(KB, w, w3 + ob, LE);
-            ShortVector p3 = ((ShortVector) n3.lanewise(VectorOperators.AND, LOW).convertShape(VectorOperators.B2S, KSH, 0))
-                    .lanewise(VectorOperators.MUL, a0)
-                    .lanewise(VectorOperators.ADD, ((ShortVector) n3.lanewise(VectorOperators.LSHR, FOUR)
-                            .convertShape(VectorOperators.B2S, KSH, 0)).lanewise(VectorOperators.MUL, a1));
+            FloatVector p0 = FloatVector.zero(F);
+            FloatVector p1 = p0;
+            FloatVector p2 = p0;
+            FloatVector p3 = p0;
+            for (int j = 0; j < QK / 2; j += L) {
+                FloatVector al = ((FloatVector) ByteVector.fromMemorySegment(B, a, ab + j, LE)
+                        .convertShape(VectorOperators.B2F, F, 0));
+                FloatVector ah = ((FloatVector) ByteVector.fromMemorySegment(B, a, ab + j + QK / 2, LE)
+                        .convertShape(VectorOperators.B2F, F, 0));
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, al, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, ah, p0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, al, p1);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, ah, p1);
+                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, w, w2 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, al, p2);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, ah, p2);
+                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, w, w3 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, al, p3);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, ah, p3);
+            }
             float dx = a.get(F32, as + 4L * b);
             float sq = a.get(I32, asum + 4L * b);
-            IntVector q;
-            q = p0.reinterpretAsInts();
             float s0 = f16(w, w0 + ob - 2) * dx;
-            acc0 = ((FloatVector) q.lanewise(VectorOperators.LSHL, SIXTEEN).lanewise(VectorOperators.ASHR, SIXTEEN)
-                    .lanewise(VectorOperators.ADD, q.lanewise(VectorOperators.ASHR, SIXTEEN))
-                    .convertShape(VectorOperators.I2F, KF, 0))
-                    .lanewise(VectorOperators.FMA, FloatVector.broadcast(KF, s0), acc0);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s0), acc0);
             c0 += s0 * sq;
-            q = p1.reinterpretAsInts();
             float s1 = f16(w, w1 + ob - 2) * dx;
-            acc1 = ((FloatVector) q.lanewise(VectorOperators.LSHL, SIXTEEN).lanewise(VectorOperators.ASHR, SIXTEEN)
-                    .lanewise(VectorOperators.ADD, q.lanewise(VectorOperators.ASHR, SIXTEEN))
-                    .convertShape(VectorOperators.I2F, KF, 0))
-                    .lanewise(VectorOperators.FMA, FloatVector.broadcast(KF, s1), acc1);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s1), acc1);
             c1 += s1 * sq;
-            q = p2.reinterpretAsInts();
             float s2 = f16(w, w2 + ob - 2) * dx;
-            acc2 = ((FloatVector) q.lanewise(VectorOperators.LSHL, SIXTEEN).lanewise(VectorOperators.ASHR, SIXTEEN)
-                    .lanewise(VectorOperators.ADD, q.lanewise(VectorOperators.ASHR, SIXTEEN))
-                    .convertShape(VectorOperators.I2F, KF, 0))
-                    .lanewise(VectorOperators.FMA, FloatVector.broadcast(KF, s2), acc2);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s2), acc2);
             c2 += s2 * sq;
-            q = p3.reinterpretAsInts();
             float s3 = f16(w, w3 + ob - 2) * dx;
-            acc3 = ((FloatVector) q.lanewise(VectorOperators.LSHL, SIXTEEN).lanewise(VectorOperators.ASHR, SIXTEEN)
-                    .lanewise(VectorOperators.ADD, q.lanewise(VectorOperators.ASHR, SIXTEEN))
-                    .convertShape(VectorOperators.I2F, KF, 0))
-                    .lanewise(VectorOperators.FMA, FloatVector.broadcast(KF, s3), acc3);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s3), acc3);
             c3 += s3 * sq;
         }
         y.set(F32, yo, acc0.reduceLanes(VectorOperators.ADD) - 8 * c0);
@@ -250,30 +223,24 @@ public final class Q4_0Matmul {
 
     private static void dotQ4x1(MemorySegment w, long w0, MemorySegment a, long aq, long as, long asum, int nb,
             MemorySegment y, long yo) {
-        FloatVector acc0 = FloatVector.zero(KF);
+        FloatVector acc0 = FloatVector.zero(F);
         float c0 = 0;
         for (int b = 0; b < nb; b++) {
             long ob = (long) b * BB + 2;
             long ab = aq + (long) b * QK;
-            ShortVector a0 = (ShortVector) ByteVector.fromMemorySegment(KB, a, ab, LE)
-                    .convertShape(VectorOperators.B2S, KSH, 0);
-            ShortVector a1 = (ShortVector) ByteVector.fromMemorySegment(KB, a, ab + 16, LE)
-                    .convertShape(VectorOperators.B2S, KSH, 0);
-            ByteVector n0 = ByteVector.fromMemorySegment(KB, w, w0 + ob, LE);
-            ShortVector p0 = ((ShortVector) n0.lanewise(VectorOperators.AND, LOW).convertShape(VectorOperators.B2S, KSH, 0))
-                    .lanewise(VectorOperators.MUL, a0)
-                    .lanewise(VectorOperators.ADD, ((ShortVector) n0.lanewise(VectorOperators.LSHR, FOUR)
-                            .convertShape(VectorOperators.B2S, KSH, 0)).lanewise(VectorOperators.MUL, a1));
-            float dx = a.get(F32, as + 4L * b);
-            float sq = a.get(I32, asum + 4L * b);
-            IntVector q;
-            q = p0.reinterpretAsInts();
-            float s0 = f16(w, w0 + ob - 2) * dx;
-            acc0 = ((FloatVector) q.lanewise(VectorOperators.LSHL, SIXTEEN).lanewise(VectorOperators.ASHR, SIXTEEN)
-                    .lanewise(VectorOperators.ADD, q.lanewise(VectorOperators.ASHR, SIXTEEN))
-                    .convertShape(VectorOperators.I2F, KF, 0))
-                    .lanewise(VectorOperators.FMA, FloatVector.broadcast(KF, s0), acc0);
-            c0 += s0 * sq;
+            FloatVector p0 = FloatVector.zero(F);
+            for (int j = 0; j < QK / 2; j += L) {
+                FloatVector al = ((FloatVector) ByteVector.fromMemorySegment(B, a, ab + j, LE)
+                        .convertShape(VectorOperators.B2F, F, 0));
+                FloatVector ah = ((FloatVector) ByteVector.fromMemorySegment(B, a, ab + j + QK / 2, LE)
+                        .convertShape(VectorOperators.B2F, F, 0));
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, al, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, ah, p0);
+            }
+            float s0 = f16(w, w0 + ob - 2) * a.get(F32, as + 4L * b);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s0), acc0);
+            c0 += s0 * a.get(I32, asum + 4L * b);
         }
         y.set(F32, yo, acc0.reduceLanes(VectorOperators.ADD) - 8 * c0);
     }
@@ -386,18 +353,18 @@ public final class Q4_0Matmul {
             for (int j = 0; j < QK / 2; j += L) {
                 FloatVector xl = FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE);
                 FloatVector xh = FloatVector.fromMemorySegment(F, x, xb + 4L * (j + QK / 2), LE);
-                ByteVector n0 = ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
-                ByteVector n1 = ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
-                ByteVector n2 = ByteVector.fromMemorySegment(B, w, w2 + ob + j, LE);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
-                ByteVector n3 = ByteVector.fromMemorySegment(B, w, w3 + ob + j, LE);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
+                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, w, w2 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
+                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, w, w3 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
             acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w0 + ob - 2)), acc0);
             acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w1 + ob - 2)), acc1);
@@ -420,9 +387,9 @@ public final class Q4_0Matmul {
             for (int j = 0; j < QK / 2; j += L) {
                 FloatVector xl = FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE);
                 FloatVector xh = FloatVector.fromMemorySegment(F, x, xb + 4L * (j + QK / 2), LE);
-                ByteVector n0 = ByteVector.fromMemorySegment(B, w, ob + j, LE);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
             }
             acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, ob - 2)), acc0);
         }
@@ -450,12 +417,12 @@ public final class Q4_0Matmul {
             FloatVector d1 = FloatVector.broadcast(F, f16(w, w1 + ob - 2));
             long xb = xo + 4L * b * QK;
             for (int j = 0; j < QK / 2; j += L) {
-                ByteVector n0 = ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE);
-                ByteVector n1 = ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE);
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, w0 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, w, w1 + ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 {
-                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d0);
-                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d1);
                     long xk = xb + 4L * (j + 0);
                     FloatVector xv = FloatVector.fromMemorySegment(F, x, xk, LE);
@@ -472,9 +439,9 @@ public final class Q4_0Matmul {
                     c13 = v1.lanewise(VectorOperators.FMA, xv, c13);
                 }
                 {
-                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d0);
-                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d1);
                     long xk = xb + 4L * (j + 16);
                     FloatVector xv = FloatVector.fromMemorySegment(F, x, xk, LE);
@@ -513,9 +480,9 @@ public final class Q4_0Matmul {
             FloatVector d = FloatVector.broadcast(F, f16(w, ob - 2));
             long xb = xo + 4L * b * QK;
             for (int j = 0; j < QK / 2; j += L) {
-                ByteVector n0 = ByteVector.fromMemorySegment(B, w, ob + j, LE);
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, w, ob + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 {
-                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.AND, LOWB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d);
                     long xk = xb + 4L * (j + 0);
                     c0 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk, LE), c0);
@@ -524,7 +491,7 @@ public final class Q4_0Matmul {
                     c3 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk + 3 * xs, LE), c3);
                 }
                 {
-                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOURB).lanewise(VectorOperators.SUB, EIGHTB).convertShape(VectorOperators.B2F, F, 0))
+                    FloatVector v = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0))
                             .lanewise(VectorOperators.MUL, d);
                     long xk = xb + 4L * (j + 16);
                     c0 = v.lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, x, xk, LE), c0);
