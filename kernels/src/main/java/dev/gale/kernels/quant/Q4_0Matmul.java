@@ -345,10 +345,6 @@ public final class Q4_0Matmul {
         long w3 = w2 + rb;
         for (int b = 0; b < nb; b++) {
             long ob = (long) b * BB + 2;
-            float s0 = f16(w, w0 + ob - 2);
-            float s1 = f16(w, w1 + ob - 2);
-            float s2 = f16(w, w2 + ob - 2);
-            float s3 = f16(w, w3 + ob - 2);
             long xb = xo + 4L * b * QK;
             FloatVector p0 = FloatVector.zero(F);
             FloatVector p1 = p0;
@@ -370,10 +366,10 @@ public final class Q4_0Matmul {
                 p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
                 p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).lanewise(VectorOperators.SUB, EIGHT_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s0), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s1), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s2), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s3), acc3);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w0 + ob - 2)), acc0);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w1 + ob - 2)), acc1);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w2 + ob - 2)), acc2);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, f16(w, w3 + ob - 2)), acc3);
         }
         y.set(F32, yo, acc0.reduceLanes(VectorOperators.ADD));
         y.set(F32, yo + 4, acc1.reduceLanes(VectorOperators.ADD));
