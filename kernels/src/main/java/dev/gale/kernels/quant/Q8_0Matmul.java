@@ -307,10 +307,6 @@ public final class Q8_0Matmul {
         long w3 = w2 + rb;
         for (int b = 0; b < nb; b++) {
             long ob = (long) b * BB + 2;
-            float s0 = f16(w, w0 + ob - 2);
-            float s1 = f16(w, w1 + ob - 2);
-            float s2 = f16(w, w2 + ob - 2);
-            float s3 = f16(w, w3 + ob - 2);
             long xb = xo + 4L * b * QK;
             FloatVector xv = FloatVector.fromMemorySegment(F, x, xb, LE);
             FloatVector p0 = ((FloatVector) ByteVector.fromMemorySegment(B, w, w0 + ob, LE).convertShape(VectorOperators.B2F, F, 0)).mul(xv);
@@ -324,10 +320,10 @@ public final class Q8_0Matmul {
                 p2 = ((FloatVector) ByteVector.fromMemorySegment(B, w, w2 + ob + j, LE).convertShape(VectorOperators.B2F, F, 0)).fma(xv, p2);
                 p3 = ((FloatVector) ByteVector.fromMemorySegment(B, w, w3 + ob + j, LE).convertShape(VectorOperators.B2F, F, 0)).fma(xv, p3);
             }
-            acc0 = p0.fma(FloatVector.broadcast(F, s0), acc0);
-            acc1 = p1.fma(FloatVector.broadcast(F, s1), acc1);
-            acc2 = p2.fma(FloatVector.broadcast(F, s2), acc2);
-            acc3 = p3.fma(FloatVector.broadcast(F, s3), acc3);
+            acc0 = p0.fma(FloatVector.broadcast(F, f16(w, w0 + ob - 2)), acc0);
+            acc1 = p1.fma(FloatVector.broadcast(F, f16(w, w1 + ob - 2)), acc1);
+            acc2 = p2.fma(FloatVector.broadcast(F, f16(w, w2 + ob - 2)), acc2);
+            acc3 = p3.fma(FloatVector.broadcast(F, f16(w, w3 + ob - 2)), acc3);
         }
         y.set(F32, yo, acc0.reduceLanes(VectorOperators.ADD));
         y.set(F32, yo + 4, acc1.reduceLanes(VectorOperators.ADD));

@@ -30,15 +30,6 @@ final class QuantVectors {
     /** Bytes at a quarter of the int width: one load widens to exactly one int (or float) vector. */
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(Math.max(64, I.vectorBitSize() / 4)));
-    /**
-     * The int8 kernels' species: 16 bytes (one Q4_0 block's nibbles, half a Q8 block) widen to 16 shorts, whose
-     * products pair up into 8 int lanes. 256 bits wide at most, so they never exceed the hardware and a Q4_0 block is
-     * exactly one load; on 512-bit hardware they run on ymm registers.
-     */
-    static final VectorShape KS = VectorShape.forBitSize(Math.min(256, F.vectorBitSize()));
-    static final VectorSpecies<Byte> KB = VectorSpecies.of(byte.class, VectorShape.forBitSize(KS.vectorBitSize() / 2));
-    static final VectorSpecies<Short> KSH = VectorSpecies.of(short.class, KS);
-    static final VectorSpecies<Float> KF = VectorSpecies.of(float.class, KS);
     /** Which implementation the non-reference entry points run. */
     static final String PATH = VECTOR_OK ? "vector-api " + F.vectorBitSize() + "-bit" : "scalar reference (vector shape "
             + F.vectorBitSize() + "-bit unsupported)";
@@ -52,7 +43,7 @@ final class QuantVectors {
     static final int QK = 32;
 
     static {
-        if (VECTOR_OK && (B.length() != L || KB.length() != 16 || KSH.length() != 16)) {
+        if (VECTOR_OK && B.length() != L) {
             throw new AssertionError("byte species " + B + " does not match " + L + " lanes");
         }
     }

@@ -335,11 +335,26 @@ class QuantMatmulTest {
                 fmt.matmul(w, rows, in, x, part, cuts[c], cuts[c + 1]);
                 fmt.matmulF32(w, rows, in, xf, tokens, partF, cuts[c], cuts[c + 1]);
             }
-            for (int i = 0; i < rows * tokens; i++) {
-                float f = full.get(F, 4L * i);
-                float ff = fullF.get(F, 4L * i);
-                assertEquals(f, part.get(F, 4L * i), 1e-5f * (1 + Math.abs(f)), "q8 path at " + i);
-                assertEquals(ff, partF.get(F, 4L * i), 1e-5f * (1 + Math.abs(ff)), "f32 path at " + i);
+            long rb = fmt.rowBytes(in);
+            for (int t = 0; t < tokens; t++) {
+                for (int r = 0; r < rows; r++) {
+                    // Both runs are within the summation bound of the same block terms, so of each other within two.
+                    double scale = 0;
+                    for (int b = 0; b < in / 32; b++) {
+                        double blockAbs = fmt == Fmt.Q4_0 ? 8 * Math.abs(x.sum(t, b)) : 0;
+                        for (int j = 0; j < 32; j++) {
+                            int k = b * 32 + j;
+                            int qw = fmt.q(w, r * rb, k);
+                            blockAbs += Math.abs((fmt == Fmt.Q8_0 ? qw : qw + 8) * x.q(t, k))
+                                    + Math.abs(qw * xf.get(F, 4L * ((long) t * in + k)) / x.scale(t, b));
+                        }
+                        scale += Math.abs(fmt.d(w, r * rb, b) * x.scale(t, b)) * blockAbs;
+                    }
+                    double tol = 2 * Numerics.dotBound(scale, in);
+                    long o = 4L * ((long) t * rows + r);
+                    assertEquals(full.get(F, o), part.get(F, o), tol, "q8 path at t" + t + " r" + r);
+                    assertEquals(fullF.get(F, o), partF.get(F, o), tol, "f32 path at t" + t + " r" + r);
+                }
             }
         }
     }
