@@ -1,0 +1,186 @@
+package dev.gale.bench.quant;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.Roofline;
+import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.quant.Q4_0;
+import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q8Activations;
+import dev.gale.kernels.quant.Q8_0;
+import dev.gale.kernels.quant.Q8_0Matmul;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Report cases for the quant family: Q8_0 and Q4_0 GEMV (decode) and GEMM (prefill, 512 tokens) at Llama-3.2-1B and
+ * Llama-3-8B projection shapes, with Q8 activations (quantization included in the timed run, as a decode step pays
+ * it) and with F32 activations. Weights are synthetic: speed does not depend on their values.
+ *
+ * <p>{@link BenchCase#bytes()} counts what one run reads and writes: the quantized weights, the F32 activations
+ * (read once, by the quantizer or the kernel) and the F32 output. {@link BenchCase#flops()} is {@code 2·out·in·tokens}.
+ */
+public final class QuantBenchCases implements BenchCaseProvider {
+    /** A projection: in → out, and where it comes from. */
+    record Shape(int in, int out, String what) {
+    }
+
+    static final Shape L1B_UP = new Shape(2048, 8192, "Llama-3.2-1B ffn_up");
+    static final Shape L1B_DOWN = new Shape(8192, 2048, "Llama-3.2-1B ffn_down");
+    static final Shape L8B_UP = new Shape(4096, 14336, "Llama-3-8B ffn_up");
+    static final Shape L8B_DOWN = new Shape(14336, 4096, "Llama-3-8B ffn_down");
+
+    @Override
+    public List<BenchCase> cases(boolean quick) {
+        List<BenchCase> cases = new ArrayList<>();
+        if (quick) {
+            for (Format f : Format.values()) {
+                cases.add(new QuantCase(f, true, L1B_UP, 1));
+                cases.add(new QuantCase(f, false, L1B_UP, 1));
+            }
+            return cases;
+        }
+        for (Shape s : new Shape[] {L1B_UP, L1B_DOWN, L8B_UP, L8B_DOWN}) {
+            for (Format f : Format.values()) {
+                cases.add(new QuantCase(f, true, s, 1));
+                cases.add(new QuantCase(f, false, s, 1));
+            }
+        }
+        for (Format f : Format.values()) {
+            cases.add(new QuantCase(f, true, L8B_UP, 512));
+            cases.add(new QuantCase(f, false, L8B_UP, 512));
+        }
+        return cases;
+    }
+
+    /** The two weight formats. */
+    public enum Format {
+        Q8_0, Q4_0;
+
+        long rowBytes(int in) {
+            return this == Q8_0 ? dev.gale.kernels.quant.Q8_0.rowBytes(in) : dev.gale.kernels.quant.Q4_0.rowBytes(in);
+        }
+
+        int blockBytes() {
+            return this == Q8_0 ? dev.gale.kernels.quant.Q8_0.BLOCK_BYTES : dev.gale.kernels.quant.Q4_0.BLOCK_BYTES;
+        }
+    }
+
+    /** Synthetic weights: pseudo-random quant bytes, and a small valid fp16 scale in every block. */
+    static MemorySegment syntheticWeights(Arena arena, Format f, int rows, int in) {
+        long bytes = f.rowBytes(in) * rows;
+        MemorySegment w = arena.allocate(bytes, 64);
+        long state = 0x9E3779B97F4A7C15L;
+        for (long o = 0; o + 8 <= bytes; o += 8) {
+            state = state * 6364136223846793005L + 1442695040888963407L;
+            w.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
+        }
+        short scale = Float.floatToFloat16(0x1p-8f);
+        ValueLayout.OfShort h = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (long o = 0; o < bytes; o += f.blockBytes()) {
+            w.set(h, o, scale);
+        }
+        return w;
+    }
+
+    static MemorySegment syntheticActivations(Arena arena, int tokens, int in) {
+        MemorySegment x = arena.allocate(4L * tokens * in, 64);
+        for (long i = 0; i < (long) tokens * in; i++) {
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
+        }
+        return x;
+    }
+
+    /** One format × activation type × shape × token count, all rows over the shared worker pool. */
+    static final class QuantCase implements BenchCase {
+        private final Format format;
+        private final boolean q8;
+        private final Shape shape;
+        private final int tokens;
+        private Arena arena;
+        private MemorySegment w;
+        private MemorySegment x;
+        private MemorySegment y;
+        private Q8Activations xq;
+
+        QuantCase(Format format, boolean q8, Shape shape, int tokens) {
+            this.format = format;
+            this.q8 = q8;
+            this.shape = shape;
+            this.tokens = tokens;
+        }
+
+        @Override
+        public String op() {
+            return (tokens == 1 ? "gemv " : "gemm ") + format.name().toLowerCase() + (q8 ? " x q8" : " x f32");
+        }
+
+        @Override
+        public String shape() {
+            return (tokens == 1 ? "" : tokens + "x") + shape.in() + "x" + shape.out() + " (" + shape.what() + ")";
+        }
+
+        @Override
+        public String impl() {
+            return Q8_0Matmul.path() + " x" + WorkerPool.shared().threads();
+        }
+
+        @Override
+        public double bytes() {
+            return (double) format.rowBytes(shape.in()) * shape.out() + 4.0 * tokens * shape.in()
+                    + 4.0 * tokens * shape.out();
+        }
+
+        @Override
+        public double flops() {
+            return 2.0 * shape.out() * shape.in() * tokens;
+        }
+
+        @Override
+        public Roofline roofline() {
+            return tokens == 1 ? Roofline.READ_BW : Roofline.FMA_PEAK;
+        }
+
+        @Override
+        public void setup() {
+            arena = Arena.ofShared();
+            w = syntheticWeights(arena, format, shape.out(), shape.in());
+            x = syntheticActivations(arena, tokens, shape.in());
+            y = arena.allocate(4L * tokens * shape.out(), 64);
+            if (q8) {
+                xq = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, shape.in()), 64), 0, tokens,
+                        shape.in());
+            }
+        }
+
+        @Override
+        public void run() {
+            int in = shape.in();
+            int out = shape.out();
+            if (q8) {
+                xq.quantize(x, 0, tokens);
+                if (format == Format.Q8_0) {
+                    Q8_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+                } else {
+                    Q4_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+                }
+            } else if (format == Format.Q8_0) {
+                Q8_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+            } else {
+                Q4_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (arena != null) {
+                arena.close();
+                arena = null;
+            }
+        }
+    }
+}

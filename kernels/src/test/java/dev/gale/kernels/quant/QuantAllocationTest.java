@@ -1,0 +1,68 @@
+package dev.gale.kernels.quant;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The single-thread hot paths allocate nothing once compiled (a boxed vector would show up here at once). */
+@Tag("vector")
+class QuantAllocationTest {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    @Test
+    void hotPathsAllocateNothing() {
+        com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        int in = 128;
+        int rows = 13;
+        int tokens = 5;
+        Random rnd = new Random(3);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment x = arena.allocate(4L * tokens * in, 64);
+            MemorySegment row = arena.allocate(4L * in, 64);
+            for (int i = 0; i < tokens * in; i++) {
+                x.set(F, 4L * i, (float) rnd.nextGaussian());
+            }
+            MemorySegment w8 = arena.allocate(Q8_0.rowBytes(in) * rows, 64);
+            MemorySegment w4 = arena.allocate(Q4_0.rowBytes(in) * rows, 64);
+            for (int r = 0; r < rows; r++) {
+                for (int k = 0; k < in; k++) {
+                    row.set(F, 4L * k, (float) rnd.nextGaussian());
+                }
+                Q8_0.quantize(row, 0, w8, r * Q8_0.rowBytes(in), in);
+                Q4_0.quantize(row, 0, w4, r * Q4_0.rowBytes(in), in);
+            }
+            Q8Activations a = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                    tokens, in);
+            MemorySegment y = arena.allocate(4L * rows * tokens, 64);
+            Runnable[] paths = {
+                () -> a.quantize(x, 0, tokens),
+                () -> Q8_0Matmul.matmul(w8, 0, rows, in, a, y, 0, 0, rows),
+                () -> Q4_0Matmul.matmul(w4, 0, rows, in, a, y, 0, 0, rows),
+                () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, 1, y, 0, 0, rows),
+                () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, 1, y, 0, 0, rows),
+                () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
+                () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
+            };
+            a.quantize(x, 0, tokens);
+            for (int p = 0; p < paths.length; p++) {
+                Runnable path = paths[p];
+                for (int i = 0; i < 20_000; i++) {
+                    path.run();
+                }
+                long before = mx.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 1_000; i++) {
+                    path.run();
+                }
+                long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+                assertTrue(allocated < 4096, "path " + p + " allocated " + allocated + " bytes in 1000 calls");
+            }
+        }
+    }
+}
