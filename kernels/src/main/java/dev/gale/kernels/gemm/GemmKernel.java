@@ -1,0 +1,261 @@
+package dev.gale.kernels.gemm;
+
+import static dev.gale.kernels.gemm.Operands.F16;
+import static dev.gale.kernels.gemm.Operands.F32;
+import static dev.gale.kernels.gemm.Operands.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-tiled GEMM behind {@link GemmF32} and {@link GemmF16}: {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}.
+ *
+ * <p>Blocking (BLIS-style, outer-product micro-kernel):
+ * <ul>
+ *   <li>Outputs are cut into panels of {@link #NR} = {@link #NV} vectors. For each panel and each block of
+ *       {@link #KC} inputs, the weights are packed once into a contiguous, input-major F32 panel
+ *       {@code wp[k][0..NR)} (zero-padded past the last output). This is the only place F32 and F16 weights differ:
+ *       F16 is decoded while packing, so the micro-kernel only ever sees F32.</li>
+ *   <li>The packed panel (KC·NR floats, L1/L2-resident) is then reused by every token: the micro-kernel holds an
+ *       {@link #MR} tokens × {@code NV} vectors tile of accumulators in registers; per input element it loads
+ *       {@code NV} weight vectors and broadcasts {@code MR} activations straight from the rows of {@code X}
+ *       (no activation packing: X is already input-contiguous), then does {@code MR·NV} FMAs.</li>
+ *   <li>After each input block the tile is spilled to a small per-thread array and added into {@code Y} (stored on
+ *       the first block), whole vectors then scalars at the right edge; leftover tokens use a one-token kernel.</li>
+ * </ul>
+ * Accumulation is F32 in input order within a block, blocks summed in order; the error is within
+ * {@link dev.gale.kernels.Numerics#dotBound} of the exact dot product.
+ */
+final class GemmKernel {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /**
+     * Weight vectors per register tile (outputs per panel = NV·L): 3 where vectors are 512 bits (32 registers: a
+     * 4×3 tile is 12 accumulators + 3 weights + 1 broadcast), 2 below. On 256-bit AVX2 (16 registers) the 4×3 tile
+     * spills, measured at about half the speed of 4×2. {@code -Dgale.gemm.nv=2|3} overrides.
+     */
+    static final int NV = Math.clamp(Integer.getInteger("gale.gemm.nv", F.vectorBitSize() >= 512 ? 3 : 2), 2, 3);
+    /** Whether the third vector column of the tile is live (a constant: C2 folds the dead column away). */
+    private static final boolean V3 = NV == 3;
+    /** Outputs per packed panel. */
+    static final int NR = NV * L;
+    /**
+     * Tokens per register tile, 4 or 6 ({@code -Dgale.gemm.mr}): MR·NV accumulators + NV weights + the broadcasts
+     * must fit the register file (16 on AVX2, 32 with AVX-512). On AVX2 6×2 measured ~0.6× of 4×2 (spills).
+     */
+    static final int MR = Integer.getInteger("gale.gemm.mr", 4) >= 6 ? 6 : 4;
+    /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
+    private static final boolean M6 = MR == 6;
+    /**
+     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). 256 keeps the packed panel
+     * (KC·NR floats: 16 KiB on AVX2, 48 KiB on AVX-512) L1/L2-resident; 128, 256 and 512 measured within noise.
+     */
+    static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
+
+    /** Per-thread scratch, allocated on a thread's first call (the activation block grows with the token count). */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** A packed weight panel, a packed activation block and the spilled accumulator tile. */
+    private static final class Scratch {
+        final float[] panel = new float[KC * NR];
+        final float[] tile = new float[MR * NR];
+        float[] block = new float[0];
+
+        float[] block(int tokens) {
+            int need = tokens * KC;
+            if (block.length < need) {
+                block = new float[need];
+            }
+            return block;
+        }
+    }
+
+    private GemmKernel() {
+    }
+
+    /**
+     * Computes outputs {@code [outStart, outEnd)} of every token on the calling thread. Panels start at
+     * {@code outStart}.
+     */
+    static void outputs(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
+            long yOff, int tokens, int out, int in, int outStart, int outEnd) {
+        Scratch scratch = SCRATCH.get();
+        float[] wp = scratch.panel;
+        float[] acc = scratch.tile;
+        float[] xp = scratch.block(tokens);
+        long ldy = 4L * out;
+        int full = tokens - tokens % MR;
+        for (int k0 = 0; k0 < in; k0 += KC) {
+            int kc = Math.min(KC, in - k0);
+            packX(x, xOff, in, tokens, k0, kc, xp);
+            boolean first = k0 == 0;
+            for (int p = outStart; p < outEnd; p += NR) {
+                int nr = Math.min(NR, outEnd - p);
+                pack(half, w, wOff, in, p, nr, k0, kc, wp);
+                long yp = yOff + 4L * p;
+                int t = 0;
+                for (; t < full; t += MR) {
+                    tile(xp, t * kc, wp, kc, acc);
+                    merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
+                }
+                for (; t < tokens; t++) {
+                    tile1(xp, t * kc, wp, kc, acc);
+                    merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs {@code X[·][k0, k0 + kc)}: tokens in groups of MR interleaved ({@code xp[t·kc + k·MR + i] =
+     * X[t + i][k0 + k]}), so a tile's MR broadcasts per input are adjacent; leftover tokens row by row.
+     */
+    static void packX(MemorySegment x, long xOff, int in, int tokens, int k0, int kc, float[] xp) {
+        int full = tokens - tokens % MR;
+        long ldx = 4L * in;
+        for (int t = 0; t < tokens; t++) {
+            long src = xOff + t * ldx + 4L * k0;
+            int base = t < full ? (t - t % MR) * kc + t % MR : t * kc;
+            int step = t < full ? MR : 1;
+            for (int k = 0; k < kc; k++) {
+                xp[base + k * step] = x.get(F32, src + 4L * k);
+            }
+        }
+    }
+
+    /** {@code wp[k·NR + j] = W[p + j][k0 + k]} for j < nr, and 0 for nr ≤ j < NR. */
+    static void pack(boolean half, MemorySegment w, long wOff, int in, int p, int nr, int k0, int kc, float[] wp) {
+        long rowBytes = (long) in * (half ? 2 : 4);
+        for (int j = 0; j < nr; j++) {
+            long row = wOff + (p + j) * rowBytes;
+            if (half) {
+                long src = row + 2L * k0;
+                for (int k = 0; k < kc; k++) {
+                    wp[k * NR + j] = Float.float16ToFloat(w.get(F16, src + 2L * k));
+                }
+            } else {
+                long src = row + 4L * k0;
+                for (int k = 0; k < kc; k++) {
+                    wp[k * NR + j] = w.get(F32, src + 4L * k);
+                }
+            }
+        }
+        if (nr < NR) {
+            for (int k = 0; k < kc; k++) {
+                java.util.Arrays.fill(wp, k * NR + nr, (k + 1) * NR, 0f);
+            }
+        }
+    }
+
+    /** MR tokens × NR outputs over kc inputs, into {@code acc[MR][NR]}. */
+    private static void tile(float[] xp, int xi, float[] wp, int kc, float[] acc) {
+        FloatVector c00 = FloatVector.zero(F);
+        FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
+        for (int k = 0, wi = 0; k < kc; k++, wi += NR, xi += MR) {
+            FloatVector w0 = FloatVector.fromArray(F, wp, wi);
+            FloatVector w1 = FloatVector.fromArray(F, wp, wi + L);
+            FloatVector b0 = FloatVector.broadcast(F, xp[xi]);
+            FloatVector b1 = FloatVector.broadcast(F, xp[xi + 1]);
+            FloatVector b2 = FloatVector.broadcast(F, xp[xi + 2]);
+            FloatVector b3 = FloatVector.broadcast(F, xp[xi + 3]);
+            c00 = w0.fma(b0, c00);
+            c01 = w1.fma(b0, c01);
+            c10 = w0.fma(b1, c10);
+            c11 = w1.fma(b1, c11);
+            c20 = w0.fma(b2, c20);
+            c21 = w1.fma(b2, c21);
+            c30 = w0.fma(b3, c30);
+            c31 = w1.fma(b3, c31);
+            if (M6) {
+                FloatVector b4 = FloatVector.broadcast(F, xp[xi + 4]);
+                FloatVector b5 = FloatVector.broadcast(F, xp[xi + 5]);
+                c40 = w0.fma(b4, c40);
+                c41 = w1.fma(b4, c41);
+                c50 = w0.fma(b5, c50);
+                c51 = w1.fma(b5, c51);
+                if (V3) {
+                    FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                    c42 = w2.fma(b4, c42);
+                    c52 = w2.fma(b5, c52);
+                }
+            }
+            if (V3) {
+                FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                c02 = w2.fma(b0, c02);
+                c12 = w2.fma(b1, c12);
+                c22 = w2.fma(b2, c22);
+                c32 = w2.fma(b3, c32);
+            }
+        }
+        c00.intoArray(acc, 0);
+        c01.intoArray(acc, L);
+        c10.intoArray(acc, NR);
+        c11.intoArray(acc, NR + L);
+        c20.intoArray(acc, 2 * NR);
+        c21.intoArray(acc, 2 * NR + L);
+        c30.intoArray(acc, 3 * NR);
+        c31.intoArray(acc, 3 * NR + L);
+        if (V3) {
+            c02.intoArray(acc, 2 * L);
+            c12.intoArray(acc, NR + 2 * L);
+            c22.intoArray(acc, 2 * NR + 2 * L);
+            c32.intoArray(acc, 3 * NR + 2 * L);
+        }
+        if (M6) {
+            c40.intoArray(acc, 4 * NR);
+            c41.intoArray(acc, 4 * NR + L);
+            c50.intoArray(acc, 5 * NR);
+            c51.intoArray(acc, 5 * NR + L);
+            if (V3) {
+                c42.intoArray(acc, 4 * NR + 2 * L);
+                c52.intoArray(acc, 5 * NR + 2 * L);
+            }
+        }
+    }
+
+    /** One token × NR outputs over kc inputs (leftover tokens), into {@code acc[0][NR]}. */
+    private static void tile1(float[] xp, int xi, float[] wp, int kc, float[] acc) {
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = c0, c2 = c0;
+        for (int k = 0, wi = 0; k < kc; k++, wi += NR) {
+            FloatVector b = FloatVector.broadcast(F, xp[xi + k]);
+            c0 = FloatVector.fromArray(F, wp, wi).fma(b, c0);
+            c1 = FloatVector.fromArray(F, wp, wi + L).fma(b, c1);
+            if (V3) {
+                c2 = FloatVector.fromArray(F, wp, wi + 2 * L).fma(b, c2);
+            }
+        }
+        c0.intoArray(acc, 0);
+        c1.intoArray(acc, L);
+        if (V3) {
+            c2.intoArray(acc, 2 * L);
+        }
+    }
+
+    /**
+     * Stores (first input block) or adds {@code acc[rows][0..nr)} into the Y rows at byte {@code y0}, {@code ldy}
+     * bytes apart. Whole vectors, then scalars for the right edge (no masks: they are slow on AVX2).
+     */
+    private static void merge(float[] acc, int rows, MemorySegment y, long y0, long ldy, int nr, boolean first) {
+        int nv = nr - nr % L;
+        for (int i = 0; i < rows; i++) {
+            long yr = y0 + i * ldy;
+            int a = i * NR;
+            int j = 0;
+            for (; j < nv; j += L) {
+                FloatVector c = FloatVector.fromArray(F, acc, a + j);
+                if (!first) {
+                    c = c.add(FloatVector.fromMemorySegment(F, y, yr + 4L * j, LE));
+                }
+                c.intoMemorySegment(y, yr + 4L * j, LE);
+            }
+            for (; j < nr; j++) {
+                float c = acc[a + j];
+                y.set(F32, yr + 4L * j, first ? c : c + y.get(F32, yr + 4L * j));
+            }
+        }
+    }
+}
