@@ -64,6 +64,8 @@ public final class Ops {
                 argmax(),
                 gemv("gemv_f32_rows", "gemvF32Rows", false, new int[][] {{1, 1}, {7, 33}, {33, 7}, {4097, 31},
                     {31, 4097}}),
+                gemv("gemv_f32_rows16", "gemvF32Rows16", false, new int[][] {{1, 1}, {7, 33}, {33, 7},
+                    {4097, 31}, {31, 4097}, {3, 4096}}),
                 gemv("gemv_f32_group", "gemvF32Group", false, new int[][] {{1, 1}, {7, 33}, {33, 7}, {31, 4097},
                     {5, 4095}}),
                 gemv("gemv_f16_group", "gemvF16Group", true, new int[][] {{1, 1}, {7, 33}, {33, 7}, {31, 4097},
@@ -466,7 +468,7 @@ public final class Ops {
                         } else {
                             GemvF32.rows(w.segment(), 0, x.segment(), 0, got.segment(), 0, out, in, 0, out);
                         }
-                    } else if (kernel.equals("gemvF32Rows")) {
+                    } else if (kernel.startsWith("gemvF32Rows")) {
                         t.kernel(GemvKernels.class, kernel, elementGrid(out), w, x, got, out, in);
                     } else {
                         t.kernel(GemvKernels.class, kernel, Grid.of1(out * GROUP, GROUP), w, x, got, out, in, GROUP);
