@@ -173,6 +173,14 @@ public final class Bindings implements AutoCloseable {
         }
 
         @Override
+        public TensorDesc desc(int i) {
+            if (args[i] instanceof TensorParam t) {
+                return t.desc();
+            }
+            throw new GaleException("argument " + i + " (" + args[i] + ") is not a tensor");
+        }
+
+        @Override
         public int intArg(int i) {
             return switch (args[i]) {
                 case IntScalar s -> ints[s.index()];

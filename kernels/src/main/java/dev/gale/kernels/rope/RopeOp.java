@@ -1,0 +1,72 @@
+package dev.gale.kernels.rope;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.graph.Arg;
+import dev.gale.core.graph.IntScalar;
+import dev.gale.core.graph.LaunchContext;
+import dev.gale.kernels.CpuKernelOp;
+import java.util.List;
+
+/**
+ * RoPE on queries and keys in place as a graph launch: {@code (Q [tokens, heads, headDim], K [tokens, kvHeads,
+ * headDim], start)}, token {@code t} at position {@code start + t}. The start position is usually a run-time scalar,
+ * so one compiled decode plan serves every position.
+ */
+public final class RopeOp extends CpuKernelOp {
+    private final RopeTable table;
+    /** Per-thread position scratch: plans run concurrently, and a decode step should not allocate. */
+    private final ThreadLocal<int[]> positions = ThreadLocal.withInitial(() -> new int[1]);
+
+    public RopeOp(RopeTable table) {
+        this.table = table;
+    }
+
+    @Override
+    public String name() {
+        return "rope";
+    }
+
+    @Override
+    public void check(List<Arg> args) {
+        arity(args, 3, "(Q [tokens, heads, headDim], K [tokens, kvHeads, headDim], start)");
+        TensorDesc q = tensor(args, 0, "Q", DType.F32);
+        TensorDesc k = tensor(args, 1, "K", DType.F32);
+        require(q.rank() == 3 && k.rank() == 3, "Q " + q + " and K " + k + " must be [tokens, heads, headDim]");
+        require(q.dim(0) == k.dim(0), "Q " + q + " and K " + k + " have different token counts");
+        require(q.dim(2) == table.headDim() && k.dim(2) == table.headDim(), "head dim of Q " + q + " and K " + k
+                + " must be the table's " + table.headDim());
+        require(args.get(2) instanceof IntScalar || args.get(2) instanceof Arg.IntConst,
+                "start must be an int scalar or constant, got " + args.get(2).name());
+    }
+
+    private int[] positions(LaunchContext ctx, int tokens) {
+        int[] p = positions.get();
+        if (p.length < tokens) {
+            p = new int[tokens];
+            positions.set(p);
+        }
+        int start = ctx.intArg(2);
+        for (int t = 0; t < tokens; t++) {
+            p[t] = start + t;
+        }
+        return p;
+    }
+
+    @Override
+    protected void vector(LaunchContext ctx) {
+        TensorDesc q = ctx.desc(0);
+        int tokens = (int) q.dim(0);
+        Rope.applyQKParallel(table, ctx.segment(0), 0, ctx.segment(1), 0, tokens, (int) q.dim(1),
+                (int) ctx.desc(1).dim(1), positions(ctx, tokens));
+    }
+
+    @Override
+    protected void reference(LaunchContext ctx) {
+        TensorDesc q = ctx.desc(0);
+        int tokens = (int) q.dim(0);
+        int[] p = positions(ctx, tokens);
+        Rope.reference(table, ctx.segment(0), 0, tokens, (int) q.dim(1), p);
+        Rope.reference(table, ctx.segment(1), 0, tokens, (int) ctx.desc(1).dim(1), p);
+    }
+}
