@@ -60,7 +60,8 @@ public final class Ops {
                 softmax(),
                 rmsNorm(),
                 layerNorm(),
-                rope(),
+                rope(false),
+                rope(true),
                 argmax(),
                 gemv("gemv_f32_rows", "gemvF32Rows", false, new int[][] {{1, 1}, {7, 33}, {33, 7}, {4097, 31},
                     {31, 4097}}),
@@ -345,8 +346,12 @@ public final class Ops {
         });
     }
 
-    static OpCheck rope() {
-        return new OpCheck("rope", "|err| <= (1e-5 + 20u*angle) * |pair| (angle in F32 on devices)", (t, e) -> {
+    /** RoPE with angles computed on the device ({@code tables} false) or read from cos/sin tables. */
+    static OpCheck rope(boolean tables) {
+        String name = tables ? "rope_table" : "rope";
+        String tol = tables ? "|err| <= 1e-5 * |pair| per element"
+                : "|err| <= (1e-5 + 20u*angle) * |pair| (angle in F32 on devices)";
+        return new OpCheck(name, tol, (t, e) -> {
             SplittableRandom r = new SplittableRandom(61);
             int[][] shapes = {{1, 1, 2, 0}, {3, 2, 8, 7}, {1, 4, 64, 4095}, {7, 1, 128, 31}, {2, 3, 64, 33}};
             for (RopeLayout layout : RopeLayout.values()) {
@@ -363,16 +368,28 @@ public final class Ops {
                             positions[k] = pos + k;
                         }
                         RopeTable table = new RopeTable(pos + tokens, d, theta, layout);
-                        try (Buffer want = Buffers.f32("want", xs); Buffer got = Buffers.f32("x", xs)) {
+                        int half = d / 2;
+                        float[] cosv = new float[(pos + tokens) * half];
+                        float[] sinv = new float[(pos + tokens) * half];
+                        for (int p = 0; p < pos + tokens; p++) {
+                            for (int i = 0; i < half; i++) {
+                                cosv[p * half + i] = table.cos(p, i);
+                                sinv[p * half + i] = table.sin(p, i);
+                            }
+                        }
+                        try (Buffer want = Buffers.f32("want", xs); Buffer got = Buffers.f32("x", xs);
+                             Buffer cos = Buffers.f32("cos", cosv); Buffer sin = Buffers.f32("sin", sinv)) {
                             Rope.reference(table, want.segment(), 0, tokens, heads, positions);
                             if (t.vectorApi()) {
                                 Rope.apply(table, got.segment(), 0, tokens, heads, positions);
+                            } else if (tables) {
+                                t.kernel(RopeKernels.class, "ropeTable", elementGrid(tokens * heads * half), got, cos,
+                                        sin, tokens, heads, d, pos, layout == RopeLayout.HALF_SPLIT ? 1 : 0);
                             } else {
                                 int pairs = tokens * heads * d / 2;
                                 t.kernel(RopeKernels.class, "rope", elementGrid(pairs), got, tokens, heads, d, pos,
                                         (float) theta, layout == RopeLayout.HALF_SPLIT ? 1 : 0);
                             }
-                            int half = d / 2;
                             for (int k = 0; k < n; k++) {
                                 int j = k % d;
                                 long rowBase = k - j;
@@ -382,9 +399,9 @@ public final class Ops {
                                 double norm = Math.hypot(xs[(int) rowBase + ia], xs[(int) rowBase + ib]);
                                 int p = positions[k / (heads * d)];
                                 double angle = p * RopeTable.angleStep(theta, d, pair);
-                                e.check("rope " + layout + " theta " + theta + " " + tokens + "x" + heads + "x" + d
+                                e.check(name + " " + layout + " theta " + theta + " " + tokens + "x" + heads + "x" + d
                                         + " pos " + p + " j=" + j, got.getFloat(k), want.getFloat(k), norm,
-                                        REL + 20 * Numerics.U_F32 * angle);
+                                        tables ? REL : REL + 20 * Numerics.U_F32 * angle);
                             }
                         }
                     }
