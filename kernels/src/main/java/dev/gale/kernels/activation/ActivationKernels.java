@@ -64,7 +64,9 @@ public final class ActivationKernels {
         }
     }
 
-    /** Tanh GELU through {@code ½(1 + tanh u) = σ(2u)}, {@code u = √(2/π)(x + 0.044715·x³)}; GELU(−Inf) = −0. */
+    /**
+     * Tanh GELU through {@code ½(1 + tanh u) = σ(2u)}, {@code u = √(2/π)(x + 0.044715·x³)}; GELU(−Inf) = −0.
+     */
     @Kernel
     public static void geluTanh(KernelContext ctx, F32 x, F32 out, int n) {
         int i = ctx.globalId(0);

@@ -20,8 +20,8 @@ import dev.gale.core.kernel.KernelContext;
  * <p>{@link #ropeTable} reads the angles' cos/sin from tables instead ({@code cos[p · headDim/2 + i]},
  * {@code sin[p · headDim/2 + i]} for positions {@code p < pos + tokens}, filled from {@code RopeTable.cos/sin}, which
  * rounds angles computed in double): F32-exact angles at any position, and no {@code pow}/{@code sin}/{@code cos} per
- * item, which on PoCL costs about 200-250 ns per pair (ropeTable: 12 µs against 264 µs for 32 heads of 64 in one launch,
- * 0.44 ms against 13.7 ms for 64 tokens; medians, device time, on a loaded 2-core machine).
+ * item, which on PoCL costs about 200-250 ns per pair (ropeTable: 12 µs against 264 µs for 32 heads of 64 in one
+ * launch, 0.44 ms against 13.7 ms for 64 tokens; medians, device time, on a loaded 2-core machine).
  */
 public final class RopeKernels {
     private RopeKernels() {
