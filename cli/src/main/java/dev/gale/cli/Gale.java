@@ -18,6 +18,7 @@ public final class Gale {
 
     static {
         COMMANDS.put("devices", new DevicesCommand());
+        COMMANDS.put("check", new CheckCommand());
     }
 
     private Gale() {

@@ -1,0 +1,24 @@
+package dev.gale.tests;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cross-device suite: every op on the Vector API path, the emulator and each OpenCL device, against the scalar
+ * reference. Prints the matrix and fails when any cell fails. Without an OpenCL device the device columns are absent
+ * (and reported); with {@code GALE_REQUIRE_OPENCL=1} (CI) that is a failure.
+ */
+class CrossDeviceSuiteTest {
+    @Test
+    void everyOpOnEveryDeviceMatchesTheReference() {
+        CrossDeviceMatrix.Result result = CrossDeviceMatrix.run(System.out);
+        System.out.println();
+        System.out.println(result.render());
+        if (result.openClMissing() != null && "1".equals(System.getenv("GALE_REQUIRE_OPENCL"))) {
+            fail("GALE_REQUIRE_OPENCL=1 but no OpenCL device took part: " + result.openClMissing());
+        }
+        assertTrue(result.passed(), () -> result.failures().size() + " cells failed:\n" + result.render());
+    }
+}
