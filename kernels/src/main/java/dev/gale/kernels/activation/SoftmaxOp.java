@@ -4,11 +4,11 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
-import dev.gale.kernels.CpuKernelOp;
+import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /** Row-wise softmax as a graph launch: {@code (X [rows, dim], Y [rows, dim], scale)}; scale is a float. */
-public final class SoftmaxOp extends CpuKernelOp {
+public final class SoftmaxOp extends KernelOp {
     public static final SoftmaxOp INSTANCE = new SoftmaxOp();
 
     private SoftmaxOp() {
@@ -35,5 +35,17 @@ public final class SoftmaxOp extends CpuKernelOp {
     protected void reference(LaunchContext ctx) {
         TensorDesc x = ctx.desc(0);
         Softmax.reference(ctx.segment(0), 0, ctx.segment(1), 0, rows(x), lastDim(x), ctx.floatArg(2));
+    }
+
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return true;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        TensorDesc x = ctx.desc(0);
+        return List.of(new KernelCall(ActivationKernels.class, "softmax", rowGroups(rows(x)), ctx.buffer(0),
+                ctx.buffer(1), lastDim(x), ctx.floatArg(2), GROUP));
     }
 }

@@ -4,14 +4,15 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
-import dev.gale.kernels.CpuKernelOp;
+import dev.gale.kernels.KernelOp;
+import dev.gale.core.graph.TensorParam;
 import java.util.List;
 
 /**
  * {@code Y = X·Wᵀ} as a graph launch: arguments {@code (W [out, in] F32|F16, X [tokens, in] F32, Y [tokens, out] F32)}.
  * One token runs the GEMV, more the register-tiled GEMM.
  */
-public final class MatMulOp extends CpuKernelOp {
+public final class MatMulOp extends KernelOp {
     public static final MatMulOp INSTANCE = new MatMulOp();
 
     private MatMulOp() {
@@ -59,5 +60,24 @@ public final class MatMulOp extends CpuKernelOp {
         } else {
             GemmF32.reference(ctx.segment(0), 0, ctx.segment(1), 0, ctx.segment(2), 0, tokens, out, in);
         }
+    }
+
+    /** The device kernels are GEMVs: one token. Prefill GEMM stays on the CPU paths until a tiled kernel exists. */
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return ((TensorParam) args.get(1)).desc().dim(0) == 1;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        TensorDesc w = ctx.desc(0);
+        int out = (int) w.dim(0);
+        int in = (int) w.dim(1);
+        if (w.dtype() == DType.F16) {
+                return List.of(new KernelCall(GemvKernels.class, "gemvF16Group", rowGroups(out), ctx.buffer(0),
+                    ctx.buffer(1), ctx.buffer(2), out, in, GROUP));
+        }
+        return List.of(new KernelCall(GemvKernels.class, "gemvF32Rows16", elementGrid(out), ctx.buffer(0),
+                ctx.buffer(1), ctx.buffer(2), out, in));
     }
 }

@@ -4,11 +4,11 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
-import dev.gale.kernels.CpuKernelOp;
+import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /** RMSNorm per row as a graph launch: {@code (X [rows, dim], w [dim], Y [rows, dim])}; Y may be X. */
-public final class RmsNormOp extends CpuKernelOp {
+public final class RmsNormOp extends KernelOp {
     private final float eps;
 
     public RmsNormOp(float eps) {
@@ -40,5 +40,17 @@ public final class RmsNormOp extends CpuKernelOp {
     protected void reference(LaunchContext ctx) {
         TensorDesc x = ctx.desc(0);
         RmsNorm.reference(ctx.segment(0), 0, ctx.segment(1), 0, ctx.segment(2), 0, rows(x), lastDim(x), eps);
+    }
+
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return true;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        TensorDesc x = ctx.desc(0);
+        return List.of(new KernelCall(NormKernels.class, "rmsNorm", rowGroups(rows(x)), ctx.buffer(0),
+                ctx.buffer(1), ctx.buffer(2), lastDim(x), eps, GROUP));
     }
 }

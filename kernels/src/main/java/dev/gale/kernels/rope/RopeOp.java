@@ -5,7 +5,7 @@ import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.IntScalar;
 import dev.gale.core.graph.LaunchContext;
-import dev.gale.kernels.CpuKernelOp;
+import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /**
@@ -13,7 +13,7 @@ import java.util.List;
  * headDim], start)}, token {@code t} at position {@code start + t}. The start position is usually a run-time scalar,
  * so one compiled decode plan serves every position.
  */
-public final class RopeOp extends CpuKernelOp {
+public final class RopeOp extends KernelOp {
     private final RopeTable table;
     /** Per-thread position scratch: plans run concurrently, and a decode step should not allocate. */
     private final ThreadLocal<int[]> positions = ThreadLocal.withInitial(() -> new int[1]);

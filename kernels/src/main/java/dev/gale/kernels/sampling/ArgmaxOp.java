@@ -4,12 +4,13 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
-import dev.gale.kernels.CpuKernelOp;
+import dev.gale.kernels.KernelOp;
 import java.lang.foreign.ValueLayout;
+import dev.gale.core.graph.TensorParam;
 import java.util.List;
 
 /** Greedy sampling as a graph launch: {@code (logits [rows, vocab] F32, ids [rows] I32)}, the first maximum per row. */
-public final class ArgmaxOp extends CpuKernelOp {
+public final class ArgmaxOp extends KernelOp {
     public static final ArgmaxOp INSTANCE = new ArgmaxOp();
 
     private ArgmaxOp() {
@@ -48,5 +49,17 @@ public final class ArgmaxOp extends CpuKernelOp {
             int id = reference ? Argmax.reference(logits, off, vocab) : Argmax.apply(logits, off, vocab);
             ids.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, r, id);
         }
+    }
+
+    /** The device kernel reduces one row in one work group; batched rows stay on the CPU paths. */
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return rows(((TensorParam) args.get(0)).desc()) == 1;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        return List.of(new KernelCall(SamplingKernels.class, "argmax", rowGroups(1), ctx.buffer(0), ctx.buffer(1),
+                lastDim(ctx.desc(0)), GROUP));
     }
 }

@@ -3,6 +3,7 @@ package dev.gale.opencl;
 import dev.gale.core.device.Capabilities;
 import dev.gale.core.device.Device;
 import dev.gale.core.device.DeviceType;
+import dev.gale.core.kernel.KernelRunner;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -88,6 +89,19 @@ public final class OpenClDevice implements Device {
     public long baseAlignmentBytes() {
         return baseAlignBytes;
     }
+
+    /**
+     * Launches kernels on this device. OpenCL kernel objects hold their arguments, so each calling thread gets its
+     * own launch session (context, program cache, mirrors), created on first use and kept for the thread's life.
+     */
+    @Override
+    public KernelRunner kernelRunner() {
+        return runner;
+    }
+
+    private final ThreadLocal<KernelLauncher> launchers = ThreadLocal.withInitial(() -> KernelLauncher.open(this));
+    private final KernelRunner runner = (owner, method, grid, args) ->
+            launchers.get().launchInline(owner, method, grid, args);
 
     MemorySegment handle() {
         return handle;

@@ -12,4 +12,12 @@ public interface Device {
     String backend();
 
     Capabilities capabilities();
+
+    /**
+     * What launches {@code @Kernel} methods on this device as compiled kernels, or null when this backend runs none
+     * (the CPU runs kernels only under the emulator, which ops ask for explicitly).
+     */
+    default dev.gale.core.kernel.KernelRunner kernelRunner() {
+        return null;
+    }
 }

@@ -43,7 +43,7 @@ import java.util.concurrent.Future;
  * Arithmetic is Java's, which the translator preserves on devices (see {@code gale-compiler}); transcendental
  * {@code KMath} functions differ from devices by a few ulp.
  */
-public final class Emulator {
+public final class Emulator implements dev.gale.core.kernel.KernelRunner {
     private final int parallelGroups;
 
     private Emulator(int parallelGroups) {
@@ -63,8 +63,12 @@ public final class Emulator {
         return new Emulator(groups);
     }
 
-    /** Runs the {@code @Kernel} method named {@code method} of {@code owner}; see {@link #run(Method, Grid, Object...)}. */
-    public void run(Class<?> owner, String method, Grid grid, Object... args) {
+    /**
+     * Runs the {@code @Kernel} method named {@code method} of {@code owner}; see {@link #run(Method, Grid, Object...)}.
+     * Returns 0: the emulator measures no device time.
+     */
+    @Override
+    public long run(Class<?> owner, String method, Grid grid, Object... args) {
         Method found = null;
         for (Method m : owner.getDeclaredMethods()) {
             if (m.getName().equals(method) && m.isAnnotationPresent(Kernel.class)) {
@@ -78,6 +82,7 @@ public final class Emulator {
             throw new EmulatorException("no @Kernel method " + method + " in " + owner.getName());
         }
         run(found, grid, args);
+        return 0;
     }
 
     /**

@@ -22,6 +22,14 @@ public interface Op {
     /** The implementations this op has on {@code device}, best first; empty when it cannot run there. */
     List<ImplPath> paths(Device device);
 
+    /**
+     * The implementations for one launch with these (already checked) arguments; an op whose device kernel covers
+     * only some shapes narrows {@link #paths(Device)} here.
+     */
+    default List<ImplPath> paths(Device device, List<Arg> args) {
+        return paths(device);
+    }
+
     /** Runs the op once with arguments resolved for this run. */
     void execute(ImplPath path, Device device, LaunchContext ctx);
 }

@@ -41,7 +41,7 @@ public final class Plan {
 
     private static Placed placeLaunch(TaskGraph graph, TaskGraph.Launch l, Device device,
                                       TaskGraph.PlanOptions options) {
-        List<ImplPath> paths = l.op().paths(device);
+        List<ImplPath> paths = l.op().paths(device, l.args());
         if (options.forcedPath() != null) {
             if (!paths.contains(options.forcedPath())) {
                 throw new UnsupportedTaskException("graph '" + graph.name() + "', task '" + l.name() + "': op "
@@ -54,7 +54,7 @@ public final class Plan {
             return new Placed(l, device, paths.getFirst(), "");
         }
         CpuDevice cpu = CpuDevice.instance();
-        List<ImplPath> cpuPaths = l.op().paths(cpu);
+        List<ImplPath> cpuPaths = l.op().paths(cpu, l.args());
         if (!options.allowFallback() || cpuPaths.isEmpty()) {
             throw new UnsupportedTaskException("graph '" + graph.name() + "', task '" + l.name() + "': op "
                     + l.op().name() + " has no implementation on " + device.id() + " (" + device.name() + ")"
