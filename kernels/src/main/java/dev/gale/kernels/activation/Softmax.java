@@ -1,9 +1,10 @@
 package dev.gale.kernels.activation;
 
-import static dev.gale.kernels.activation.Operands.F32;
-import static dev.gale.kernels.activation.Operands.ORDER;
+import static dev.gale.kernels.Operands.F32;
+import static dev.gale.kernels.Operands.ORDER;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;

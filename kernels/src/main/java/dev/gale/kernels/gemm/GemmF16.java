@@ -1,9 +1,10 @@
 package dev.gale.kernels.gemm;
 
-import static dev.gale.kernels.gemm.Operands.F16;
-import static dev.gale.kernels.gemm.Operands.F32;
+import static dev.gale.kernels.Operands.F16;
+import static dev.gale.kernels.Operands.F32;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 
 /**

@@ -1,8 +1,9 @@
 package dev.gale.kernels.gemm;
 
-import static dev.gale.kernels.gemm.Operands.F32;
+import static dev.gale.kernels.Operands.F32;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 
 /**

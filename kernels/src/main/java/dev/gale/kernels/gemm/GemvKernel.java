@@ -1,8 +1,8 @@
 package dev.gale.kernels.gemm;
 
-import static dev.gale.kernels.gemm.Operands.F16;
-import static dev.gale.kernels.gemm.Operands.F32;
-import static dev.gale.kernels.gemm.Operands.LE;
+import static dev.gale.kernels.Operands.F16;
+import static dev.gale.kernels.Operands.F32;
+import static dev.gale.kernels.Operands.LE;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;

@@ -1,4 +1,4 @@
-package dev.gale.kernels.activation;
+package dev.gale.kernels;
 
 import dev.gale.core.ShapeMismatchException;
 import java.lang.foreign.MemorySegment;
@@ -6,13 +6,18 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Operand checks and scalar access shared by the element-wise op families (norm, activation, rope, sampling). Every
- * operand is little-endian F32 at a byte offset into a {@link MemorySegment}, so slices of larger buffers work.
+ * Operand checks and element layouts shared by every op family. Operands are little-endian values at byte offsets
+ * into {@link MemorySegment}s, so slices of larger buffers work; checks run once per call, before any hot loop, and
+ * throw a {@link ShapeMismatchException} naming the op, the operand and the sizes involved.
  */
 public final class Operands {
     /** Scalar F32 access: little endian, no alignment requirement (offsets are byte offsets). */
     public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     public static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+    /** Alias of {@link #ORDER}, as the matrix families name it. */
+    public static final ByteOrder LE = ORDER;
+    /** Scalar F16 bit-pattern access. */
+    public static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Operands() {
     }
@@ -66,8 +71,39 @@ public final class Operands {
     public static int blocks(long n) {
         long b = (n + BLOCK - 1) / BLOCK;
         if (b > Integer.MAX_VALUE) {
-            throw new dev.gale.core.ShapeMismatchException("element count " + n + " is too large to split");
+            throw new ShapeMismatchException("element count " + n + " is too large to split");
         }
         return (int) b;
+    }
+
+
+    /** Throws unless every dimension is at least 1. */
+    public static void dims(String op, int tokens, int out, int in) {
+        if (tokens < 1 || out < 1 || in < 1) {
+            throw new ShapeMismatchException(op + ": dimensions must be positive, got tokens=" + tokens + ", out="
+                    + out + ", in=" + in);
+        }
+    }
+
+    /**
+     * Throws unless {@code seg} holds a row-major {@code rows × cols} matrix of {@code elemBytes}-byte elements
+     * starting at byte {@code off}.
+     */
+    public static void matrix(String op, String operand, MemorySegment seg, long off, long rows, long cols, int elemBytes,
+            String dtype) {
+        long need = rows * cols * elemBytes;
+        if (off < 0 || off > seg.byteSize() || seg.byteSize() - off < need) {
+            throw new ShapeMismatchException(op + ": operand " + operand + " declared [" + rows + "][" + cols + "] "
+                    + dtype + " (" + need + " bytes) at byte offset " + off + ", but its segment holds "
+                    + seg.byteSize() + " bytes");
+        }
+    }
+
+    /** Throws unless {@code [start, end)} is a range inside {@code [0, size)}. */
+    public static void range(String op, String what, int start, int end, int size) {
+        if (start < 0 || end > size || start > end) {
+            throw new ShapeMismatchException(op + ": " + what + " range [" + start + ", " + end
+                    + ") is not inside [0, " + size + ")");
+        }
     }
 }
