@@ -51,6 +51,7 @@ public final class CaseTimer {
         Roofline roofline = null;
         double bytes;
         double flops;
+        String pairKey;
         try {
             op = c.op();
             shape = c.shape();
@@ -58,6 +59,7 @@ public final class CaseTimer {
             roofline = c.roofline();
             bytes = c.bytes();
             flops = c.flops();
+            pairKey = c.pairKey();
             if (roofline == null) {
                 throw new IllegalStateException("roofline() returned null");
             }
@@ -67,6 +69,7 @@ public final class CaseTimer {
         }
         double[] samples = new double[timing.samples()];
         long timedRuns = 0;
+        double[] device = new double[0];
         Throwable failure = null;
         try {
             c.setup();
@@ -84,6 +87,7 @@ public final class CaseTimer {
                 samples[s] = elapsed * 1e-9 / runs;
                 timedRuns += runs;
             }
+            device = c.deviceSeconds();
         } catch (Throwable t) {
             rethrowFatal(t);
             failure = t;
@@ -102,7 +106,7 @@ public final class CaseTimer {
         if (failure != null) {
             return CaseResult.failed(op, shape, impl, roofline, describe(failure));
         }
-        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null);
+        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null, pairKey, device);
     }
 
     /** {@code SimpleClassName: message}, with the first cause's message where the top one has none. */
