@@ -8,7 +8,8 @@ import dev.gale.bench.probe.WarmUp;
  * Times one {@link BenchCase}: {@code setup()}; a warm-up of at least {@link Timing#warmupNanos()} and
  * {@link Timing#minWarmupRuns()} runs that goes on until the run time stops improving ({@link WarmUp}, at most
  * {@value #WARMUP_LIMIT_FACTOR} times the minimum time); then {@link Timing#samples()} samples, each repeating {@code run()} until at
- * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; {@code close()} always. Anything a
+ * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; then the case's
+ * {@link BenchCase#deviceSeconds()} (profiled kernel times of device cases); {@code close()} always. Anything a
  * case throws (in its descriptors, setup, run or close) turns into a failed {@link CaseResult} with the message.
  */
 public final class CaseTimer {
