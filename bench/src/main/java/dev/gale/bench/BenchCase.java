@@ -28,6 +28,24 @@ public interface BenchCase extends AutoCloseable {
     /** Which probe this op should be compared with. */
     Roofline roofline();
 
+    /**
+     * Pairs this case with the Vector API cases of the same op and shape: when not null, the report compares this
+     * case's time with every case in the same run whose {@code op() + " " + shape()} equals this key and whose impl
+     * starts with {@code vector-api} (the "vs Vector API" table). Null (the default): no comparison.
+     */
+    default String pairKey() {
+        return null;
+    }
+
+    /**
+     * Kernel time per run as a device's profiler measured it, in seconds, one entry per recorded run (launch overhead
+     * excluded, unlike the wall time the runner measures). Read after the timed samples, before {@link #close()}.
+     * Empty (the default) for cases that launch nothing.
+     */
+    default double[] deviceSeconds() {
+        return new double[0];
+    }
+
     void setup();
 
     void run();

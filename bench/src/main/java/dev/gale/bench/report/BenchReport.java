@@ -157,7 +157,8 @@ public final class BenchReport {
         ProbeSet start = runProbes(probeConfig, "start", out);
 
         Pattern filter = options.filter() == null ? null : Pattern.compile(options.filter());
-        List<BenchCase> cases = collect(providers, options.quick(), results, out);
+        List<BenchCaseProvider> loaded = new ArrayList<>();
+        List<BenchCase> cases = collect(providers, options.quick(), results, loaded, out);
         List<BenchCase> selected = new ArrayList<>();
         for (BenchCase c : cases) {
             if (filter == null || matches(c, filter)) {
@@ -172,11 +173,12 @@ public final class BenchReport {
             results.add(r);
             out.println("[" + (i + 1) + "/" + selected.size() + "] " + progress(r, start));
         }
+        List<Table> tables = tables(loaded, options.quick(), filter, results, out);
         out.println();
         ProbeSet end = runProbes(probeConfig, "end", out);
 
         Report report = new Report(timestamp, machine, options.quick(), options.filter(), timing, probeConfig, start,
-                end, results);
+                end, results, tables);
         out.println();
         out.print(report.probeTable());
         out.println();
@@ -186,6 +188,14 @@ public final class BenchReport {
             out.println("- " + rule);
         }
         out.println();
+        String pairs = report.pairTable();
+        if (!pairs.isEmpty()) {
+            out.print(pairs);
+            out.println();
+        }
+        if (!tables.isEmpty()) {
+            out.print(report.extraTables());
+        }
         try {
             for (Path p : write(report, options.out(), fileStamp)) {
                 out.println("wrote " + p);
@@ -230,7 +240,7 @@ public final class BenchReport {
 
     /** Every provider's cases; a provider that cannot load or list its cases becomes a FAILED row. */
     private static List<BenchCase> collect(Iterator<BenchCaseProvider> providers, boolean quick,
-            List<CaseResult> failures, PrintStream out) {
+            List<CaseResult> failures, List<BenchCaseProvider> loaded, PrintStream out) {
         List<BenchCase> cases = new ArrayList<>();
         int loadErrors = 0;
         while (true) {
@@ -249,6 +259,7 @@ public final class BenchReport {
                 continue;
             }
             String name = p.getClass().getName();
+            loaded.add(p);
             try {
                 List<BenchCase> mine = p.cases(quick);
                 out.println("provider " + name + ": " + mine.size() + " case(s)");
@@ -259,6 +270,29 @@ public final class BenchReport {
             }
         }
         return cases;
+    }
+
+    /**
+     * Every provider's extra tables whose title the filter accepts; a provider that fails to measure them becomes a
+     * FAILED row in the case table.
+     */
+    private static List<Table> tables(List<BenchCaseProvider> providers, boolean quick, Pattern filter,
+            List<CaseResult> failures, PrintStream out) {
+        List<Table> tables = new ArrayList<>();
+        for (BenchCaseProvider p : providers) {
+            String name = p.getClass().getName();
+            try {
+                List<Table> mine = p.tables(quick, title -> filter == null || filter.matcher(title).find());
+                for (Table t : mine) {
+                    out.println("table: " + t.title());
+                }
+                tables.addAll(mine);
+            } catch (RuntimeException | LinkageError | AssertionError e) {
+                failures.add(CaseResult.failed("tables", name, "-", null, CaseTimer.describe(e)));
+                out.println("provider " + name + " FAILED to measure its tables: " + CaseTimer.describe(e));
+            }
+        }
+        return tables;
     }
 
     /** Filter on {@code op shape impl}; a case whose descriptors throw is kept, so its failure gets reported. */

@@ -16,11 +16,20 @@ import dev.gale.bench.probe.Stats;
  * @param samples seconds per run, one entry per timed sample (empty when the case failed)
  * @param timedRuns runs in all the samples together (warm-up not counted)
  * @param error null on success, else what went wrong (exception class and message)
+ * @param pairKey {@link BenchCase#pairKey()}: the op and shape of the Vector API cases to compare with, or null
+ * @param deviceSamples {@link BenchCase#deviceSeconds()}: profiled kernel seconds per run (empty for host cases)
  */
 public record CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
-        double[] samples, long timedRuns, String error) {
+        double[] samples, long timedRuns, String error, String pairKey, double[] deviceSamples) {
     public CaseResult {
         samples = samples.clone();
+        deviceSamples = deviceSamples == null ? new double[0] : deviceSamples.clone();
+    }
+
+    /** A result without a pair key or device times (host cases). */
+    public CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
+            double[] samples, long timedRuns, String error) {
+        this(op, shape, impl, roofline, bytes, flops, samples, timedRuns, error, null, new double[0]);
     }
 
     public static CaseResult failed(String op, String shape, String impl, Roofline roofline, String error) {
@@ -30,6 +39,26 @@ public record CaseResult(String op, String shape, String impl, Roofline roofline
     @Override
     public double[] samples() {
         return samples.clone();
+    }
+
+    @Override
+    public double[] deviceSamples() {
+        return deviceSamples.clone();
+    }
+
+    /** Fastest profiled kernel time per run; NaN for host cases. */
+    public double deviceBestSeconds() {
+        return deviceSamples.length == 0 ? Double.NaN : Stats.min(deviceSamples);
+    }
+
+    /** Median profiled kernel time per run; NaN for host cases. */
+    public double deviceMedianSeconds() {
+        return deviceSamples.length == 0 ? Double.NaN : Stats.median(deviceSamples);
+    }
+
+    /** The key Vector API cases are found by: {@code op shape}. */
+    public String opShape() {
+        return op + " " + shape;
     }
 
     public boolean ok() {

@@ -8,7 +8,8 @@ import dev.gale.bench.probe.WarmUp;
  * Times one {@link BenchCase}: {@code setup()}; a warm-up of at least {@link Timing#warmupNanos()} and
  * {@link Timing#minWarmupRuns()} runs that goes on until the run time stops improving ({@link WarmUp}, at most
  * {@value #WARMUP_LIMIT_FACTOR} times the minimum time); then {@link Timing#samples()} samples, each repeating {@code run()} until at
- * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; {@code close()} always. Anything a
+ * least {@link Timing#minSampleNanos()} have passed (one run at least) and recording elapsed / runs; then the case's
+ * {@link BenchCase#deviceSeconds()} (profiled kernel times of device cases); {@code close()} always. Anything a
  * case throws (in its descriptors, setup, run or close) turns into a failed {@link CaseResult} with the message.
  */
 public final class CaseTimer {
@@ -51,6 +52,7 @@ public final class CaseTimer {
         Roofline roofline = null;
         double bytes;
         double flops;
+        String pairKey;
         try {
             op = c.op();
             shape = c.shape();
@@ -58,6 +60,7 @@ public final class CaseTimer {
             roofline = c.roofline();
             bytes = c.bytes();
             flops = c.flops();
+            pairKey = c.pairKey();
             if (roofline == null) {
                 throw new IllegalStateException("roofline() returned null");
             }
@@ -67,6 +70,7 @@ public final class CaseTimer {
         }
         double[] samples = new double[timing.samples()];
         long timedRuns = 0;
+        double[] device = new double[0];
         Throwable failure = null;
         try {
             c.setup();
@@ -84,6 +88,7 @@ public final class CaseTimer {
                 samples[s] = elapsed * 1e-9 / runs;
                 timedRuns += runs;
             }
+            device = c.deviceSeconds();
         } catch (Throwable t) {
             rethrowFatal(t);
             failure = t;
@@ -102,7 +107,7 @@ public final class CaseTimer {
         if (failure != null) {
             return CaseResult.failed(op, shape, impl, roofline, describe(failure));
         }
-        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null);
+        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null, pairKey, device);
     }
 
     /** {@code SimpleClassName: message}, with the first cause's message where the top one has none. */

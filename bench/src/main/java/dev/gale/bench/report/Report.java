@@ -22,9 +22,10 @@ import java.util.Map;
  * @param start probes at the start of the run
  * @param end probes at the end of the run
  * @param cases every case, in the order run, failures included
+ * @param tables providers' extra tables ({@link dev.gale.bench.BenchCaseProvider#tables}), e.g. build times
  */
 public record Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
-        RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases) {
+        RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases, List<Table> tables) {
 
     /** How the numbers are made; printed under the tables and stored in the JSON. */
     public static final List<String> RULES = List.of(
@@ -42,8 +43,83 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             "Thread rule: a case whose impl() contains the word 'x1' is compared with the 1-thread probe; every "
                     + "other case with the all-threads probe (all threads of WorkerPool.shared()).");
 
+    /** How the "vs Vector API" table is made. */
+    public static final String PAIR_RULE = "vs Vector API: each case with a pair key (the device cases) against every "
+            + "vector-api case of the same op and shape in this run; time ratio = device best / vector-api best "
+            + "(below 1: the device is faster). Device time is wall time of launch + wait (launch overhead "
+            + "included); kernel time is the device profiler's (CL_PROFILING_COMMAND_START to END), best and "
+            + "median over the recorded runs.";
+
     public Report {
         cases = List.copyOf(cases);
+        tables = List.copyOf(tables);
+    }
+
+    /** A report without extra tables. */
+    public Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
+            RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases) {
+        this(timestamp, machine, quick, filter, timing, probeConfig, start, end, cases, List.of());
+    }
+
+    /** A paired case and one Vector API case of the same op and shape. */
+    public record Pair(CaseResult device, CaseResult vector) {
+        /** Device best time over Vector API best time. */
+        public double timeRatio() {
+            return device.bestSeconds() / vector.bestSeconds();
+        }
+    }
+
+    /** Every successful case with a pair key, with each successful vector-api case of that op and shape. */
+    public List<Pair> pairs() {
+        List<Pair> out = new ArrayList<>();
+        for (CaseResult d : cases) {
+            if (d.pairKey() == null || !d.ok()) {
+                continue;
+            }
+            for (CaseResult v : cases) {
+                if (v != d && v.ok() && v.impl() != null && v.impl().startsWith("vector-api")
+                        && d.pairKey().equals(v.opShape())) {
+                    out.add(new Pair(d, v));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The "vs Vector API" table; empty when no case has a pair key. */
+    public String pairTable() {
+        if (cases.stream().noneMatch(c -> c.pairKey() != null)) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder();
+        b.append("## Device vs Vector API (same op and shape, same run)\n\n");
+        List<Pair> pairs = pairs();
+        if (pairs.isEmpty()) {
+            b.append("No device case had a Vector API case of the same op and shape in this run (check --filter).\n");
+            return b.toString();
+        }
+        b.append("| op | shape | device impl | device time (best) | kernel time (best / median) | vector-api impl "
+                + "| vector-api time (best) | time ratio device/vector-api |\n");
+        b.append("|---|---|---|---|---|---|---|---|\n");
+        for (Pair p : pairs) {
+            CaseResult d = p.device();
+            b.append("| ").append(cell(d.op())).append(" | ").append(cell(d.shape())).append(" | ")
+                    .append(cell(d.impl())).append(" | ").append(time(d.bestSeconds())).append(" | ")
+                    .append(time(d.deviceBestSeconds())).append(" / ").append(time(d.deviceMedianSeconds()))
+                    .append(" | ").append(cell(p.vector().impl())).append(" | ").append(time(p.vector().bestSeconds()))
+                    .append(" | ").append(fmt(p.timeRatio(), 2)).append(" |\n");
+        }
+        b.append("\n- ").append(PAIR_RULE).append('\n');
+        return b.toString();
+    }
+
+    /** The extra tables, one after another. */
+    public String extraTables() {
+        StringBuilder b = new StringBuilder();
+        for (Table t : tables) {
+            b.append(t.markdown()).append('\n');
+        }
+        return b.toString();
     }
 
     /** The probe values the ratios divide by. */
@@ -73,6 +149,13 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
         b.append('\n');
         for (String rule : RULES) {
             b.append("- ").append(rule).append('\n');
+        }
+        String pairs = pairTable();
+        if (!pairs.isEmpty()) {
+            b.append('\n').append(pairs);
+        }
+        if (!tables.isEmpty()) {
+            b.append('\n').append(extraTables());
         }
         return b.toString();
     }
@@ -172,9 +255,39 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             m.put("ratio", RooflineRule.ratio(c, used));
             m.put("timed_runs", c.timedRuns());
             m.put("samples_s", c.samples());
+            if (c.pairKey() != null || c.deviceSamples().length > 0) {
+                m.put("pair_key", c.pairKey());
+                m.put("kernel_time_best_s", c.deviceBestSeconds());
+                m.put("kernel_time_median_s", c.deviceMedianSeconds());
+            }
             cs.add(m);
         }
         root.put("cases", cs);
+        List<Object> ps = new ArrayList<>();
+        for (Pair p : pairs()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("op", p.device().op());
+            m.put("shape", p.device().shape());
+            m.put("device_impl", p.device().impl());
+            m.put("device_time_best_s", p.device().bestSeconds());
+            m.put("kernel_time_best_s", p.device().deviceBestSeconds());
+            m.put("kernel_time_median_s", p.device().deviceMedianSeconds());
+            m.put("vector_impl", p.vector().impl());
+            m.put("vector_time_best_s", p.vector().bestSeconds());
+            m.put("time_ratio_device_over_vector", p.timeRatio());
+            ps.add(m);
+        }
+        if (!ps.isEmpty()) {
+            root.put("vs_vector_api", ps);
+            root.put("vs_vector_api_rule", PAIR_RULE);
+        }
+        if (!tables.isEmpty()) {
+            List<Object> ts = new ArrayList<>();
+            for (Table t : tables) {
+                ts.add(t.toJson());
+            }
+            root.put("tables", ts);
+        }
         return Json.write(root);
     }
 
@@ -197,12 +310,12 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
         return out;
     }
 
-    static String fmt(double v, int decimals) {
+    public static String fmt(double v, int decimals) {
         return Double.isFinite(v) ? String.format(Locale.ROOT, "%." + decimals + "f", v) : "—";
     }
 
     /** Seconds with 3 significant digits in ns, µs, ms or s. */
-    static String time(double s) {
+    public static String time(double s) {
         if (!Double.isFinite(s)) {
             return "—";
         }
@@ -222,7 +335,7 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
     }
 
     /** A Markdown table cell: no pipes or line breaks. */
-    private static String cell(String s) {
+    static String cell(String s) {
         return s == null ? "" : s.replace("|", "\\|").replace("\r", " ").replace("\n", " ");
     }
 }

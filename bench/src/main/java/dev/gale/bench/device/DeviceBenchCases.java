@@ -1,0 +1,262 @@
+package dev.gale.bench.device;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.Roofline;
+import dev.gale.bench.report.Table;
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.device.Device;
+import dev.gale.core.kernel.Grid;
+import dev.gale.core.kernel.KernelSource;
+import dev.gale.kernels.activation.ActivationKernels;
+import dev.gale.kernels.gemm.GemvKernels;
+import dev.gale.kernels.norm.NormKernels;
+import dev.gale.kernels.rope.RopeKernels;
+import dev.gale.kernels.rope.RopeLayout;
+import dev.gale.kernels.rope.RopeTable;
+import dev.gale.kernels.sampling.SamplingKernels;
+import dev.gale.opencl.OpenClDevice;
+import dev.gale.opencl.OpenClDeviceProvider;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Device-kernel report cases: every op with a {@code @Kernel}, launched on each OpenCL device (PoCL on the CPU here)
+ * at the Vector API cases' shapes, with the same op and shape strings and the same byte and flop counts as
+ * {@code GemmBenchCases} and {@code ElemBenchCases}, so the report pairs them ("Device vs Vector API"). Kernels and
+ * geometries are the ones the graph ops launch ({@code KernelOp}: work groups of 64): F32 GEMV {@code gemvF32Rows16}
+ * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Group}, {@code rmsNorm} and {@code softmax} one
+ * group per row, {@code swiGlu} and {@code residualAdd} one item per element, {@code argmax} one group, and RoPE from
+ * cos/sin tables ({@code ropeTable}: one launch for q, one for k). See {@link DeviceCase} for what a run times.
+ *
+ * <p>Also one table per device ({@link DeviceOverhead}): cold and warm program builds and launch overhead.
+ *
+ * <p>Without an OpenCL device the provider lists no cases and says why, once; it never reports numbers it did not
+ * measure.
+ */
+public final class DeviceBenchCases implements BenchCaseProvider {
+    /** Work-group size of the graph ops' launches ({@code KernelOp.GROUP}). */
+    static final int GROUP = 64;
+    static final int VOCAB = 128256;
+    static final int PREFILL = 512;
+
+    private static List<OpenClDevice> devices;
+    private static boolean told;
+
+    /** The OpenCL devices found, or none (printing why, once per process). */
+    static synchronized List<OpenClDevice> devices() {
+        if (devices == null) {
+            List<OpenClDevice> found = new ArrayList<>();
+            String why;
+            try {
+                OpenClDeviceProvider provider = new OpenClDeviceProvider();
+                for (Device d : provider.devices()) {
+                    if (d instanceof OpenClDevice cl) {
+                        found.add(cl);
+                    }
+                }
+                why = provider.unavailableReason();
+            } catch (RuntimeException | LinkageError e) {
+                why = e.getClass().getSimpleName() + ": " + e.getMessage();
+            }
+            devices = List.copyOf(found);
+            if (devices.isEmpty() && !told) {
+                told = true;
+                System.out.println("device cases: none: no OpenCL device" + (why == null ? "" : " (" + why + ")"));
+            }
+        }
+        return devices;
+    }
+
+    @Override
+    public List<BenchCase> cases(boolean quick) {
+        List<BenchCase> c = new ArrayList<>();
+        for (OpenClDevice d : devices()) {
+            c.addAll(cases(d, quick));
+        }
+        return c;
+    }
+
+    @Override
+    public List<Table> tables(boolean quick, Predicate<String> wanted) {
+        List<Table> t = new ArrayList<>();
+        for (OpenClDevice d : devices()) {
+            String title = DeviceOverhead.title(d);
+            if (wanted.test(title)) {
+                t.add(DeviceOverhead.measure(d, quick));
+            }
+        }
+        return t;
+    }
+
+    static List<BenchCase> cases(OpenClDevice d, boolean quick) {
+        List<BenchCase> c = new ArrayList<>();
+        c.add(gemv(d, false, 4096, 4096, "Llama-3-8B attn_q"));
+        c.add(gemv(d, true, 4096, 4096, "Llama-3-8B attn_q"));
+        if (!quick) {
+            c.add(gemv(d, false, 2048, 8192, "Llama-3.2-1B ffn_down"));
+            c.add(gemv(d, true, 2048, 8192, "Llama-3.2-1B ffn_down"));
+            // 224 MiB of F32 weights, far past any cache.
+            c.add(gemv(d, false, 14336, 4096, "Llama-3-8B ffn_up"));
+            c.add(gemv(d, true, 14336, 4096, "Llama-3-8B ffn_up"));
+        }
+        c.add(rms(d, 1, 2048, "2048 (Llama-3.2-1B decode)"));
+        c.add(rms(d, 1, 4096, "4096 (Llama-3-8B decode)"));
+        if (!quick) {
+            c.add(rms(d, PREFILL, 4096, "512x4096 (Llama-3-8B prefill)"));
+        }
+        c.add(softmax(d, 1, VOCAB, "1x128256 (vocab row)"));
+        if (!quick) {
+            c.add(softmax(d, 32, 2048, "32x2048 (decode scores, 32 heads, ctx 2048)"));
+            c.add(softmax(d, 32 * PREFILL, PREFILL, "16384x512 (prefill scores, 32 heads x 512)"));
+        }
+        c.add(rope(d, 1, 32, 8, 64, RopeLayout.ADJACENT_PAIRS, "q 32x64 + k 8x64 (Llama-3.2-1B decode)"));
+        if (!quick) {
+            c.add(rope(d, 1, 32, 8, 128, RopeLayout.HALF_SPLIT, "q 32x128 + k 8x128 (Llama-3-8B decode, neox)"));
+            c.add(rope(d, PREFILL, 32, 8, 128, RopeLayout.ADJACENT_PAIRS, "512 x (q 32x128 + k 8x128) (8B prefill)"));
+            c.add(rope(d, PREFILL, 32, 8, 128, RopeLayout.HALF_SPLIT,
+                    "512 x (q 32x128 + k 8x128) (8B prefill, neox)"));
+        }
+        c.add(swiglu(d, 14336, "14336 (Llama-3-8B ffn decode)"));
+        if (!quick) {
+            c.add(swiglu(d, 8192, "8192 (Llama-3.2-1B ffn decode)"));
+            c.add(swiglu(d, PREFILL * 14336, "512x14336 (Llama-3-8B ffn prefill)"));
+        }
+        c.add(residual(d, 4096, "4096 (Llama-3-8B decode)"));
+        if (!quick) {
+            c.add(residual(d, PREFILL * 4096, "512x4096 (Llama-3-8B prefill)"));
+        }
+        c.add(argmax(d, VOCAB));
+        return c;
+    }
+
+    static Grid elementGrid(int n) {
+        return Grid.of1((n + GROUP - 1) / GROUP * GROUP, GROUP);
+    }
+
+    static Grid rowGroups(int rows) {
+        return Grid.of1(rows * GROUP, GROUP);
+    }
+
+    /** {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Group. Buffers {@code w, x, y}. */
+    static DeviceCase gemv(OpenClDevice d, boolean f16, int out, int in, String origin) {
+        double bytes = (double) out * in * (f16 ? 2 : 4) + 4.0 * in + 4.0 * out;
+        return new DeviceCase(d, f16 ? "gemv f16" : "gemv f32", out + "x" + in + " (" + origin + ")", bytes,
+                2.0 * out * in, Roofline.READ_BW, (l, a) -> {
+                    Buffer w = f16 ? a.f16("w", (long) out * in) : a.f32("w", (long) out * in);
+                    Buffer x = a.f32("x", in);
+                    Buffer y = a.f32("y", out);
+                    if (f16) {
+                        KernelSource src = l.source(GemvKernels.class, "gemvF16Group");
+                        Map<String, Integer> k = Map.of("group", GROUP);
+                        Grid g = rowGroups(out);
+                        return () -> l.launch(src, k, g, w, x, y, out, in);
+                    }
+                    KernelSource src = l.source(GemvKernels.class, "gemvF32Rows16");
+                    Grid g = elementGrid(out);
+                    return () -> l.launch(src, Map.of(), g, w, x, y, out, in);
+                });
+    }
+
+    /** RMSNorm per row. Buffers {@code x, w, y}. */
+    static DeviceCase rms(OpenClDevice d, int rows, int dim, String shape) {
+        long n = (long) rows * dim;
+        return new DeviceCase(d, "rmsnorm", shape, 4.0 * (2 * n + dim), 4.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+            Buffer x = a.f32("x", n);
+            Buffer w = a.f32("w", dim);
+            Buffer y = a.f32("y", n);
+            KernelSource src = l.source(NormKernels.class, "rmsNorm");
+            Map<String, Integer> k = Map.of("group", GROUP);
+            Grid g = rowGroups(rows);
+            return () -> l.launch(src, k, g, x, w, y, dim, 1e-5f);
+        });
+    }
+
+    /** Softmax per row, scale 1. Buffers {@code x, y}. */
+    static DeviceCase softmax(OpenClDevice d, int rows, int dim, String shape) {
+        long n = (long) rows * dim;
+        return new DeviceCase(d, "softmax", shape, 8.0 * n, 30.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+            Buffer x = a.f32("x", n);
+            Buffer y = a.f32("y", n);
+            KernelSource src = l.source(ActivationKernels.class, "softmax");
+            Map<String, Integer> k = Map.of("group", GROUP);
+            Grid g = rowGroups(rows);
+            return () -> l.launch(src, k, g, x, y, dim, 1f);
+        });
+    }
+
+    /**
+     * RoPE in place on q then k from cos/sin tables ({@code ropeTable}, two launches), tokens at positions 1000 on.
+     * Buffers {@code q, k, cos, sin}.
+     */
+    static DeviceCase rope(OpenClDevice d, int tokens, int heads, int kvHeads, int headDim, RopeLayout layout,
+            String shape) {
+        long q = (long) tokens * heads * headDim;
+        long kk = (long) tokens * kvHeads * headDim;
+        long tablePerToken = layout == RopeLayout.HALF_SPLIT ? headDim : 2L * headDim;
+        double bytes = 4.0 * (2 * (q + kk) + tokens * tablePerToken);
+        int pos = 1000;
+        return new DeviceCase(d, "rope " + layout.name().toLowerCase(java.util.Locale.ROOT), shape, bytes,
+                3.0 * (q + kk), Roofline.TRIAD_BW, (l, a) -> {
+                    Buffer qb = a.f32("q", q);
+                    Buffer kb = a.f32("k", kk);
+                    RopeTable table = new RopeTable(pos + tokens, headDim, 5e5, layout);
+                    int half = headDim / 2;
+                    float[] cos = new float[(pos + tokens) * half];
+                    float[] sin = new float[(pos + tokens) * half];
+                    for (int p = 0; p < pos + tokens; p++) {
+                        for (int i = 0; i < half; i++) {
+                            cos[p * half + i] = table.cos(p, i);
+                            sin[p * half + i] = table.sin(p, i);
+                        }
+                    }
+                    Buffer cb = a.f32("cos", cos);
+                    Buffer sb = a.f32("sin", sin);
+                    KernelSource src = l.source(RopeKernels.class, "ropeTable");
+                    Map<String, Integer> k = Map.of("halfSplit", layout == RopeLayout.HALF_SPLIT ? 1 : 0);
+                    Grid gq = elementGrid(tokens * heads * half);
+                    Grid gk = elementGrid(tokens * kvHeads * half);
+                    return () -> l.launch(src, k, gq, qb, cb, sb, tokens, heads, headDim, pos)
+                            + l.launch(src, k, gk, kb, cb, sb, tokens, kvHeads, headDim, pos);
+                });
+    }
+
+    /** {@code out = silu(gate)·up}. Buffers {@code gate, up, out}. */
+    static DeviceCase swiglu(OpenClDevice d, int n, String shape) {
+        return new DeviceCase(d, "swiglu", shape, 12.0 * n, 31.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+            Buffer gate = a.f32("gate", n);
+            Buffer up = a.f32("up", n);
+            Buffer out = a.f32("out", n);
+            KernelSource src = l.source(ActivationKernels.class, "swiGlu");
+            Grid g = elementGrid(n);
+            return () -> l.launch(src, Map.of(), g, gate, up, out, n);
+        });
+    }
+
+    /** {@code out = a + b}. Buffers {@code a, b, out}. */
+    static DeviceCase residual(OpenClDevice d, int n, String shape) {
+        return new DeviceCase(d, "residual add", shape, 12.0 * n, n, Roofline.TRIAD_BW, (l, a) -> {
+            Buffer x = a.f32("a", n);
+            Buffer y = a.f32("b", n);
+            Buffer out = a.f32("out", n);
+            KernelSource src = l.source(ActivationKernels.class, "residualAdd");
+            Grid g = elementGrid(n);
+            return () -> l.launch(src, Map.of(), g, x, y, out, n);
+        });
+    }
+
+    /** Index of the first maximum, one work group. Buffers {@code x, index}. */
+    static DeviceCase argmax(OpenClDevice d, int n) {
+        String shape = n == VOCAB ? "128256 (Llama-3 vocab)" : String.valueOf(n);
+        return new DeviceCase(d, "argmax", shape, 4.0 * n, n, Roofline.READ_BW, (l, a) -> {
+            Buffer x = a.f32("x", n);
+            Buffer index = a.i32("index", 1);
+            KernelSource src = l.source(SamplingKernels.class, "argmax");
+            Map<String, Integer> k = Map.of("group", GROUP);
+            Grid g = Grid.of1(GROUP, GROUP);
+            return () -> l.launch(src, k, g, x, index, n);
+        });
+    }
+}

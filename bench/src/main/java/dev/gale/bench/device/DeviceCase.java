@@ -1,0 +1,228 @@
+package dev.gale.bench.device;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.Roofline;
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.opencl.KernelLauncher;
+import dev.gale.opencl.OpenClDevice;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.LongSupplier;
+
+/**
+ * One op's device kernel at one shape on one OpenCL device, as the report runner times it.
+ *
+ * <p>{@link #setup()} opens a {@link KernelLauncher} (its own context and queue), allocates and fills the buffers
+ * (pseudo-random values in [-1, 1]: speed does not depend on them, and the test compares against the reference) and
+ * launches once, so the program build and PoCL's first-launch work-group specialisation are not timed.
+ * {@link #run()} is the whole op as Gale's launch path does it: {@link KernelLauncher#launch} for each kernel the op
+ * needs (argument checks, kernel arguments, {@code clEnqueueNDRangeKernel}, {@code clFlush}, waiting on the event,
+ * the profiling query). The runner's time is therefore wall time including launch overhead; the profiled kernel time
+ * of each run is recorded too ({@link #deviceSeconds()}). Buffers are zero-copy on PoCL (host memory shared), so no
+ * transfer is timed there; on a discrete device the launcher's copies would be included.
+ */
+final class DeviceCase implements BenchCase {
+    /** The most recent runs whose kernel time is kept. */
+    static final int KEPT = 1 << 12;
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Allocates the case's buffers and returns the op: launches every kernel, returns the summed kernel nanos. */
+    @FunctionalInterface
+    interface Body {
+        LongSupplier prepare(KernelLauncher launcher, Alloc alloc);
+    }
+
+    /** The case's buffers, by name; closed with the case. */
+    static final class Alloc {
+        private final Map<String, Buffer> buffers = new LinkedHashMap<>();
+        private final SplittableRandom random;
+
+        Alloc(long seed) {
+            this.random = new SplittableRandom(seed);
+        }
+
+        /** {@code n} F32 values, uniform in [-1, 1]. */
+        Buffer f32(String name, long n) {
+            Buffer b = add(Buffers.allocate(name, DType.F32, n));
+            MemorySegment s = b.segment();
+            for (long i = 0; i < n; i++) {
+                s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (float) (random.nextDouble() * 2 - 1));
+            }
+            return b;
+        }
+
+        /** {@code n} F32 values from {@code values}. */
+        Buffer f32(String name, float[] values) {
+            return add(Buffers.f32(name, values));
+        }
+
+        /** {@code n} F16 values, uniform in [-1, 1]. */
+        Buffer f16(String name, long n) {
+            Buffer b = add(Buffers.allocate(name, DType.F16, n));
+            MemorySegment s = b.segment();
+            for (long i = 0; i < n; i++) {
+                s.setAtIndex(HALF, i, Float.floatToFloat16((float) (random.nextDouble() * 2 - 1)));
+            }
+            return b;
+        }
+
+        /** {@code n} zeroed I32 values. */
+        Buffer i32(String name, long n) {
+            return add(Buffers.allocate(name, DType.I32, n));
+        }
+
+        private Buffer add(Buffer b) {
+            Buffer old = buffers.put(b.name(), b);
+            if (old != null) {
+                old.close();
+            }
+            return b;
+        }
+
+        Buffer get(String name) {
+            Buffer b = buffers.get(name);
+            if (b == null) {
+                throw new IllegalArgumentException("no buffer '" + name + "'; the case has " + buffers.keySet());
+            }
+            return b;
+        }
+
+        void close() {
+            buffers.values().forEach(Buffer::close);
+            buffers.clear();
+        }
+    }
+
+    private final OpenClDevice device;
+    private final String op;
+    private final String shape;
+    private final double bytes;
+    private final double flops;
+    private final Roofline roofline;
+    private final Body body;
+    private final long[] kernelNanos = new long[KEPT];
+    private long runs;
+    private KernelLauncher launcher;
+    private Alloc alloc;
+    private LongSupplier launch;
+
+    /**
+     * @param op and {@code shape}: exactly the Vector API case's, so the report pairs the two
+     * @param bytes compulsory traffic of one run, counted as the Vector API case counts it
+     */
+    DeviceCase(OpenClDevice device, String op, String shape, double bytes, double flops, Roofline roofline,
+            Body body) {
+        this.device = device;
+        this.op = op;
+        this.shape = shape;
+        this.bytes = bytes;
+        this.flops = flops;
+        this.roofline = roofline;
+        this.body = body;
+    }
+
+    @Override
+    public String op() {
+        return op;
+    }
+
+    @Override
+    public String shape() {
+        return shape;
+    }
+
+    /** {@code pocl opencl:0} on PoCL, else the device's backend id and name. */
+    @Override
+    public String impl() {
+        String name = device.name().toLowerCase(java.util.Locale.ROOT);
+        return name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
+                ? "pocl " + device.id() : device.id() + " " + device.name();
+    }
+
+    @Override
+    public double bytes() {
+        return bytes;
+    }
+
+    @Override
+    public double flops() {
+        return flops;
+    }
+
+    @Override
+    public Roofline roofline() {
+        return roofline;
+    }
+
+    @Override
+    public String pairKey() {
+        return op + " " + shape;
+    }
+
+    @Override
+    public void setup() {
+        runs = 0;
+        alloc = new Alloc(op.hashCode() * 31L + shape.hashCode());
+        launcher = KernelLauncher.open(device);
+        launch = body.prepare(launcher, alloc);
+        launch.getAsLong(); // builds (or loads) the program and pays PoCL's first-launch specialisation
+    }
+
+    @Override
+    public void run() {
+        long ns = launch.getAsLong();
+        kernelNanos[(int) (runs++ % KEPT)] = ns;
+    }
+
+    /** Profiled kernel seconds of the last runs (at most {@value #KEPT}), warm-up runs included when fewer ran. */
+    @Override
+    public double[] deviceSeconds() {
+        int n = (int) Math.min(runs, KEPT);
+        double[] s = new double[n];
+        for (int i = 0; i < n; i++) {
+            s[i] = kernelNanos[i] * 1e-9;
+        }
+        Arrays.sort(s);
+        return s;
+    }
+
+    /** A buffer of the set-up case, for checking results. */
+    Buffer buffer(String name) {
+        return alloc.get(name);
+    }
+
+    @Override
+    public void close() {
+        List<RuntimeException> errors = new ArrayList<>();
+        if (launcher != null) {
+            try {
+                launcher.close();
+            } catch (RuntimeException e) {
+                errors.add(e);
+            }
+            launcher = null;
+        }
+        if (alloc != null) {
+            alloc.close();
+            alloc = null;
+        }
+        launch = null;
+        if (!errors.isEmpty()) {
+            throw errors.getFirst();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return op + " " + shape + " " + impl();
+    }
+}

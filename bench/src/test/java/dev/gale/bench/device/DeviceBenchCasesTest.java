@@ -1,0 +1,138 @@
+package dev.gale.bench.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.report.Table;
+import dev.gale.core.buffer.Buffer;
+import dev.gale.kernels.gemm.GemvF16;
+import dev.gale.kernels.gemm.GemvF32;
+import dev.gale.kernels.sampling.Argmax;
+import dev.gale.opencl.OpenClDevice;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The device provider's cases are well formed, and small ones compute what the references compute. No timings. */
+class DeviceBenchCasesTest {
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private static OpenClDevice device() {
+        List<OpenClDevice> ds = DeviceBenchCases.devices();
+        assumeFalse(ds.isEmpty(), "no OpenCL device");
+        return ds.getFirst();
+    }
+
+    @Test
+    void noDeviceMeansNoCasesOtherwiseOneCaseListPerDevice() {
+        List<BenchCase> all = new DeviceBenchCases().cases(true);
+        assertEquals(DeviceBenchCases.devices().isEmpty(), all.isEmpty());
+    }
+
+    @Test
+    void casesAreWellFormedAndPairedWithTheirOpAndShape() {
+        OpenClDevice d = device();
+        for (boolean quick : new boolean[] {true, false}) {
+            List<BenchCase> cases = DeviceBenchCases.cases(d, quick);
+            assertFalse(cases.isEmpty());
+            Set<String> labels = new HashSet<>();
+            Set<String> ops = new HashSet<>();
+            for (BenchCase c : cases) {
+                String label = c.op() + " " + c.shape() + " " + c.impl();
+                assertTrue(labels.add(label), "duplicate case " + label);
+                ops.add(c.op());
+                assertTrue(c.bytes() > 0, label);
+                assertTrue(c.flops() > 0, label);
+                assertNotNull(c.roofline(), label);
+                assertTrue(c.impl().contains(d.id()), label);
+                assertFalse(c.impl().startsWith("vector-api"), label);
+                assertEquals(c.op() + " " + c.shape(), c.pairKey(), label);
+            }
+            for (String op : List.of("gemv f32", "gemv f16", "rmsnorm", "softmax", "swiglu", "residual add",
+                    "argmax", "rope adjacent_pairs")) {
+                assertTrue(ops.contains(op), op + " missing in " + ops);
+            }
+        }
+        // The big GEMV has at least 128 MiB of F32 weights.
+        assertTrue(DeviceBenchCases.cases(d, false).stream()
+                .anyMatch(c -> c.op().equals("gemv f32") && c.bytes() >= 128.0 * (1 << 20)));
+    }
+
+    @Test
+    void smallGemvF32MatchesTheReference() {
+        int out = 37;
+        int in = 70;
+        try (DeviceCase c = DeviceBenchCases.gemv(device(), false, out, in, "test")) {
+            c.setup();
+            c.run();
+            Buffer w = c.buffer("w");
+            Buffer x = c.buffer("x");
+            float[] want = new float[out];
+            MemorySegment ws = MemorySegment.ofArray(want);
+            GemvF32.reference(w.segment(), 0, x.segment(), 0, ws, 0, out, in);
+            for (int o = 0; o < out; o++) {
+                double sumAbs = 0;
+                for (int i = 0; i < in; i++) {
+                    sumAbs += Math.abs((double) w.getFloat((long) o * in + i) * x.getFloat(i));
+                }
+                assertEquals(want[o], c.buffer("y").getFloat(o), 1e-5 * sumAbs + 1e-30, "row " + o);
+            }
+            assertEquals(1, c.deviceSeconds().length);
+            assertTrue(c.deviceSeconds()[0] >= 0);
+        }
+    }
+
+    @Test
+    void smallGemvF16MatchesTheReference() {
+        int out = 9;
+        int in = 130;
+        try (DeviceCase c = DeviceBenchCases.gemv(device(), true, out, in, "test")) {
+            c.setup();
+            c.run();
+            Buffer w = c.buffer("w");
+            Buffer x = c.buffer("x");
+            float[] want = new float[out];
+            GemvF16.reference(w.segment(), 0, x.segment(), 0, MemorySegment.ofArray(want), 0, out, in);
+            for (int o = 0; o < out; o++) {
+                double sumAbs = 0;
+                for (int i = 0; i < in; i++) {
+                    float wi = Float.float16ToFloat(w.segment().getAtIndex(HALF, (long) o * in + i));
+                    sumAbs += Math.abs((double) wi * x.getFloat(i));
+                }
+                assertEquals(want[o], c.buffer("y").getFloat(o), 1e-5 * sumAbs + 1e-30, "row " + o);
+            }
+        }
+    }
+
+    @Test
+    void smallArgmaxMatchesTheReference() {
+        int n = 1000;
+        try (DeviceCase c = DeviceBenchCases.argmax(device(), n)) {
+            c.setup();
+            c.buffer("index").setInt(0, -7);
+            c.run();
+            assertEquals(Argmax.reference(c.buffer("x").segment(), 0, n), c.buffer("index").getInt(0));
+        }
+    }
+
+    @Test
+    void overheadTableHasEveryRowAndTheCacheOrigins() {
+        OpenClDevice d = device();
+        Table t = DeviceOverhead.measure(d, true);
+        assertTrue(t.title().contains(d.id()));
+        assertEquals(9, t.rows().size());
+        String origins = t.rows().getFirst().get(4);
+        assertTrue(origins.contains("cold BUILT_FROM_SOURCE"), origins);
+        assertTrue(origins.contains("again MEMORY_CACHE"), origins);
+        assertTrue(origins.contains("new context DISK_CACHE"), origins);
+        assertTrue(t.markdown().startsWith("## " + t.title()));
+    }
+}
