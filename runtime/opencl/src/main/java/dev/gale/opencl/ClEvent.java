@@ -1,8 +1,15 @@
 package dev.gale.opencl;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /** A queued command's event: waited on with a deadline, then asked for its profiled device time. */
@@ -10,6 +17,13 @@ public final class ClEvent implements AutoCloseable {
     private static final int EVENT_COMMAND_EXECUTION_STATUS = 0x11D3;
     private static final int PROFILING_COMMAND_START = 0x1282;
     private static final int PROFILING_COMMAND_END = 0x1283;
+
+    private static final int CL_COMPLETE = 0;
+    /** Threads waiting in {@link #await}, by the id passed to the driver as the callback's user data. */
+    private static final Map<Long, Thread> WAITERS = new ConcurrentHashMap<>();
+    private static final AtomicLong IDS = new AtomicLong();
+    /** The completion callback the driver calls on its own thread; it lives as long as the process. */
+    private static final MemorySegment ON_COMPLETE = completionStub();
 
     private final ClContext context;
     private final MemorySegment event;
@@ -22,15 +36,44 @@ public final class ClEvent implements AutoCloseable {
         this.what = what;
     }
 
+    private static MemorySegment completionStub() {
+        try {
+            var target = MethodHandles.lookup().findStatic(ClEvent.class, "completed",
+                    MethodType.methodType(void.class, MemorySegment.class, int.class, MemorySegment.class));
+            return Linker.nativeLinker().upcallStub(target, FunctionDescriptor.ofVoid(ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS), Arena.global());
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Called by the driver when a command completes. An exception escaping an upcall would kill the JVM. */
+    private static void completed(MemorySegment event, int status, MemorySegment userData) {
+        try {
+            Thread waiter = WAITERS.get(userData.address());
+            if (waiter != null) {
+                LockSupport.unpark(waiter);
+            }
+        } catch (Throwable ignored) {
+            // Nothing may escape into the driver's thread; the waiter also polls, so a missed wake-up only delays.
+        }
+    }
+
     /**
      * Waits until the command completes, at most {@code timeoutNanos}. A command that fails or does not finish in
      * time becomes an exception naming it; the caller never hangs on a faulting kernel.
+     *
+     * <p>The waiting thread parks and the driver's completion callback wakes it. It does not spin: on a CPU device
+     * such as PoCL a spinning host thread takes a core from the kernel it is waiting for.
      */
     public ClEvent await(long timeoutNanos) {
         ClNative n = context.native_();
         long deadline = System.nanoTime() + timeoutNanos;
-        long spinUntil = System.nanoTime() + 200_000;
+        long id = IDS.incrementAndGet();
+        WAITERS.put(id, Thread.currentThread());
         try (Arena a = Arena.ofConfined()) {
+            ClNative.check("clSetEventCallback(" + what + ")", (int) n.setEventCallback.invokeExact(event, CL_COMPLETE,
+                    ON_COMPLETE, MemorySegment.ofAddress(id)));
             MemorySegment status = a.allocate(ValueLayout.JAVA_INT);
             while (true) {
                 int rc = (int) n.getEventInfo.invokeExact(event, EVENT_COMMAND_EXECUTION_STATUS, 4L, status,
@@ -48,16 +91,15 @@ public final class ClEvent implements AutoCloseable {
                     throw new OpenClException(what + " did not complete within " + timeoutNanos / 1_000_000
                             + " ms (status " + s + "); the device may be hung or the kernel may not terminate");
                 }
-                if (now < spinUntil) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.parkNanos(50_000);
-                }
+                // Woken by the callback; the bound only caps how late a lost wake-up or the deadline is noticed.
+                LockSupport.parkNanos(this, Math.min(deadline - now, 10_000_000L));
             }
         } catch (OpenClException e) {
             throw e;
         } catch (Throwable t) {
             throw new OpenClException("waiting for " + what + " failed: " + t);
+        } finally {
+            WAITERS.remove(id);
         }
     }
 

@@ -47,6 +47,7 @@ final class ClNative {
     final MethodHandle finish;
     final MethodHandle getEventInfo;
     final MethodHandle getEventProfilingInfo;
+    final MethodHandle setEventCallback;
     final MethodHandle releaseEvent;
     final MethodHandle releaseMemObject;
     final MethodHandle releaseKernel;
@@ -98,6 +99,8 @@ final class ClNative {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
         getEventProfilingInfo = bind(l, lib, "clGetEventProfilingInfo",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+        setEventCallback = bind(l, lib, "clSetEventCallback",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
         FunctionDescriptor release = FunctionDescriptor.of(JAVA_INT, ADDRESS);
         releaseEvent = bind(l, lib, "clReleaseEvent", release);
         releaseMemObject = bind(l, lib, "clReleaseMemObject", release);
