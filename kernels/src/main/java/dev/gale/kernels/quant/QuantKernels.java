@@ -1,0 +1,320 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.core.kernel.DeviceFunction;
+import dev.gale.core.kernel.F32;
+import dev.gale.core.kernel.I8;
+import dev.gale.core.kernel.Kernel;
+import dev.gale.core.kernel.KernelContext;
+import dev.gale.core.kernel.U8;
+
+/**
+ * Q8_0 and Q4_0 matrix products with F32 activations as device kernels, {@code Y[t][r] = Σ_b d_b · Σ_j q_j ·
+ * X[t][32b + j]}, on llama.cpp's blocks read as raw bytes: {@code block_q8_0} = fp16 {@code d}, 32 signed bytes
+ * (34 B, an {@link I8} buffer); {@code block_q4_0} = fp16 {@code d}, 16 bytes whose byte {@code j} holds element
+ * {@code j} in the low nibble and {@code j + 16} in the high one, value {@code d·(nib − 8)} (18 B, a {@link U8}
+ * buffer). Rows are {@code in / 32} blocks back to back; {@code in} must be a multiple of 32. Argument order:
+ * weights, activations, output, {@code rows, in} (and {@code tokens} for the GEMMs), as
+ * {@code Q8_0Matmul/Q4_0Matmul.referenceF32} with the offsets dropped. The fp16 scale is decoded with bit operations
+ * (exact, subnormals and Inf/NaN included), so no device fp16 support is needed.
+ *
+ * <p>GEMV geometry: one item per output row, walking that row's blocks contiguously, with sixteen accumulators
+ * (lane {@code j} takes elements {@code j} and {@code j + 16} of every block, scaled by the block's {@code d}),
+ * added in a tree at the end: per item the same shape as the Vector API kernels' lanes, which a CPU OpenCL compiler
+ * can vectorise within the item. GEMM geometry: one item per (row, group of four tokens); each block is summed per
+ * token in four chains and scaled into that token's total.
+ *
+ * <p>Numerics: the summation order differs from the reference's (which sums each block in order, then the blocks in
+ * order); the rounding error stays within {@code Numerics.dotBound(Σ|d·q·x|, in)}.
+ */
+public final class QuantKernels {
+    /** Elements per block. */
+    static final int QK = 32;
+
+    private QuantKernels() {
+    }
+
+    /** IEEE half bits (low 16 bits of {@code bits}) to float, exactly. */
+    @DeviceFunction
+    static float halfToFloat(int bits) {
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1F;
+        int mant = bits & 0x3FF;
+        if (exp == 0x1F) {
+            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
+        }
+        if (exp != 0) {
+            return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+        }
+        float m = (float) mant * Float.intBitsToFloat(0x33800000);
+        return sign != 0 ? -m : m;
+    }
+
+    /** The fp16 scale at byte {@code p} of a Q8_0 row. */
+    @DeviceFunction
+    static float scaleQ8(I8 w, long p) {
+        return halfToFloat((w.get(p) & 0xFF) | ((w.get(p + 1) & 0xFF) << 8));
+    }
+
+    /** The fp16 scale at byte {@code p} of a Q4_0 row. */
+    @DeviceFunction
+    static float scaleQ4(U8 w, long p) {
+        return halfToFloat(w.get(p) | (w.get(p + 1) << 8));
+    }
+
+    /** Elements {@code j} and {@code j + 16} of the Q8_0 block whose quants start at {@code q}, times X. */
+    @DeviceFunction
+    static float q8Pair(I8 w, F32 x, long q, long xb, int j) {
+        return (float) w.get(q + j) * x.get(xb + j) + (float) w.get(q + 16 + j) * x.get(xb + 16 + j);
+    }
+
+    /** Elements {@code j} (low nibble) and {@code j + 16} (high nibble) of byte {@code j} of a Q4_0 block, times X. */
+    @DeviceFunction
+    static float q4Pair(U8 w, F32 x, long q, long xb, int j) {
+        int v = w.get(q + j);
+        return (float) ((v & 0xF) - 8) * x.get(xb + j) + (float) ((v >>> 4) - 8) * x.get(xb + 16 + j);
+    }
+
+    /** {@code Σ_j q_j · X[xb + j]} over one Q8_0 block, in four chains. */
+    @DeviceFunction
+    static float q8Block(I8 w, F32 x, long q, long xb) {
+        float s0 = 0.0f;
+        float s1 = 0.0f;
+        float s2 = 0.0f;
+        float s3 = 0.0f;
+        s0 += q8Pair(w, x, q, xb, 0);
+        s1 += q8Pair(w, x, q, xb, 1);
+        s2 += q8Pair(w, x, q, xb, 2);
+        s3 += q8Pair(w, x, q, xb, 3);
+        s0 += q8Pair(w, x, q, xb, 4);
+        s1 += q8Pair(w, x, q, xb, 5);
+        s2 += q8Pair(w, x, q, xb, 6);
+        s3 += q8Pair(w, x, q, xb, 7);
+        s0 += q8Pair(w, x, q, xb, 8);
+        s1 += q8Pair(w, x, q, xb, 9);
+        s2 += q8Pair(w, x, q, xb, 10);
+        s3 += q8Pair(w, x, q, xb, 11);
+        s0 += q8Pair(w, x, q, xb, 12);
+        s1 += q8Pair(w, x, q, xb, 13);
+        s2 += q8Pair(w, x, q, xb, 14);
+        s3 += q8Pair(w, x, q, xb, 15);
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** {@code Σ_j (nib_j − 8) · X[xb + j]} over one Q4_0 block, in four chains. */
+    @DeviceFunction
+    static float q4Block(U8 w, F32 x, long q, long xb) {
+        float s0 = 0.0f;
+        float s1 = 0.0f;
+        float s2 = 0.0f;
+        float s3 = 0.0f;
+        s0 += q4Pair(w, x, q, xb, 0);
+        s1 += q4Pair(w, x, q, xb, 1);
+        s2 += q4Pair(w, x, q, xb, 2);
+        s3 += q4Pair(w, x, q, xb, 3);
+        s0 += q4Pair(w, x, q, xb, 4);
+        s1 += q4Pair(w, x, q, xb, 5);
+        s2 += q4Pair(w, x, q, xb, 6);
+        s3 += q4Pair(w, x, q, xb, 7);
+        s0 += q4Pair(w, x, q, xb, 8);
+        s1 += q4Pair(w, x, q, xb, 9);
+        s2 += q4Pair(w, x, q, xb, 10);
+        s3 += q4Pair(w, x, q, xb, 11);
+        s0 += q4Pair(w, x, q, xb, 12);
+        s1 += q4Pair(w, x, q, xb, 13);
+        s2 += q4Pair(w, x, q, xb, 14);
+        s3 += q4Pair(w, x, q, xb, 15);
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** Q8_0 GEMV: one item per output row, {@code Grid.of1(roundUp(rows, local), local)}; {@code in % 32 == 0}. */
+    @Kernel
+    public static void q8Gemv(KernelContext ctx, I8 w, F32 x, F32 y, int rows, int in) {
+        int o = ctx.globalId(0);
+        if (o >= rows) {
+            return;
+        }
+        int nb = in / QK;
+        long row = (long) o * nb * 34;
+        float a0 = 0.0f;
+        float a1 = 0.0f;
+        float a2 = 0.0f;
+        float a3 = 0.0f;
+        float a4 = 0.0f;
+        float a5 = 0.0f;
+        float a6 = 0.0f;
+        float a7 = 0.0f;
+        float a8 = 0.0f;
+        float a9 = 0.0f;
+        float a10 = 0.0f;
+        float a11 = 0.0f;
+        float a12 = 0.0f;
+        float a13 = 0.0f;
+        float a14 = 0.0f;
+        float a15 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            long p = row + (long) b * 34;
+            float d = scaleQ8(w, p);
+            long q = p + 2;
+            long xb = (long) b * QK;
+            a0 += d * q8Pair(w, x, q, xb, 0);
+            a1 += d * q8Pair(w, x, q, xb, 1);
+            a2 += d * q8Pair(w, x, q, xb, 2);
+            a3 += d * q8Pair(w, x, q, xb, 3);
+            a4 += d * q8Pair(w, x, q, xb, 4);
+            a5 += d * q8Pair(w, x, q, xb, 5);
+            a6 += d * q8Pair(w, x, q, xb, 6);
+            a7 += d * q8Pair(w, x, q, xb, 7);
+            a8 += d * q8Pair(w, x, q, xb, 8);
+            a9 += d * q8Pair(w, x, q, xb, 9);
+            a10 += d * q8Pair(w, x, q, xb, 10);
+            a11 += d * q8Pair(w, x, q, xb, 11);
+            a12 += d * q8Pair(w, x, q, xb, 12);
+            a13 += d * q8Pair(w, x, q, xb, 13);
+            a14 += d * q8Pair(w, x, q, xb, 14);
+            a15 += d * q8Pair(w, x, q, xb, 15);
+        }
+        float lo = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        float hi = ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
+        y.set(o, lo + hi);
+    }
+
+    /** Q4_0 GEMV: one item per output row, {@code Grid.of1(roundUp(rows, local), local)}; {@code in % 32 == 0}. */
+    @Kernel
+    public static void q4Gemv(KernelContext ctx, U8 w, F32 x, F32 y, int rows, int in) {
+        int o = ctx.globalId(0);
+        if (o >= rows) {
+            return;
+        }
+        int nb = in / QK;
+        long row = (long) o * nb * 18;
+        float a0 = 0.0f;
+        float a1 = 0.0f;
+        float a2 = 0.0f;
+        float a3 = 0.0f;
+        float a4 = 0.0f;
+        float a5 = 0.0f;
+        float a6 = 0.0f;
+        float a7 = 0.0f;
+        float a8 = 0.0f;
+        float a9 = 0.0f;
+        float a10 = 0.0f;
+        float a11 = 0.0f;
+        float a12 = 0.0f;
+        float a13 = 0.0f;
+        float a14 = 0.0f;
+        float a15 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            long p = row + (long) b * 18;
+            float d = scaleQ4(w, p);
+            long q = p + 2;
+            long xb = (long) b * QK;
+            a0 += d * q4Pair(w, x, q, xb, 0);
+            a1 += d * q4Pair(w, x, q, xb, 1);
+            a2 += d * q4Pair(w, x, q, xb, 2);
+            a3 += d * q4Pair(w, x, q, xb, 3);
+            a4 += d * q4Pair(w, x, q, xb, 4);
+            a5 += d * q4Pair(w, x, q, xb, 5);
+            a6 += d * q4Pair(w, x, q, xb, 6);
+            a7 += d * q4Pair(w, x, q, xb, 7);
+            a8 += d * q4Pair(w, x, q, xb, 8);
+            a9 += d * q4Pair(w, x, q, xb, 9);
+            a10 += d * q4Pair(w, x, q, xb, 10);
+            a11 += d * q4Pair(w, x, q, xb, 11);
+            a12 += d * q4Pair(w, x, q, xb, 12);
+            a13 += d * q4Pair(w, x, q, xb, 13);
+            a14 += d * q4Pair(w, x, q, xb, 14);
+            a15 += d * q4Pair(w, x, q, xb, 15);
+        }
+        float lo = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        float hi = ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
+        y.set(o, lo + hi);
+    }
+
+    /**
+     * Q8_0 GEMM: one item per (output row, four tokens), {@code Grid.of2(roundUp(rows, lx), roundUp(ceil(tokens /
+     * 4), ly), lx, ly)}; the row's blocks are read once per four tokens (the later reads hit the cache).
+     */
+    @Kernel
+    public static void q8Gemm(KernelContext ctx, I8 w, F32 x, F32 y, int rows, int in, int tokens) {
+        int o = ctx.globalId(0);
+        int t0 = ctx.globalId(1) * 4;
+        if (o >= rows || t0 >= tokens) {
+            return;
+        }
+        int nb = in / QK;
+        long row = (long) o * nb * 34;
+        long x0 = (long) t0 * in;
+        long x1 = (long) Math.min(t0 + 1, tokens - 1) * in;
+        long x2 = (long) Math.min(t0 + 2, tokens - 1) * in;
+        long x3 = (long) Math.min(t0 + 3, tokens - 1) * in;
+        float c0 = 0.0f;
+        float c1 = 0.0f;
+        float c2 = 0.0f;
+        float c3 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            long p = row + (long) b * 34;
+            float d = scaleQ8(w, p);
+            long q = p + 2;
+            long xb = (long) b * QK;
+            c0 += d * q8Block(w, x, q, x0 + xb);
+            c1 += d * q8Block(w, x, q, x1 + xb);
+            c2 += d * q8Block(w, x, q, x2 + xb);
+            c3 += d * q8Block(w, x, q, x3 + xb);
+        }
+        long yo = (long) t0 * rows + o;
+        y.set(yo, c0);
+        if (t0 + 1 < tokens) {
+            y.set(yo + rows, c1);
+        }
+        if (t0 + 2 < tokens) {
+            y.set(yo + 2L * rows, c2);
+        }
+        if (t0 + 3 < tokens) {
+            y.set(yo + 3L * rows, c3);
+        }
+    }
+
+    /**
+     * Q4_0 GEMM: one item per (output row, four tokens), {@code Grid.of2(roundUp(rows, lx), roundUp(ceil(tokens /
+     * 4), ly), lx, ly)}; the row's blocks are read once per four tokens (the later reads hit the cache).
+     */
+    @Kernel
+    public static void q4Gemm(KernelContext ctx, U8 w, F32 x, F32 y, int rows, int in, int tokens) {
+        int o = ctx.globalId(0);
+        int t0 = ctx.globalId(1) * 4;
+        if (o >= rows || t0 >= tokens) {
+            return;
+        }
+        int nb = in / QK;
+        long row = (long) o * nb * 18;
+        long x0 = (long) t0 * in;
+        long x1 = (long) Math.min(t0 + 1, tokens - 1) * in;
+        long x2 = (long) Math.min(t0 + 2, tokens - 1) * in;
+        long x3 = (long) Math.min(t0 + 3, tokens - 1) * in;
+        float c0 = 0.0f;
+        float c1 = 0.0f;
+        float c2 = 0.0f;
+        float c3 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            long p = row + (long) b * 18;
+            float d = scaleQ4(w, p);
+            long q = p + 2;
+            long xb = (long) b * QK;
+            c0 += d * q4Block(w, x, q, x0 + xb);
+            c1 += d * q4Block(w, x, q, x1 + xb);
+            c2 += d * q4Block(w, x, q, x2 + xb);
+            c3 += d * q4Block(w, x, q, x3 + xb);
+        }
+        long yo = (long) t0 * rows + o;
+        y.set(yo, c0);
+        if (t0 + 1 < tokens) {
+            y.set(yo + rows, c1);
+        }
+        if (t0 + 2 < tokens) {
+            y.set(yo + 2L * rows, c2);
+        }
+        if (t0 + 3 < tokens) {
+            y.set(yo + 3L * rows, c3);
+        }
+    }
+}
