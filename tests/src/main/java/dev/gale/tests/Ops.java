@@ -87,9 +87,11 @@ public final class Ops {
                     {1, 5, 4128}}),
                 quant("q4_0_gemv", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 33, 4064}, {1, 4097, 64},
                     {1, 5, 4128}}),
-                quant("q8_0_gemm", false, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 33, 4128}, {17, 65, 4064},
+                quant("q4_0_gemv_group", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 3, 4064}, {1, 33, 96},
+                    {1, 5, 4128}}),
+                quant("q8_0_gemm", false, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
                     {2, 9, 96}}),
-                quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 33, 4128}, {17, 65, 4064},
+                quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
                     {2, 9, 96}}),
                 topK());
     }
@@ -526,7 +528,7 @@ public final class Ops {
     }
 
     /** Shapes {tokens, out, in} of the tiled GEMMs: tails in every dimension, one K slice and many. */
-    static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 130, 257}, {2, 67, 4097},
+    static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 70, 257}, {2, 9, 4097},
         {3, 7, 16}};
     /** Tiled GEMM launch: {@code lx × ly} items, each a 2 × 2 register tile, slices of {@code TK} inputs. */
     static final int GEMM_LX = 16;
@@ -643,6 +645,9 @@ public final class Ops {
                         } else {
                             Q8_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
                         }
+                    } else if (name.endsWith("_group")) {
+                        t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), w, x, got, rows, in,
+                                GROUP);
                     } else if (tokens == 1) {
                         t.kernel(QuantKernels.class, q4 ? "q4Gemv" : "q8Gemv", elementGrid(rows), w, x, got, rows, in);
                     } else {

@@ -1,5 +1,6 @@
 package dev.gale.kernels.quant;
 
+import dev.gale.core.kernel.Const;
 import dev.gale.core.kernel.DeviceFunction;
 import dev.gale.core.kernel.F32;
 import dev.gale.core.kernel.I8;
@@ -315,6 +316,34 @@ public final class QuantKernels {
         }
         if (t0 + 3 < tokens) {
             y.set(yo + 3L * rows, c3);
+        }
+    }
+
+    /**
+     * Q4_0 GEMV, the GPU-style geometry kept for comparison: one work group of {@code group} items per output row,
+     * {@code Grid.of1(rows · group, group)}; item {@code l} sums blocks {@code l, l + group, …} of the row (adjacent
+     * items read adjacent blocks), the partials meet in local memory and item 0 adds them in a plain loop.
+     */
+    @Kernel
+    public static void q4GemvGroup(KernelContext ctx, U8 w, F32 x, F32 y, int rows, int in, @Const int group) {
+        float[] scratch = ctx.localFloats(group);
+        int lid = ctx.localId(0);
+        int o = ctx.groupId(0);
+        int nb = in / QK;
+        long row = (long) o * nb * 18;
+        float s = 0.0f;
+        for (int b = lid; b < nb; b += group) {
+            long p = row + (long) b * 18;
+            s += scaleQ4(w, p) * q4Block(w, x, p + 2, (long) b * QK);
+        }
+        scratch[lid] = s;
+        ctx.barrier();
+        if (lid == 0) {
+            float total = 0.0f;
+            for (int j = 0; j < group; j++) {
+                total += scratch[j];
+            }
+            y.set(o, total);
         }
     }
 }
