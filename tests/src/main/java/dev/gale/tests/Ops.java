@@ -528,7 +528,7 @@ public final class Ops {
     }
 
     /** Shapes {tokens, out, in} of the tiled GEMMs: tails in every dimension, one K slice and many. */
-    static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 70, 257}, {2, 9, 4097},
+    static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 70, 257}, {2, 9, 1025},
         {3, 7, 16}};
     /** Tiled GEMM launch: {@code lx × ly} items, each a 2 × 2 register tile, slices of {@code TK} inputs. */
     static final int GEMM_LX = 16;
