@@ -89,8 +89,6 @@ public final class Ops {
                     {1, 5, 4128}}),
                 quant("q4_0_gemv_group", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 3, 4064}, {1, 33, 96},
                     {1, 5, 4128}}),
-                quant("q4_0_gemv_lanes", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 3, 4064}, {1, 33, 96},
-                    {1, 5, 4128}}),
                 quant("q8_0_gemm", false, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
                     {2, 9, 96}}),
                 quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
@@ -647,9 +645,6 @@ public final class Ops {
                         } else {
                             Q8_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
                         }
-                    } else if (name.endsWith("_lanes")) {
-                        t.kernel(QuantKernels.class, "q4GemvLanes", Grid.of1((rows + 3) / 4 * 64, 64), w, x, got,
-                                rows, in, 4);
                     } else if (name.endsWith("_group")) {
                         t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), w, x, got, rows, in,
                                 GROUP);

@@ -85,15 +85,13 @@ public final class DeviceGemvTiming {
                     }
                 }
             }
-            String[] kernels = q4 ? new String[] {"q4Gemv", "q4GemvGroup", "q4GemvLanes"} : new String[] {"q8Gemv"};
+            String[] kernels = q4 ? new String[] {"q4Gemv", "q4GemvGroup"} : new String[] {"q8Gemv"};
             for (String k : kernels) {
                 long[] vec = new long[reps];
                 long[] dev = new long[reps];
                 long[] wall = new long[reps];
                 boolean group = k.endsWith("Group");
-                boolean lanes = k.endsWith("Lanes");
-                Grid grid = group ? Grid.of1(rows * 8, 8) : lanes ? Grid.of1((rows + 3) / 4 * 64, 64)
-                        : Grid.of1(Ops.roundUp(rows, 64), 64);
+                Grid grid = group ? Grid.of1(rows * 8, 8) : Grid.of1(Ops.roundUp(rows, 64), 64);
                 for (int i = -3; i < reps; i++) {
                     long t0 = System.nanoTime();
                     if (q4) {
@@ -103,7 +101,6 @@ public final class DeviceGemvTiming {
                     }
                     long t1 = System.nanoTime();
                     long d = group ? cl.launchInline(QuantKernels.class, k, grid, w, x, y, rows, in, 8)
-                            : lanes ? cl.launchInline(QuantKernels.class, k, grid, w, x, y, rows, in, 4)
                             : cl.launchInline(QuantKernels.class, k, grid, w, x, y, rows, in);
                     long t2 = System.nanoTime();
                     if (i >= 0) {

@@ -346,37 +346,4 @@ public final class QuantKernels {
             y.set(o, total);
         }
     }
-
-    /**
-     * Q4_0 GEMV with the sixteen lanes spread over items: work groups of {@code 16 · rowsPerGroup} items,
-     * {@code Grid.of1(ceil(rows / rowsPerGroup) · 16 · rowsPerGroup, 16 · rowsPerGroup)}; item {@code l} takes row
-     * {@code groupId · rowsPerGroup + l / 16} and byte {@code l % 16} of each of its blocks (elements {@code j} and
-     * {@code j + 16}), so adjacent items read adjacent bytes and every item runs the same block loop (rows past the
-     * end re-read the last row and write nothing). The sixteen partials of a row meet in local memory and the row's
-     * first item adds them in order.
-     */
-    @Kernel
-    public static void q4GemvLanes(KernelContext ctx, U8 w, F32 x, F32 y, int rows, int in,
-            @Const int rowsPerGroup) {
-        float[] scratch = ctx.localFloats(16 * rowsPerGroup);
-        int lid = ctx.localId(0);
-        int lane = lid & 15;
-        int o = ctx.groupId(0) * rowsPerGroup + (lid >>> 4);
-        int nb = in / QK;
-        long row = (long) Math.min(o, rows - 1) * nb * 18;
-        float acc = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            long p = row + (long) b * 18;
-            acc += scaleQ4(w, p) * q4Pair(w, x, p + 2, (long) b * QK, lane);
-        }
-        scratch[lid] = acc;
-        ctx.barrier();
-        if (lane == 0 && o < rows) {
-            float total = 0.0f;
-            for (int j = 0; j < 16; j++) {
-                total += scratch[lid + j];
-            }
-            y.set(o, total);
-        }
-    }
 }
