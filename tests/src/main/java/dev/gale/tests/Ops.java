@@ -530,7 +530,10 @@ public final class Ops {
     /** Shapes {tokens, out, in} of the tiled GEMMs: tails in every dimension, one K slice and many. */
     static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 70, 257}, {2, 9, 1025},
         {3, 7, 16}};
-    /** Tiled GEMM launch: {@code lx × ly} items, each a 2 × 2 register tile, slices of {@code TK} inputs. */
+    /**
+     * Tiled GEMM launch: {@code lx × ly} items, each a 2 × 2 register tile, slices of {@code TK} inputs (the odd cases
+     * use 8 × 2 items and slices of 8).
+     */
     static final int GEMM_LX = 16;
     static final int GEMM_LY = 4;
     static final int GEMM_TK = 16;
@@ -571,10 +574,14 @@ public final class Ops {
                             GemmF32.gemm(w.segment(), 0, x.segment(), 0, got.segment(), 0, tokens, out, in);
                         }
                     } else {
-                        Grid grid = Grid.of2((out + 2 * GEMM_LX - 1) / (2 * GEMM_LX) * GEMM_LX,
-                                (tokens + 2 * GEMM_LY - 1) / (2 * GEMM_LY) * GEMM_LY, GEMM_LX, GEMM_LY);
+                        // odd cases run a second specialisation: 8 × 2 items, slices of 8
+                        int lx = c % 2 == 1 ? 8 : GEMM_LX;
+                        int ly = c % 2 == 1 ? 2 : GEMM_LY;
+                        int tk = c % 2 == 1 ? 8 : GEMM_TK;
+                        Grid grid = Grid.of2((out + 2 * lx - 1) / (2 * lx) * lx, (tokens + 2 * ly - 1) / (2 * ly) * ly,
+                                lx, ly);
                         t.kernel(GemmKernels.class, f16 ? "gemmF16Tiled" : "gemmF32Tiled", grid, w, x, got, tokens,
-                                out, in, GEMM_LX, GEMM_LY, GEMM_TK);
+                                out, in, lx, ly, tk);
                     }
                     double tolRel = Math.max(REL, (in / 16.0 + 16) * Numerics.U_F32);
                     for (int tk = 0; tk < tokens; tk++) {
