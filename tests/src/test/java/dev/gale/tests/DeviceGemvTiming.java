@@ -85,13 +85,16 @@ public final class DeviceGemvTiming {
                     }
                 }
             }
-            String[] kernels = q4 ? new String[] {"q4Gemv", "q4GemvGroup"} : new String[] {"q8Gemv"};
-            for (String k : kernels) {
+            String[] kernels = q4 ? new String[] {"q4Gemv", "q4Gemv@1", "q4GemvGroup"} : new String[] {"q8Gemv", "q8Gemv@1"};
+            for (String variant : kernels) {
+                // "name@L": the kernel with work groups of L items instead of 64
+                String k = variant.contains("@") ? variant.substring(0, variant.indexOf('@')) : variant;
+                int local = variant.contains("@") ? Integer.parseInt(variant.substring(variant.indexOf('@') + 1)) : 64;
                 long[] vec = new long[reps];
                 long[] dev = new long[reps];
                 long[] wall = new long[reps];
                 boolean group = k.endsWith("Group");
-                Grid grid = group ? Grid.of1(rows * 8, 8) : Grid.of1(Ops.roundUp(rows, 64), 64);
+                Grid grid = group ? Grid.of1(rows * 8, 8) : Grid.of1(Ops.roundUp(rows, local), local);
                 for (int i = -3; i < reps; i++) {
                     long t0 = System.nanoTime();
                     if (q4) {
@@ -109,7 +112,7 @@ public final class DeviceGemvTiming {
                         wall[i] = t2 - t1;
                     }
                 }
-                report((q4 ? "Q4_0" : "Q8_0") + " gemv " + rows + "x" + in + " (" + bytes / (1 << 20) + " MiB) " + k,
+                report((q4 ? "Q4_0" : "Q8_0") + " gemv " + rows + "x" + in + " (" + bytes / (1 << 20) + " MiB) " + variant,
                         bytes, vec, dev, wall);
             }
         }
