@@ -20,7 +20,7 @@ import dev.gale.core.kernel.U8;
  *
  * <p>GEMV geometry: one item per output row, walking that row's blocks contiguously, with sixteen accumulators
  * (lane {@code j} takes elements {@code j} and {@code j + 16} of every block, scaled by the block's {@code d}),
- * added in a tree at the end: per item the same shape as the Vector API kernels' lanes, which a CPU OpenCL compiler
+ * added in a chain at the end: per item the same shape as the Vector API kernels' lanes, which a CPU OpenCL compiler
  * can vectorise within the item. GEMM geometry: one item per (row, group of four tokens); each block is summed per
  * token in four chains and scaled into that token's total.
  *
@@ -34,20 +34,22 @@ public final class QuantKernels {
     private QuantKernels() {
     }
 
-    /** IEEE half bits (low 16 bits of {@code bits}) to float, exactly. */
+    /**
+     * IEEE half bits (low 16 bits of {@code bits}) to float, exactly, without branches or selects (a branchy decode
+     * kept LLVM from vectorising the block loop on PoCL): the magnitude is {@code (mant + 1024·[exp > 0]) · 2^(max(exp,
+     * 1) − 25)}, a product of an 11-bit integer and a normal power of two, so subnormal halves never make a subnormal
+     * float; for {@code exp == 31} the power of two is built as Inf (or a NaN when {@code mant != 0}); the sign bit is
+     * OR-ed in last.
+     */
     @DeviceFunction
     static float halfToFloat(int bits) {
-        int sign = (bits & 0x8000) << 16;
         int exp = (bits >>> 10) & 0x1F;
         int mant = bits & 0x3FF;
-        if (exp == 0x1F) {
-            return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
-        }
-        if (exp != 0) {
-            return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
-        }
-        float m = (float) mant * Float.intBitsToFloat(0x33800000);
-        return sign != 0 ? -m : m;
+        int hasExp = (exp + 31) >>> 5;
+        int inf = (exp + 1) >>> 5;
+        float scale = Float.intBitsToFloat(((exp + 103 - hasExp + inf * 122) << 23) | (inf * (mant << 13)));
+        float mag = (float) (mant + (hasExp << 10)) * scale;
+        return Float.intBitsToFloat(Float.floatToRawIntBits(mag) | ((bits & 0x8000) << 16));
     }
 
     /** The fp16 scale at byte {@code p} of a Q8_0 row. */
@@ -174,9 +176,8 @@ public final class QuantKernels {
             a14 += d * q8Pair(w, x, q, xb, 14);
             a15 += d * q8Pair(w, x, q, xb, 15);
         }
-        float lo = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        float hi = ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
-        y.set(o, lo + hi);
+        // a plain chain: the tree-shaped sum of the accumulators kept LLVM from vectorising the loop on PoCL
+        y.set(o, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15);
     }
 
     /** Q4_0 GEMV: one item per output row, {@code Grid.of1(roundUp(rows, local), local)}; {@code in % 32 == 0}. */
@@ -226,9 +227,8 @@ public final class QuantKernels {
             a14 += d * q4Pair(w, x, q, xb, 14);
             a15 += d * q4Pair(w, x, q, xb, 15);
         }
-        float lo = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        float hi = ((a8 + a9) + (a10 + a11)) + ((a12 + a13) + (a14 + a15));
-        y.set(o, lo + hi);
+        // a plain chain: the tree-shaped sum of the accumulators kept LLVM from vectorising the loop on PoCL
+        y.set(o, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11 + a12 + a13 + a14 + a15);
     }
 
     /**
