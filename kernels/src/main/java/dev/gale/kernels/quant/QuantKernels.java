@@ -21,8 +21,8 @@ import dev.gale.core.kernel.U8;
  * <p>GEMV geometry: one item per output row, walking that row's blocks contiguously, with sixteen accumulators
  * (lane {@code j} takes elements {@code j} and {@code j + 16} of every block, scaled by the block's {@code d}),
  * added in a chain at the end: per item the same shape as the Vector API kernels' lanes, which a CPU OpenCL compiler
- * can vectorise within the item. GEMM geometry: one item per (row, group of four tokens); each block is summed per
- * token in four chains and scaled into that token's total.
+ * can vectorise within the item. GEMM geometry: one item per (row, group of four tokens), a register tile of four
+ * tokens × eight lanes.
  *
  * <p>On PoCL (LLVM 15, 2 shared cores, medians of 21 launches, ratios in one process by
  * {@code dev.gale.tests.DeviceGemvTiming}): {@link #q4Gemv} at 14336×16384 (126 MiB) took 76 ms against 136 ms for
@@ -30,8 +30,7 @@ import dev.gale.core.kernel.U8;
  * 5.5 ms. LLVM vectorises the per-item block loop (8-wide) only when nothing in it branches or selects and the
  * accumulators are summed in a plain chain at the end: with the first fp16 decode (early returns) and a tree-shaped
  * final sum the same kernels took about twice as long. {@link #q4GemvGroup} (GPU-style, a work group per row) was
- * 2-4× slower than {@link #q4Gemv} there. The GEMMs' per-token block sums are not vectorised yet (four chains per
- * block and token, then a tree).
+ * 2-4× slower than {@link #q4Gemv} there.
  *
  * <p>Numerics: the summation order differs from the reference's (which sums each block in order, then the blocks in
  * order); the rounding error stays within {@code Numerics.dotBound(Σ|d·q·x|, in)}.
@@ -86,30 +85,16 @@ public final class QuantKernels {
         return (float) ((v & 0xF) - 8) * x.get(xb + j) + (float) ((v >>> 4) - 8) * x.get(xb + 16 + j);
     }
 
-    /** {@code Σ_j q_j · X[xb + j]} over one Q8_0 block, in four chains. */
+    /** Elements {@code j, j + 8, j + 16, j + 24} of the Q8_0 block whose quants start at {@code q}, times X. */
     @DeviceFunction
-    static float q8Block(I8 w, F32 x, long q, long xb) {
-        float s0 = 0.0f;
-        float s1 = 0.0f;
-        float s2 = 0.0f;
-        float s3 = 0.0f;
-        s0 += q8Pair(w, x, q, xb, 0);
-        s1 += q8Pair(w, x, q, xb, 1);
-        s2 += q8Pair(w, x, q, xb, 2);
-        s3 += q8Pair(w, x, q, xb, 3);
-        s0 += q8Pair(w, x, q, xb, 4);
-        s1 += q8Pair(w, x, q, xb, 5);
-        s2 += q8Pair(w, x, q, xb, 6);
-        s3 += q8Pair(w, x, q, xb, 7);
-        s0 += q8Pair(w, x, q, xb, 8);
-        s1 += q8Pair(w, x, q, xb, 9);
-        s2 += q8Pair(w, x, q, xb, 10);
-        s3 += q8Pair(w, x, q, xb, 11);
-        s0 += q8Pair(w, x, q, xb, 12);
-        s1 += q8Pair(w, x, q, xb, 13);
-        s2 += q8Pair(w, x, q, xb, 14);
-        s3 += q8Pair(w, x, q, xb, 15);
-        return (s0 + s1) + (s2 + s3);
+    static float q8Quad(I8 w, F32 x, long q, long xb, int j) {
+        return q8Pair(w, x, q, xb, j) + q8Pair(w, x, q, xb, j + 8);
+    }
+
+    /** Elements {@code j, j + 8, j + 16, j + 24} of the Q4_0 block whose quants start at {@code q}, times X. */
+    @DeviceFunction
+    static float q4Quad(U8 w, F32 x, long q, long xb, int j) {
+        return q4Pair(w, x, q, xb, j) + q4Pair(w, x, q, xb, j + 8);
     }
 
     /** {@code Σ_j (nib_j − 8) · X[xb + j]} over one Q4_0 block, in four chains. */
@@ -242,7 +227,9 @@ public final class QuantKernels {
 
     /**
      * Q8_0 GEMM: one item per (output row, four tokens), {@code Grid.of2(roundUp(rows, lx), roundUp(ceil(tokens /
-     * 4), ly), lx, ly)}; the row's blocks are read once per four tokens (the later reads hit the cache).
+     * 4), ly), lx, ly)}; a register tile of four tokens × eight lanes (lane {@code j} takes elements {@code j, j + 8,
+     * j + 16, j + 24} of every block), so the row's blocks are read once per four tokens and the block loop has the
+     * branch-free shape LLVM vectorises; tokens past the end re-read the last token and write nothing.
      */
     @Kernel
     public static void q8Gemm(KernelContext ctx, I8 w, F32 x, F32 y, int rows, int in, int tokens) {
@@ -257,36 +244,98 @@ public final class QuantKernels {
         long x1 = (long) Math.min(t0 + 1, tokens - 1) * in;
         long x2 = (long) Math.min(t0 + 2, tokens - 1) * in;
         long x3 = (long) Math.min(t0 + 3, tokens - 1) * in;
-        float c0 = 0.0f;
-        float c1 = 0.0f;
-        float c2 = 0.0f;
-        float c3 = 0.0f;
+        float c00 = 0.0f;
+        float c01 = 0.0f;
+        float c02 = 0.0f;
+        float c03 = 0.0f;
+        float c04 = 0.0f;
+        float c05 = 0.0f;
+        float c06 = 0.0f;
+        float c07 = 0.0f;
+        float c10 = 0.0f;
+        float c11 = 0.0f;
+        float c12 = 0.0f;
+        float c13 = 0.0f;
+        float c14 = 0.0f;
+        float c15 = 0.0f;
+        float c16 = 0.0f;
+        float c17 = 0.0f;
+        float c20 = 0.0f;
+        float c21 = 0.0f;
+        float c22 = 0.0f;
+        float c23 = 0.0f;
+        float c24 = 0.0f;
+        float c25 = 0.0f;
+        float c26 = 0.0f;
+        float c27 = 0.0f;
+        float c30 = 0.0f;
+        float c31 = 0.0f;
+        float c32 = 0.0f;
+        float c33 = 0.0f;
+        float c34 = 0.0f;
+        float c35 = 0.0f;
+        float c36 = 0.0f;
+        float c37 = 0.0f;
         for (int b = 0; b < nb; b++) {
             long p = row + (long) b * 34;
             float d = scaleQ8(w, p);
             long q = p + 2;
             long xb = (long) b * QK;
-            c0 += d * q8Block(w, x, q, x0 + xb);
-            c1 += d * q8Block(w, x, q, x1 + xb);
-            c2 += d * q8Block(w, x, q, x2 + xb);
-            c3 += d * q8Block(w, x, q, x3 + xb);
+            c00 += d * q8Quad(w, x, q, x0 + xb, 0);
+            c01 += d * q8Quad(w, x, q, x0 + xb, 1);
+            c02 += d * q8Quad(w, x, q, x0 + xb, 2);
+            c03 += d * q8Quad(w, x, q, x0 + xb, 3);
+            c04 += d * q8Quad(w, x, q, x0 + xb, 4);
+            c05 += d * q8Quad(w, x, q, x0 + xb, 5);
+            c06 += d * q8Quad(w, x, q, x0 + xb, 6);
+            c07 += d * q8Quad(w, x, q, x0 + xb, 7);
+            c10 += d * q8Quad(w, x, q, x1 + xb, 0);
+            c11 += d * q8Quad(w, x, q, x1 + xb, 1);
+            c12 += d * q8Quad(w, x, q, x1 + xb, 2);
+            c13 += d * q8Quad(w, x, q, x1 + xb, 3);
+            c14 += d * q8Quad(w, x, q, x1 + xb, 4);
+            c15 += d * q8Quad(w, x, q, x1 + xb, 5);
+            c16 += d * q8Quad(w, x, q, x1 + xb, 6);
+            c17 += d * q8Quad(w, x, q, x1 + xb, 7);
+            c20 += d * q8Quad(w, x, q, x2 + xb, 0);
+            c21 += d * q8Quad(w, x, q, x2 + xb, 1);
+            c22 += d * q8Quad(w, x, q, x2 + xb, 2);
+            c23 += d * q8Quad(w, x, q, x2 + xb, 3);
+            c24 += d * q8Quad(w, x, q, x2 + xb, 4);
+            c25 += d * q8Quad(w, x, q, x2 + xb, 5);
+            c26 += d * q8Quad(w, x, q, x2 + xb, 6);
+            c27 += d * q8Quad(w, x, q, x2 + xb, 7);
+            c30 += d * q8Quad(w, x, q, x3 + xb, 0);
+            c31 += d * q8Quad(w, x, q, x3 + xb, 1);
+            c32 += d * q8Quad(w, x, q, x3 + xb, 2);
+            c33 += d * q8Quad(w, x, q, x3 + xb, 3);
+            c34 += d * q8Quad(w, x, q, x3 + xb, 4);
+            c35 += d * q8Quad(w, x, q, x3 + xb, 5);
+            c36 += d * q8Quad(w, x, q, x3 + xb, 6);
+            c37 += d * q8Quad(w, x, q, x3 + xb, 7);
         }
+        float s0 = c00 + c01 + c02 + c03 + c04 + c05 + c06 + c07;
+        float s1 = c10 + c11 + c12 + c13 + c14 + c15 + c16 + c17;
+        float s2 = c20 + c21 + c22 + c23 + c24 + c25 + c26 + c27;
+        float s3 = c30 + c31 + c32 + c33 + c34 + c35 + c36 + c37;
         long yo = (long) t0 * rows + o;
-        y.set(yo, c0);
+        y.set(yo, s0);
         if (t0 + 1 < tokens) {
-            y.set(yo + rows, c1);
+            y.set(yo + rows, s1);
         }
         if (t0 + 2 < tokens) {
-            y.set(yo + 2L * rows, c2);
+            y.set(yo + 2L * rows, s2);
         }
         if (t0 + 3 < tokens) {
-            y.set(yo + 3L * rows, c3);
+            y.set(yo + 3L * rows, s3);
         }
     }
 
     /**
      * Q4_0 GEMM: one item per (output row, four tokens), {@code Grid.of2(roundUp(rows, lx), roundUp(ceil(tokens /
-     * 4), ly), lx, ly)}; the row's blocks are read once per four tokens (the later reads hit the cache).
+     * 4), ly), lx, ly)}; a register tile of four tokens × eight lanes (lane {@code j} takes elements {@code j, j + 8,
+     * j + 16, j + 24} of every block), so the row's blocks are read once per four tokens and the block loop has the
+     * branch-free shape LLVM vectorises; tokens past the end re-read the last token and write nothing.
      */
     @Kernel
     public static void q4Gemm(KernelContext ctx, U8 w, F32 x, F32 y, int rows, int in, int tokens) {
@@ -301,30 +350,90 @@ public final class QuantKernels {
         long x1 = (long) Math.min(t0 + 1, tokens - 1) * in;
         long x2 = (long) Math.min(t0 + 2, tokens - 1) * in;
         long x3 = (long) Math.min(t0 + 3, tokens - 1) * in;
-        float c0 = 0.0f;
-        float c1 = 0.0f;
-        float c2 = 0.0f;
-        float c3 = 0.0f;
+        float c00 = 0.0f;
+        float c01 = 0.0f;
+        float c02 = 0.0f;
+        float c03 = 0.0f;
+        float c04 = 0.0f;
+        float c05 = 0.0f;
+        float c06 = 0.0f;
+        float c07 = 0.0f;
+        float c10 = 0.0f;
+        float c11 = 0.0f;
+        float c12 = 0.0f;
+        float c13 = 0.0f;
+        float c14 = 0.0f;
+        float c15 = 0.0f;
+        float c16 = 0.0f;
+        float c17 = 0.0f;
+        float c20 = 0.0f;
+        float c21 = 0.0f;
+        float c22 = 0.0f;
+        float c23 = 0.0f;
+        float c24 = 0.0f;
+        float c25 = 0.0f;
+        float c26 = 0.0f;
+        float c27 = 0.0f;
+        float c30 = 0.0f;
+        float c31 = 0.0f;
+        float c32 = 0.0f;
+        float c33 = 0.0f;
+        float c34 = 0.0f;
+        float c35 = 0.0f;
+        float c36 = 0.0f;
+        float c37 = 0.0f;
         for (int b = 0; b < nb; b++) {
             long p = row + (long) b * 18;
             float d = scaleQ4(w, p);
             long q = p + 2;
             long xb = (long) b * QK;
-            c0 += d * q4Block(w, x, q, x0 + xb);
-            c1 += d * q4Block(w, x, q, x1 + xb);
-            c2 += d * q4Block(w, x, q, x2 + xb);
-            c3 += d * q4Block(w, x, q, x3 + xb);
+            c00 += d * q4Quad(w, x, q, x0 + xb, 0);
+            c01 += d * q4Quad(w, x, q, x0 + xb, 1);
+            c02 += d * q4Quad(w, x, q, x0 + xb, 2);
+            c03 += d * q4Quad(w, x, q, x0 + xb, 3);
+            c04 += d * q4Quad(w, x, q, x0 + xb, 4);
+            c05 += d * q4Quad(w, x, q, x0 + xb, 5);
+            c06 += d * q4Quad(w, x, q, x0 + xb, 6);
+            c07 += d * q4Quad(w, x, q, x0 + xb, 7);
+            c10 += d * q4Quad(w, x, q, x1 + xb, 0);
+            c11 += d * q4Quad(w, x, q, x1 + xb, 1);
+            c12 += d * q4Quad(w, x, q, x1 + xb, 2);
+            c13 += d * q4Quad(w, x, q, x1 + xb, 3);
+            c14 += d * q4Quad(w, x, q, x1 + xb, 4);
+            c15 += d * q4Quad(w, x, q, x1 + xb, 5);
+            c16 += d * q4Quad(w, x, q, x1 + xb, 6);
+            c17 += d * q4Quad(w, x, q, x1 + xb, 7);
+            c20 += d * q4Quad(w, x, q, x2 + xb, 0);
+            c21 += d * q4Quad(w, x, q, x2 + xb, 1);
+            c22 += d * q4Quad(w, x, q, x2 + xb, 2);
+            c23 += d * q4Quad(w, x, q, x2 + xb, 3);
+            c24 += d * q4Quad(w, x, q, x2 + xb, 4);
+            c25 += d * q4Quad(w, x, q, x2 + xb, 5);
+            c26 += d * q4Quad(w, x, q, x2 + xb, 6);
+            c27 += d * q4Quad(w, x, q, x2 + xb, 7);
+            c30 += d * q4Quad(w, x, q, x3 + xb, 0);
+            c31 += d * q4Quad(w, x, q, x3 + xb, 1);
+            c32 += d * q4Quad(w, x, q, x3 + xb, 2);
+            c33 += d * q4Quad(w, x, q, x3 + xb, 3);
+            c34 += d * q4Quad(w, x, q, x3 + xb, 4);
+            c35 += d * q4Quad(w, x, q, x3 + xb, 5);
+            c36 += d * q4Quad(w, x, q, x3 + xb, 6);
+            c37 += d * q4Quad(w, x, q, x3 + xb, 7);
         }
+        float s0 = c00 + c01 + c02 + c03 + c04 + c05 + c06 + c07;
+        float s1 = c10 + c11 + c12 + c13 + c14 + c15 + c16 + c17;
+        float s2 = c20 + c21 + c22 + c23 + c24 + c25 + c26 + c27;
+        float s3 = c30 + c31 + c32 + c33 + c34 + c35 + c36 + c37;
         long yo = (long) t0 * rows + o;
-        y.set(yo, c0);
+        y.set(yo, s0);
         if (t0 + 1 < tokens) {
-            y.set(yo + rows, c1);
+            y.set(yo + rows, s1);
         }
         if (t0 + 2 < tokens) {
-            y.set(yo + 2L * rows, c2);
+            y.set(yo + 2L * rows, s2);
         }
         if (t0 + 3 < tokens) {
-            y.set(yo + 3L * rows, c3);
+            y.set(yo + 3L * rows, s3);
         }
     }
 
