@@ -5,6 +5,8 @@ import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.device.Device;
 import dev.gale.core.kernel.Grid;
+import dev.gale.kernels.gemm.GemmF32;
+import dev.gale.kernels.gemm.GemmKernels;
 import dev.gale.kernels.gemm.GemvF32;
 import dev.gale.kernels.gemm.GemvKernels;
 import dev.gale.kernels.quant.Q4_0;
@@ -43,6 +45,7 @@ public final class DeviceGemvTiming {
             quant(cl, false, 4096, 4096, reps);
             quant(cl, true, 4096, 4096, reps);
             quant(cl, true, 14336, 16384, reps);
+            gemm(cl, 17, 4096, 4096, Math.max(3, reps / 3));
         }
     }
 
@@ -114,6 +117,52 @@ public final class DeviceGemvTiming {
                 }
                 report((q4 ? "Q4_0" : "Q8_0") + " gemv " + rows + "x" + in + " (" + bytes / (1 << 20) + " MiB) " + variant,
                         bytes, vec, dev, wall);
+            }
+        }
+    }
+
+    /** Q4_0 and Q8_0 GEMM and the tiled F32 GEMM at {@code tokens × out × in}. */
+    static void gemm(KernelLauncher cl, int tokens, int out, int in, int reps) {
+        SplittableRandom r = new SplittableRandom(3);
+        try (Buffer wf = Buffers.f32("wf", Ops.random(r, out * in, 1));
+             Buffer x = Buffers.f32("x", Ops.random(r, tokens * in, 1));
+             Buffer y = Buffers.allocate("y", DType.F32, (long) tokens * out);
+             Buffer w4 = Buffers.allocate("w4", DType.U8, Q4_0.rowBytes(in) * out);
+             Buffer w8 = Buffers.allocate("w8", DType.I8, Q8_0.rowBytes(in) * out)) {
+            Q4_0.quantize(wf.segment(), 0, w4.segment(), 0, out * in);
+            Q8_0.quantize(wf.segment(), 0, w8.segment(), 0, out * in);
+            Grid qgrid = Grid.of2(Ops.roundUp(out, 16), (tokens + 3) / 4, 16, 1);
+            Grid fgrid = Grid.of2((out + 31) / 32 * 16, (tokens + 7) / 8 * 4, 16, 4);
+            for (int kind = 0; kind < 3; kind++) {
+                long[] vec = new long[reps];
+                long[] dev = new long[reps];
+                long[] wall = new long[reps];
+                for (int i = -1; i < reps; i++) {
+                    long t0 = System.nanoTime();
+                    if (kind == 0) {
+                        Q4_0Matmul.matmulF32Parallel(w4.segment(), 0, out, in, x.segment(), 0, tokens, y.segment(), 0);
+                    } else if (kind == 1) {
+                        Q8_0Matmul.matmulF32Parallel(w8.segment(), 0, out, in, x.segment(), 0, tokens, y.segment(), 0);
+                    } else {
+                        GemmF32.gemm(wf.segment(), 0, x.segment(), 0, y.segment(), 0, tokens, out, in);
+                    }
+                    long t1 = System.nanoTime();
+                    long d = kind == 0 ? cl.launchInline(QuantKernels.class, "q4Gemm", qgrid, w4, x, y, out, in, tokens)
+                            : kind == 1 ? cl.launchInline(QuantKernels.class, "q8Gemm", qgrid, w8, x, y, out, in, tokens)
+                            : cl.launchInline(GemmKernels.class, "gemmF32Tiled", fgrid, wf, x, y, tokens, out, in, 16,
+                                    4, 16);
+                    long t2 = System.nanoTime();
+                    if (i >= 0) {
+                        vec[i] = t1 - t0;
+                        dev[i] = d;
+                        wall[i] = t2 - t1;
+                    }
+                }
+                String what = (kind == 0 ? "Q4_0 gemm q4Gemm" : kind == 1 ? "Q8_0 gemm q8Gemm" : "F32 gemm gemmF32Tiled")
+                        + " " + tokens + "x" + out + "x" + in;
+                long bytes = kind == 0 ? w4.segment().byteSize() : kind == 1 ? w8.segment().byteSize()
+                        : wf.segment().byteSize();
+                report(what, bytes, vec, dev, wall);
             }
         }
     }
