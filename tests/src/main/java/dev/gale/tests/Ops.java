@@ -11,18 +11,28 @@ import dev.gale.kernels.activation.ResidualAdd;
 import dev.gale.kernels.activation.Silu;
 import dev.gale.kernels.activation.Softmax;
 import dev.gale.kernels.activation.SwiGlu;
+import dev.gale.kernels.gemm.GemmF16;
+import dev.gale.kernels.gemm.GemmF32;
+import dev.gale.kernels.gemm.GemmKernels;
 import dev.gale.kernels.gemm.GemvF16;
 import dev.gale.kernels.gemm.GemvF32;
 import dev.gale.kernels.gemm.GemvKernels;
 import dev.gale.kernels.norm.LayerNorm;
 import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.norm.RmsNorm;
+import dev.gale.kernels.quant.Q4_0;
+import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q8_0;
+import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.QuantKernels;
 import dev.gale.kernels.rope.Rope;
 import dev.gale.kernels.rope.RopeKernels;
 import dev.gale.kernels.rope.RopeLayout;
 import dev.gale.kernels.rope.RopeTable;
 import dev.gale.kernels.sampling.Argmax;
 import dev.gale.kernels.sampling.SamplingKernels;
+import dev.gale.kernels.sampling.TopK;
+import dev.gale.kernels.sampling.TopKKernels;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -70,7 +80,20 @@ public final class Ops {
                 gemv("gemv_f32_group", "gemvF32Group", false, new int[][] {{1, 1}, {7, 33}, {33, 7}, {31, 4097},
                     {5, 4095}}),
                 gemv("gemv_f16_group", "gemvF16Group", true, new int[][] {{1, 1}, {7, 33}, {33, 7}, {31, 4097},
-                    {5, 4095}}));
+                    {5, 4095}}),
+                gemm(false),
+                gemm(true),
+                quant("q8_0_gemv", false, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 33, 4064}, {1, 4097, 64},
+                    {1, 5, 4128}}),
+                quant("q4_0_gemv", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 33, 4064}, {1, 4097, 64},
+                    {1, 5, 4128}}),
+                quant("q4_0_gemv_group", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 3, 4064}, {1, 33, 96},
+                    {1, 5, 4128}}),
+                quant("q8_0_gemm", false, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
+                    {2, 9, 96}}),
+                quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
+                    {2, 9, 96}}),
+                topK());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */
@@ -502,5 +525,236 @@ public final class Ops {
                 }
             }
         });
+    }
+
+    /** Shapes {tokens, out, in} of the tiled GEMMs: tails in every dimension, one K slice and many. */
+    static final int[][] GEMM_SHAPES = {{1, 1, 1}, {3, 7, 33}, {17, 33, 100}, {5, 70, 257}, {2, 9, 1025},
+        {3, 7, 16}};
+    /**
+     * Tiled GEMM launch: {@code lx × ly} items, each a 2 × 2 register tile, slices of {@code TK} inputs (the odd cases
+     * use 8 × 2 items and slices of 8).
+     */
+    static final int GEMM_LX = 16;
+    static final int GEMM_LY = 4;
+    static final int GEMM_TK = 16;
+
+    static OpCheck gemm(boolean f16) {
+        String name = f16 ? "gemm_f16_tiled" : "gemm_f32_tiled";
+        String tol = "|err| <= max(1e-5, (in/16 + 16)u) * sum|w*x| per output (Numerics.dotBound)";
+        return new OpCheck(name, tol, (t, e) -> {
+            SplittableRandom r = new SplittableRandom(name.hashCode());
+            for (int c = 0; c < GEMM_SHAPES.length; c++) {
+                int tokens = GEMM_SHAPES[c][0];
+                int out = GEMM_SHAPES[c][1];
+                int in = GEMM_SHAPES[c][2];
+                float[] ws = random(r, out * in, 1);
+                float[] xs = random(r, tokens * in, 2);
+                if (c == 1) {
+                    // a NaN activation poisons token 0; an infinite weight makes row 2 infinite for the others
+                    xs[5] = Float.NaN;
+                    ws[2 * in + 9] = Float.POSITIVE_INFINITY;
+                }
+                try (Buffer w = f16 ? Buffers.allocate("w", DType.F16, (long) out * in) : Buffers.f32("w", ws);
+                     Buffer x = Buffers.f32("x", xs); Buffer want = f32("want", tokens * out);
+                     Buffer got = f32("got", tokens * out)) {
+                    if (f16) {
+                        for (int i = 0; i < ws.length; i++) {
+                            short h = Float.floatToFloat16(ws[i]);
+                            w.segment().setAtIndex(HALF, i, h);
+                            ws[i] = Float.float16ToFloat(h);
+                        }
+                        GemmF16.reference(w.segment(), 0, x.segment(), 0, want.segment(), 0, tokens, out, in);
+                    } else {
+                        GemmF32.reference(w.segment(), 0, x.segment(), 0, want.segment(), 0, tokens, out, in);
+                    }
+                    if (t.vectorApi()) {
+                        if (f16) {
+                            GemmF16.gemm(w.segment(), 0, x.segment(), 0, got.segment(), 0, tokens, out, in);
+                        } else {
+                            GemmF32.gemm(w.segment(), 0, x.segment(), 0, got.segment(), 0, tokens, out, in);
+                        }
+                    } else {
+                        // odd cases run a second specialisation: 8 × 2 items, slices of 8
+                        int lx = c % 2 == 1 ? 8 : GEMM_LX;
+                        int ly = c % 2 == 1 ? 2 : GEMM_LY;
+                        int tk = c % 2 == 1 ? 8 : GEMM_TK;
+                        Grid grid = Grid.of2((out + 2 * lx - 1) / (2 * lx) * lx, (tokens + 2 * ly - 1) / (2 * ly) * ly,
+                                lx, ly);
+                        t.kernel(GemmKernels.class, f16 ? "gemmF16Tiled" : "gemmF32Tiled", grid, w, x, got, tokens,
+                                out, in, lx, ly, tk);
+                    }
+                    double tolRel = Math.max(REL, (in / 16.0 + 16) * Numerics.U_F32);
+                    for (int tk = 0; tk < tokens; tk++) {
+                        for (int o = 0; o < out; o++) {
+                            double sumAbs = 0;
+                            for (int i = 0; i < in; i++) {
+                                sumAbs += Math.abs((double) ws[o * in + i] * xs[tk * in + i]);
+                            }
+                            int k = tk * out + o;
+                            e.check(name + " " + tokens + "x" + out + "x" + in + " token " + tk + " out " + o,
+                                    got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Q8_0 or Q4_0 weights times F32 activations, shapes {tokens, rows, in}: GEMV kernel for one token, GEMM kernel
+     * otherwise. Every case pokes a subnormal fp16 scale into row 0's first block, a negative scale into row 1's and
+     * an all-zero block (scale 0) into the last row; the second case has +Inf and NaN activations.
+     */
+    static OpCheck quant(String name, boolean q4, int[][] shapes) {
+        String tol = "|err| <= max(1e-5, (in/16 + 16)u) * sum|d*q*x| per output (Numerics.dotBound)";
+        return new OpCheck(name, tol, (t, e) -> {
+            SplittableRandom r = new SplittableRandom(name.hashCode());
+            for (int c = 0; c < shapes.length; c++) {
+                int tokens = shapes[c][0];
+                int rows = shapes[c][1];
+                int in = shapes[c][2];
+                float[] ws = random(r, rows * in, 1);
+                for (int j = 0; j < 32; j++) {
+                    ws[(rows - 1) * in + j] = 0f;
+                }
+                float[] xs = random(r, tokens * in, 2);
+                if (c == 1) {
+                    xs[5] = Float.POSITIVE_INFINITY;
+                    if (tokens > 1) {
+                        xs[in + 40] = Float.NaN;
+                    }
+                }
+                long rowBytes = q4 ? Q4_0.rowBytes(in) : Q8_0.rowBytes(in);
+                try (Buffer wf = Buffers.f32("wf", ws);
+                     Buffer w = Buffers.allocate("w", q4 ? DType.U8 : DType.I8, rows * rowBytes);
+                     Buffer deq = f32("deq", rows * in); Buffer x = Buffers.f32("x", xs);
+                     Buffer want = f32("want", tokens * rows); Buffer got = f32("got", tokens * rows)) {
+                    MemorySegment ms = w.segment();
+                    if (q4) {
+                        Q4_0.quantize(wf.segment(), 0, ms, 0, rows * in);
+                    } else {
+                        Q8_0.quantize(wf.segment(), 0, ms, 0, rows * in);
+                    }
+                    ms.set(HALF, 0, (short) 0x0203);
+                    if (rows > 1) {
+                        ms.set(HALF, rowBytes, (short) 0xB555);
+                    }
+                    if (q4) {
+                        Q4_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
+                        Q4_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
+                    } else {
+                        Q8_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
+                        Q8_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
+                    }
+                    if (t.vectorApi()) {
+                        if (q4) {
+                            Q4_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
+                        } else {
+                            Q8_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
+                        }
+                    } else if (name.endsWith("_group")) {
+                        t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), w, x, got, rows, in,
+                                GROUP);
+                    } else if (tokens == 1) {
+                        t.kernel(QuantKernels.class, q4 ? "q4Gemv" : "q8Gemv", elementGrid(rows), w, x, got, rows, in);
+                    } else {
+                        Grid grid = Grid.of2(roundUp(rows, 16), (tokens + 3) / 4, 16, 1);
+                        t.kernel(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, w, x, got, rows, in, tokens);
+                    }
+                    double tolRel = Math.max(REL, (in / 16.0 + 16) * Numerics.U_F32);
+                    for (int tk = 0; tk < tokens; tk++) {
+                        for (int o = 0; o < rows; o++) {
+                            double sumAbs = 0;
+                            for (int i = 0; i < in; i++) {
+                                sumAbs += Math.abs((double) deq.getFloat((long) o * in + i) * xs[tk * in + i]);
+                            }
+                            int k = tk * rows + o;
+                            e.check(name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o,
+                                    got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    static OpCheck topK() {
+        return new OpCheck("topk", "exact indices and value bits (NaN first, ties to the lower index, -0 == +0)",
+                (t, e) -> {
+                    SplittableRandom r = new SplittableRandom(81);
+                    List<float[]> xsList = new ArrayList<>();
+                    List<Integer> ks = new ArrayList<>();
+                    xsList.add(new float[] {2.5f});
+                    ks.add(1);
+                    xsList.add(random(r, 7, 10));
+                    ks.add(5);
+                    xsList.add(random(r, 33, 10));
+                    ks.add(5);
+                    xsList.add(random(r, 4097, 10));
+                    ks.add(64);
+                    xsList.add(random(r, 32000, 10));
+                    ks.add(64);
+                    xsList.add(random(r, 64, 10));
+                    ks.add(64);
+                    float[] nan = random(r, 4097, 10);
+                    nan[3000] = Float.NaN;
+                    nan[12] = Float.NaN;
+                    nan[4096] = Float.NaN;
+                    nan[77] = Float.POSITIVE_INFINITY;
+                    xsList.add(nan);
+                    ks.add(64);
+                    float[] ties = new float[4095];
+                    for (int i = 0; i < ties.length; i++) {
+                        ties[i] = r.nextInt(10);
+                    }
+                    xsList.add(ties);
+                    ks.add(64);
+                    float[] equal = new float[100];
+                    java.util.Arrays.fill(equal, 3.5f);
+                    xsList.add(equal);
+                    ks.add(64);
+                    float[] zeros = new float[70];
+                    for (int i = 0; i < zeros.length; i++) {
+                        zeros[i] = i % 3 == 0 ? -0f : i % 3 == 1 ? 0f : -1f;
+                    }
+                    xsList.add(zeros);
+                    ks.add(64);
+                    float[] ninf = new float[100];
+                    java.util.Arrays.fill(ninf, Float.NEGATIVE_INFINITY);
+                    xsList.add(ninf);
+                    ks.add(5);
+                    float[] firstNan = random(r, 33, 1);
+                    firstNan[0] = Float.NaN;
+                    firstNan[5] = Float.NaN;
+                    xsList.add(firstNan);
+                    ks.add(1);
+                    for (int c = 0; c < xsList.size(); c++) {
+                        float[] xs = xsList.get(c);
+                        int n = xs.length;
+                        int k = ks.get(c);
+                        int[] wantIdx = new int[k];
+                        float[] wantVal = new float[k];
+                        int[] gotIdx = new int[k];
+                        float[] gotVal = new float[k];
+                        try (Buffer x = Buffers.f32("x", xs); Buffer ib = Buffers.allocate("idx", DType.I32, k);
+                             Buffer vb = f32("val", k)) {
+                            TopK.reference(x.segment(), 0, n, k, wantIdx, wantVal);
+                            if (t.vectorApi()) {
+                                TopK.apply(x.segment(), 0, n, k, gotIdx, gotVal);
+                            } else {
+                                t.kernel(TopKKernels.class, "topK", Grid.of1(GROUP, GROUP), x, ib, vb, n, k, GROUP);
+                                for (int j = 0; j < k; j++) {
+                                    gotIdx[j] = ib.getInt(j);
+                                    gotVal[j] = vb.getFloat(j);
+                                }
+                            }
+                            for (int j = 0; j < k; j++) {
+                                e.exact("topk n=" + n + " k=" + k + " rank " + j + " index", gotIdx[j], wantIdx[j]);
+                                e.exact("topk n=" + n + " k=" + k + " rank " + j + " value bits",
+                                        Float.floatToIntBits(gotVal[j]), Float.floatToIntBits(wantVal[j]));
+                            }
+                        }
+                    }
+                });
     }
 }
