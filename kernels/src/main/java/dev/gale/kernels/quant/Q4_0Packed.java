@@ -211,16 +211,16 @@ public final class Q4_0Packed {
                 FloatVector xl = FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE);
                 FloatVector xh = FloatVector.fromMemorySegment(F, x, xb + 4L * (j + QK / 2), LE);
                 IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
                 p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
                 p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
+                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
                 p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
+                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
                 p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
             long sb = s0 + (long) b * GS;
@@ -315,16 +315,16 @@ public final class Q4_0Packed {
                 FloatVector xl = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + j, LE).convertShape(VectorOperators.B2F, F, 0);
                 FloatVector xh = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + j + QK / 2, LE).convertShape(VectorOperators.B2F, F, 0);
                 IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p0 = ((FloatVector) n0.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
                 p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
                 p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
+                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
                 p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
+                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.AND, LOW_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
                 p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
             float dx = a.get(F32, as + 4L * b);
