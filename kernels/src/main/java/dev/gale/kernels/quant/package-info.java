@@ -32,7 +32,8 @@
  * equal the reference bit for bit whenever the block results are exact (unit scales, integer activations) and
  * otherwise differ only by the F32 summation order of block terms. With F32 activations results are within
  * {@link dev.gale.kernels.Numerics#dotBound} of the exact product over the terms the kernel adds (for packed Q4_0
- * the block sum starts at {@code −8·Σx} and adds {@code nib·x}). Lane reductions may associate differently before
+ * the block sum starts at {@code −8·Σx} and adds {@code v·xl + hi·(xh − 16·xl)}, {@code v} the nibble byte: see
+ * {@link dev.gale.kernels.quant.Q4_0Packed}). Lane reductions may associate differently before
  * and after C2 compiles a kernel, so repeated runs may differ in the last bits.
  *
  * <h2>Vector shapes</h2>

@@ -137,7 +137,7 @@ class QuantPackedTest {
     /**
      * Random weights and activations: Q8 path within F32 summation error of the reference's block terms; F32 path
      * within the F32 dot error of the exact product, taken over the terms the kernel adds (for Q4_0 the block sum
-     * starts at −8·Σx and adds nib·x, so its terms are Σ|nib·x| + 8·|Σx| per block, scaled by |d|).
+     * starts at −8·Σx and adds v·xl + hi·(xh − 16·xl) with v the nibble byte, see {@link Q4_0Packed}).
      */
     @ParameterizedTest
     @EnumSource(Fmt.class)
@@ -187,8 +187,8 @@ class QuantPackedTest {
 
     /**
      * For row {@code r} and token {@code t}: the Q8 path's block-term scale {@code Σ_b |d_w·d_x|·(Σ|q_w·q_x| (+ 8|Σq_x|
-     * for Q4))}, the F32 path's term scale {@code Σ_b |d_w|·(Σ|q·x| (+ 8|Σx| for Q4, q unsigned))}, and the exact F32
-     * product in double.
+     * for Q4))}, the F32 path's term scale {@code Σ_b |d_w|·Σ|terms added|} (Q8_0: {@code Σ|q·x|}; Q4_0: see
+     * {@link Q4_0Packed}), and the exact F32 product in double.
      */
     private static double[] terms(Fmt fmt, MemorySegment w, long rb, MemorySegment xf, Q8Activations x, int in, int t,
             int r) {
@@ -211,7 +211,15 @@ class QuantPackedTest {
             }
             if (fmt == Fmt.Q4_0) {
                 blockAbs += 8 * Math.abs(x.sum(t, b));
-                blockF += 8 * Math.abs(sx);
+                // The kernel adds v·xl and hi·(xh − 16·xl) with v = lo + 16·hi, then starts from −8·Σx.
+                blockF = 8 * Math.abs(sx);
+                for (int j = 0; j < 16; j++) {
+                    int lo = fmt.q(w, r * rb, b * 32 + j) + 8;
+                    int hi = fmt.q(w, r * rb, b * 32 + j + 16) + 8;
+                    double xl = xf.get(F, 4L * ((long) t * in + b * 32 + j));
+                    double xh = xf.get(F, 4L * ((long) t * in + b * 32 + j + 16));
+                    blockF += Math.abs((lo + 16 * hi) * xl) + Math.abs(hi * (xh - 16 * xl));
+                }
             }
             termScale += Math.abs((float) dw * x.scale(t, b)) * blockAbs;
             f32Terms += Math.abs(dw) * blockF;
