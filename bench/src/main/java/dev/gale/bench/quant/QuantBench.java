@@ -1,8 +1,10 @@
 package dev.gale.bench.quant;
 
 import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -24,7 +26,9 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * JMH for the quant family: single-thread row-range kernels (the hot path, check {@code -prof gc} for ≈ 0 B/op) and
  * the parallel entry points, at Llama shapes. {@code shape} is {@code in x out}; {@code tokens} 1 is a GEMV.
- * A read-bandwidth loop over the same weight bytes runs in the same fork as the denominator.
+ * A read-bandwidth loop over the same weight bytes runs in the same fork as the denominator. {@code packed*} are the
+ * decode kernels on {@link Q4_0Packed}/{@link Q8_0Packed} (packed once in setup); the others read llama.cpp's layout
+ * ({@link Q4_0Matmul}/{@link Q8_0Matmul}), the previous variant, kept as the baseline.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -50,6 +54,8 @@ public class QuantBench {
     private int in;
     private int out;
     private boolean q4;
+    private Q4_0Packed p4;
+    private Q8_0Packed p8;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -64,6 +70,11 @@ public class QuantBench {
         y = arena.allocate(4L * tokens * out, 64);
         xq = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, in), 64), 0, tokens, in);
         xq.quantize(x, 0, tokens);
+        if (q4) {
+            p4 = Q4_0Packed.pack(w, 0, out, in, arena);
+        } else {
+            p8 = Q8_0Packed.pack(w, 0, out, in, arena);
+        }
     }
 
     @TearDown(Level.Trial)
@@ -109,6 +120,42 @@ public class QuantBench {
             Q4_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
         } else {
             Q8_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+        }
+    }
+
+    @Benchmark
+    public void packedQ8ActivationsSingleThread() {
+        if (q4) {
+            p4.matmul(xq, y, 0, 0, out);
+        } else {
+            p8.matmul(xq, y, 0, 0, out);
+        }
+    }
+
+    @Benchmark
+    public void packedF32ActivationsSingleThread() {
+        if (q4) {
+            p4.matmulF32(x, 0, tokens, y, 0, 0, out);
+        } else {
+            p8.matmulF32(x, 0, tokens, y, 0, 0, out);
+        }
+    }
+
+    @Benchmark
+    public void packedQ8ActivationsParallel() {
+        if (q4) {
+            p4.matmulParallel(xq, y, 0);
+        } else {
+            p8.matmulParallel(xq, y, 0);
+        }
+    }
+
+    @Benchmark
+    public void packedF32ActivationsParallel() {
+        if (q4) {
+            p4.matmulF32Parallel(x, 0, tokens, y, 0);
+        } else {
+            p8.matmulF32Parallel(x, 0, tokens, y, 0);
         }
     }
 

@@ -6,9 +6,11 @@ import dev.gale.bench.Roofline;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,6 +22,10 @@ import java.util.List;
  * Report cases for the quant family: Q8_0 and Q4_0 GEMV (decode) and GEMM (prefill, 512 tokens) at Llama-3.2-1B and
  * Llama-3-8B projection shapes, with Q8 activations (quantization included in the timed run, as a decode step pays
  * it) and with F32 activations. Weights are synthetic: speed does not depend on their values.
+ *
+ * <p>GEMV runs twice: {@code impl} "packed" is the decode path ({@link Q4_0Packed}/{@link Q8_0Packed}, weights
+ * repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
+ * llama.cpp's blocks directly), kept beside it as the baseline. GEMM runs on the ggml-layout tiles.
  *
  * <p>{@link BenchCase#bytes()} counts what one run reads and writes: the quantized weights, the F32 activations
  * (read once, by the quantizer or the kernel) and the F32 output. {@link BenchCase#flops()} is {@code 2·out·in·tokens}.
@@ -39,20 +45,24 @@ public final class QuantBenchCases implements BenchCaseProvider {
         List<BenchCase> cases = new ArrayList<>();
         if (quick) {
             for (Format f : Format.values()) {
-                cases.add(new QuantCase(f, true, L1B_UP, 1));
-                cases.add(new QuantCase(f, false, L1B_UP, 1));
+                for (boolean packed : new boolean[] {true, false}) {
+                    cases.add(new QuantCase(f, true, L1B_UP, 1, packed));
+                    cases.add(new QuantCase(f, false, L1B_UP, 1, packed));
+                }
             }
             return cases;
         }
         for (Shape s : new Shape[] {L1B_UP, L1B_DOWN, L8B_UP, L8B_DOWN}) {
             for (Format f : Format.values()) {
-                cases.add(new QuantCase(f, true, s, 1));
-                cases.add(new QuantCase(f, false, s, 1));
+                for (boolean packed : new boolean[] {true, false}) {
+                    cases.add(new QuantCase(f, true, s, 1, packed));
+                    cases.add(new QuantCase(f, false, s, 1, packed));
+                }
             }
         }
         for (Format f : Format.values()) {
-            cases.add(new QuantCase(f, true, L8B_UP, 512));
-            cases.add(new QuantCase(f, false, L8B_UP, 512));
+            cases.add(new QuantCase(f, true, L8B_UP, 512, false));
+            cases.add(new QuantCase(f, false, L8B_UP, 512, false));
         }
         return cases;
     }
@@ -95,19 +105,29 @@ public final class QuantBenchCases implements BenchCaseProvider {
         return x;
     }
 
-    /** One format × activation type × shape × token count, all rows over the shared worker pool. */
+    /**
+     * One format × activation type × shape × token count × layout, all rows over the shared worker pool. Packing
+     * happens in setup (a load-time cost), so the timed run is the decode GEMV alone; {@link #bytes()} still counts
+     * the ggml-format weight bytes for both layouts, so the two compare by time. The packed copy is larger (F32 scales:
+     * 20 bytes per Q4_0 block against 18, 36 per Q8_0 block against 34, plus padding to 4 rows): its kernels stream
+     * up to 11 % more bytes than counted.
+     */
     static final class QuantCase implements BenchCase {
         private final Format format;
         private final boolean q8;
         private final Shape shape;
         private final int tokens;
+        private final boolean packed;
         private Arena arena;
+        private Q4_0Packed p4;
+        private Q8_0Packed p8;
         private MemorySegment w;
         private MemorySegment x;
         private MemorySegment y;
         private Q8Activations xq;
 
-        QuantCase(Format format, boolean q8, Shape shape, int tokens) {
+        QuantCase(Format format, boolean q8, Shape shape, int tokens, boolean packed) {
+            this.packed = packed;
             this.format = format;
             this.q8 = q8;
             this.shape = shape;
@@ -126,7 +146,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
 
         @Override
         public String impl() {
-            return Q8_0Matmul.path() + " x" + WorkerPool.shared().threads();
+            return (packed ? "packed " : "ggml layout ") + Q8_0Matmul.path() + " x" + WorkerPool.shared().threads();
         }
 
         @Override
@@ -151,6 +171,11 @@ public final class QuantBenchCases implements BenchCaseProvider {
             w = syntheticWeights(arena, format, shape.out(), shape.in());
             x = syntheticActivations(arena, tokens, shape.in());
             y = arena.allocate(4L * tokens * shape.out(), 64);
+            if (packed && format == Format.Q8_0) {
+                p8 = Q8_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
+            } else if (packed) {
+                p4 = Q4_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
+            }
             if (q8) {
                 xq = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, shape.in()), 64), 0, tokens,
                         shape.in());
@@ -161,7 +186,20 @@ public final class QuantBenchCases implements BenchCaseProvider {
         public void run() {
             int in = shape.in();
             int out = shape.out();
-            if (q8) {
+            if (packed) {
+                if (q8) {
+                    xq.quantize(x, 0, tokens);
+                    if (p8 != null) {
+                        p8.matmulParallel(xq, y, 0);
+                    } else {
+                        p4.matmulParallel(xq, y, 0);
+                    }
+                } else if (p8 != null) {
+                    p8.matmulF32Parallel(x, 0, tokens, y, 0);
+                } else {
+                    p4.matmulF32Parallel(x, 0, tokens, y, 0);
+                }
+            } else if (q8) {
                 xq.quantize(x, 0, tokens);
                 if (format == Format.Q8_0) {
                     Q8_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
@@ -180,6 +218,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
             if (arena != null) {
                 arena.close();
                 arena = null;
+                p4 = null;
+                p8 = null;
             }
         }
     }

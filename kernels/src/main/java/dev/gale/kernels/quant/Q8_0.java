@@ -10,7 +10,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * llama.cpp's {@code block_q8_0}, byte for byte: {@code {fp16 d; int8 qs[32]}} (34 bytes, little endian), value
  * {@code d·q}. A row of {@code in} elements is {@code in/32} consecutive blocks; a matrix is rows back to back. This is
- * the layout the matmul kernels read directly (no repacking).
+ * the import/export format and the input of the scalar references; decode repacks it once with
+ * {@link Q8_0Packed#pack}, and {@link Q8_0Matmul} reads it directly.
  */
 public final class Q8_0 {
     /** Elements per block. */

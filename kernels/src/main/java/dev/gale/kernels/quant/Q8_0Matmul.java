@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * {@code Y[tokens][rows] = X[tokens][in] · Wᵀ} with Q8_0 weights {@code W[rows][in]} in llama.cpp's block layout
- * (read directly, no repacking). GEMV is {@code tokens == 1}. {@code Y[t][r]} is the F32 at
+ * (read directly, no repacking). GEMV is {@code tokens == 1}. <b>For decode use {@link Q8_0Packed}</b> (repacked once);
+ * this class is the baseline on the load format, holds the scalar references, and runs prefill (its 2×4 F32 tile). {@code Y[t][r]} is the F32 at
  * {@code yOff + 4·(t·rows + r)}.
  *
  * <p>Two activation types:

@@ -122,13 +122,13 @@ class QuantMatmulTest {
         }
     }
 
-    private static final int[][] SHAPES = { // in, rows, tokens
+    static final int[][] SHAPES = { // in, rows, tokens
         {32, 1, 1}, {32, 7, 3}, {64, 33, 1}, {64, 31, 17}, {4064, 7, 1}, {4128, 33, 3}, {4128, 5, 17},
         {64, 4097, 1}, {32, 4097, 5}, {256, 130, 9}
     };
 
     /** Activations whose every block has amax exactly 127 (so d = 1 and q = x) and small other values. */
-    private static MemorySegment integerActivations(Arena arena, Random rnd, int tokens, int in) {
+    static MemorySegment integerActivations(Arena arena, Random rnd, int tokens, int in) {
         MemorySegment x = arena.allocate(4L * tokens * in, 64);
         for (int i = 0; i < tokens * in; i++) {
             float v = i % 32 == rnd.nextInt(32) % 32 ? 127 : rnd.nextInt(15) - 7;
@@ -140,7 +140,7 @@ class QuantMatmulTest {
         return x;
     }
 
-    private static MemorySegment randomActivations(Arena arena, Random rnd, int tokens, int in) {
+    static MemorySegment randomActivations(Arena arena, Random rnd, int tokens, int in) {
         MemorySegment x = arena.allocate(4L * tokens * in, 64);
         for (int i = 0; i < tokens * in; i++) {
             x.set(F, 4L * i, (float) (rnd.nextGaussian() * (1 + (i / 32) % 5)));
@@ -148,7 +148,7 @@ class QuantMatmulTest {
         return x;
     }
 
-    private static Q8Activations quantized(Arena arena, MemorySegment x, int tokens, int in) {
+    static Q8Activations quantized(Arena arena, MemorySegment x, int tokens, int in) {
         Q8Activations a = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, in), 64), 0, tokens,
                 in);
         a.quantize(x, 0, tokens);

@@ -1,0 +1,43 @@
+/**
+ * llama.cpp's Q8_0 and Q4_0 weight formats and the matmuls over them: {@code Y[tokens][rows] = X[tokens][in] · Wᵀ}.
+ *
+ * <h2>Which class</h2>
+ * <ul>
+ *   <li><b>Decode (GEMV): {@link dev.gale.kernels.quant.Q4_0Packed} and {@link dev.gale.kernels.quant.Q8_0Packed}.</b>
+ *       Made once at load with {@code pack(w, wOff, rows, in, arena)} from llama.cpp rows; then
+ *       {@code matmulF32Parallel(x, xOff, tokens, y, yOff)} (F32 activations) or {@code matmulParallel(q8, y, yOff)}
+ *       ({@link dev.gale.kernels.quant.Q8Activations}), and single-thread row-range forms that allocate nothing.
+ *       Several tokens loop over each cache-resident 4-row group (no token tile yet).</li>
+ *   <li><b>Format I/O: {@link dev.gale.kernels.quant.Q4_0}, {@link dev.gale.kernels.quant.Q8_0}</b>: the GGUF byte
+ *       layout, {@code quantize} (ggml's reference rounding) and {@code dequantize}. The packed classes
+ *       {@code dequantizeRow} to the same values and {@code exportRow} back to the same bytes.</li>
+ *   <li><b>Activations: {@link dev.gale.kernels.quant.Q8Activations}</b>: int8 blocks with F32 scales and block sums,
+ *       in caller scratch.</li>
+ *   <li><b>References, baseline and prefill: {@link dev.gale.kernels.quant.Q4_0Matmul},
+ *       {@link dev.gale.kernels.quant.Q8_0Matmul}</b>: scalar {@code reference}/{@code referenceF32} (the definition
+ *       every kernel is tested against), and Vector API kernels that read the llama.cpp layout directly: the previous
+ *       decode path (kept as the benchmark baseline) and the 2-row × 4-token F32 tile used for prefill.</li>
+ * </ul>
+ *
+ * <h2>Packed layout</h2>
+ * Rows in groups of 4 (padded with exact-zero rows); per group and 32-element block, the 4 rows' quants are
+ * contiguous (Q4_0: 4 × 16 bytes in ggml's nibble order, byte j = element j low, element j + 16 high; Q8_0:
+ * 4 × 32 bytes), and the 4 scales are F32 in a separate contiguous array. One activation load feeds 4 rows, each
+ * group is one sequential stream, and no fp16 is converted in the hot loop. The copy is 20 bytes per Q4_0 block
+ * (ggml: 18) and 36 per Q8_0 block (ggml: 34).
+ *
+ * <h2>Kernels and accuracy</h2>
+ * Weights widen from quarter-width byte loads (part-0 conversions) to F32 and meet the activations in FMAs, one
+ * scale FMA per row and block. With Q8 activations every block's integer sum is exact in F32 lanes, so results
+ * equal the reference bit for bit whenever the block results are exact (unit scales, integer activations) and
+ * otherwise differ only by the F32 summation order of block terms. With F32 activations results are within
+ * {@link dev.gale.kernels.Numerics#dotBound} of the exact product over the terms the kernel adds (for packed Q4_0
+ * the block sum starts at {@code −8·Σx} and adds {@code v·xl + hi·(xh − 16·xl)}, {@code v} the nibble byte: see
+ * {@link dev.gale.kernels.quant.Q4_0Packed}). Lane reductions may associate differently before
+ * and after C2 compiles a kernel, so repeated runs may differ in the last bits.
+ *
+ * <h2>Vector shapes</h2>
+ * All species derive from {@code SPECIES_PREFERRED}; 256- and 512-bit shapes run the vector kernels, narrower ones
+ * the scalar code ({@code Q4_0Matmul.path()} says which).
+ */
+package dev.gale.kernels.quant;
