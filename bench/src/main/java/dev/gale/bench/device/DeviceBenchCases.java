@@ -10,6 +10,10 @@ import dev.gale.core.kernel.Grid;
 import dev.gale.core.kernel.KernelSource;
 import dev.gale.kernels.activation.ActivationKernels;
 import dev.gale.kernels.gemm.GemvKernels;
+import dev.gale.kernels.quant.QuantKernels;
+import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.core.buffer.DType;
+import java.lang.foreign.Arena;
 import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.rope.RopeKernels;
 import dev.gale.kernels.rope.RopeLayout;
@@ -102,6 +106,13 @@ public final class DeviceBenchCases implements BenchCaseProvider {
             c.add(gemv(d, false, 14336, 4096, "Llama-3-8B ffn_up"));
             c.add(gemv(d, true, 14336, 4096, "Llama-3-8B ffn_up"));
         }
+        c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L1B_UP));
+        c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP));
+        if (!quick) {
+            c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L8B_UP));
+            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L8B_UP));
+            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.Q4_128MIB));
+        }
         c.add(rms(d, 1, 2048, "2048 (Llama-3.2-1B decode)"));
         c.add(rms(d, 1, 4096, "4096 (Llama-3-8B decode)"));
         if (!quick) {
@@ -158,6 +169,30 @@ public final class DeviceBenchCases implements BenchCaseProvider {
                     Grid g = elementGrid(out);
                     return () -> l.launch(src, Map.of(), g, w, x, y, out, in);
                 });
+    }
+
+    /**
+     * Q8_0/Q4_0 GEMV with F32 activations on llama.cpp's blocks ({@code q8Gemv}/{@code q4Gemv}: one item per row),
+     * named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV, so they pair.
+     */
+    static DeviceCase quantGemv(OpenClDevice d, QuantBenchCases.Format f, QuantBenchCases.Shape s) {
+        int in = s.in();
+        int rows = s.out();
+        double bytes = (double) f.rowBytes(in) * rows + 4.0 * in + 4.0 * rows;
+        String op = "gemv " + f.name().toLowerCase() + " x f32";
+        String shape = in + "x" + rows + " (" + s.what() + ")";
+        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, (l, a) -> {
+            Buffer w;
+            try (Arena arena = Arena.ofConfined()) {
+                w = a.bytes("w", f == QuantBenchCases.Format.Q8_0 ? DType.I8 : DType.U8,
+                        QuantBenchCases.syntheticWeights(arena, f, rows, in));
+            }
+            Buffer x = a.f32("x", in);
+            Buffer y = a.f32("y", rows);
+            KernelSource src = l.source(QuantKernels.class, f == QuantBenchCases.Format.Q8_0 ? "q8Gemv" : "q4Gemv");
+            Grid g = elementGrid(rows);
+            return () -> l.launch(src, Map.of(), g, w, x, y, rows, in);
+        });
     }
 
     /** RMSNorm per row. Buffers {@code x, w, y}. */

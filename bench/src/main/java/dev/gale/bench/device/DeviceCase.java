@@ -80,6 +80,13 @@ final class DeviceCase implements BenchCase {
             return add(Buffers.allocate(name, DType.I32, n));
         }
 
+        /** Quantized rows as raw bytes of {@code dtype} (I8 for Q8_0, U8 for Q4_0), copied from {@code rows}. */
+        Buffer bytes(String name, DType dtype, MemorySegment rows) {
+            Buffer b = add(Buffers.allocate(name, dtype, rows.byteSize()));
+            MemorySegment.copy(rows, 0, b.segment(), 0, rows.byteSize());
+            return b;
+        }
+
         private Buffer add(Buffer b) {
             Buffer old = buffers.put(b.name(), b);
             if (old != null) {

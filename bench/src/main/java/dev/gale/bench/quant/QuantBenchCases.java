@@ -32,13 +32,15 @@ import java.util.List;
  */
 public final class QuantBenchCases implements BenchCaseProvider {
     /** A projection: in → out, and where it comes from. */
-    record Shape(int in, int out, String what) {
+    public record Shape(int in, int out, String what) {
     }
 
-    static final Shape L1B_UP = new Shape(2048, 8192, "Llama-3.2-1B ffn_up");
+    public static final Shape L1B_UP = new Shape(2048, 8192, "Llama-3.2-1B ffn_up");
     static final Shape L1B_DOWN = new Shape(8192, 2048, "Llama-3.2-1B ffn_down");
-    static final Shape L8B_UP = new Shape(4096, 14336, "Llama-3-8B ffn_up");
+    public static final Shape L8B_UP = new Shape(4096, 14336, "Llama-3-8B ffn_up");
     static final Shape L8B_DOWN = new Shape(14336, 4096, "Llama-3-8B ffn_down");
+    /** 126 MiB of Q4_0 weights: far past the caches, the size the PoCL comparison is judged at. */
+    public static final Shape Q4_128MIB = new Shape(16384, 14336, "126 MiB of Q4_0");
 
     @Override
     public List<BenchCase> cases(boolean quick) {
@@ -60,6 +62,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
                 }
             }
         }
+        cases.add(new QuantCase(Format.Q4_0, false, Q4_128MIB, 1, true));
+        cases.add(new QuantCase(Format.Q4_0, false, Q4_128MIB, 1, false));
         for (Format f : Format.values()) {
             cases.add(new QuantCase(f, true, L8B_UP, 512, false));
             cases.add(new QuantCase(f, false, L8B_UP, 512, false));
@@ -71,7 +75,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
     public enum Format {
         Q8_0, Q4_0;
 
-        long rowBytes(int in) {
+        public long rowBytes(int in) {
             return this == Q8_0 ? dev.gale.kernels.quant.Q8_0.rowBytes(in) : dev.gale.kernels.quant.Q4_0.rowBytes(in);
         }
 
@@ -81,7 +85,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
     }
 
     /** Synthetic weights: pseudo-random quant bytes, and a small valid fp16 scale in every block. */
-    static MemorySegment syntheticWeights(Arena arena, Format f, int rows, int in) {
+    public static MemorySegment syntheticWeights(Arena arena, Format f, int rows, int in) {
         long bytes = f.rowBytes(in) * rows;
         MemorySegment w = arena.allocate(bytes, 64);
         long state = 0x9E3779B97F4A7C15L;

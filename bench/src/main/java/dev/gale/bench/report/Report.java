@@ -77,7 +77,7 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
                 continue;
             }
             for (CaseResult v : cases) {
-                if (v != d && v.ok() && v.impl() != null && v.impl().startsWith("vector-api")
+                if (v != d && v.ok() && v.impl() != null && v.impl().contains("vector-api")
                         && d.pairKey().equals(v.opShape())) {
                     out.add(new Pair(d, v));
                 }
