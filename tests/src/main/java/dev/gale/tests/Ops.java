@@ -81,6 +81,8 @@ public final class Ops {
                     {5, 4095}}),
                 gemv("gemv_f16_group", "gemvF16Group", true, new int[][] {{1, 1}, {7, 33}, {33, 7}, {31, 4097},
                     {5, 4095}}),
+                gemv("gemv_f16_rows", "gemvF16Rows", true, new int[][] {{1, 1}, {7, 33}, {33, 7}, {4097, 31},
+                    {31, 4097}, {3, 4096}}),
                 gemm(false),
                 gemm(true),
                 quant("q8_0_gemv", false, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 33, 4064}, {1, 4097, 64},
@@ -508,7 +510,7 @@ public final class Ops {
                         } else {
                             GemvF32.rows(w.segment(), 0, x.segment(), 0, got.segment(), 0, out, in, 0, out);
                         }
-                    } else if (kernel.startsWith("gemvF32Rows")) {
+                    } else if (kernel.startsWith("gemvF32Rows") || kernel.equals("gemvF16Rows")) {
                         t.kernel(GemvKernels.class, kernel, elementGrid(out), w, x, got, out, in);
                     } else {
                         t.kernel(GemvKernels.class, kernel, Grid.of1(out * GROUP, GROUP), w, x, got, out, in, GROUP);

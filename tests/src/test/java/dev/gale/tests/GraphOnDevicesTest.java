@@ -206,4 +206,57 @@ class GraphOnDevicesTest {
             System.out.println(report);
         }
     }
+
+    @Test
+    void prefillMatmulsRunTheTiledKernelOnEveryBackend() {
+        int tokens = 5;
+        int out = 37;
+        int in = 70;
+        TaskGraph g = new TaskGraph("prefill-matmul");
+        TensorParam x = g.tensor("x", DType.F32, tokens, in);
+        TensorParam w32 = g.tensor("w32", DType.F32, out, in);
+        TensorParam w16 = g.tensor("w16", DType.F16, out, in);
+        TensorParam y32 = g.tensor("y32", DType.F32, tokens, out);
+        TensorParam y16 = g.tensor("y16", DType.F32, tokens, out);
+        g.launch("f32", MatMulOp.INSTANCE, w32, x, y32).launch("f16", MatMulOp.INSTANCE, w16, x, y16);
+        HANDLES.put(g, List.of(x, w32, w16, y32, y16));
+        List<Plan> plans = new ArrayList<>();
+        plans.add(g.compile(Devices.cpu()));
+        plans.add(g.compile(Devices.cpu(), TaskGraph.PlanOptions.forcing(ImplPath.EMULATOR)));
+        new OpenClDeviceProvider().devices().forEach(d -> plans.add(g.compile(d)));
+        float[][] want = null;
+        for (Plan plan : plans) {
+            Random r = new Random(5);
+            List<Buffer> owned = new ArrayList<>();
+            try (Bindings b = plan.newBindings()) {
+                for (TensorParam p : HANDLES.get(g)) {
+                    int n = (int) p.desc().elementCount();
+                    float[] v = new float[n];
+                    for (int i = 0; i < n; i++) {
+                        v[i] = (float) r.nextGaussian();
+                    }
+                    Buffer buf = Buffers.allocate(p.name(), p.desc().dtype(), n).copyFrom(v);
+                    owned.add(buf);
+                    b.bind(p, buf);
+                }
+                RunReport report = plan.run(b);
+                float[][] got = {owned.get(3).toFloatArray(), owned.get(4).toFloatArray()};
+                if (want == null) {
+                    want = got;
+                    continue;
+                }
+                for (RunReport.TaskReport t : report.tasks()) {
+                    assertFalse(t.detail().startsWith("fallback"), report.toString());
+                }
+                for (int k = 0; k < 2; k++) {
+                    for (int i = 0; i < got[k].length; i++) {
+                        // Dot products of 70 terms of unit size: a few e-6 absolute.
+                        assertEquals(want[k][i], got[k][i], 2e-5f, plan.device().id() + " output " + k + "/" + i);
+                    }
+                }
+            } finally {
+                owned.forEach(Buffer::close);
+            }
+        }
+    }
 }

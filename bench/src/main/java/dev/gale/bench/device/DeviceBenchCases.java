@@ -31,7 +31,7 @@ import java.util.function.Predicate;
  * at the Vector API cases' shapes, with the same op and shape strings and the same byte and flop counts as
  * {@code GemmBenchCases} and {@code ElemBenchCases}, so the report pairs them ("Device vs Vector API"). Kernels and
  * geometries are the ones the graph ops launch ({@code KernelOp}: work groups of 64): F32 GEMV {@code gemvF32Rows16}
- * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Group}, {@code rmsNorm} and {@code softmax} one
+ * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Rows}, {@code rmsNorm} and {@code softmax} one
  * group per row, {@code swiGlu} and {@code residualAdd} one item per element, {@code argmax} one group, and RoPE from
  * cos/sin tables ({@code ropeTable}: one launch for q, one for k). See {@link DeviceCase} for what a run times.
  *
@@ -151,7 +151,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         return Grid.of1(rows * GROUP, GROUP);
     }
 
-    /** {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Group. Buffers {@code w, x, y}. */
+    /** {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Rows. Buffers {@code w, x, y}. */
     static DeviceCase gemv(OpenClDevice d, boolean f16, int out, int in, String origin) {
         double bytes = (double) out * in * (f16 ? 2 : 4) + 4.0 * in + 4.0 * out;
         return new DeviceCase(d, f16 ? "gemv f16" : "gemv f32", out + "x" + in + " (" + origin + ")", bytes,
@@ -159,13 +159,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
                     Buffer w = f16 ? a.f16("w", (long) out * in) : a.f32("w", (long) out * in);
                     Buffer x = a.f32("x", in);
                     Buffer y = a.f32("y", out);
-                    if (f16) {
-                        KernelSource src = l.source(GemvKernels.class, "gemvF16Group");
-                        Map<String, Integer> k = Map.of("group", GROUP);
-                        Grid g = rowGroups(out);
-                        return () -> l.launch(src, k, g, w, x, y, out, in);
-                    }
-                    KernelSource src = l.source(GemvKernels.class, "gemvF32Rows16");
+                    KernelSource src = l.source(GemvKernels.class, f16 ? "gemvF16Rows" : "gemvF32Rows16");
                     Grid g = elementGrid(out);
                     return () -> l.launch(src, Map.of(), g, w, x, y, out, in);
                 });

@@ -54,6 +54,46 @@ public final class GemvKernels {
     }
 
     /**
+     * F16 weights, one item per output row: eight accumulators over eight contiguous halves per step, summed in a
+     * plain chain at the end. On PoCL this is the shape its compiler vectorises inside an item (each half read with
+     * {@code vload_half}, which OpenCL C 1.2 has without {@code cl_khr_fp16}); the group-per-row
+     * {@link #gemvF16Group} was 10-16x slower than the Vector API there.
+     */
+    @Kernel
+    public static void gemvF16Rows(KernelContext ctx, F16 w, F32 x, F32 y, int out, int in) {
+        int o = ctx.globalId(0);
+        if (o >= out) {
+            return;
+        }
+        long row = (long) o * in;
+        float s0 = 0.0f;
+        float s1 = 0.0f;
+        float s2 = 0.0f;
+        float s3 = 0.0f;
+        float s4 = 0.0f;
+        float s5 = 0.0f;
+        float s6 = 0.0f;
+        float s7 = 0.0f;
+        int i = 0;
+        for (; i + 7 < in; i += 8) {
+            long p = row + i;
+            s0 += w.get(p) * x.get(i);
+            s1 += w.get(p + 1) * x.get(i + 1);
+            s2 += w.get(p + 2) * x.get(i + 2);
+            s3 += w.get(p + 3) * x.get(i + 3);
+            s4 += w.get(p + 4) * x.get(i + 4);
+            s5 += w.get(p + 5) * x.get(i + 5);
+            s6 += w.get(p + 6) * x.get(i + 6);
+            s7 += w.get(p + 7) * x.get(i + 7);
+        }
+        float tail = 0.0f;
+        for (; i < in; i++) {
+            tail += w.get(row + i) * x.get(i);
+        }
+        y.set(o, s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7 + tail);
+    }
+
+    /**
      * One item per output row like {@link #gemvF32Rows}, with sixteen accumulators over sixteen contiguous elements
      * per step: the shape a CPU compiler can turn into one 16-lane load and multiply-add per step inside an item.
      */

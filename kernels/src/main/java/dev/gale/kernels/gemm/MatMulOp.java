@@ -4,8 +4,8 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
-import dev.gale.core.graph.TensorParam;
 import java.util.List;
 
 /**
@@ -62,22 +62,31 @@ public final class MatMulOp extends KernelOp {
         }
     }
 
-    /** The device kernels are GEMVs: one token. Prefill GEMM stays on the CPU paths until a tiled kernel exists. */
+    /** Work-group shape and input slice of the tiled GEMM kernel (each item holds a 2×2 register tile). */
+    private static final int TILE_X = 16;
+    private static final int TILE_Y = 4;
+    private static final int TILE_K = 16;
+
     @Override
     protected boolean hasKernel(List<Arg> args) {
-        return ((TensorParam) args.get(1)).desc().dim(0) == 1;
+        return true;
     }
 
+    /** One token: the rows-per-item GEMV; more: the local-memory-tiled GEMM. */
     @Override
     protected List<KernelCall> kernelCalls(LaunchContext ctx) {
         TensorDesc w = ctx.desc(0);
         int out = (int) w.dim(0);
         int in = (int) w.dim(1);
-        if (w.dtype() == DType.F16) {
-                return List.of(new KernelCall(GemvKernels.class, "gemvF16Group", rowGroups(out), ctx.buffer(0),
-                    ctx.buffer(1), ctx.buffer(2), out, in, GROUP));
+        int tokens = (int) ctx.desc(1).dim(0);
+        boolean half = w.dtype() == DType.F16;
+        if (tokens == 1) {
+            return List.of(new KernelCall(GemvKernels.class, half ? "gemvF16Rows" : "gemvF32Rows16",
+                    elementGrid(out), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), out, in));
         }
-        return List.of(new KernelCall(GemvKernels.class, "gemvF32Rows16", elementGrid(out), ctx.buffer(0),
-                ctx.buffer(1), ctx.buffer(2), out, in));
+        Grid grid = Grid.of2((out + 2 * TILE_X - 1) / (2 * TILE_X) * TILE_X,
+                (tokens + 2 * TILE_Y - 1) / (2 * TILE_Y) * TILE_Y, TILE_X, TILE_Y);
+        return List.of(new KernelCall(GemmKernels.class, half ? "gemmF16Tiled" : "gemmF32Tiled", grid, ctx.buffer(0),
+                ctx.buffer(1), ctx.buffer(2), tokens, out, in, TILE_X, TILE_Y, TILE_K));
     }
 }
