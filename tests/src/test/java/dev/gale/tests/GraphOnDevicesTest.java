@@ -37,8 +37,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One decode-step-shaped graph (norm, gated feed-forward with F32 and F16 weights, residual, classifier, softmax,
- * argmax, and RoPE, which has no device kernel) planned on the Vector API, on the grid emulator and on each OpenCL
- * device: same results within the numerics contract, and every report says which path ran each task.
+ * argmax, RoPE at a run-time position) planned on the Vector API, on the grid emulator and on each OpenCL device:
+ * same results within the numerics contract, and every report says which path ran each task. A batched argmax, which
+ * has no device kernel, shows that fallback is an error unless asked for, and then reported.
  */
 class GraphOnDevicesTest {
     static final int DIM = 64;
@@ -54,6 +55,7 @@ class GraphOnDevicesTest {
         try (Bindings b = plan.newBindings()) {
             Buffer probs = null;
             Buffer ids = null;
+            Buffer q = null;
             for (TensorParam p : tensorsOf(plan)) {
                 int n = (int) p.desc().elementCount();
                 Buffer buf = Buffers.allocate(p.name(), p.desc().dtype(), n);
@@ -70,6 +72,8 @@ class GraphOnDevicesTest {
                     probs = buf;
                 } else if (p.name().equals("ids")) {
                     ids = buf;
+                } else if (p.name().equals("q")) {
+                    q = buf;
                 }
             }
             if (hasPosition(plan)) {
@@ -79,6 +83,9 @@ class GraphOnDevicesTest {
                 reports.add(plan.run(b));
                 result.add(probs.toFloatArray());
                 result.add(new float[] {ids.getInt(0)});
+                if (q != null) {
+                    result.add(q.toFloatArray());
+                }
             }
         } finally {
             owned.forEach(Buffer::close);
@@ -157,7 +164,7 @@ class GraphOnDevicesTest {
 
     @Test
     void theEmulatorRunsEveryKernelOfThePlanAndAgreesWithTheVectorApi() {
-        TaskGraph g = tracked(false);
+        TaskGraph g = tracked(true);
         List<RunReport> reports = new ArrayList<>();
         List<float[]> vector = run(g.compile(Devices.cpu()), reports);
         List<float[]> emulated = run(g.compile(Devices.cpu(), TaskGraph.PlanOptions.forcing(ImplPath.EMULATOR)),
@@ -167,9 +174,19 @@ class GraphOnDevicesTest {
         for (RunReport.TaskReport t : last.tasks()) {
             assertEquals(ImplPath.EMULATOR, t.path(), t.task());
         }
-        // RoPE has no kernel: forcing the emulator on a graph with it is an error, not a silent CPU run.
+        // A batched argmax has no kernel: forcing the emulator on it is an error, not a silent CPU run.
         assertThrows(UnsupportedTaskException.class,
-                () -> tracked(true).compile(Devices.cpu(), TaskGraph.PlanOptions.forcing(ImplPath.EMULATOR)));
+                () -> batchedArgmax().compile(Devices.cpu(), TaskGraph.PlanOptions.forcing(ImplPath.EMULATOR)));
+    }
+
+    /** Argmax over two rows: the device kernel reduces one row, so this launch has CPU paths only. */
+    private static TaskGraph batchedArgmax() {
+        TaskGraph g = new TaskGraph("batched-argmax");
+        TensorParam logits = g.tensor("logits", DType.F32, 2, VOCAB);
+        TensorParam ids = g.tensor("ids", DType.I32, 2);
+        g.launch("argmax", ArgmaxOp.INSTANCE, logits, ids);
+        HANDLES.put(g, List.of(logits, ids));
+        return g;
     }
 
     @Test
@@ -185,25 +202,34 @@ class GraphOnDevicesTest {
         List<RunReport> reports = new ArrayList<>();
         List<float[]> vector = run(g.compile(Devices.cpu()), reports);
         for (Device d : devices) {
-            UnsupportedTaskException e = assertThrows(UnsupportedTaskException.class, () -> g.compile(d));
-            assertTrue(e.getMessage().contains("rope") && e.getMessage().contains(d.id()), e.getMessage());
-
             List<RunReport> deviceReports = new ArrayList<>();
-            List<float[]> got = run(g.compile(d, TaskGraph.PlanOptions.withFallback()), deviceReports);
+            List<float[]> got = run(g.compile(d), deviceReports);
             assertSameResults(vector, got, d.id());
             RunReport report = deviceReports.getLast();
-            assertTrue(report.anyFallback(), report.toString());
+            assertFalse(report.anyFallback(), report.toString());
             for (RunReport.TaskReport t : report.tasks()) {
-                if (t.task().equals("rope")) {
-                    assertEquals("cpu", t.device(), report.toString());
-                    assertTrue(t.detail().startsWith("fallback"), report.toString());
-                } else {
-                    assertEquals(d.id(), t.device(), report.toString());
-                    assertEquals(ImplPath.DEVICE_KERNEL, t.path(), report.toString());
-                    assertFalse(t.detail().startsWith("fallback"), report.toString());
-                }
+                assertEquals(d.id(), t.device(), report.toString());
+                assertEquals(ImplPath.DEVICE_KERNEL, t.path(), report.toString());
             }
             System.out.println(report);
+
+            TaskGraph batched = batchedArgmax();
+            UnsupportedTaskException e = assertThrows(UnsupportedTaskException.class, () -> batched.compile(d));
+            assertTrue(e.getMessage().contains("argmax") && e.getMessage().contains(d.id()), e.getMessage());
+            Plan fallback = batched.compile(d, TaskGraph.PlanOptions.withFallback());
+            // Buffers first: resources close in reverse, and a buffer cannot close while bindings hold it.
+            try (Buffer logits = Buffers.allocate("logits", DType.F32, 2L * VOCAB);
+                 Buffer ids = Buffers.allocate("ids", DType.I32, 2); Bindings b = fallback.newBindings()) {
+                logits.setFloat(17, 5f);
+                logits.setFloat(VOCAB + 33, 7f);
+                RunReport r = fallback.run(b.bind(HANDLES.get(batched).get(0), logits)
+                        .bind(HANDLES.get(batched).get(1), ids));
+                assertEquals(17, ids.getInt(0));
+                assertEquals(33, ids.getInt(1));
+                assertTrue(r.anyFallback(), r.toString());
+                assertEquals("cpu", r.task("argmax").device(), r.toString());
+                assertTrue(r.task("argmax").detail().startsWith("fallback"), r.toString());
+            }
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.gale.kernels.rope;
 
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
@@ -17,6 +19,9 @@ public final class RopeOp extends KernelOp {
     private final RopeTable table;
     /** Per-thread position scratch: plans run concurrently, and a decode step should not allocate. */
     private final ThreadLocal<int[]> positions = ThreadLocal.withInitial(() -> new int[1]);
+
+    /** The table as device-readable buffers {cos, sin}, {@code [position][pair]}; made on the first kernel launch. */
+    private volatile Buffer[] deviceTable;
 
     public RopeOp(RopeTable table) {
         this.table = table;
@@ -68,5 +73,57 @@ public final class RopeOp extends KernelOp {
         int[] p = positions(ctx, tokens);
         Rope.reference(table, ctx.segment(0), 0, tokens, (int) q.dim(1), p);
         Rope.reference(table, ctx.segment(1), 0, tokens, (int) ctx.desc(1).dim(1), p);
+    }
+
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return true;
+    }
+
+    /** {@code ropeTable} on Q, then on K: one item per rotated pair, angles from the table (exact at any position). */
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        Buffer[] cs = deviceTable();
+        TensorDesc q = ctx.desc(0);
+        TensorDesc k = ctx.desc(1);
+        int tokens = (int) q.dim(0);
+        int d = table.headDim();
+        int half = d / 2;
+        int start = ctx.intArg(2);
+        if (start < 0 || start + tokens > table.maxPositions()) {
+            throw new dev.gale.core.ShapeMismatchException("rope: positions " + start + ".." + (start + tokens - 1)
+                    + " are outside the table's " + table.maxPositions() + " positions");
+        }
+        int split = table.layout() == RopeLayout.HALF_SPLIT ? 1 : 0;
+        int qHeads = (int) q.dim(1);
+        int kHeads = (int) k.dim(1);
+        return List.of(
+                new KernelCall(RopeKernels.class, "ropeTable", elementGrid(tokens * qHeads * half), ctx.buffer(0),
+                        cs[0], cs[1], tokens, qHeads, d, start, split),
+                new KernelCall(RopeKernels.class, "ropeTable", elementGrid(tokens * kHeads * half), ctx.buffer(1),
+                        cs[0], cs[1], tokens, kHeads, d, start, split));
+    }
+
+    private Buffer[] deviceTable() {
+        Buffer[] t = deviceTable;
+        if (t == null) {
+            synchronized (this) {
+                t = deviceTable;
+                if (t == null) {
+                    int half = table.headDim() / 2;
+                    long n = (long) table.maxPositions() * half;
+                    Buffer cos = Buffers.allocate("rope.cos", DType.F32, n);
+                    Buffer sin = Buffers.allocate("rope.sin", DType.F32, n);
+                    for (int p = 0; p < table.maxPositions(); p++) {
+                        for (int i = 0; i < half; i++) {
+                            cos.setFloat((long) p * half + i, table.cos(p, i));
+                            sin.setFloat((long) p * half + i, table.sin(p, i));
+                        }
+                    }
+                    deviceTable = t = new Buffer[] {cos, sin};
+                }
+            }
+        }
+        return t;
     }
 }
