@@ -11,7 +11,7 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.emulator.Emulator;
 import dev.gale.core.kernel.Grid;
 import dev.gale.core.kernel.KMath;
-import dev.gale.opencl.ClContext;
+import dev.gale.opencl.KernelLauncher;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -32,7 +32,7 @@ class DifferentialTest {
     @TempDir
     static Path cacheDir;
 
-    private static ClContext cl;
+    private static KernelLauncher launcher;
 
     @BeforeAll
     static void isolateTheDiskCache() {
@@ -41,16 +41,16 @@ class DifferentialTest {
 
     @AfterAll
     static void close() {
-        if (cl != null) {
-            cl.close();
+        if (launcher != null) {
+            launcher.close();
         }
     }
 
-    private static ClContext cl() {
-        if (cl == null) {
-            cl = ClContext.create(DeviceRunner.device());
+    private static KernelLauncher launcher() {
+        if (launcher == null) {
+            launcher = KernelLauncher.open(DeviceRunner.device());
         }
-        return cl;
+        return launcher;
     }
 
     /** Runs a kernel on fresh copies of the inputs under the emulator and on the device; returns both copies. */
@@ -58,7 +58,7 @@ class DifferentialTest {
         Object[] emu = copy(args);
         Object[] dev = copy(args);
         EMU.run(Samples.class, kernel, grid, emu);
-        DeviceRunner.run(cl(), Samples.class, kernel, grid, dev);
+        launcher().launchInline(Samples.class, kernel, grid, dev);
         return new Buffer[][] {buffers(emu), buffers(dev)};
     }
 
