@@ -157,7 +157,9 @@ public final class KernelLauncher implements AutoCloseable {
                 if (p.access() != KernelSource.Access.WRITE) {
                     context.write(b);
                 }
-                if (p.access() != KernelSource.Access.READ) {
+                // A zero-copy buffer is the host memory: once the kernel's event has completed (run() waits on it, and
+                // the queue is in order) there is nothing to read back, and a read would only add a second clFinish.
+                if (p.access() != KernelSource.Access.READ && !b.zeroCopy()) {
                     readBack.add(b);
                 }
                 kernel.arg(p.arg(), b);
