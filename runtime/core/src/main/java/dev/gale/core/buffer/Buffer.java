@@ -83,6 +83,19 @@ public final class Buffer implements AutoCloseable {
                 elementOffset + offset, lifetime);
     }
 
+    /**
+     * A view of {@code count} elements of another dtype starting {@code byteOffset} bytes into this buffer, sharing
+     * its lifetime: how a file of several typed sections (a KV-cache snapshot, a model) is seen without copying.
+     */
+    public Buffer viewAs(String viewName, DType viewType, long byteOffset, long count) {
+        long bytes = viewType.byteSize(count);
+        if (byteOffset < 0 || count < 0 || byteOffset > byteSize() || bytes > byteSize() - byteOffset) {
+            throw new SliceOutOfRangeException("view '" + viewName + "' of " + bytes + " bytes at byte " + byteOffset
+                    + " is outside buffer '" + name + "' of " + byteSize() + " bytes");
+        }
+        return new Buffer(viewName, segment().asSlice(byteOffset, bytes), viewType, count, 0, lifetime);
+    }
+
     /** A tensor view with a contiguous row-major shape over the start of this buffer. */
     public Tensor view(long... shape) {
         return new Tensor(this, TensorDesc.of(dtype, shape));

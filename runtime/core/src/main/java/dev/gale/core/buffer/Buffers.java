@@ -64,6 +64,24 @@ public final class Buffers {
     }
 
     /**
+     * Maps a whole file copy-on-write: writes change this process's pages only, never the file, so a saved state can
+     * be resumed and extended in place while the file stays as it was written. (The JDK requires a channel opened
+     * for writing to map privately, so the file must be writable although it is never written.)
+     */
+    public static Buffer mapCopyOnWrite(Path file) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long size = ch.size();
+            MemorySegment seg = ch.map(FileChannel.MapMode.PRIVATE, 0, size, arena);
+            return new Buffer(file.getFileName().toString(), seg, DType.U8, size, 0,
+                    new Lifetime("mapped copy-on-write " + file, arena::close));
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw new GaleException("cannot map " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Views an Arrow buffer as a Gale buffer without copying. The Arrow buffer gains a reference, released when the
      * Gale buffer is closed, so either side may be closed first.
      */
