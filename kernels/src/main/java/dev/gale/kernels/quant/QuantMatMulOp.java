@@ -1,0 +1,109 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.graph.Arg;
+import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.kernel.Grid;
+import dev.gale.kernels.KernelOp;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * {@code Y = X·Wᵀ} with Q8_0 or Q4_0 weights as a graph launch: arguments
+ * {@code (W [out, rowBytes] in ggml's block layout (I8 for Q8_0, U8 for Q4_0), X [tokens, in] F32, Y [tokens, out] F32)}.
+ *
+ * <p>One op belongs to one weight matrix: it holds that matrix repacked once into Gale's decode layout
+ * ({@link Q8_0Packed} / {@link Q4_0Packed}), which the Vector API path reads, while the scalar reference and the
+ * device kernels read the block-layout buffer bound as {@code W} (the load format, which a device receives as is).
+ * The two are the same weights by construction: the loader packs from the buffer it binds.
+ */
+public final class QuantMatMulOp extends KernelOp {
+    /** What the CPU path needs of a packed weight. */
+    private interface Packed {
+        void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff);
+    }
+
+    private final boolean q4;
+    private final int rows;
+    private final int in;
+    private final Packed packed;
+
+    private QuantMatMulOp(boolean q4, int rows, int in, Packed packed) {
+        this.q4 = q4;
+        this.rows = rows;
+        this.in = in;
+        this.packed = packed;
+    }
+
+    public static QuantMatMulOp q8_0(Q8_0Packed w) {
+        return new QuantMatMulOp(false, w.rows(), w.in(), w::matmulF32Parallel);
+    }
+
+    public static QuantMatMulOp q4_0(Q4_0Packed w) {
+        return new QuantMatMulOp(true, w.rows(), w.in(), w::matmulF32Parallel);
+    }
+
+    @Override
+    public String name() {
+        return q4 ? "matmul_q4_0" : "matmul_q8_0";
+    }
+
+    /** The byte type the device kernels view the blocks as: Q8_0 as signed bytes, Q4_0 as unsigned. */
+    public DType blockType() {
+        return q4 ? DType.U8 : DType.I8;
+    }
+
+    private long rowBytes() {
+        return q4 ? Q4_0.rowBytes(in) : Q8_0.rowBytes(in);
+    }
+
+    @Override
+    public void check(List<Arg> args) {
+        arity(args, 3, "(W [out, rowBytes] block bytes, X [tokens, in], Y [tokens, out])");
+        TensorDesc w = tensor(args, 0, "W", blockType());
+        TensorDesc x = tensor(args, 1, "X", DType.F32);
+        TensorDesc y = tensor(args, 2, "Y", DType.F32);
+        require(w.rank() == 2 && w.dim(0) == rows && w.dim(1) == rowBytes(), "W " + w + " must be [" + rows + ", "
+                + rowBytes() + "] bytes: the block layout of the " + rows + "x" + in + " weight this op packed");
+        require(x.rank() == 2 && x.dim(1) == in, "X " + x + " must be [tokens, " + in + "]");
+        require(y.rank() == 2 && y.dim(0) == x.dim(0) && y.dim(1) == rows, "Y " + y + " must be [" + x.dim(0) + ", "
+                + rows + "]");
+    }
+
+    private int tokens(LaunchContext ctx) {
+        return (int) ctx.desc(1).dim(0);
+    }
+
+    @Override
+    protected void vector(LaunchContext ctx) {
+        packed.matmulF32Parallel(ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+    }
+
+    @Override
+    protected void reference(LaunchContext ctx) {
+        if (q4) {
+            Q4_0Matmul.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+        } else {
+            Q8_0Matmul.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+        }
+    }
+
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return true;
+    }
+
+    /** One token: one item per row; more: the four-token register tile of the block kernels. */
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        int tokens = tokens(ctx);
+        if (tokens == 1) {
+            return List.of(new KernelCall(QuantKernels.class, q4 ? "q4Gemv" : "q8Gemv", elementGrid(rows),
+                    ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), rows, in));
+        }
+        Grid grid = Grid.of2((rows + 15) / 16 * 16, (tokens + 3) / 4, 16, 1);
+        return List.of(new KernelCall(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, ctx.buffer(0),
+                ctx.buffer(1), ctx.buffer(2), rows, in, tokens));
+    }
+}
