@@ -73,6 +73,7 @@ public final class Ops {
                 rope(false),
                 rope(true),
                 argmax(),
+                SamplingOps.sample(),
                 gemv("gemv_f32_rows", "gemvF32Rows", false, new int[][] {{1, 1}, {7, 33}, {33, 7}, {4097, 31},
                     {31, 4097}}),
                 gemv("gemv_f32_rows16", "gemvF32Rows16", false, new int[][] {{1, 1}, {7, 33}, {33, 7},
