@@ -3,6 +3,7 @@ package dev.gale.kernels.quant;
 import dev.gale.core.kernel.Const;
 import dev.gale.core.kernel.DeviceFunction;
 import dev.gale.core.kernel.F32;
+import dev.gale.core.kernel.I32;
 import dev.gale.core.kernel.I8;
 import dev.gale.core.kernel.Kernel;
 import dev.gale.core.kernel.KernelContext;
@@ -463,5 +464,47 @@ public final class QuantKernels {
             }
             y.set(o, total);
         }
+    }
+    /**
+     * Dequantizes whole Q8_0 rows picked by {@code ids}: {@code out[t][j] = row ids[t] of w, element j}; one item per
+     * output element, {@code Grid.of1(roundUp(tokens·in, local), local)}. An id outside {@code [0, rows)} gives a row
+     * of zeros (a device cannot throw; the host paths reject it). This is the embedding lookup of a Q8_0 table.
+     */
+    @Kernel
+    public static void q8Rows(KernelContext ctx, I8 w, I32 ids, F32 out, int rows, int in, int tokens) {
+        int i = ctx.globalId(0);
+        if (i >= tokens * in) {
+            return;
+        }
+        int t = i / in;
+        int j = i % in;
+        int id = ids.get(t);
+        float v = 0.0f;
+        if (id >= 0 && id < rows) {
+            long p = ((long) id * (in / QK) + j / QK) * 34;
+            v = scaleQ8(w, p) * w.get(p + 2 + j % QK);
+        }
+        out.set(i, v);
+    }
+
+    /** {@link #q8Rows} for Q4_0 rows: element {@code j} of a block is a low nibble for {@code j < 16}. */
+    @Kernel
+    public static void q4Rows(KernelContext ctx, U8 w, I32 ids, F32 out, int rows, int in, int tokens) {
+        int i = ctx.globalId(0);
+        if (i >= tokens * in) {
+            return;
+        }
+        int t = i / in;
+        int j = i % in;
+        int id = ids.get(t);
+        float v = 0.0f;
+        if (id >= 0 && id < rows) {
+            long p = ((long) id * (in / QK) + j / QK) * 18;
+            int k = j % QK;
+            int b = w.get(p + 2 + k % 16);
+            int nib = k < 16 ? b & 0xF : b >>> 4;
+            v = scaleQ4(w, p) * (nib - 8);
+        }
+        out.set(i, v);
     }
 }
