@@ -34,7 +34,7 @@ public final class AttentionDecodeOps {
 
     /** {heads, kvHeads, d, lengths…}. */
     private static final int[][] SMALL = {{4, 2, 16, 1, 0, 65}, {6, 3, 8, 129, 7}};
-    private static final int[][] LARGE = {{32, 8, 128, 200}, {8, 8, 64, 600, 0}};
+    private static final int[][] LARGE = {{32, 8, 128, 200}};
 
     static OpCheck decode(DType dtype) {
         String name = "decode_attention_" + dtype.name().toLowerCase();
