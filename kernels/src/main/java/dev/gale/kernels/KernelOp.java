@@ -71,14 +71,14 @@ public abstract class KernelOp implements Op {
         switch (path) {
             case VECTOR_API -> vector(ctx);
             case REFERENCE -> reference(ctx);
-            case EMULATOR -> launch(EMULATOR, ctx);
-            case DEVICE_KERNEL -> launch(device.kernelRunner(), ctx);
+            case EMULATOR -> launch(EMULATOR, device, ctx);
+            case DEVICE_KERNEL -> launch(device.kernelRunner(), device, ctx);
             default -> throw new GaleException(name() + " has no " + path + " implementation on " + device.id());
         }
     }
 
-    private void launch(KernelRunner runner, LaunchContext ctx) {
-        for (KernelCall call : kernelCalls(ctx)) {
+    private void launch(KernelRunner runner, Device device, LaunchContext ctx) {
+        for (KernelCall call : kernelCalls(device, ctx)) {
             runner.run(call.owner(), call.method(), call.grid(), call.args());
         }
     }
@@ -90,6 +90,14 @@ public abstract class KernelOp implements Op {
     /** True when the family has a {@code @Kernel} for this op at these arguments' shapes. */
     protected boolean hasKernel(List<Arg> args) {
         return false;
+    }
+
+    /**
+     * The kernel launches for this run on {@code device} (the CPU device for the emulator); by default
+     * {@link #kernelCalls(LaunchContext)}. Ops whose launch geometry follows the device's capabilities override this.
+     */
+    protected List<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        return kernelCalls(ctx);
     }
 
     /** The kernel launches that perform this op for this run; only called when {@link #hasKernel} said so. */

@@ -30,6 +30,14 @@ public interface Op {
         return paths(device);
     }
 
+    /**
+     * What the chosen implementation will do with these arguments on {@code device}, for the plan and the run report
+     * (for example which schedule a decode attention runs); empty when there is nothing to add.
+     */
+    default String detail(Device device, List<Arg> args) {
+        return "";
+    }
+
     /** Runs the op once with arguments resolved for this run. */
     void execute(ImplPath path, Device device, LaunchContext ctx);
 }

@@ -48,10 +48,11 @@ public final class Plan {
                         + l.op().name() + " has no " + options.forcedPath() + " implementation on " + device.id()
                         + " (it has " + paths + ")");
             }
-            return new Placed(l, device, options.forcedPath(), "forced");
+            String detail = l.op().detail(device, l.args());
+            return new Placed(l, device, options.forcedPath(), detail.isEmpty() ? "forced" : "forced; " + detail);
         }
         if (!paths.isEmpty()) {
-            return new Placed(l, device, paths.getFirst(), "");
+            return new Placed(l, device, paths.getFirst(), l.op().detail(device, l.args()));
         }
         CpuDevice cpu = CpuDevice.instance();
         List<ImplPath> cpuPaths = l.op().paths(cpu, l.args());
