@@ -1,0 +1,81 @@
+package dev.gale.kernels.attention;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.cpu.CpuDevice;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.ImplPath;
+import dev.gale.core.graph.Arg;
+import dev.gale.core.graph.LaunchContext;
+import dev.gale.kernels.KernelOp;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * Causal attention of a prompt chunk against one sequence's dense cache, as a graph launch:
+ * {@code (q [T, Hq, d] F32, K [1, Hkv, capacity, d] F32|F16, V (same), lengths [1] I32, out [T, Hq, d] F32)}. The
+ * chunk's own keys are already appended, so the cache holds {@code n = lengths[0]} tokens and query {@code i} sees keys
+ * {@code 0 … n − T + i} (bottom-right aligned): a fresh prompt and a prompt continuing a reused prefix alike.
+ *
+ * <p>Only the double-precision reference runs this today, and the run report says so: it is the decoder's batched
+ * prefill until the FlashAttention-2 prefill kernel reads head-major caches.
+ */
+public final class CachedPrefillAttentionOp extends KernelOp {
+    private final AttentionSpec spec;
+
+    public CachedPrefillAttentionOp(AttentionSpec spec) {
+        if (!spec.causal()) {
+            throw new IllegalArgumentException("cached prefill attention is causal");
+        }
+        this.spec = spec;
+    }
+
+    @Override
+    public String name() {
+        return "prefill_attention_cached";
+    }
+
+    @Override
+    public List<ImplPath> paths(Device device, List<Arg> args) {
+        return device instanceof CpuDevice ? List.of(ImplPath.REFERENCE) : List.of();
+    }
+
+    @Override
+    public void check(List<Arg> args) {
+        arity(args, 5, "(q [T, Hq, d], K [1, Hkv, capacity, d], V, lengths [1], out [T, Hq, d])");
+        TensorDesc q = tensor(args, 0, "q", DType.F32);
+        TensorDesc k = tensor(args, 1, "K", DType.F32, DType.F16);
+        TensorDesc v = tensor(args, 2, "V", DType.F32, DType.F16);
+        tensor(args, 3, "lengths", DType.I32);
+        TensorDesc out = tensor(args, 4, "out", DType.F32);
+        require(q.rank() == 3 && q.dim(1) == spec.heads() && q.dim(2) == spec.headDim(), "q " + q + " must be [T, "
+                + spec.heads() + ", " + spec.headDim() + "]");
+        sameShape("q and out", q, out);
+        sameShape("K and V", k, v);
+        require(k.rank() == 4 && k.dim(0) == 1 && k.dim(1) == spec.kvHeads() && k.dim(3) == spec.headDim(),
+                "K " + k + " must be [1, " + spec.kvHeads() + ", capacity, " + spec.headDim() + "]");
+    }
+
+    @Override
+    protected void vector(LaunchContext ctx) {
+        reference(ctx);
+    }
+
+    @Override
+    protected void reference(LaunchContext ctx) {
+        TensorDesc q = ctx.desc(0);
+        TensorDesc k = ctx.desc(1);
+        int t = (int) q.dim(0);
+        int n = ctx.segment(3).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        int capacity = (int) k.dim(2);
+        if (n < t || n > capacity) {
+            throw new IllegalStateException("prefill attention: the cache holds " + n + " tokens, fewer than the "
+                    + t + " queries or more than its capacity " + capacity);
+        }
+        int d = spec.headDim();
+        AttentionReference.attend(spec, HeadView.tokenMajor(ctx.segment(0), 0, spec.heads(), d),
+                HeadView.headMajor(ctx.segment(1), 0, k.dtype(), capacity, d),
+                HeadView.headMajor(ctx.segment(2), 0, k.dtype(), capacity, d),
+                HeadView.tokenMajor(ctx.segment(4), 0, spec.heads(), d), t, n, null, 0, null, null);
+    }
+}

@@ -1,0 +1,103 @@
+package dev.gale.models.llama;
+
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.DType;
+import dev.gale.core.graph.Op;
+import dev.gale.kernels.embed.EmbedOp;
+import dev.gale.kernels.embed.TableFormat;
+import dev.gale.kernels.gemm.MatMulOp;
+import dev.gale.kernels.quant.Q4_0Packed;
+import dev.gale.kernels.quant.Q8_0Packed;
+import dev.gale.kernels.quant.QuantMatMulOp;
+import dev.gale.models.LlamaConfig;
+import dev.gale.models.LlamaWeights;
+import dev.gale.models.WeightTensor;
+import java.lang.foreign.Arena;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * A model's weights as decode graphs use them, prepared once and shared by every session of the model: for each
+ * matrix, the buffer a graph binds (F32/F16 as stored; Q8_0 blocks viewed as the signed bytes the device kernels read)
+ * and the matmul op that multiplies by it (quantized ops hold the weight repacked for the Vector API path).
+ */
+public final class BoundWeights implements AutoCloseable {
+    /** One weight tensor ready for a graph: its buffer and the op that consumes it. */
+    public record Bound(WeightTensor tensor, Buffer buffer, Op op) {
+    }
+
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final Arena packed = Arena.ofShared();
+    private final Map<WeightTensor, Bound> bound = new IdentityHashMap<>();
+
+    public BoundWeights(LlamaConfig config, LlamaWeights weights) {
+        this.config = config;
+        this.weights = weights;
+        for (WeightTensor t : weights.all()) {
+            bound.put(t, bind(t));
+        }
+    }
+
+    private Bound bind(WeightTensor t) {
+        Buffer data = t.data();
+        int rows = (int) t.rows();
+        int in = (int) t.rowLength();
+        boolean embedding = t == weights.tokenEmbedding();
+        return switch (t.type()) {
+            case F32, F16 -> new Bound(t, data, t.shape().length == 2 && !embedding ? MatMulOp.INSTANCE : null);
+            case Q8_0 -> {
+                Buffer blocks = data.viewAs(t.name() + ".blocks", DType.I8, 0, data.length());
+                yield new Bound(t, blocks, QuantMatMulOp.q8_0(Q8_0Packed.pack(blocks.segment(), 0, rows, in, packed)));
+            }
+            case Q4_0 -> new Bound(t, data,
+                    QuantMatMulOp.q4_0(Q4_0Packed.pack(data.segment(), 0, rows, in, packed)));
+        };
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public LlamaWeights weights() {
+        return weights;
+    }
+
+    public Bound get(WeightTensor t) {
+        return bound.get(t);
+    }
+
+    /** The op that multiplies by matrix {@code t} (also for the tied classifier, which is the embedding table). */
+    public Op matmul(WeightTensor t) {
+        Bound b = bound.get(t);
+        if (b.op() != null) {
+            return b.op();
+        }
+        return MatMulOp.INSTANCE;
+    }
+
+    /** The embedding lookup for the token table's format. */
+    public EmbedOp embed() {
+        TableFormat f = switch (weights.tokenEmbedding().type()) {
+            case F32 -> TableFormat.F32;
+            case F16 -> TableFormat.F16;
+            case Q8_0 -> TableFormat.Q8_0;
+            case Q4_0 -> TableFormat.Q4_0;
+        };
+        return new EmbedOp(f, config.dim());
+    }
+
+    /** Bytes of weights a decode step reads: every matrix once (the tied table once, as the classifier). */
+    public long bytesPerToken() {
+        long n = 0;
+        for (WeightTensor t : weights.all()) {
+            n += t == weights.tokenEmbedding() && !weights.tiedClassifier() ? 0 : t.byteSize();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        packed.close();
+    }
+}

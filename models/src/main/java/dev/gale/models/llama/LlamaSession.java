@@ -1,0 +1,206 @@
+package dev.gale.models.llama;
+
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.core.device.Device;
+import dev.gale.core.graph.Bindings;
+import dev.gale.core.graph.Plan;
+import dev.gale.core.graph.RunReport;
+import dev.gale.core.graph.TaskGraph;
+import dev.gale.core.graph.TensorParam;
+import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.sampling.Xorshift;
+import dev.gale.kvcache.ArrowKvMemory;
+import dev.gale.models.LlamaConfig;
+import dev.gale.models.WeightTensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * One conversation with a model: its own KV cache (in Arrow memory), its position, its sampler and its compiled
+ * plans. Sessions share the model's {@link BoundWeights}, so several can run side by side on one model, each from its
+ * own thread.
+ *
+ * <p>The decode step is one plan compiled at construction and run once per token; prompts run as batched prefill plans
+ * (compiled per prompt length and kept). Every run's {@link RunReport} says where each task ran and how.
+ */
+public final class LlamaSession implements AutoCloseable {
+    /** What a session is asked to do: device, KV precision and capacity, sampling. */
+    public record Options(Device device, DType kvType, int capacity, float temperature, float topP, long seed,
+            boolean allowFallback) {
+        public Options {
+            if (kvType != DType.F32 && kvType != DType.F16) {
+                throw new IllegalArgumentException("this session keeps a dense KV cache: F32 or F16, not " + kvType);
+            }
+            if (capacity < 1) {
+                throw new IllegalArgumentException("KV capacity must be >= 1, got " + capacity);
+            }
+            if (!(temperature >= 0) || !(topP > 0 && topP <= 1)) {
+                throw new IllegalArgumentException("temperature must be >= 0 and top-p in (0, 1]");
+            }
+        }
+
+        public static Options greedy(Device device, int capacity) {
+            return new Options(device, DType.F32, capacity, 0f, 1f, 1, false);
+        }
+    }
+
+    private final BoundWeights weights;
+    private final Options options;
+    private final LlamaConfig config;
+    private final ArrowKvMemory kv;
+    private final List<Buffer> cacheK = new ArrayList<>();
+    private final List<Buffer> cacheV = new ArrayList<>();
+    private final List<Buffer> cacheLength = new ArrayList<>();
+    private final Map<Integer, Step> steps = new HashMap<>();
+    private final Xorshift rng;
+    private int position;
+    private RunReport lastReport;
+
+    /** A compiled graph for T tokens with its bindings and activation buffers. */
+    private final class Step implements AutoCloseable {
+        final StepGraph g;
+        final Plan plan;
+        final Bindings bindings;
+        final List<Buffer> owned = new ArrayList<>();
+
+        Step(int tokens) {
+            g = new StepGraph(weights, tokens, options.capacity(), options.kvType(),
+                    new StepGraph.Sampling(options.temperature(), options.topP()), DecodePlanner.Schedule.AUTO);
+            TaskGraph.PlanOptions po = options.allowFallback() ? TaskGraph.PlanOptions.withFallback()
+                    : TaskGraph.PlanOptions.DEFAULT;
+            plan = g.graph.compile(options.device(), po);
+            bindings = plan.newBindings();
+            for (Map.Entry<WeightTensor, TensorParam> e : g.weightParams.entrySet()) {
+                bindings.bind(e.getValue(), weights.get(e.getKey()).buffer());
+            }
+            for (int l = 0; l < config.layers(); l++) {
+                bindings.bind(g.cacheK.get(l), cacheK.get(l)).bind(g.cacheV.get(l), cacheV.get(l))
+                        .bind(g.lengths.get(l), cacheLength.get(l));
+            }
+            Buffer x = own(tokens, "x", DType.F32, (long) tokens * config.dim());
+            bindings.bind(g.x, x).bind(g.lastX, x.slice((long) (tokens - 1) * config.dim(), config.dim()));
+            bindings.bind(g.h, own(tokens, "h", DType.F32, (long) tokens * config.dim()));
+            Buffer q = own(tokens, "q", DType.F32, (long) tokens * config.dim());
+            bindings.bind(g.q2, q).bind(g.q3, q);
+            Buffer k = own(tokens, "k", DType.F32, (long) tokens * config.kvDim());
+            bindings.bind(g.k2, k).bind(g.k3, k);
+            Buffer v = own(tokens, "v", DType.F32, (long) tokens * config.kvDim());
+            bindings.bind(g.v2, v).bind(g.v3, v);
+            Buffer att = own(tokens, "att", DType.F32, (long) tokens * config.dim());
+            bindings.bind(g.att2, att).bind(g.att3, att);
+            bindings.bind(g.o, own(tokens, "o", DType.F32, (long) tokens * config.dim()));
+            bindings.bind(g.gate, own(tokens, "gate", DType.F32, (long) tokens * config.hiddenDim()));
+            bindings.bind(g.up, own(tokens, "up", DType.F32, (long) tokens * config.hiddenDim()));
+            bindings.bind(g.act, own(tokens, "act", DType.F32, (long) tokens * config.hiddenDim()));
+            bindings.bind(g.lastH, own(tokens, "h.last", DType.F32, config.dim()));
+            bindings.bind(g.logits, own(tokens, "logits", DType.F32, config.vocab()));
+            bindings.bind(g.probs, own(tokens, "probs", DType.F32, config.vocab()));
+            bindings.bind(g.ids, own(tokens, "ids", DType.I32, tokens));
+            bindings.bind(g.next, own(tokens, "next", DType.I32, 1));
+        }
+
+        private Buffer own(int tokens, String name, DType dt, long n) {
+            Buffer b = Buffers.allocate(name + "[" + tokens + "]", dt, n);
+            owned.add(b);
+            return b;
+        }
+
+        int run(int[] ids, int start) {
+            Buffer idBuf = bindings.buffer(g.ids);
+            for (int i = 0; i < ids.length; i++) {
+                idBuf.setInt(i, ids[i]);
+            }
+            bindings.set(g.pos, start);
+            bindings.set(g.coin, options.temperature() == 0 ? 0f : rng.nextCoin());
+            lastReport = plan.run(bindings);
+            int next = bindings.buffer(g.next).getInt(0);
+            if (next < 0 || next >= config.vocab()) {
+                throw new IllegalStateException("the sampler returned token " + next + " at position " + start
+                        + ": the logits were not finite (see the run report)\n" + lastReport);
+            }
+            return next;
+        }
+
+        @Override
+        public void close() {
+            bindings.close();
+            owned.forEach(Buffer::close);
+        }
+    }
+
+    public LlamaSession(BoundWeights weights, BufferAllocator allocator, String name, Options options) {
+        this.weights = weights;
+        this.options = options;
+        this.config = weights.config();
+        this.rng = new Xorshift(options.seed() == 0 ? 1 : options.seed());
+        long perLayer = (long) config.kvHeads() * options.capacity() * config.headDim();
+        long bytes = 2L * config.layers() * options.kvType().byteSize(perLayer) + 64L * config.layers() + 4096;
+        this.kv = new ArrowKvMemory(allocator, name, bytes + config.layers() * 256L);
+        for (int l = 0; l < config.layers(); l++) {
+            cacheK.add(kv.allocate("l" + l + ".k", options.kvType(), perLayer));
+            cacheV.add(kv.allocate("l" + l + ".v", options.kvType(), perLayer));
+            cacheLength.add(kv.allocate("l" + l + ".length", DType.I32, 1));
+        }
+        steps.put(1, new Step(1));
+    }
+
+    /** Tokens in the cache: the position of the next token. */
+    public int position() {
+        return position;
+    }
+
+    public RunReport lastReport() {
+        return lastReport;
+    }
+
+    /** The decode step's plan, as compiled (device and implementation of every task). */
+    public String describeDecodePlan() {
+        return steps.get(1).plan.describe();
+    }
+
+    /** Bytes of KV cache this session holds (all layers, K and V, at full capacity). */
+    public long kvBytes() {
+        return kv.allocatedBytes();
+    }
+
+    /**
+     * Feeds {@code tokens} at the current position in one batched pass and returns the model's next token (sampled
+     * with the session's settings).
+     */
+    public int prefill(int[] tokens) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("prefill needs at least one token");
+        }
+        requireRoom(tokens.length);
+        Step s = steps.computeIfAbsent(tokens.length, Step::new);
+        int next = s.run(tokens, position);
+        position += tokens.length;
+        return next;
+    }
+
+    /** Feeds one token and returns the next. */
+    public int step(int token) {
+        requireRoom(1);
+        int next = steps.get(1).run(new int[] {token}, position);
+        position += 1;
+        return next;
+    }
+
+    private void requireRoom(int n) {
+        if (position + n > options.capacity()) {
+            throw new IllegalStateException("the KV cache holds " + options.capacity() + " tokens; " + position
+                    + " are used and " + n + " more do not fit");
+        }
+    }
+
+    @Override
+    public void close() {
+        steps.values().forEach(Step::close);
+        kv.close();
+    }
+}

@@ -1,0 +1,157 @@
+package dev.gale.models.llama;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.graph.FloatScalar;
+import dev.gale.core.graph.IntScalar;
+import dev.gale.core.graph.Op;
+import dev.gale.core.graph.TaskGraph;
+import dev.gale.core.graph.TensorParam;
+import dev.gale.kernels.activation.ResidualAddOp;
+import dev.gale.kernels.activation.SwiGluOp;
+import dev.gale.kernels.attention.AttentionSpec;
+import dev.gale.kernels.attention.CachedPrefillAttentionOp;
+import dev.gale.kernels.attention.DecodeAttentionOp;
+import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.attention.KvAppendOp;
+import dev.gale.kernels.norm.RmsNormOp;
+import dev.gale.kernels.rope.RopeOp;
+import dev.gale.kernels.sampling.ArgmaxOp;
+import dev.gale.kernels.sampling.SampleOp;
+import dev.gale.models.LlamaConfig;
+import dev.gale.models.LlamaWeights;
+import dev.gale.models.WeightTensor;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The task graph of one forward pass over {@code T} new tokens of one sequence: the embedding of the ids, every
+ * layer (RMSNorm, Q/K/V projections, RoPE at the run-time position, KV append, attention, output projection,
+ * residual, RMSNorm, SwiGLU feed-forward, residual), the final norm, the classifier on the last token and the
+ * sampler. With {@code T = 1} it is the decode step, compiled once per session and run once per token with the
+ * position and the coin as its only run-time inputs; the sampled id lands in the buffer the next step embeds from.
+ *
+ * <p>Tensors that are the same memory seen with another shape ({@code q} as {@code [T, dim]} for its projection and
+ * {@code [T, Hq, d]} for RoPE and attention) are separate parameters bound to one buffer by the session.
+ */
+final class StepGraph {
+    /** The sampler at the end of the graph: argmax for temperature 0, else temperature and top-p. */
+    record Sampling(float temperature, float topP) {
+        boolean greedy() {
+            return temperature == 0f;
+        }
+    }
+
+    final TaskGraph graph;
+    final int tokens;
+    final TensorParam ids;
+    final TensorParam x;
+    final TensorParam h;
+    final TensorParam q2;
+    final TensorParam q3;
+    final TensorParam k2;
+    final TensorParam k3;
+    final TensorParam v2;
+    final TensorParam v3;
+    final TensorParam att3;
+    final TensorParam att2;
+    final TensorParam o;
+    final TensorParam gate;
+    final TensorParam up;
+    final TensorParam act;
+    final TensorParam lastX;
+    final TensorParam lastH;
+    final TensorParam logits;
+    final TensorParam probs;
+    final TensorParam next;
+    final List<TensorParam> cacheK = new ArrayList<>();
+    final List<TensorParam> cacheV = new ArrayList<>();
+    final List<TensorParam> lengths = new ArrayList<>();
+    final Map<WeightTensor, TensorParam> weightParams = new IdentityHashMap<>();
+    final IntScalar pos;
+    final FloatScalar coin;
+
+    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, Sampling sampling,
+            DecodePlanner.Schedule schedule) {
+        LlamaConfig c = w.config();
+        LlamaWeights lw = w.weights();
+        this.tokens = tokens;
+        int t = tokens;
+        int dim = c.dim();
+        int hd = c.headDim();
+        graph = new TaskGraph(t == 1 ? "llama decode step" : "llama prefill x" + t);
+        ids = graph.tensor("ids", DType.I32, t);
+        x = graph.tensor("x", DType.F32, t, dim);
+        h = graph.tensor("h", DType.F32, t, dim);
+        q2 = graph.tensor("q", DType.F32, t, dim);
+        q3 = graph.tensor("q.heads", DType.F32, t, c.heads(), hd);
+        k2 = graph.tensor("k", DType.F32, t, c.kvDim());
+        k3 = graph.tensor("k.heads", DType.F32, t, c.kvHeads(), hd);
+        v2 = graph.tensor("v", DType.F32, t, c.kvDim());
+        v3 = graph.tensor("v.heads", DType.F32, t, c.kvHeads(), hd);
+        att3 = graph.tensor("att.heads", DType.F32, t, c.heads(), hd);
+        att2 = graph.tensor("att", DType.F32, t, dim);
+        o = graph.tensor("o", DType.F32, t, dim);
+        gate = graph.tensor("gate", DType.F32, t, c.hiddenDim());
+        up = graph.tensor("up", DType.F32, t, c.hiddenDim());
+        act = graph.tensor("act", DType.F32, t, c.hiddenDim());
+        lastX = graph.tensor("x.last", DType.F32, 1, dim);
+        lastH = graph.tensor("h.last", DType.F32, 1, dim);
+        logits = graph.tensor("logits", DType.F32, 1, c.vocab());
+        probs = graph.tensor("probs", DType.F32, 1, c.vocab());
+        next = graph.tensor("next", DType.I32, 1);
+        pos = graph.intScalar("position");
+        coin = graph.floatScalar("coin");
+
+        AttentionSpec spec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, true);
+        Op attention = t == 1 ? new DecodeAttentionOp(AttentionSpec.of(c.heads(), c.kvHeads(), hd, false), schedule)
+                : new CachedPrefillAttentionOp(spec);
+        RopeOp rope = new RopeOp(Rope.table(c, capacity));
+        RmsNormOp norm = new RmsNormOp(c.normEps());
+        graph.launch("embed", w.embed(), weight(w, lw.tokenEmbedding()), ids, x);
+        for (int l = 0; l < c.layers(); l++) {
+            LlamaWeights.Layer lay = lw.layers().get(l);
+            String p = "l" + l + ".";
+            TensorParam ck = graph.tensor(p + "cache.k", kvType, 1, c.kvHeads(), capacity, hd);
+            TensorParam cv = graph.tensor(p + "cache.v", kvType, 1, c.kvHeads(), capacity, hd);
+            TensorParam len = graph.tensor(p + "cache.length", DType.I32, 1);
+            cacheK.add(ck);
+            cacheV.add(cv);
+            lengths.add(len);
+            graph.launch(p + "attn_norm", norm, x, weight(w, lay.attnNorm()), h)
+                    .launch(p + "wq", w.matmul(lay.wq()), weight(w, lay.wq()), h, q2)
+                    .launch(p + "wk", w.matmul(lay.wk()), weight(w, lay.wk()), h, k2)
+                    .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2)
+                    .launch(p + "rope", rope, q3, k3, pos)
+                    .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
+                    .launch(p + "attention", attention, q3, ck, cv, len, att3)
+                    .launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
+                    .launch(p + "attn_residual", ResidualAddOp.INSTANCE, x, o, x)
+                    .launch(p + "ffn_norm", norm, x, weight(w, lay.ffnNorm()), h)
+                    .launch(p + "w1", w.matmul(lay.w1()), weight(w, lay.w1()), h, gate)
+                    .launch(p + "w3", w.matmul(lay.w3()), weight(w, lay.w3()), h, up)
+                    .launch(p + "swiglu", SwiGluOp.INSTANCE, gate, up, act)
+                    .launch(p + "w2", w.matmul(lay.w2()), weight(w, lay.w2()), act, o)
+                    .launch(p + "ffn_residual", ResidualAddOp.INSTANCE, x, o, x);
+        }
+        graph.launch("final_norm", norm, lastX, weight(w, lw.finalNorm()), lastH)
+                .launch("classifier", w.matmul(lw.classifier()), weight(w, lw.classifier()), lastH, logits);
+        if (sampling.greedy()) {
+            graph.launch("argmax", ArgmaxOp.INSTANCE, logits, next);
+        } else {
+            graph.launch("sample", new SampleOp(sampling.temperature(), sampling.topP()), logits, probs, next, coin);
+        }
+    }
+
+    private TensorParam weight(BoundWeights w, WeightTensor t) {
+        return weightParams.computeIfAbsent(t, k -> {
+            var b = w.get(k);
+            long[] shape = k.shape();
+            long rows = k.rows();
+            long rowElems = b.buffer().length() / rows;
+            return shape.length == 1 ? graph.tensor(k.name(), b.buffer().dtype(), shape[0])
+                    : graph.tensor(k.name(), b.buffer().dtype(), rows, rowElems);
+        });
+    }
+}

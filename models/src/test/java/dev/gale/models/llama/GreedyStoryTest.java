@@ -1,0 +1,109 @@
+package dev.gale.models.llama;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gale.core.device.Device;
+import dev.gale.core.device.Devices;
+import dev.gale.models.LlamaModel;
+import dev.gale.models.SharedFiles;
+import dev.gale.models.llama2c.Llama2cCheckpoint;
+import dev.gale.models.tokenizer.Llama2cTokenizerFile;
+import dev.gale.models.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.RootAllocator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The F32 decoder reproduces llama2.c's published greedy stories260K sample token for token from BOS, as one decode
+ * graph per step, on the CPU.
+ */
+class GreedyStoryTest {
+    static final String STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in "
+            + "the park. One day, she saw a big, red ball";
+
+    static List<Integer> greedy(Device device, int steps) {
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator();
+             LlamaSession s = new LlamaSession(w, alloc, "greedy", LlamaSession.Options.greedy(device,
+                     m.config().seqLen()))) {
+            List<Integer> out = new ArrayList<>();
+            int token = Llama2cTokenizerFile.BOS;
+            for (int i = 0; i < steps; i++) {
+                token = s.step(token);
+                out.add(token);
+            }
+            assertFalse(s.lastReport().anyFallback(), s.lastReport().toString());
+            return out;
+        }
+    }
+
+    static String text(List<Integer> tokens) {
+        Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+        int[] ids = new int[tokens.size() + 1];
+        ids[0] = Llama2cTokenizerFile.BOS;
+        for (int i = 0; i < tokens.size(); i++) {
+            ids[i + 1] = tokens.get(i);
+        }
+        return tok.decode(ids);
+    }
+
+    @Test
+    void cpuReproducesTheGreedySample() {
+        String got = text(greedy(Devices.cpu(), 64));
+        assertTrue(got.startsWith(STORY), got);
+    }
+
+    /** The same graph compiled for each OpenCL device: every task runs there, and the story is the same. */
+    @Test
+    void openClDevicesReproduceTheGreedySample() {
+        List<Device> devices = new dev.gale.opencl.OpenClDeviceProvider().devices();
+        if (devices.isEmpty() && "1".equals(System.getenv("GALE_REQUIRE_OPENCL"))) {
+            throw new AssertionError("GALE_REQUIRE_OPENCL=1 but no OpenCL device is present");
+        }
+        org.junit.jupiter.api.Assumptions.assumeFalse(devices.isEmpty(), "no OpenCL device");
+        List<Integer> cpu = greedy(Devices.cpu(), 48);
+        for (Device d : devices) {
+            assertEquals(cpu, greedy(d, 48), d.id());
+        }
+    }
+
+    /**
+     * A prompt fed as one batched prefill continues exactly as the same prompt fed token by token through the decode
+     * step, in F32 and with an F16 cache.
+     */
+    @Test
+    void batchedPrefillContinuesLikeStepByStep() {
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+            int[] prompt = tok.encode("Once upon a time, there was a cat", true, false);
+            for (dev.gale.core.buffer.DType kvType : new dev.gale.core.buffer.DType[] {
+                dev.gale.core.buffer.DType.F32, dev.gale.core.buffer.DType.F16}) {
+                LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kvType, 128, 0f, 1f, 1, false);
+                List<Integer> batched = new ArrayList<>();
+                List<Integer> stepped = new ArrayList<>();
+                try (LlamaSession a = new LlamaSession(w, alloc, "batched", o);
+                     LlamaSession b = new LlamaSession(w, alloc, "stepped", o)) {
+                    int t = a.prefill(prompt);
+                    for (int i = 0; i < 20; i++) {
+                        batched.add(t);
+                        t = a.step(t);
+                    }
+                    int u = 0;
+                    for (int p : prompt) {
+                        u = b.step(p);
+                    }
+                    for (int i = 0; i < 20; i++) {
+                        stepped.add(u);
+                        u = b.step(u);
+                    }
+                    assertTrue(a.lastReport().toString().contains("cpu"), a.lastReport().toString());
+                }
+                assertEquals(stepped, batched, kvType + ": " + text(batched) + " vs " + text(stepped));
+            }
+        }
+    }
+}
