@@ -19,6 +19,7 @@ public final class Gale {
     static {
         COMMANDS.put("devices", new DevicesCommand());
         COMMANDS.put("check", new CheckCommand());
+        COMMANDS.put("generate", new GenerateCommand());
     }
 
     private Gale() {

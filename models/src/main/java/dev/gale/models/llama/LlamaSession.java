@@ -139,8 +139,9 @@ public final class LlamaSession implements AutoCloseable {
         this.config = weights.config();
         this.rng = new Xorshift(options.seed() == 0 ? 1 : options.seed());
         long perLayer = (long) config.kvHeads() * options.capacity() * config.headDim();
-        long bytes = 2L * config.layers() * options.kvType().byteSize(perLayer) + 64L * config.layers() + 4096;
-        this.kv = new ArrowKvMemory(allocator, name, bytes + config.layers() * 256L);
+        // The parent allocator carries the limit; Arrow rounds each buffer up to a power of two, so a tight
+        // per-session limit would refuse caches that fit.
+        this.kv = new ArrowKvMemory(allocator, name, Long.MAX_VALUE);
         for (int l = 0; l < config.layers(); l++) {
             cacheK.add(kv.allocate("l" + l + ".k", options.kvType(), perLayer));
             cacheV.add(kv.allocate("l" + l + ".v", options.kvType(), perLayer));

@@ -1,0 +1,92 @@
+package dev.gale.cli;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.Devices;
+import dev.gale.models.LlamaModel;
+import dev.gale.models.llama.BoundWeights;
+import dev.gale.models.llama.Generator;
+import dev.gale.models.llama.LlamaSession;
+import dev.gale.models.llama2c.Llama2cCheckpoint;
+import dev.gale.models.tokenizer.Llama2cTokenizerFile;
+import dev.gale.models.tokenizer.Tokenizer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.apache.arrow.memory.RootAllocator;
+
+/**
+ * {@code gale generate}: streams a model's continuation of a prompt, then prints prefill and decode speed, memory,
+ * and where each task of the decode step ran.
+ */
+final class GenerateCommand implements Gale.Command {
+    private static final String USAGE = "usage: gale generate --model FILE.bin [--tokenizer FILE] [--prompt TEXT] "
+            + "[--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] [--kv f32|f16] "
+            + "[--kv-policy full]";
+
+    @Override
+    public String summary() {
+        return "generate text with a Llama-family model (llama2.c checkpoints)";
+    }
+
+    @Override
+    public int run(String[] args, PrintStream out) {
+        CliArgs a;
+        try {
+            a = CliArgs.parse("generate", args, Set.of("model", "tokenizer", "prompt", "steps", "temperature",
+                    "top-p", "seed", "device", "kv", "kv-policy", "weights"));
+            a.require("model");
+            a.choice("kv-policy", "full", List.of("full"));
+            a.choice("weights", "f32", List.of("f32"));
+        } catch (IllegalArgumentException e) {
+            out.println(e.getMessage());
+            out.println(USAGE);
+            return 2;
+        }
+        Path model = Path.of(a.require("model"));
+        Path tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null))
+                : model.resolveSibling("tok512.bin");
+        int steps = a.integer("steps", 256, 1);
+        float temperature = a.decimal("temperature", 0f);
+        float topP = a.decimal("top-p", 0.9f);
+        long seed = Long.parseLong(a.get("seed", "133742"));
+        DType kv = a.choice("kv", "f32", List.of("f32", "f16")).equals("f16") ? DType.F16 : DType.F32;
+        Device device = Devices.byId(a.get("device", "cpu"));
+        try (LlamaModel m = Llama2cCheckpoint.load(model); BoundWeights w = new BoundWeights(m.config(), m.weights());
+             RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(tokFile, m.config().vocab());
+            int capacity = Math.min(steps, m.config().seqLen());
+            LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
+                    temperature == 0 ? 1f : topP, seed, false);
+            try (LlamaSession s = new LlamaSession(w, alloc, "cli", o)) {
+                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), capacity, text -> {
+                    out.print(text);
+                    out.flush();
+                });
+                out.println();
+                out.println("---");
+                out.printf(Locale.ROOT, "device %s, kv %s, %s%n", device.id(), kv.name().toLowerCase(Locale.ROOT),
+                        temperature == 0 ? "greedy" : "temperature " + temperature + ", top-p " + topP + ", seed "
+                                + seed);
+                out.printf(Locale.ROOT, "prefill: %d tokens, %.1f tok/s%n", st.promptTokens(),
+                        st.prefillTokensPerSecond());
+                out.printf(Locale.ROOT, "decode:  %d tokens, %.1f tok/s, %.2f MB of weights read per token%n",
+                        st.generated(), st.decodeTokensPerSecond(), w.bytesPerToken() / 1e6);
+                out.printf(Locale.ROOT, "memory:  weights %.2f MB, KV cache %.2f MB (%d positions)%n",
+                        m.weights().all().stream().mapToLong(t -> t.byteSize()).sum() / 1e6, s.kvBytes() / 1e6,
+                        capacity);
+                if (s.lastReport() != null) {
+                    out.println("last step: " + s.lastReport().tasks().size() + " tasks, "
+                            + (s.lastReport().anyFallback() ? "with fallbacks" : "no fallback") + "; plan:");
+                    out.println(s.describeDecodePlan().lines().limit(18).reduce((x, y) -> x + "\n" + y).orElse(""));
+                }
+            }
+        } catch (RuntimeException e) {
+            out.println("gale generate: " + e.getMessage());
+            return 1;
+        }
+        return 0;
+    }
+}
