@@ -60,6 +60,7 @@ public final class LlamaSession implements AutoCloseable {
     private final Xorshift rng;
     private int position;
     private RunReport lastReport;
+    private Step lastStep;
 
     /** A compiled graph for T tokens with its bindings and activation buffers. */
     private final class Step implements AutoCloseable {
@@ -118,6 +119,7 @@ public final class LlamaSession implements AutoCloseable {
             bindings.set(g.pos, start);
             bindings.set(g.coin, options.temperature() == 0 ? 0f : rng.nextCoin());
             lastReport = plan.run(bindings);
+            lastStep = this;
             int next = bindings.buffer(g.next).getInt(0);
             if (next < 0 || next >= config.vocab()) {
                 throw new IllegalStateException("the sampler returned token " + next + " at position " + start
@@ -148,6 +150,15 @@ public final class LlamaSession implements AutoCloseable {
             cacheLength.add(kv.allocate("l" + l + ".length", DType.I32, 1));
         }
         steps.put(1, new Step(1));
+    }
+
+    /** The logits of the last token of the last run (a copy). */
+    public float[] logits() {
+        Step s = lastStep;
+        if (s == null) {
+            throw new IllegalStateException("no run yet");
+        }
+        return s.bindings.buffer(s.g.logits).toFloatArray();
     }
 
     /** Tokens in the cache: the position of the next token. */
@@ -182,6 +193,14 @@ public final class LlamaSession implements AutoCloseable {
         int next = s.run(tokens, position);
         position += tokens.length;
         return next;
+    }
+
+    /**
+     * Forgets every cached token: the next token goes to position 0. The cache memory is kept (each append
+     * overwrites its slots and republishes the length), so the compiled plans are reused.
+     */
+    public void reset() {
+        position = 0;
     }
 
     /** Feeds one token and returns the next. */
