@@ -19,6 +19,8 @@ public final class Gale {
     static {
         COMMANDS.put("devices", new DevicesCommand());
         COMMANDS.put("check", new CheckCommand());
+        COMMANDS.put("quantize", new QuantizeCommand());
+        COMMANDS.put("synth", new SynthCommand());
     }
 
     private Gale() {
