@@ -20,6 +20,8 @@ public final class Gale {
         COMMANDS.put("devices", new DevicesCommand());
         COMMANDS.put("check", new CheckCommand());
         COMMANDS.put("generate", new GenerateCommand());
+        COMMANDS.put("quantize", new QuantizeCommand());
+        COMMANDS.put("synth", new SynthCommand());
     }
 
     private Gale() {

@@ -11,12 +11,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Writes small llama2.c checkpoints for tests, independently of the loader: each tensor's values depend on its name. */
-final class Llama2cFiles {
+public final class Llama2cFiles {
     private Llama2cFiles() {
     }
 
     /** Deterministic values of layer {@code layer} of group {@code name}. */
-    static float[] values(String name, int layer, int count, int seed) {
+    public static float[] values(String name, int layer, int count, int seed) {
         float[] v = new float[count];
         for (int i = 0; i < count; i++) {
             v[i] = ((name.hashCode() * 31 + layer * 7919 + i * 13 + seed) % 1000) / 1000f;
@@ -24,7 +24,7 @@ final class Llama2cFiles {
         return v;
     }
 
-    static Path write(Path file, LlamaConfig c, int version, int seed) {
+    public static Path write(Path file, LlamaConfig c, int version, int seed) {
         int dim = c.dim(), hid = c.hiddenDim(), kv = c.kvDim(), v = c.vocab(), n = c.layers();
         List<Object[]> groups = new ArrayList<>();
         if (version == 0) {

@@ -1,0 +1,68 @@
+package dev.gale.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gale.models.LlamaModel;
+import dev.gale.models.WeightType;
+import dev.gale.models.gguf.LlamaGguf;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelCommandsTest {
+    @TempDir
+    Path tmp;
+
+    private static String run(int expectedExit, String... args) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        int code = Gale.run(args, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(expectedExit, code, out);
+        return out;
+    }
+
+    @Test
+    void badUsageExitsWith2() {
+        assertTrue(run(2, "quantize", "--model", "x.bin").contains("--out is required"));
+        assertTrue(run(2, "quantize", "--model", "x.bin", "--out", "y", "--type", "q5_1").contains("q8_0 or q4_0"));
+        assertTrue(run(2, "synth", "--arch", "gpt-2", "--type", "f32", "--out", "x").contains("llama-3.2-1b"));
+        assertTrue(run(2, "synth", "--arch", "llama-3-8b", "--type", "f32", "--out", "x", "--layers", "99")
+                .contains("--layers must be 1..32"));
+    }
+
+    @Test
+    void quantizeReportsBadFilesAndTheTensorsKeptF32() throws Exception {
+        Path bad = Files.write(tmp.resolve("bad.bin"), new byte[] {1, 2, 3});
+        assertTrue(run(1, "quantize", "--model", bad.toString(), "--out", tmp.resolve("o.gguf").toString(), "--type",
+                "q8_0").contains("at byte"));
+        Path stories = storiesOrSkip();
+        Path out = tmp.resolve("stories-q4.gguf");
+        String text = run(0, "quantize", "--model", stories.toString(), "--out", out.toString(), "--type", "q4_0");
+        assertTrue(text.contains("5 matrices kept as F32") && text.contains("blk.0.ffn_down.weight"), text);
+        try (LlamaModel m = LlamaGguf.load(out)) {
+            assertEquals(WeightType.Q4_0, m.weights().layers().get(0).wq().type());
+        }
+    }
+
+    /** ../shared next to the project root or one of its ancestors (worktrees nest deeper). */
+    private static Path storiesOrSkip() {
+        String root = System.getProperty("gale.root", "");
+        for (Path d = Path.of(root).toAbsolutePath().getParent(); d != null; d = d.getParent()) {
+            Path p = d.resolve("shared/models/stories260K/stories260K.bin");
+            if (Files.isReadable(p)) {
+                return p;
+            }
+        }
+        if ("1".equals(System.getenv("GALE_REQUIRE_SHARED"))) {
+            throw new AssertionError("stories260K not provided, and GALE_REQUIRE_SHARED=1");
+        }
+        Assumptions.assumeTrue(false, "stories260K not provided");
+        return null;
+    }
+}
