@@ -7,8 +7,9 @@ import dev.gale.models.LlamaModel;
 import dev.gale.models.llama.BoundWeights;
 import dev.gale.models.llama.Generator;
 import dev.gale.models.llama.LlamaSession;
-import dev.gale.models.llama2c.Llama2cCheckpoint;
-import dev.gale.models.tokenizer.Llama2cTokenizerFile;
+import dev.gale.models.ModelFiles;
+import dev.gale.models.WeightType;
+import dev.gale.models.llama.WeightQuantizer;
 import dev.gale.models.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -22,13 +23,13 @@ import org.apache.arrow.memory.RootAllocator;
  * and where each task of the decode step ran.
  */
 final class GenerateCommand implements Gale.Command {
-    private static final String USAGE = "usage: gale generate --model FILE.bin [--tokenizer FILE] [--prompt TEXT] "
-            + "[--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] [--kv f32|f16] "
-            + "[--kv-policy full]";
+    private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
+            + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
+            + "[--weights f32|q8_0|q4_0] [--kv f32|f16] [--kv-policy full]";
 
     @Override
     public String summary() {
-        return "generate text with a Llama-family model (llama2.c checkpoints)";
+        return "generate text with a Llama-family model (llama2.c or GGUF)";
     }
 
     @Override
@@ -39,24 +40,24 @@ final class GenerateCommand implements Gale.Command {
                     "top-p", "seed", "device", "kv", "kv-policy", "weights"));
             a.require("model");
             a.choice("kv-policy", "full", List.of("full"));
-            a.choice("weights", "f32", List.of("f32"));
+            a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0"));
         } catch (IllegalArgumentException e) {
             out.println(e.getMessage());
             out.println(USAGE);
             return 2;
         }
         Path model = Path.of(a.require("model"));
-        Path tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null))
-                : model.resolveSibling("tok512.bin");
+        Path tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null)) : null;
+        String weights = a.get("weights", "as-stored");
         int steps = a.integer("steps", 256, 1);
         float temperature = a.decimal("temperature", 0f);
         float topP = a.decimal("top-p", 0.9f);
         long seed = Long.parseLong(a.get("seed", "133742"));
         DType kv = a.choice("kv", "f32", List.of("f32", "f16")).equals("f16") ? DType.F16 : DType.F32;
         Device device = Devices.byId(a.get("device", "cpu"));
-        try (LlamaModel m = Llama2cCheckpoint.load(model); BoundWeights w = new BoundWeights(m.config(), m.weights());
-             RootAllocator alloc = new RootAllocator()) {
-            Tokenizer tok = Llama2cTokenizerFile.read(tokFile, m.config().vocab());
+        try (LlamaModel loaded = ModelFiles.load(model); LlamaModel m = convert(loaded, weights, out);
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
             int capacity = Math.min(steps, m.config().seqLen());
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
                     temperature == 0 ? 1f : topP, seed, false);
@@ -88,5 +89,23 @@ final class GenerateCommand implements Gale.Command {
             return 1;
         }
         return 0;
+    }
+
+    /** The model in the asked weight precision: quantized in memory from F32 (see {@link WeightQuantizer}). */
+    private static LlamaModel convert(LlamaModel m, String weights, PrintStream out) {
+        if (weights.equals("as-stored") || weights.equals("f32") && allOf(m, WeightType.F32)) {
+            return m;
+        }
+        if (!allOf(m, WeightType.F32)) {
+            throw new IllegalArgumentException("--weights " + weights + " converts F32 models; this one is stored "
+                    + "quantized (use --weights as-stored, or gale quantize from the F32 file)");
+        }
+        WeightType t = weights.equals("q8_0") ? WeightType.Q8_0 : WeightType.Q4_0;
+        WeightQuantizer.paddingNote(m.config()).ifPresent(n -> out.println("(" + n + " for " + weights + ")"));
+        return WeightQuantizer.quantize(m, t);
+    }
+
+    private static boolean allOf(LlamaModel m, WeightType t) {
+        return m.weights().all().stream().filter(x -> x.shape().length == 2).allMatch(x -> x.type() == t);
     }
 }

@@ -4,10 +4,11 @@ import dev.gale.core.GaleException;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.WeightType;
 import dev.gale.models.gguf.LlamaGguf;
+import dev.gale.models.llama.WeightQuantizer;
 import dev.gale.models.llama2c.Llama2cCheckpoint;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 
 /** {@code gale quantize}: a llama2.c or GGUF model to a GGUF file with Q8_0 or Q4_0 matrices. */
@@ -21,27 +22,43 @@ final class QuantizeCommand implements Gale.Command {
 
     @Override
     public int run(String[] args, PrintStream out) {
-        Options o = Options.parse(args, List.of("--model", "--out", "--type"));
-        String problem = o.problem(List.of("--model", "--out", "--type"));
-        WeightType type = problem == null ? quantizedType(o.get("--type")) : null;
-        if (problem == null && type == null) {
-            problem = "--type must be q8_0 or q4_0, not '" + o.get("--type") + "'";
-        }
-        if (problem != null) {
-            out.println("gale quantize: " + problem);
+        CliArgs o;
+        WeightType type;
+        try {
+            o = CliArgs.parse("quantize", args, Set.of("model", "out", "type"));
+            o.require("model");
+            o.require("out");
+            type = quantizedType(o.require("type"));
+            if (type == null) {
+                throw new IllegalArgumentException("gale quantize: --type must be q8_0 or q4_0, not '"
+                        + o.get("type", null) + "'");
+            }
+        } catch (IllegalArgumentException e) {
+            out.println(e.getMessage());
             out.println(USAGE);
             return 2;
         }
-        Path in = Path.of(o.get("--model"));
-        try (LlamaModel model = in.getFileName().toString().endsWith(".gguf") ? LlamaGguf.load(in)
-                : Llama2cCheckpoint.load(in)) {
-            LlamaGguf.WriteReport r = LlamaGguf.write(model, type, Path.of(o.get("--out")));
+        Path in = Path.of(o.require("model"));
+        try (LlamaModel src = in.getFileName().toString().endsWith(".gguf") ? LlamaGguf.load(in)
+                : Llama2cCheckpoint.load(in);
+             LlamaModel model = allF32(src) ? WeightQuantizer.quantize(src, type) : src) {
+            // From F32, a feed-forward width that is not whole blocks is padded with zeros (the same function), so
+            // every matrix is quantized; from an already quantized file, such matrices stay as they are.
+            if (model != src) {
+                WeightQuantizer.paddingNote(src.config()).ifPresent(n -> out.println("gale quantize: " + n
+                        + " with zero rows/columns (the same function)"));
+            }
+            LlamaGguf.WriteReport r = LlamaGguf.write(model, type, Path.of(o.require("out")));
             Reports.print(out, "gale quantize", r);
             return 0;
         } catch (GaleException e) {
             out.println("gale quantize: " + e.getMessage());
             return 1;
         }
+    }
+
+    private static boolean allF32(LlamaModel m) {
+        return m.weights().all().stream().allMatch(t -> t.type() == WeightType.F32);
     }
 
     static WeightType quantizedType(String name) {

@@ -7,7 +7,7 @@ import dev.gale.models.synth.SyntheticLlama;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 
 /** {@code gale synth}: a GGUF file with random weights in a real architecture's shape, for benchmarks. */
@@ -22,30 +22,31 @@ final class SynthCommand implements Gale.Command {
 
     @Override
     public int run(String[] args, PrintStream out) {
-        Options o = Options.parse(args, List.of("--arch", "--type", "--out", "--layers", "--seed"));
-        String problem = o.problem(List.of("--arch", "--type", "--out"));
-        SyntheticLlama.Arch arch = problem == null ? SyntheticLlama.Arch.of(o.get("--arch")) : null;
-        WeightType type = problem == null ? type(o.get("--type")) : null;
-        int layers = 0;
-        long seed = 1;
-        if (problem == null) {
-            try {
-                layers = Integer.parseInt(o.get("--layers", "0"));
-                seed = Long.parseLong(o.get("--seed", "1"));
-            } catch (NumberFormatException e) {
-                problem = "--layers and --seed take integers";
+        CliArgs o;
+        SyntheticLlama.Arch arch;
+        WeightType type;
+        int layers;
+        long seed;
+        try {
+            o = CliArgs.parse("synth", args, Set.of("arch", "type", "out", "layers", "seed"));
+            arch = SyntheticLlama.Arch.of(o.require("arch"));
+            if (arch == null) {
+                throw new IllegalArgumentException("gale synth: unknown --arch '" + o.get("arch", null) + "'; one of "
+                        + Arrays.stream(SyntheticLlama.Arch.values()).map(SyntheticLlama.Arch::id).toList());
             }
-        }
-        if (problem == null && arch == null) {
-            problem = "unknown --arch '" + o.get("--arch") + "'; one of " + Arrays.stream(SyntheticLlama.Arch.values())
-                    .map(SyntheticLlama.Arch::id).toList();
-        } else if (problem == null && type == null) {
-            problem = "--type must be f32, q8_0 or q4_0, not '" + o.get("--type") + "'";
-        } else if (problem == null && (layers < 0 || layers > arch.config().layers())) {
-            problem = "--layers must be 1.." + arch.config().layers();
-        }
-        if (problem != null) {
-            out.println("gale synth: " + problem);
+            type = type(o.require("type"));
+            if (type == null) {
+                throw new IllegalArgumentException("gale synth: --type must be f32, q8_0 or q4_0, not '"
+                        + o.get("type", null) + "'");
+            }
+            o.require("out");
+            layers = o.integer("layers", 0, 0);
+            seed = o.integer("seed", 1, 0);
+            if (layers > arch.config().layers()) {
+                throw new IllegalArgumentException("gale synth: --layers must be 1.." + arch.config().layers());
+            }
+        } catch (IllegalArgumentException e) {
+            out.println(e.getMessage());
             out.println(USAGE);
             return 2;
         }
@@ -53,7 +54,7 @@ final class SynthCommand implements Gale.Command {
         try {
             out.printf("gale synth: %s, %d of %d layers, %s, about %.2f GB of weights%n", arch.id(), c.layers(),
                     arch.config().layers(), type, SyntheticLlama.weightBytes(c, type) / 1e9);
-            Reports.print(out, "gale synth", SyntheticLlama.write(c, type, Path.of(o.get("--out")), seed));
+            Reports.print(out, "gale synth", SyntheticLlama.write(c, type, Path.of(o.require("out")), seed));
             return 0;
         } catch (GaleException e) {
             out.println("gale synth: " + e.getMessage());

@@ -3,11 +3,10 @@ package dev.gale.models.llama;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
-import dev.gale.kernels.quant.Q4_0;
-import dev.gale.kernels.quant.Q8_0;
 import dev.gale.models.LlamaConfig;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.LlamaWeights;
+import dev.gale.models.WeightConversion;
 import dev.gale.models.WeightTensor;
 import dev.gale.models.WeightType;
 import java.util.ArrayList;
@@ -76,7 +75,7 @@ public final class WeightQuantizer {
         if (outCols % 32 != 0) {
             throw new IllegalArgumentException(t + ": rows of " + outCols + " are not whole 32-value blocks");
         }
-        long rowBytes = target == WeightType.Q8_0 ? Q8_0.rowBytes(outCols) : Q4_0.rowBytes(outCols);
+        long rowBytes = target.byteSize(outCols);
         Buffer out = Buffers.allocate(t.name() + "." + target, DType.U8, outRows * rowBytes);
         try (Buffer row = Buffers.allocate("row", DType.F32, outCols)) {
             for (int r = 0; r < outRows; r++) {
@@ -84,11 +83,7 @@ public final class WeightQuantizer {
                 if (r < rows) {
                     row.segment().asSlice(0, 4L * cols).copyFrom(t.data().segment().asSlice(4L * r * cols, 4L * cols));
                 }
-                if (target == WeightType.Q8_0) {
-                    Q8_0.quantize(row.segment(), 0, out.segment(), r * rowBytes, outCols);
-                } else {
-                    Q4_0.quantize(row.segment(), 0, out.segment(), r * rowBytes, outCols);
-                }
+                WeightConversion.encodeRow(row.segment(), target, out.segment(), r * rowBytes, outCols);
             }
         }
         backing.add(out);

@@ -56,6 +56,53 @@ class GreedyStoryTest {
         assertTrue(got.startsWith(STORY), got);
     }
 
+    /**
+     * stories260K written as an F32 GGUF with its tokenizer embedded, read back, generates the llama2.c file's tokens;
+     * and its Q4_0 GGUF (feed-forward padded) generates what the in-memory Q4_0 model does.
+     */
+    @Test
+    void ggufCopiesGenerateLikeTheirSources(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+        java.nio.file.Path f32 = dir.resolve("s.gguf");
+        java.nio.file.Path q4 = dir.resolve("s-q4.gguf");
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN))) {
+            LlamaModel withTok = new LlamaModel(m.config(), m.weights(), java.util.Optional.of(tok));
+            dev.gale.models.gguf.LlamaGguf.write(withTok, dev.gale.models.WeightType.F32, f32);
+            try (LlamaModel q = WeightQuantizer.quantize(Llama2cCheckpoint.load(
+                    SharedFiles.require(SharedFiles.STORIES_BIN)), dev.gale.models.WeightType.Q4_0)) {
+                dev.gale.models.gguf.LlamaGguf.write(q, dev.gale.models.WeightType.Q4_0, q4);
+                assertEquals(greedy(q, 40), greedyFile(q4, 40));
+            }
+        }
+        assertEquals(greedy(Devices.cpu(), 40), greedyFile(f32, 40));
+        try (LlamaModel g = dev.gale.models.gguf.LlamaGguf.load(f32)) {
+            int[] want = tok.encode("Lily loved the red ball", true, false);
+            assertEquals(java.util.Arrays.toString(want),
+                    java.util.Arrays.toString(g.tokenizer().orElseThrow().encode("Lily loved the red ball", true,
+                            false)));
+        }
+    }
+
+    private static List<Integer> greedyFile(java.nio.file.Path file, int steps) {
+        try (LlamaModel m = dev.gale.models.gguf.LlamaGguf.load(file)) {
+            return greedy(m, steps);
+        }
+    }
+
+    static List<Integer> greedy(LlamaModel m, int steps) {
+        try (BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator();
+             LlamaSession s = new LlamaSession(w, alloc, "greedy", LlamaSession.Options.greedy(Devices.cpu(),
+                     m.config().seqLen()))) {
+            List<Integer> out = new ArrayList<>();
+            int token = Llama2cTokenizerFile.BOS;
+            for (int i = 0; i < steps; i++) {
+                token = s.step(token);
+                out.add(token);
+            }
+            return out;
+        }
+    }
+
     /** The same graph compiled for each OpenCL device: every task runs there, and the story is the same. */
     @Test
     void openClDevicesReproduceTheGreedySample() {
