@@ -15,6 +15,11 @@ public final class Xorshift {
         this.state = seed;
     }
 
+    /** The generator's whole state, to save with a session and resume from ({@link #Xorshift(long)} takes it back). */
+    public long state() {
+        return state;
+    }
+
     /** The next 32 random bits, as llama2.c's {@code random_u32}. */
     public int nextInt() {
         state ^= state >>> 12;

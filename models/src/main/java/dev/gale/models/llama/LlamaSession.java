@@ -14,6 +14,12 @@ import dev.gale.kernels.sampling.Xorshift;
 import dev.gale.kvcache.ArrowKvMemory;
 import dev.gale.models.LlamaConfig;
 import dev.gale.models.WeightTensor;
+import dev.gale.kvcache.KvCacheFile;
+import dev.gale.kvcache.KvCacheFileException;
+import dev.gale.kvcache.KvCacheHeader;
+import dev.gale.kvcache.KvRegion;
+import dev.gale.kvcache.MappedKvCache;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -58,6 +64,7 @@ public final class LlamaSession implements AutoCloseable {
     private final List<Buffer> cacheLength = new ArrayList<>();
     private final Map<Integer, Step> steps = new HashMap<>();
     private final Xorshift rng;
+    private final MappedKvCache resumed;
     private int position;
     private RunReport lastReport;
     private Step lastStep;
@@ -136,18 +143,34 @@ public final class LlamaSession implements AutoCloseable {
     }
 
     public LlamaSession(BoundWeights weights, BufferAllocator allocator, String name, Options options) {
+        this(weights, allocator, name, options, null);
+    }
+
+    private LlamaSession(BoundWeights weights, BufferAllocator allocator, String name, Options options,
+            MappedKvCache resumed) {
         this.weights = weights;
         this.options = options;
         this.config = weights.config();
-        this.rng = new Xorshift(options.seed() == 0 ? 1 : options.seed());
+        this.resumed = resumed;
+        String saved = resumed == null ? null : resumed.header().attributes().get("rng.state");
+        this.rng = new Xorshift(saved != null ? Long.parseLong(saved) : options.seed() == 0 ? 1 : options.seed());
         long perLayer = (long) config.kvHeads() * options.capacity() * config.headDim();
         // The parent allocator carries the limit; Arrow rounds each buffer up to a power of two, so a tight
         // per-session limit would refuse caches that fit.
         this.kv = new ArrowKvMemory(allocator, name, Long.MAX_VALUE);
         for (int l = 0; l < config.layers(); l++) {
-            cacheK.add(kv.allocate("l" + l + ".k", options.kvType(), perLayer));
-            cacheV.add(kv.allocate("l" + l + ".v", options.kvType(), perLayer));
-            cacheLength.add(kv.allocate("l" + l + ".length", DType.I32, 1));
+            if (resumed == null) {
+                cacheK.add(kv.allocate("l" + l + ".k", options.kvType(), perLayer));
+                cacheV.add(kv.allocate("l" + l + ".v", options.kvType(), perLayer));
+                cacheLength.add(kv.allocate("l" + l + ".length", DType.I32, 1));
+            } else {
+                cacheK.add(resumed.region("l" + l + ".k"));
+                cacheV.add(resumed.region("l" + l + ".v"));
+                cacheLength.add(resumed.region("l" + l + ".length"));
+            }
+        }
+        if (resumed != null) {
+            position = (int) resumed.header().tokens();
         }
         steps.put(1, new Step(1));
     }
@@ -218,9 +241,64 @@ public final class LlamaSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Saves this session's cache (its tokens, precision and the model's identity) to an Arrow IPC file, atomically.
+     * {@code attributes} travel with it (for example the last sampled token, to continue from).
+     */
+    public void save(Path file, String modelId, Map<String, String> attributes) {
+        Map<String, String> attrs = new HashMap<>(attributes);
+        attrs.put("capacity", Integer.toString(options.capacity()));
+        attrs.put("layers", Integer.toString(config.layers()));
+        attrs.put("kv.shape", config.kvHeads() + "x" + config.headDim());
+        attrs.put("rng.state", Long.toString(rng.state()));
+        List<KvRegion> regions = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            regions.add(new KvRegion("l" + l + ".k", cacheK.get(l)));
+            regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
+            regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));
+        }
+        KvCacheFile.write(file, new KvCacheHeader(modelId, precision(options.kvType()), "full", position, attrs),
+                regions);
+    }
+
+    /**
+     * A session continuing from a saved cache, mapped copy-on-write (no copy; the file is never changed). The file
+     * must come from the same model (by identity), precision and cache shape.
+     */
+    public static LlamaSession resume(BoundWeights weights, BufferAllocator allocator, String name, Options options,
+            Path file, String modelId) {
+        MappedKvCache m = KvCacheFile.open(file, modelId, precision(options.kvType()));
+        try {
+            LlamaConfig c = weights.config();
+            Map<String, String> a = m.header().attributes();
+            String want = options.capacity() + "/" + c.layers() + "/" + c.kvHeads() + "x" + c.headDim();
+            String got = a.get("capacity") + "/" + a.get("layers") + "/" + a.get("kv.shape");
+            if (!want.equals(got)) {
+                throw new KvCacheFileException(file, "gale.kv.attr.capacity/layers/kv.shape", -1, "cache shape "
+                        + got + " does not match this session's " + want);
+            }
+            return new LlamaSession(weights, allocator, name, options, m);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** The attributes saved with a resumed cache (empty for a fresh session). */
+    public Map<String, String> savedAttributes() {
+        return resumed == null ? Map.of() : resumed.header().attributes();
+    }
+
+    private static String precision(DType kv) {
+        return kv == DType.F16 ? "f16" : "f32";
+    }
+
     @Override
     public void close() {
         steps.values().forEach(Step::close);
         kv.close();
+        if (resumed != null) {
+            resumed.close();
+        }
     }
 }
