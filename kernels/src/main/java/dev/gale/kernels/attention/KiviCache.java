@@ -589,13 +589,63 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         }
         long base = keyCodeByte(tile, grp, 0);
         long cs = groupWords * 4L;
-        for (int k = 0; k < G / L; k++) {
-            IntVector sh = IntVector.fromArray(I, shifts, k * L);
-            VectorShuffle<Integer> sp = spread[k];
-            long w0 = base + 4L * ((k * L) / perWord);
-            int r = 0;
-            for (; r + 4 <= g; r += 4) {
-                int q0 = qs + r * d;
+        int chunks = G / L;
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            int q0 = qs + r * d;
+            int k = 0;
+            // Two chunks per pass: each broadcast q·s feeds eight FMAs (eight accumulators, fifteen registers).
+            for (; k + 2 <= chunks; k += 2) {
+                IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
+                IntVector sh1 = IntVector.fromArray(I, shifts, (k + 1) * L);
+                VectorShuffle<Integer> sp0 = spread[k];
+                VectorShuffle<Integer> sp1 = spread[k + 1];
+                long w0 = base + 4L * ((k * L) / perWord);
+                long w1 = base + 4L * (((k + 1) * L) / perWord);
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                FloatVector b0 = a0;
+                FloatVector b1 = a0;
+                FloatVector b2 = a0;
+                FloatVector b3 = a0;
+                for (int c = 0; c < d; c++) {
+                    IntVector wx = wide ? IntVector.fromMemorySegment(I, kc, w0 + c * cs, LE).rearrange(sp0)
+                            : IntVector.broadcast(I, kc.get(WORD, w0 + c * cs));
+                    IntVector wy = wide ? IntVector.fromMemorySegment(I, kc, w1 + c * cs, LE).rearrange(sp1)
+                            : IntVector.broadcast(I, kc.get(WORD, w1 + c * cs));
+                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector qv = FloatVector.broadcast(F, scratch[q0 + c]);
+                    a0 = x.fma(qv, a0);
+                    b0 = y.fma(qv, b0);
+                    qv = FloatVector.broadcast(F, scratch[q0 + d + c]);
+                    a1 = x.fma(qv, a1);
+                    b1 = y.fma(qv, b1);
+                    qv = FloatVector.broadcast(F, scratch[q0 + 2 * d + c]);
+                    a2 = x.fma(qv, a2);
+                    b2 = y.fma(qv, b2);
+                    qv = FloatVector.broadcast(F, scratch[q0 + 3 * d + c]);
+                    a3 = x.fma(qv, a3);
+                    b3 = y.fma(qv, b3);
+                }
+                int o = sc + r * G + k * L;
+                a0.add(scratch[qz + r]).intoArray(scratch, o);
+                a1.add(scratch[qz + r + 1]).intoArray(scratch, o + G);
+                a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
+                a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
+                b0.add(scratch[qz + r]).intoArray(scratch, o + L);
+                b1.add(scratch[qz + r + 1]).intoArray(scratch, o + G + L);
+                b2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G + L);
+                b3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G + L);
+            }
+            for (; k < chunks; k++) {
+                IntVector sh = IntVector.fromArray(I, shifts, k * L);
+                VectorShuffle<Integer> sp = spread[k];
+                long w0 = base + 4L * ((k * L) / perWord);
                 FloatVector a0 = FloatVector.zero(F);
                 FloatVector a1 = a0;
                 FloatVector a2 = a0;
@@ -617,8 +667,13 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
                 a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
                 a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
             }
-            for (; r < g; r++) {
-                int q0 = qs + r * d;
+        }
+        for (; r < g; r++) {
+            int q0 = qs + r * d;
+            for (int k = 0; k < chunks; k++) {
+                IntVector sh = IntVector.fromArray(I, shifts, k * L);
+                VectorShuffle<Integer> sp = spread[k];
+                long w0 = base + 4L * ((k * L) / perWord);
                 FloatVector a0 = FloatVector.zero(F);
                 for (int c = 0; c < d; c++) {
                     long at = w0 + c * cs;
@@ -701,15 +756,68 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         }
         long base = valueCodeByte(tile, t0);
         long ts = valueWords * 4L;
-        for (int e0 = 0; e0 < d; e0 += L) {
-            int cg = e0 / G;
-            IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
-            VectorShuffle<Integer> sp = spread[(e0 % G) / L];
-            long w0 = base + 4L * (e0 / perWord);
-            int r = 0;
-            for (; r + 4 <= g; r += 4) {
-                int o = stOff + r * (d + 2) + SoftmaxState.O + e0;
-                int st1 = d + 2;
+        int st1 = d + 2;
+        // Channel chunks in pairs when a pair stays inside one channel group (same p·s for both).
+        int pairEnd = G % (2 * L) == 0 ? d : 0;
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            int e0 = 0;
+            for (; e0 + 2 * L <= pairEnd; e0 += 2 * L) {
+                int cg = e0 / G;
+                IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
+                IntVector sh1 = IntVector.fromArray(I, shifts, (e0 + L) % G);
+                VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
+                VectorShuffle<Integer> sp1 = spread[((e0 + L) % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                long w1 = base + 4L * ((e0 + L) / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
+                int p0 = ps + (cg * g + r) * G;
+                FloatVector a0 = FloatVector.fromArray(F, st, o);
+                FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
+                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1);
+                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1);
+                FloatVector b0 = FloatVector.fromArray(F, st, o + L);
+                FloatVector b1 = FloatVector.fromArray(F, st, o + st1 + L);
+                FloatVector b2 = FloatVector.fromArray(F, st, o + 2 * st1 + L);
+                FloatVector b3 = FloatVector.fromArray(F, st, o + 3 * st1 + L);
+                for (int t = 0; t < n; t++) {
+                    IntVector wx = wide ? IntVector.fromMemorySegment(I, vc, w0 + t * ts, LE).rearrange(sp0)
+                            : IntVector.broadcast(I, vc.get(WORD, w0 + t * ts));
+                    IntVector wy = wide ? IntVector.fromMemorySegment(I, vc, w1 + t * ts, LE).rearrange(sp1)
+                            : IntVector.broadcast(I, vc.get(WORD, w1 + t * ts));
+                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector pv = FloatVector.broadcast(F, scratch[p0 + t]);
+                    a0 = x.fma(pv, a0);
+                    b0 = y.fma(pv, b0);
+                    pv = FloatVector.broadcast(F, scratch[p0 + G + t]);
+                    a1 = x.fma(pv, a1);
+                    b1 = y.fma(pv, b1);
+                    pv = FloatVector.broadcast(F, scratch[p0 + 2 * G + t]);
+                    a2 = x.fma(pv, a2);
+                    b2 = y.fma(pv, b2);
+                    pv = FloatVector.broadcast(F, scratch[p0 + 3 * G + t]);
+                    a3 = x.fma(pv, a3);
+                    b3 = y.fma(pv, b3);
+                }
+                int z0 = pz + r * valueGroups + cg;
+                a0.add(scratch[z0]).intoArray(st, o);
+                a1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1);
+                a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
+                a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
+                b0.add(scratch[z0]).intoArray(st, o + L);
+                b1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1 + L);
+                b2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1 + L);
+                b3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1 + L);
+            }
+            for (; e0 < d; e0 += L) {
+                int cg = e0 / G;
+                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
                 int p0 = ps + (cg * g + r) * G;
                 FloatVector a0 = FloatVector.fromArray(F, st, o);
                 FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
@@ -732,8 +840,14 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
                 a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
                 a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
             }
-            for (; r < g; r++) {
-                int o = stOff + r * (d + 2) + SoftmaxState.O + e0;
+        }
+        for (; r < g; r++) {
+            for (int e0 = 0; e0 < d; e0 += L) {
+                int cg = e0 / G;
+                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
                 int p0 = ps + (cg * g + r) * G;
                 FloatVector a0 = FloatVector.fromArray(F, st, o);
                 for (int t = 0; t < n; t++) {
