@@ -86,6 +86,10 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     private final boolean wide;
     /** For {@link #wide}: per chunk of {@code L} elements, lane → word relative to the chunk's first word. */
     private final VectorShuffle<Integer>[] spread;
+    /**
+     * The Vector API paths need whole vectors of tokens per group and of channels per head ({@code G} and {@code d}
+     * multiples of {@code L}); otherwise appends and the decode loop take the scalar paths (same codes, same math).
+     */
     private final boolean vectorOk;
     // Append scratch (appends are single-threaded).
     private final float[] window;

@@ -76,8 +76,8 @@ public final class KiviQuantizer {
 
     /**
      * Vector API path over {@link #L} adjacent groups at once, one per lane: lane {@code j} quantizes the {@code n}
-     * elements {@code x[off + j + i·stride]} (for keys: lane = channel, {@code i} = token, {@code stride} = d; for
-     * the lanes are {@link #L} channels of a key window). Codes go to {@code codes[codeOff + i·L + j]}, scales and zeros
+     * elements {@code x[off + j + i·stride]} (a key window {@code [tokens][d]}: lane = channel, {@code i} = token,
+     * {@code stride = d}). Codes go to {@code codes[codeOff + i·L + j]}, scales and zeros
      * to {@code s[sOff + j]}, {@code z[zOff + j]}. Bit-identical to {@link #quantizeGroup}: the same operations in
      * the same order per lane. Allocates nothing.
      */

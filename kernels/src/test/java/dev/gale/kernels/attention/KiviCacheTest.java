@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
  */
 class KiviCacheTest {
     private static final double U = Numerics.U_F32;
+    /** Slack for the allocation measurement itself (the MXBean call), not per call. */
+    private static final long SLACK = 1024;
 
     @Test
     void quantizerRoundTripIsWithinHalfAScaleAndVectorEqualsScalar() {
@@ -25,7 +27,7 @@ class KiviCacheTest {
         int lanes = KiviQuantizer.L;
         for (int bits : new int[] {2, 4, 8}) {
             int levels = (1 << bits) - 1;
-            for (int trial = 0; trial < 200; trial++) {
+            for (int trial = 0; trial < 60; trial++) {
                 int n = 32;
                 float[] x = new float[n * lanes];
                 double spread = Math.pow(10, r.nextInt(-6, 4));
@@ -336,6 +338,38 @@ class KiviCacheTest {
                     assertEquals(1.5, x, 1.5 * (n + c.d) * U, c.toString());
                 }
             }
+        }
+    }
+
+    /**
+     * The fused loop allocates nothing once compiled: rounds of calls until one allocates nothing (interpreted and C1
+     * code box every vector, so the first rounds do), failing if that takes longer than the warm-up allowance.
+     */
+    @Test
+    void accumulateAllocatesNothingOnceCompiled() {
+        Config c = CONFIGS[0];
+        int n = 3 * c.R + c.G + 5;
+        int g = 4;
+        SplittableRandom r = new SplittableRandom(3);
+        try (Buffer kb = Buffers.f32("k", keys(r, n, 1, c.d)); Buffer vb = Buffers.f32("v", random(r, n * c.d, 2));
+             KiviCache cache = new KiviCache(c.layout(), 1, 1, c.d, n, KvPrecision.F16)) {
+            cache.prefill(0, HeadView.tokenMajor(kb.segment(), 0, 1, c.d), HeadView.tokenMajor(vb.segment(), 0, 1,
+                    c.d), n);
+            float[] q = random(r, g * c.d, 0.3);
+            float[] st = new float[g * (c.d + 2)];
+            float[] scratch = new float[cache.scratchFloats(n, g)];
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            long allocated;
+            do {
+                long before = mx.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 200; i++) {
+                    SoftmaxState.reset(st, 0, g, c.d);
+                    cache.accumulate(0, 0, 0, n, q, 0, g, st, 0, scratch);
+                }
+                allocated = mx.getCurrentThreadAllocatedBytes() - before;
+            } while (allocated > SLACK && System.nanoTime() < deadline);
+            assertTrue(allocated <= SLACK, "accumulate still allocates after warm-up: " + allocated + " bytes");
         }
     }
 }
