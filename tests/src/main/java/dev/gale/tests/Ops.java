@@ -97,7 +97,8 @@ public final class Ops {
                 quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
                     {2, 9, 96}}),
                 topK(),
-                AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16));
+                AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16),
+                KvQuantOps.append(), KvQuantOps.decodePartial());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

@@ -1,0 +1,869 @@
+package dev.gale.kernels.attention;
+
+import static dev.gale.kernels.Operands.F16;
+import static dev.gale.kernels.Operands.F32;
+import static dev.gale.kernels.Operands.LE;
+
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.kernels.activation.VectorMath;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One layer's KIVI cache (papers.md §5) for {@code sequences × kvHeads} tiles: keys quantized per channel over groups
+ * of {@code G} tokens, values per token over groups of {@code G} channels, each with an F32 scale and zero per group,
+ * and full-precision (F32 or F16) residual windows: keys of the last {@code L mod R} tokens (quantized as one chunk
+ * of {@code R/G} groups when the window fills), values of the last {@code min(L, R)} tokens (the oldest single token
+ * quantized when the window would exceed {@code R}).
+ *
+ * <p>Storage, per tile {@code t = seq·kvHeads + kvHead}, capacity {@code C} tokens (a multiple of {@code R}):
+ * <ul>
+ * <li>key codes (I32 words): {@code [t][C/G groups][d channels][G·B/32 words]}: tokens innermost within a
+ * (channel, group), as in KIVI, and a whole group's channels contiguous, so one group is one sequential read;</li>
+ * <li>key scales and zeros (F32): {@code [t][C/G][d]};</li>
+ * <li>value codes (I32 words): {@code [t][C][d·B/32]}, channels innermost; value scales and zeros {@code [t][C][d/G]};</li>
+ * <li>residual keys {@code [t][R][d]}, slot {@code token − quantizedKeys}; residual values {@code [t][R][d]}, slot
+ * {@code token mod R} (a ring: the slot freed by the oldest token is the new token's).</li>
+ * </ul>
+ * Inputs are rounded to the residual precision before anything else, so quantizing from the residual window (token
+ * by token) and from the inputs (bulk {@link #prefill}) see the same floats and write the same bits.
+ *
+ * <p>The decode inner loop ({@link #accumulate}) fuses dequantisation with KIVI's factorisation: a key group's scores
+ * are {@code Σ_c (q_c·s_c)·code_{c,t} + Σ_c q_c·z_c}, with {@code q·s} and {@code q·z} formed once per group; values
+ * are {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t} per channel group. Codes are unpacked with one word broadcast, a
+ * variable shift and a mask per {@code L} codes, and each unpacked vector feeds the {@code g} query rows of the GQA
+ * group. Appends are single-threaded per cache; {@link #accumulate} may run concurrently on distinct states.
+ */
+public final class KiviCache implements DecodeKv, AutoCloseable {
+    /** Where the cache's memory comes from (a later issue moves it into Arrow memory). */
+    @FunctionalInterface
+    public interface Storage {
+        Buffer allocate(String name, DType dtype, long count);
+    }
+
+    /** Native memory from {@link Buffers#allocate}. */
+    public static final Storage NATIVE = Buffers::allocate;
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final ValueLayout.OfInt WORD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+
+    private final KiviLayout layout;
+    private final int sequences;
+    private final int kvHeads;
+    private final int d;
+    private final int capacity;
+    private final boolean f16;
+    private final int G;
+    private final int R;
+    private final int B;
+    private final int levels;
+    private final int perWord;
+    private final int groupWords;
+    private final int valueWords;
+    private final int valueGroups;
+    private final Buffer keyCodes;
+    private final Buffer keyScale;
+    private final Buffer keyZero;
+    private final Buffer valueCodes;
+    private final Buffer valueScale;
+    private final Buffer valueZero;
+    private final Buffer keyResidual;
+    private final Buffer valueResidual;
+    private final int[] lengths;
+    /** Shift of element {@code j} of a group within its word, {@code (j mod perWord)·B}, for {@code j < G}. */
+    private final int[] shifts;
+    /** {@code L > perWord} (8-bit codes on 8 lanes): a chunk spans words, unpacked by a load and a permute. */
+    private final boolean wide;
+    /** For {@link #wide}: per chunk of {@code L} elements, lane → word relative to the chunk's first word. */
+    private final VectorShuffle<Integer>[] spread;
+    /**
+     * The Vector API paths need whole vectors of tokens per group and of channels per head ({@code G} and {@code d}
+     * multiples of {@code L}); otherwise appends and the decode loop take the scalar paths (same codes, same math).
+     */
+    private final boolean vectorOk;
+    // Append scratch (appends are single-threaded).
+    private final float[] window;
+    private final int[] codes;
+    private final float[] sz;
+
+    @SuppressWarnings("unchecked")
+    public KiviCache(KiviLayout layout, int sequences, int kvHeads, int d, int capacity, KvPrecision residual,
+            Storage storage) {
+        KiviLayout.check(layout.bits(), layout.group(), layout.residual(), d);
+        if (residual != KvPrecision.F32 && residual != KvPrecision.F16) {
+            throw new IllegalArgumentException("kivi: the residual window is F32 or F16, got " + residual);
+        }
+        if (sequences < 1 || kvHeads < 1 || capacity < 1) {
+            throw new IllegalArgumentException("kivi: sequences, kvHeads and capacity must be >= 1");
+        }
+        this.layout = layout;
+        this.sequences = sequences;
+        this.kvHeads = kvHeads;
+        this.d = d;
+        this.G = layout.group();
+        this.R = layout.residual();
+        this.B = layout.bits();
+        this.capacity = (capacity + R - 1) / R * R;
+        this.f16 = residual == KvPrecision.F16;
+        this.levels = layout.levels();
+        this.perWord = layout.perWord();
+        this.groupWords = G * B / 32;
+        this.valueWords = d * B / 32;
+        this.valueGroups = d / G;
+        long tiles = (long) sequences * kvHeads;
+        DType rd = f16 ? DType.F16 : DType.F32;
+        // L words of padding: a wide unpack loads a whole vector of words from a chunk's first word.
+        keyCodes = storage.allocate("kivi.keyCodes", DType.I32, tiles * (this.capacity / G) * d * groupWords + L);
+        keyScale = storage.allocate("kivi.keyScale", DType.F32, tiles * (this.capacity / G) * d);
+        keyZero = storage.allocate("kivi.keyZero", DType.F32, tiles * (this.capacity / G) * d);
+        valueCodes = storage.allocate("kivi.valueCodes", DType.I32, tiles * this.capacity * valueWords + L);
+        valueScale = storage.allocate("kivi.valueScale", DType.F32, tiles * this.capacity * valueGroups);
+        valueZero = storage.allocate("kivi.valueZero", DType.F32, tiles * this.capacity * valueGroups);
+        keyResidual = storage.allocate("kivi.keyResidual", rd, tiles * R * d);
+        valueResidual = storage.allocate("kivi.valueResidual", rd, tiles * R * d);
+        lengths = new int[sequences];
+        shifts = new int[Math.max(G, L)];
+        for (int j = 0; j < shifts.length; j++) {
+            shifts[j] = (j % perWord) * B;
+        }
+        wide = L > perWord;
+        int chunks = Math.max(1, G / L);
+        spread = new VectorShuffle[chunks];
+        int[] idx = new int[L];
+        for (int k = 0; k < chunks; k++) {
+            for (int i = 0; i < L; i++) {
+                idx[i] = (k * L + i) / perWord - (k * L) / perWord;
+            }
+            spread[k] = VectorShuffle.fromArray(I, idx, 0);
+        }
+        vectorOk = G % L == 0 && d % L == 0;
+        window = new float[R * d];
+        codes = new int[Math.max(R, G) * Math.max(d, L)];
+        sz = new float[2 * Math.max(d, L)];
+    }
+
+    public KiviCache(KiviLayout layout, int sequences, int kvHeads, int d, int capacity, KvPrecision residual) {
+        this(layout, sequences, kvHeads, d, capacity, residual, NATIVE);
+    }
+
+    public KiviLayout layout() {
+        return layout;
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    public KvPrecision residualPrecision() {
+        return f16 ? KvPrecision.F16 : KvPrecision.F32;
+    }
+
+    // The buffers, in the layouts of the class comment, for device kernels and tests.
+
+    public Buffer keyCodes() {
+        return keyCodes;
+    }
+
+    public Buffer keyScale() {
+        return keyScale;
+    }
+
+    public Buffer keyZero() {
+        return keyZero;
+    }
+
+    public Buffer valueCodes() {
+        return valueCodes;
+    }
+
+    public Buffer valueScale() {
+        return valueScale;
+    }
+
+    public Buffer valueZero() {
+        return valueZero;
+    }
+
+    public Buffer keyResidual() {
+        return keyResidual;
+    }
+
+    public Buffer valueResidual() {
+        return valueResidual;
+    }
+
+    /** Every buffer, in a fixed order (for bit-identity checks and device transfers). */
+    public Buffer[] buffers() {
+        return new Buffer[] {keyCodes, keyScale, keyZero, valueCodes, valueScale, valueZero, keyResidual,
+            valueResidual};
+    }
+
+    /** Sets a sequence's length after a device kernel appended to its buffers. */
+    public void setLength(int seq, int length) {
+        if (length < 0 || length > capacity) {
+            throw new IllegalArgumentException("kivi: length " + length + " outside [0, " + capacity + "]");
+        }
+        lengths[seq] = length;
+    }
+
+    @Override
+    public int sequences() {
+        return sequences;
+    }
+
+    @Override
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    @Override
+    public int headDim() {
+        return d;
+    }
+
+    @Override
+    public int length(int seq) {
+        return lengths[seq];
+    }
+
+    @Override
+    public int blockAlign() {
+        return G;
+    }
+
+    @Override
+    public String describe() {
+        return "int" + B + "-kivi-g" + G + "-r" + R + (f16 ? "-f16res" : "-f32res");
+    }
+
+    @Override
+    public double bytesPerToken() {
+        return layout.precision().bytesPerToken(kvHeads, d, G, R);
+    }
+
+    @Override
+    public void close() {
+        for (Buffer b : buffers()) {
+            b.close();
+        }
+    }
+
+    // ---- addressing -------------------------------------------------------------------------------------------
+
+    private long keyCodeByte(int tile, int grp, int c) {
+        return (((long) tile * (capacity / G) + grp) * d + c) * groupWords * 4L;
+    }
+
+    private long keySz(int tile, int grp) {
+        return ((long) tile * (capacity / G) + grp) * d;
+    }
+
+    private long valueCodeByte(int tile, int t) {
+        return ((long) tile * capacity + t) * valueWords * 4L;
+    }
+
+    private long valueSz(int tile, int t) {
+        return ((long) tile * capacity + t) * valueGroups;
+    }
+
+    private long residualByte(int tile, int slot) {
+        return ((long) tile * R + slot) * d * (f16 ? 2L : 4L);
+    }
+
+    private float round(float x) {
+        return f16 ? Float.float16ToFloat(Float.floatToFloat16(x)) : x;
+    }
+
+    // ---- appends ----------------------------------------------------------------------------------------------
+
+    /** Appends token {@code src} of {@code k} and {@code v} (all KV heads) to sequence {@code seq}: Vector API path. */
+    public void append(int seq, HeadView k, HeadView v, long src) {
+        append(seq, k, v, src, vectorOk);
+    }
+
+    /** The scalar reference of {@link #append}: the same bits. */
+    public void appendReference(int seq, HeadView k, HeadView v, long src) {
+        append(seq, k, v, src, false);
+    }
+
+    private void append(int seq, HeadView k, HeadView v, long src, boolean vector) {
+        int len = lengths[seq];
+        if (len >= capacity) {
+            throw new IllegalStateException("kivi: sequence " + seq + " is full (" + capacity + " tokens)");
+        }
+        MemorySegment kr = keyResidual.segment();
+        MemorySegment vr = valueResidual.segment();
+        int kq = layout.quantizedKeys(len);
+        int vq = layout.quantizedValues(len);
+        for (int h = 0; h < kvHeads; h++) {
+            int tile = seq * kvHeads + h;
+            if (len - vq == R) {
+                // The value window is full: the oldest token leaves it, quantized, and frees its ring slot.
+                ResidualFold.load(vr, residualByte(tile, vq % R), f16, d, window, 0);
+                quantizeValueToken(tile, vq, window, vector);
+            }
+            for (int e = 0; e < d; e++) {
+                setResidual(vr, residualByte(tile, len % R), e, v.get(src, h, e));
+                setResidual(kr, residualByte(tile, len - kq), e, k.get(src, h, e));
+            }
+            if (len + 1 - kq == R) {
+                for (int s = 0; s < R; s++) {
+                    ResidualFold.load(kr, residualByte(tile, s), f16, d, window, s * d);
+                }
+                quantizeKeyWindow(tile, kq / G, R, vector);
+                // KIVI clears the window; zeros also keep the bits identical to a bulk prefill's.
+                kr.asSlice(residualByte(tile, 0), residualByte(tile, R) - residualByte(tile, 0)).fill((byte) 0);
+            }
+        }
+        lengths[seq] = len + 1;
+    }
+
+    private void setResidual(MemorySegment seg, long rowByte, int e, float x) {
+        if (f16) {
+            seg.set(F16, rowByte + 2L * e, Float.floatToFloat16(x));
+        } else {
+            seg.set(F32, rowByte + 4L * e, x);
+        }
+    }
+
+    /**
+     * Bulk prefill of {@code n} tokens {@code k, v[0 … n)} into the empty sequence {@code seq}, as KIVI's prefill: keys
+     * of whole windows quantized, the rest in the key window; values of all but the last {@code R} quantized.
+     */
+    public void prefill(int seq, HeadView k, HeadView v, int n) {
+        prefill(seq, k, v, n, vectorOk);
+    }
+
+    /** The scalar reference of {@link #prefill}: the same bits. */
+    public void prefillReference(int seq, HeadView k, HeadView v, int n) {
+        prefill(seq, k, v, n, false);
+    }
+
+    private void prefill(int seq, HeadView k, HeadView v, int n, boolean vector) {
+        if (lengths[seq] != 0) {
+            throw new IllegalStateException("kivi: prefill needs an empty sequence; " + seq + " has "
+                    + lengths[seq] + " tokens");
+        }
+        if (n > capacity) {
+            throw new IllegalArgumentException("kivi: " + n + " tokens exceed the capacity " + capacity);
+        }
+        int kq = layout.quantizedKeys(n);
+        int vq = layout.quantizedValues(n);
+        MemorySegment kr = keyResidual.segment();
+        MemorySegment vr = valueResidual.segment();
+        for (int h = 0; h < kvHeads; h++) {
+            int tile = seq * kvHeads + h;
+            for (int w = 0; w < kq; w += R) {
+                for (int s = 0; s < R; s++) {
+                    for (int e = 0; e < d; e++) {
+                        window[s * d + e] = round(k.get(w + s, h, e));
+                    }
+                }
+                quantizeKeyWindow(tile, w / G, R, vector);
+            }
+            for (int t = kq; t < n; t++) {
+                for (int e = 0; e < d; e++) {
+                    setResidual(kr, residualByte(tile, t - kq), e, k.get(t, h, e));
+                }
+            }
+            for (int t = 0; t < n; t++) {
+                if (t < vq) {
+                    for (int e = 0; e < d; e++) {
+                        window[e] = round(v.get(t, h, e));
+                    }
+                    quantizeValueToken(tile, t, window, vector);
+                } else {
+                    for (int e = 0; e < d; e++) {
+                        setResidual(vr, residualByte(tile, t % R), e, v.get(t, h, e));
+                    }
+                }
+            }
+        }
+        lengths[seq] = n;
+    }
+
+    /** Quantizes the {@code tokens} keys in {@link #window} ({@code [tokens][d]}) into groups from {@code grp0}. */
+    private void quantizeKeyWindow(int tile, int grp0, int tokens, boolean vector) {
+        MemorySegment kc = keyCodes.segment();
+        MemorySegment ks = keyScale.segment();
+        MemorySegment kz = keyZero.segment();
+        for (int j = 0; j < tokens / G; j++) {
+            int base = j * G * d;
+            long szAt = keySz(tile, grp0 + j);
+            if (vector) {
+                for (int c0 = 0; c0 < d; c0 += L) {
+                    // Lanes are L channels; codes[i·L + lane] is token i of channel c0 + lane.
+                    KiviQuantizer.quantizeLanes(window, base + c0, d, G, levels, codes, 0, sz, 0, sz, L);
+                    for (int lane = 0; lane < L; lane++) {
+                        pack(codes, lane, L, kc, keyCodeByte(tile, grp0 + j, c0 + lane));
+                        ks.set(F32, 4 * (szAt + c0 + lane), sz[lane]);
+                        kz.set(F32, 4 * (szAt + c0 + lane), sz[L + lane]);
+                    }
+                }
+            } else {
+                for (int c = 0; c < d; c++) {
+                    KiviQuantizer.quantizeGroup(window, base + c, d, G, levels, codes, 0, sz, 0);
+                    pack(codes, 0, 1, kc, keyCodeByte(tile, grp0 + j, c));
+                    ks.set(F32, 4 * (szAt + c), sz[0]);
+                    kz.set(F32, 4 * (szAt + c), sz[1]);
+                }
+            }
+        }
+    }
+
+    /** Quantizes one token's values {@code x[0 … d)} into token {@code t}'s codes, scales and zeros. */
+    private void quantizeValueToken(int tile, int t, float[] x, boolean vector) {
+        MemorySegment vc = valueCodes.segment();
+        long szAt = valueSz(tile, t);
+        for (int cg = 0; cg < valueGroups; cg++) {
+            if (vector) {
+                KiviQuantizer.quantizeRun(x, cg * G, G, levels, codes, 0, sz, 0);
+            } else {
+                KiviQuantizer.quantizeGroup(x, cg * G, 1, G, levels, codes, 0, sz, 0);
+            }
+            pack(codes, 0, 1, vc, valueCodeByte(tile, t) + (long) cg * groupWords * 4);
+            valueScale.segment().set(F32, 4 * (szAt + cg), sz[0]);
+            valueZero.segment().set(F32, 4 * (szAt + cg), sz[1]);
+        }
+    }
+
+    /** Packs the {@code G} codes {@code codes[off + i·stride]} into {@code G·B/32} words at byte {@code at}. */
+    private void pack(int[] c, int off, int stride, MemorySegment seg, long at) {
+        for (int w = 0; w < groupWords; w++) {
+            int word = 0;
+            for (int j = 0; j < perWord; j++) {
+                word |= c[off + (w * perWord + j) * stride] << (j * B);
+            }
+            seg.set(WORD, at + 4L * w, word);
+        }
+    }
+
+    // ---- reading back -----------------------------------------------------------------------------------------
+
+    /**
+     * What the cache holds for {@code (seq, kvHead)}, dequantized: {@code k, v[t·d + e]} for every cached token (the
+     * quantized tokens as {@code code·s + z}, the residual ones as stored). The reference the fused loop is held to.
+     */
+    public void dequantize(int seq, int kvHead, float[] k, float[] v) {
+        int len = lengths[seq];
+        int tile = seq * kvHeads + kvHead;
+        int kq = layout.quantizedKeys(len);
+        int vq = layout.quantizedValues(len);
+        MemorySegment kc = keyCodes.segment();
+        MemorySegment vc = valueCodes.segment();
+        for (int t = 0; t < len; t++) {
+            if (t < kq) {
+                long szAt = keySz(tile, t / G);
+                for (int c = 0; c < d; c++) {
+                    int code = unpack(kc, keyCodeByte(tile, t / G, c), t % G);
+                    k[t * d + c] = KiviQuantizer.dequantize(code, keyScale.segment().get(F32, 4 * (szAt + c)),
+                            keyZero.segment().get(F32, 4 * (szAt + c)));
+                }
+            } else {
+                ResidualFold.load(keyResidual.segment(), residualByte(tile, t - kq), f16, d, k, t * d);
+            }
+            if (t < vq) {
+                long szAt = valueSz(tile, t);
+                for (int e = 0; e < d; e++) {
+                    int code = unpack(vc, valueCodeByte(tile, t), e);
+                    v[t * d + e] = KiviQuantizer.dequantize(code, valueScale.segment().get(F32, 4 * (szAt + e / G)),
+                            valueZero.segment().get(F32, 4 * (szAt + e / G)));
+                }
+            } else {
+                ResidualFold.load(valueResidual.segment(), residualByte(tile, t % R), f16, d, v, t * d);
+            }
+        }
+    }
+
+    private int unpack(MemorySegment seg, long at, int j) {
+        return (seg.get(WORD, at + 4L * (j / perWord)) >>> ((j % perWord) * B)) & levels;
+    }
+
+    // ---- the fused decode loop --------------------------------------------------------------------------------
+
+    @Override
+    public int scratchFloats(int tokens, int g) {
+        // scores/probabilities [g][G], q·s [g][d], q·z [g], p·s [groups][g][G], p·z [g][groups], one row [d]
+        return g * G + g * d + g + valueGroups * g * G + g * valueGroups + d;
+    }
+
+    @Override
+    public void accumulate(int seq, int kvHead, int from, int to, float[] q, int qOff, int g, float[] st, int stOff,
+            float[] scratch) {
+        int len = lengths[seq];
+        if (from < 0 || to > len || from > to || (from % G != 0 && from != len)) {
+            throw new IllegalArgumentException("kivi: range [" + from + ", " + to + ") of " + len
+                    + " must start on a group of " + G);
+        }
+        int tile = seq * kvHeads + kvHead;
+        int kq = layout.quantizedKeys(len);
+        int vq = layout.quantizedValues(len);
+        int sc = 0;
+        int qs = sc + g * G;
+        int qz = qs + g * d;
+        int ps = qz + g;
+        int pz = ps + valueGroups * g * G;
+        int row = pz + g * valueGroups;
+        for (int t0 = from; t0 < to; t0 += G) {
+            int n = Math.min(G, to - t0);
+            if (t0 + n <= kq && vectorOk) {
+                keyScores(tile, t0 / G, q, qOff, g, scratch, sc, qs, qz);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, sc + i, row);
+                }
+            }
+            softmax(g, n, st, stOff, scratch, sc);
+            int tq = Math.min(t0 + n, Math.max(vq, t0));
+            if (tq > t0) {
+                if (vectorOk) {
+                    valueFold(tile, t0, tq - t0, g, st, stOff, scratch, sc, ps, pz);
+                } else {
+                    for (int t = t0; t < tq; t++) {
+                        valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+                    }
+                }
+            }
+            for (int t = tq; t < t0 + n; t++) {
+                valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+            }
+        }
+    }
+
+    /** One token's scores for the {@code g} rows, from its dequantized or residual key (tails and fallbacks). */
+    private void scoreToken(int tile, int t, int kq, float[] q, int qOff, int g, float[] scratch, int out, int row) {
+        if (t < kq) {
+            long szAt = keySz(tile, t / G);
+            for (int c = 0; c < d; c++) {
+                int code = unpack(keyCodes.segment(), keyCodeByte(tile, t / G, c), t % G);
+                scratch[row + c] = KiviQuantizer.dequantize(code, keyScale.segment().get(F32, 4 * (szAt + c)),
+                        keyZero.segment().get(F32, 4 * (szAt + c)));
+            }
+        } else {
+            ResidualFold.load(keyResidual.segment(), residualByte(tile, t - kq), f16, d, scratch, row);
+        }
+        ResidualFold.scores(scratch, row, d, q, qOff, g, scratch, out, G);
+    }
+
+    /** One token's value, dequantized or residual, weighted into the {@code g} states (tails and fallbacks). */
+    private void valueToken(int tile, int t, int vq, int g, float[] st, int stOff, float[] scratch, int p, int row) {
+        if (t < vq) {
+            long szAt = valueSz(tile, t);
+            for (int e = 0; e < d; e++) {
+                int code = unpack(valueCodes.segment(), valueCodeByte(tile, t), e);
+                scratch[row + e] = KiviQuantizer.dequantize(code, valueScale.segment().get(F32, 4 * (szAt + e / G)),
+                        valueZero.segment().get(F32, 4 * (szAt + e / G)));
+            }
+        } else {
+            ResidualFold.load(valueResidual.segment(), residualByte(tile, t % R), f16, d, scratch, row);
+        }
+        ResidualFold.values(scratch, row, d, scratch, p, G, g, st, stOff);
+    }
+
+    /**
+     * Scores of the {@code G} tokens of quantized key group {@code grp} for the {@code g} rows, into
+     * {@code scratch[sc + r·G + j]}: {@code Σ_c (q_c·s_c)·code_{c,j} + Σ_c q_c·z_c}. Chunk by chunk of {@code L}
+     * tokens, every channel's word is broadcast, shifted per lane and masked to {@code L} codes, which feed four rows
+     * at a time (one unpack, four FMAs).
+     */
+    private void keyScores(int tile, int grp, float[] q, int qOff, int g, float[] scratch, int sc, int qs, int qz) {
+        MemorySegment ks = keyScale.segment();
+        MemorySegment kz = keyZero.segment();
+        MemorySegment kc = keyCodes.segment();
+        long szB = 4 * keySz(tile, grp);
+        for (int r = 0; r < g; r++) {
+            FloatVector za = FloatVector.zero(F);
+            int qr = qOff + r * d;
+            for (int c = 0; c < d; c += L) {
+                FloatVector qv = FloatVector.fromArray(F, q, qr + c);
+                qv.mul(FloatVector.fromMemorySegment(F, ks, szB + 4L * c, LE)).intoArray(scratch, qs + r * d + c);
+                za = qv.fma(FloatVector.fromMemorySegment(F, kz, szB + 4L * c, LE), za);
+            }
+            scratch[qz + r] = za.reduceLanes(VectorOperators.ADD);
+        }
+        long base = keyCodeByte(tile, grp, 0);
+        long cs = groupWords * 4L;
+        int chunks = G / L;
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            int q0 = qs + r * d;
+            int k = 0;
+            // Two chunks per pass: each broadcast q·s feeds eight FMAs (eight accumulators, fifteen registers).
+            for (; k + 2 <= chunks; k += 2) {
+                IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
+                IntVector sh1 = IntVector.fromArray(I, shifts, (k + 1) * L);
+                VectorShuffle<Integer> sp0 = spread[k];
+                VectorShuffle<Integer> sp1 = spread[k + 1];
+                long w0 = base + 4L * ((k * L) / perWord);
+                long w1 = base + 4L * (((k + 1) * L) / perWord);
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                FloatVector b0 = a0;
+                FloatVector b1 = a0;
+                FloatVector b2 = a0;
+                FloatVector b3 = a0;
+                for (int c = 0; c < d; c++) {
+                    IntVector wx = wide ? IntVector.fromMemorySegment(I, kc, w0 + c * cs, LE).rearrange(sp0)
+                            : IntVector.broadcast(I, kc.get(WORD, w0 + c * cs));
+                    IntVector wy = wide ? IntVector.fromMemorySegment(I, kc, w1 + c * cs, LE).rearrange(sp1)
+                            : IntVector.broadcast(I, kc.get(WORD, w1 + c * cs));
+                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector qv = FloatVector.broadcast(F, scratch[q0 + c]);
+                    a0 = x.fma(qv, a0);
+                    b0 = y.fma(qv, b0);
+                    qv = FloatVector.broadcast(F, scratch[q0 + d + c]);
+                    a1 = x.fma(qv, a1);
+                    b1 = y.fma(qv, b1);
+                    qv = FloatVector.broadcast(F, scratch[q0 + 2 * d + c]);
+                    a2 = x.fma(qv, a2);
+                    b2 = y.fma(qv, b2);
+                    qv = FloatVector.broadcast(F, scratch[q0 + 3 * d + c]);
+                    a3 = x.fma(qv, a3);
+                    b3 = y.fma(qv, b3);
+                }
+                int o = sc + r * G + k * L;
+                a0.add(scratch[qz + r]).intoArray(scratch, o);
+                a1.add(scratch[qz + r + 1]).intoArray(scratch, o + G);
+                a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
+                a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
+                b0.add(scratch[qz + r]).intoArray(scratch, o + L);
+                b1.add(scratch[qz + r + 1]).intoArray(scratch, o + G + L);
+                b2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G + L);
+                b3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G + L);
+            }
+            for (; k < chunks; k++) {
+                IntVector sh = IntVector.fromArray(I, shifts, k * L);
+                VectorShuffle<Integer> sp = spread[k];
+                long w0 = base + 4L * ((k * L) / perWord);
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                for (int c = 0; c < d; c++) {
+                    long at = w0 + c * cs;
+                    IntVector w = wide ? IntVector.fromMemorySegment(I, kc, at, LE).rearrange(sp)
+                            : IntVector.broadcast(I, kc.get(WORD, at));
+                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    a0 = x.fma(FloatVector.broadcast(F, scratch[q0 + c]), a0);
+                    a1 = x.fma(FloatVector.broadcast(F, scratch[q0 + d + c]), a1);
+                    a2 = x.fma(FloatVector.broadcast(F, scratch[q0 + 2 * d + c]), a2);
+                    a3 = x.fma(FloatVector.broadcast(F, scratch[q0 + 3 * d + c]), a3);
+                }
+                int o = sc + r * G + k * L;
+                a0.add(scratch[qz + r]).intoArray(scratch, o);
+                a1.add(scratch[qz + r + 1]).intoArray(scratch, o + G);
+                a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
+                a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
+            }
+        }
+        for (; r < g; r++) {
+            int q0 = qs + r * d;
+            for (int k = 0; k < chunks; k++) {
+                IntVector sh = IntVector.fromArray(I, shifts, k * L);
+                VectorShuffle<Integer> sp = spread[k];
+                long w0 = base + 4L * ((k * L) / perWord);
+                FloatVector a0 = FloatVector.zero(F);
+                for (int c = 0; c < d; c++) {
+                    long at = w0 + c * cs;
+                    IntVector w = wide ? IntVector.fromMemorySegment(I, kc, at, LE).rearrange(sp)
+                            : IntVector.broadcast(I, kc.get(WORD, at));
+                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    a0 = x.fma(FloatVector.broadcast(F, scratch[q0 + c]), a0);
+                }
+                a0.add(scratch[qz + r]).intoArray(scratch, sc + r * G + k * L);
+            }
+        }
+    }
+
+    /**
+     * The online-softmax step for a block of {@code n} scores per row (papers.md §0, incremental form): new maximum,
+     * rescale of {@code l} and {@code Õ}, and the scores replaced by {@code p = exp(s − m')} in place.
+     */
+    private void softmax(int g, int n, float[] st, int stOff, float[] scratch, int sc) {
+        int nv = n - n % L;
+        for (int r = 0; r < g; r++) {
+            int o = stOff + r * (d + 2);
+            int s0 = sc + r * G;
+            float mb = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                mb = Math.max(mb, scratch[s0 + j]);
+            }
+            float l = st[o + SoftmaxState.L];
+            float m = Math.max(st[o + SoftmaxState.M], mb);
+            float corr = l == 0f ? 0f : VectorMath.exp(st[o + SoftmaxState.M] - m);
+            FloatVector sum = FloatVector.zero(F);
+            for (int j = 0; j < nv; j += L) {
+                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, scratch, s0 + j).sub(m));
+                p.intoArray(scratch, s0 + j);
+                sum = sum.add(p);
+            }
+            float total = sum.reduceLanes(VectorOperators.ADD);
+            for (int j = nv; j < n; j++) {
+                float p = VectorMath.exp(scratch[s0 + j] - m);
+                scratch[s0 + j] = p;
+                total += p;
+            }
+            st[o + SoftmaxState.M] = m;
+            st[o + SoftmaxState.L] = corr * l + total;
+            if (corr != 1f) {
+                int ob = o + SoftmaxState.O;
+                int dv = d - d % L;
+                for (int e = 0; e < dv; e += L) {
+                    FloatVector.fromArray(F, st, ob + e).mul(corr).intoArray(st, ob + e);
+                }
+                for (int e = dv; e < d; e++) {
+                    st[ob + e] *= corr;
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over {@code n} quantized value tokens from {@code t0}, factorised per channel
+     * group: {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t}. The products {@code p·s} are formed once per (token, group,
+     * row); then for each chunk of {@code L} channels every token's word is unpacked once for four rows.
+     */
+    private void valueFold(int tile, int t0, int n, int g, float[] st, int stOff, float[] scratch, int sc, int ps,
+            int pz) {
+        MemorySegment vs = valueScale.segment();
+        MemorySegment vz = valueZero.segment();
+        MemorySegment vc = valueCodes.segment();
+        Arrays.fill(scratch, pz, pz + g * valueGroups, 0f);
+        for (int t = 0; t < n; t++) {
+            long szB = 4 * valueSz(tile, t0 + t);
+            for (int cg = 0; cg < valueGroups; cg++) {
+                float s = vs.get(F32, szB + 4L * cg);
+                float z = vz.get(F32, szB + 4L * cg);
+                for (int r = 0; r < g; r++) {
+                    float p = scratch[sc + r * G + t];
+                    scratch[ps + (cg * g + r) * G + t] = p * s;
+                    scratch[pz + r * valueGroups + cg] += p * z;
+                }
+            }
+        }
+        long base = valueCodeByte(tile, t0);
+        long ts = valueWords * 4L;
+        int st1 = d + 2;
+        // Channel chunks in pairs when a pair stays inside one channel group (same p·s for both).
+        int pairEnd = G % (2 * L) == 0 ? d : 0;
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            int e0 = 0;
+            for (; e0 + 2 * L <= pairEnd; e0 += 2 * L) {
+                int cg = e0 / G;
+                IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
+                IntVector sh1 = IntVector.fromArray(I, shifts, (e0 + L) % G);
+                VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
+                VectorShuffle<Integer> sp1 = spread[((e0 + L) % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                long w1 = base + 4L * ((e0 + L) / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
+                int p0 = ps + (cg * g + r) * G;
+                FloatVector a0 = FloatVector.fromArray(F, st, o);
+                FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
+                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1);
+                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1);
+                FloatVector b0 = FloatVector.fromArray(F, st, o + L);
+                FloatVector b1 = FloatVector.fromArray(F, st, o + st1 + L);
+                FloatVector b2 = FloatVector.fromArray(F, st, o + 2 * st1 + L);
+                FloatVector b3 = FloatVector.fromArray(F, st, o + 3 * st1 + L);
+                for (int t = 0; t < n; t++) {
+                    IntVector wx = wide ? IntVector.fromMemorySegment(I, vc, w0 + t * ts, LE).rearrange(sp0)
+                            : IntVector.broadcast(I, vc.get(WORD, w0 + t * ts));
+                    IntVector wy = wide ? IntVector.fromMemorySegment(I, vc, w1 + t * ts, LE).rearrange(sp1)
+                            : IntVector.broadcast(I, vc.get(WORD, w1 + t * ts));
+                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    FloatVector pv = FloatVector.broadcast(F, scratch[p0 + t]);
+                    a0 = x.fma(pv, a0);
+                    b0 = y.fma(pv, b0);
+                    pv = FloatVector.broadcast(F, scratch[p0 + G + t]);
+                    a1 = x.fma(pv, a1);
+                    b1 = y.fma(pv, b1);
+                    pv = FloatVector.broadcast(F, scratch[p0 + 2 * G + t]);
+                    a2 = x.fma(pv, a2);
+                    b2 = y.fma(pv, b2);
+                    pv = FloatVector.broadcast(F, scratch[p0 + 3 * G + t]);
+                    a3 = x.fma(pv, a3);
+                    b3 = y.fma(pv, b3);
+                }
+                int z0 = pz + r * valueGroups + cg;
+                a0.add(scratch[z0]).intoArray(st, o);
+                a1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1);
+                a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
+                a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
+                b0.add(scratch[z0]).intoArray(st, o + L);
+                b1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1 + L);
+                b2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1 + L);
+                b3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1 + L);
+            }
+            for (; e0 < d; e0 += L) {
+                int cg = e0 / G;
+                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
+                int p0 = ps + (cg * g + r) * G;
+                FloatVector a0 = FloatVector.fromArray(F, st, o);
+                FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
+                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1);
+                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1);
+                for (int t = 0; t < n; t++) {
+                    long at = w0 + t * ts;
+                    IntVector w = wide ? IntVector.fromMemorySegment(I, vc, at, LE).rearrange(sp)
+                            : IntVector.broadcast(I, vc.get(WORD, at));
+                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    a0 = x.fma(FloatVector.broadcast(F, scratch[p0 + t]), a0);
+                    a1 = x.fma(FloatVector.broadcast(F, scratch[p0 + G + t]), a1);
+                    a2 = x.fma(FloatVector.broadcast(F, scratch[p0 + 2 * G + t]), a2);
+                    a3 = x.fma(FloatVector.broadcast(F, scratch[p0 + 3 * G + t]), a3);
+                }
+                int z0 = pz + r * valueGroups + cg;
+                a0.add(scratch[z0]).intoArray(st, o);
+                a1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1);
+                a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
+                a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
+            }
+        }
+        for (; r < g; r++) {
+            for (int e0 = 0; e0 < d; e0 += L) {
+                int cg = e0 / G;
+                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
+                long w0 = base + 4L * (e0 / perWord);
+                int o = stOff + r * st1 + SoftmaxState.O + e0;
+                int p0 = ps + (cg * g + r) * G;
+                FloatVector a0 = FloatVector.fromArray(F, st, o);
+                for (int t = 0; t < n; t++) {
+                    long at = w0 + t * ts;
+                    IntVector w = wide ? IntVector.fromMemorySegment(I, vc, at, LE).rearrange(sp)
+                            : IntVector.broadcast(I, vc.get(WORD, at));
+                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
+                            .convert(VectorOperators.I2F, 0);
+                    a0 = x.fma(FloatVector.broadcast(F, scratch[p0 + t]), a0);
+                }
+                a0.add(scratch[pz + r * valueGroups + cg]).intoArray(st, o);
+            }
+        }
+    }
+}
