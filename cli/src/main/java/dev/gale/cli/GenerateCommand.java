@@ -1,12 +1,12 @@
 package dev.gale.cli;
 
-import dev.gale.core.buffer.DType;
 import dev.gale.core.device.Device;
 import dev.gale.core.device.Devices;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.llama.BoundWeights;
 import dev.gale.models.llama.Generator;
 import dev.gale.models.llama.LlamaSession;
+import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.models.ModelFiles;
 import dev.gale.models.WeightType;
 import dev.gale.models.llama.WeightQuantizer;
@@ -25,7 +25,7 @@ import org.apache.arrow.memory.RootAllocator;
 final class GenerateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
-            + "[--weights f32|q8_0|q4_0] [--kv f32|f16] [--kv-policy full]";
+            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full]";
 
     @Override
     public String summary() {
@@ -53,7 +53,8 @@ final class GenerateCommand implements Gale.Command {
         float temperature = a.decimal("temperature", 0f);
         float topP = a.decimal("top-p", 0.9f);
         long seed = Long.parseLong(a.get("seed", "133742"));
-        DType kv = a.choice("kv", "f32", List.of("f32", "f16")).equals("f16") ? DType.F16 : DType.F32;
+        KvPrecision kv = KvPrecision.valueOf(a.choice("kv", "f32", List.of("f32", "f16", "int8", "int4", "int2"))
+                .toUpperCase(Locale.ROOT));
         Device device = Devices.byId(a.get("device", "cpu"));
         try (LlamaModel loaded = ModelFiles.load(model); LlamaModel m = convert(loaded, weights, out);
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {

@@ -10,6 +10,9 @@ import dev.gale.core.graph.RunReport;
 import dev.gale.core.graph.TaskGraph;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.attention.KiviCache;
+import dev.gale.kernels.attention.KiviLayout;
+import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.kernels.sampling.Xorshift;
 import dev.gale.kvcache.ArrowKvMemory;
 import dev.gale.models.LlamaConfig;
@@ -36,12 +39,13 @@ import org.apache.arrow.memory.BufferAllocator;
  */
 public final class LlamaSession implements AutoCloseable {
     /** What a session is asked to do: device, KV precision and capacity, sampling. */
-    public record Options(Device device, DType kvType, int capacity, float temperature, float topP, long seed,
+    public record Options(Device device, KvPrecision kv, int capacity, float temperature, float topP, long seed,
             boolean allowFallback) {
+        /** KIVI's defaults (papers.md §5): groups of 32 tokens or channels, a residual window of 128 tokens. */
+        static final int KIVI_GROUP = 32;
+        static final int KIVI_RESIDUAL = 128;
+
         public Options {
-            if (kvType != DType.F32 && kvType != DType.F16) {
-                throw new IllegalArgumentException("this session keeps a dense KV cache: F32 or F16, not " + kvType);
-            }
             if (capacity < 1) {
                 throw new IllegalArgumentException("KV capacity must be >= 1, got " + capacity);
             }
@@ -51,7 +55,7 @@ public final class LlamaSession implements AutoCloseable {
         }
 
         public static Options greedy(Device device, int capacity) {
-            return new Options(device, DType.F32, capacity, 0f, 1f, 1, false);
+            return new Options(device, KvPrecision.F32, capacity, 0f, 1f, 1, false);
         }
     }
 
@@ -65,6 +69,8 @@ public final class LlamaSession implements AutoCloseable {
     private final Map<Integer, Step> steps = new HashMap<>();
     private final Xorshift rng;
     private final MappedKvCache resumed;
+    /** Per layer, the KIVI cache when the precision is quantized; null for dense caches. */
+    private final List<KiviCache> kivi;
     private int position;
     private RunReport lastReport;
     private Step lastStep;
@@ -77,7 +83,7 @@ public final class LlamaSession implements AutoCloseable {
         final List<Buffer> owned = new ArrayList<>();
 
         Step(int tokens) {
-            g = new StepGraph(weights, tokens, options.capacity(), options.kvType(),
+            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi,
                     new StepGraph.Sampling(options.temperature(), options.topP()), DecodePlanner.Schedule.AUTO);
             TaskGraph.PlanOptions po = options.allowFallback() ? TaskGraph.PlanOptions.withFallback()
                     : TaskGraph.PlanOptions.DEFAULT;
@@ -86,7 +92,7 @@ public final class LlamaSession implements AutoCloseable {
             for (Map.Entry<WeightTensor, TensorParam> e : g.weightParams.entrySet()) {
                 bindings.bind(e.getValue(), weights.get(e.getKey()).buffer());
             }
-            for (int l = 0; l < config.layers(); l++) {
+            for (int l = 0; l < g.cacheK.size(); l++) {
                 bindings.bind(g.cacheK.get(l), cacheK.get(l)).bind(g.cacheV.get(l), cacheV.get(l))
                         .bind(g.lengths.get(l), cacheLength.get(l));
             }
@@ -155,13 +161,23 @@ public final class LlamaSession implements AutoCloseable {
         String saved = resumed == null ? null : resumed.header().attributes().get("rng.state");
         this.rng = new Xorshift(saved != null ? Long.parseLong(saved) : options.seed() == 0 ? 1 : options.seed());
         long perLayer = (long) config.kvHeads() * options.capacity() * config.headDim();
+        if (options.kv().quantized() && resumed != null) {
+            throw new IllegalArgumentException("resuming a saved session is supported for f32 and f16 caches");
+        }
         // The parent allocator carries the limit; Arrow rounds each buffer up to a power of two, so a tight
         // per-session limit would refuse caches that fit.
         this.kv = new ArrowKvMemory(allocator, name, Long.MAX_VALUE);
+        this.kivi = options.kv().quantized() ? new ArrayList<>() : null;
+        KiviLayout layout = kivi == null ? null : kiviLayout(options.kv(), config.headDim());
         for (int l = 0; l < config.layers(); l++) {
-            if (resumed == null) {
-                cacheK.add(kv.allocate("l" + l + ".k", options.kvType(), perLayer));
-                cacheV.add(kv.allocate("l" + l + ".v", options.kvType(), perLayer));
+            if (kivi != null) {
+                int layer = l;
+                kivi.add(new KiviCache(layout, 1,
+                        config.kvHeads(), config.headDim(), options.capacity(), KvPrecision.F16,
+                        (n, dt, count) -> kv.allocate("l" + layer + "." + n, dt, count)));
+            } else if (resumed == null) {
+                cacheK.add(kv.allocate("l" + l + ".k", kvType(), perLayer));
+                cacheV.add(kv.allocate("l" + l + ".v", kvType(), perLayer));
                 cacheLength.add(kv.allocate("l" + l + ".length", DType.I32, 1));
             } else {
                 cacheK.add(resumed.region("l" + l + ".k"));
@@ -212,6 +228,14 @@ public final class LlamaSession implements AutoCloseable {
             throw new IllegalArgumentException("prefill needs at least one token");
         }
         requireRoom(tokens.length);
+        if (kivi != null) {
+            // Quantized caches have no batched prefill attention yet: the prompt goes through the decode step.
+            int next = 0;
+            for (int t : tokens) {
+                next = step(t);
+            }
+            return next;
+        }
         Step s = steps.computeIfAbsent(tokens.length, Step::new);
         int next = s.run(tokens, position);
         position += tokens.length;
@@ -246,6 +270,10 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
+        if (kivi != null) {
+            throw new UnsupportedOperationException("saving a session is supported for f32 and f16 caches, not "
+                    + options.kv());
+        }
         Map<String, String> attrs = new HashMap<>(attributes);
         attrs.put("capacity", Integer.toString(options.capacity()));
         attrs.put("layers", Integer.toString(config.layers()));
@@ -257,7 +285,7 @@ public final class LlamaSession implements AutoCloseable {
             regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
             regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));
         }
-        KvCacheFile.write(file, new KvCacheHeader(modelId, precision(options.kvType()), "full", position, attrs),
+        KvCacheFile.write(file, new KvCacheHeader(modelId, precision(options.kv()), "full", position, attrs),
                 regions);
     }
 
@@ -267,7 +295,7 @@ public final class LlamaSession implements AutoCloseable {
      */
     public static LlamaSession resume(BoundWeights weights, BufferAllocator allocator, String name, Options options,
             Path file, String modelId) {
-        MappedKvCache m = KvCacheFile.open(file, modelId, precision(options.kvType()));
+        MappedKvCache m = KvCacheFile.open(file, modelId, precision(options.kv()));
         try {
             LlamaConfig c = weights.config();
             Map<String, String> a = m.header().attributes();
@@ -289,13 +317,35 @@ public final class LlamaSession implements AutoCloseable {
         return resumed == null ? Map.of() : resumed.header().attributes();
     }
 
-    private static String precision(DType kv) {
-        return kv == DType.F16 ? "f16" : "f32";
+    /**
+     * KIVI with groups of 32, or of the head dim when heads are narrower (values are grouped over channels), as long
+     * as a group fills whole 32-bit words of codes.
+     */
+    static KiviLayout kiviLayout(KvPrecision kv, int headDim) {
+        int g = Math.min(Options.KIVI_GROUP, headDim);
+        try {
+            return KiviLayout.of(kv, g, Options.KIVI_RESIDUAL);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(kv + " KV needs groups of whole 32-bit words of codes within a head; "
+                    + "this model's head dim " + headDim + " allows no such group (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static String precision(KvPrecision kv) {
+        return kv.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The dense cache's element type (F32 also stands for "no dense cache" with KIVI). */
+    private DType kvType() {
+        return options.kv() == KvPrecision.F16 ? DType.F16 : DType.F32;
     }
 
     @Override
     public void close() {
         steps.values().forEach(Step::close);
+        if (kivi != null) {
+            kivi.forEach(KiviCache::close);
+        }
         kv.close();
         if (resumed != null) {
             resumed.close();

@@ -9,9 +9,12 @@ import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.activation.ResidualAddOp;
 import dev.gale.kernels.activation.SwiGluOp;
 import dev.gale.kernels.attention.AttentionSpec;
+import dev.gale.kernels.attention.CacheAttentionOp;
 import dev.gale.kernels.attention.CachedPrefillAttentionOp;
 import dev.gale.kernels.attention.DecodeAttentionOp;
 import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.attention.KiviAppendOp;
+import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KvAppendOp;
 import dev.gale.kernels.norm.RmsNormOp;
 import dev.gale.kernels.rope.RopeOp;
@@ -72,7 +75,11 @@ final class StepGraph {
     final IntScalar pos;
     final FloatScalar coin;
 
-    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, Sampling sampling,
+    /**
+     * @param kivi per layer, the session's KIVI cache, or null for dense caches (graph tensors); KIVI graphs take one
+     *             token at a time
+     */
+    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, List<KiviCache> kivi, Sampling sampling,
             DecodePlanner.Schedule schedule) {
         LlamaConfig c = w.config();
         LlamaWeights lw = w.weights();
@@ -113,20 +120,29 @@ final class StepGraph {
         for (int l = 0; l < c.layers(); l++) {
             LlamaWeights.Layer lay = lw.layers().get(l);
             String p = "l" + l + ".";
-            TensorParam ck = graph.tensor(p + "cache.k", kvType, 1, c.kvHeads(), capacity, hd);
-            TensorParam cv = graph.tensor(p + "cache.v", kvType, 1, c.kvHeads(), capacity, hd);
-            TensorParam len = graph.tensor(p + "cache.length", DType.I32, 1);
-            cacheK.add(ck);
-            cacheV.add(cv);
-            lengths.add(len);
             graph.launch(p + "attn_norm", norm, x, weight(w, lay.attnNorm()), h)
                     .launch(p + "wq", w.matmul(lay.wq()), weight(w, lay.wq()), h, q2)
                     .launch(p + "wk", w.matmul(lay.wk()), weight(w, lay.wk()), h, k2)
                     .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2)
-                    .launch(p + "rope", rope, q3, k3, pos)
-                    .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
-                    .launch(p + "attention", attention, q3, ck, cv, len, att3)
-                    .launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
+                    .launch(p + "rope", rope, q3, k3, pos);
+            if (kivi == null) {
+                TensorParam ck = graph.tensor(p + "cache.k", kvType, 1, c.kvHeads(), capacity, hd);
+                TensorParam cv = graph.tensor(p + "cache.v", kvType, 1, c.kvHeads(), capacity, hd);
+                TensorParam len = graph.tensor(p + "cache.length", DType.I32, 1);
+                cacheK.add(ck);
+                cacheV.add(cv);
+                lengths.add(len);
+                graph.launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
+                        .launch(p + "attention", attention, q3, ck, cv, len, att3);
+            } else {
+                if (t != 1) {
+                    throw new IllegalArgumentException("KIVI caches take one token per step");
+                }
+                graph.launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos)
+                        .launch(p + "attention", new CacheAttentionOp(kivi.get(l),
+                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+            }
+            graph.launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
                     .launch(p + "attn_residual", ResidualAddOp.INSTANCE, x, o, x)
                     .launch(p + "ffn_norm", norm, x, weight(w, lay.ffnNorm()), h)
                     .launch(p + "w1", w.matmul(lay.w1()), weight(w, lay.w1()), h, gate)

@@ -127,8 +127,8 @@ class GreedyStoryTest {
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
             int[] prompt = tok.encode("Once upon a time, there was a cat", true, false);
-            for (dev.gale.core.buffer.DType kvType : new dev.gale.core.buffer.DType[] {
-                dev.gale.core.buffer.DType.F32, dev.gale.core.buffer.DType.F16}) {
+            for (dev.gale.kernels.attention.KvPrecision kvType : new dev.gale.kernels.attention.KvPrecision[] {
+                dev.gale.kernels.attention.KvPrecision.F32, dev.gale.kernels.attention.KvPrecision.F16}) {
                 LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kvType, 128, 0f, 1f, 1, false);
                 List<Integer> batched = new ArrayList<>();
                 List<Integer> stepped = new ArrayList<>();

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gale.core.buffer.DType;
+import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.core.device.Device;
 import dev.gale.core.device.Devices;
 import dev.gale.kvcache.KvCacheFileException;
@@ -35,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KvCacheResumeTest {
     static LlamaSession.Options options(Device d, String kv, float temperature) {
-        return new LlamaSession.Options(d, kv.equals("f16") ? DType.F16 : DType.F32, 160, temperature, 0.9f, 42,
-                false);
+        return new LlamaSession.Options(d, kv.equals("f16") ? KvPrecision.F16 : KvPrecision.F32, 160, temperature,
+                0.9f, 42, false);
     }
 
     @Test
