@@ -53,6 +53,8 @@ public final class SinkWindowKv implements DecodeKv {
     private static final float REBIAS = 0x1p112f;
     /** Keys per score block: scores of a block stay in L1 and the states are rescaled once per block. */
     static final int BLOCK = 64;
+    /** Positions a decode step folds per tile before the next tile's turn: 128 KiB of adjacent-pair cos/sin at d 128. */
+    static final int POSITION_BLOCK = 128;
 
     private final int sequences;
     private final int kvHeads;
@@ -303,30 +305,50 @@ public final class SinkWindowKv implements DecodeKv {
                 (s, e) -> decodeTiles(spec, q, qOff, out, outOff, s, e));
     }
 
+    /**
+     * Tiles {@code [tileFrom, tileTo)}, interleaved by blocks of {@link #POSITION_BLOCK} positions: every tile of the
+     * range folds positions {@code [b, b + POSITION_BLOCK)} before any moves on, so that block's cos/sin rows (up to
+     * 128 KiB) are read from L2 by all of them instead of streaming the whole table once per tile.
+     */
     private void decodeTiles(AttentionSpec spec, MemorySegment q, long qOff, MemorySegment out, long outOff,
             int tileFrom, int tileTo) {
         int g = spec.group();
         int stride = SoftmaxState.stride(d);
-        int need = g * d + g * stride + scratchFloats(capacity(), g);
+        int tiles = tileTo - tileFrom;
+        int per = g * d + g * stride;
+        int scratchOff = tiles * per;
+        int need = scratchOff + scratchFloats(capacity(), g);
         float[] buf = decodeScratch.get();
         if (buf == null || buf.length < need) {
             buf = new float[need];
             decodeScratch.set(buf);
         }
-        int stOff = g * d;
-        int scratchOff = stOff + g * stride;
-        for (int tile = tileFrom; tile < tileTo; tile++) {
-            int seq = tile / kvHeads;
-            int kvh = tile % kvHeads;
-            long rowBytes = 4L * d;
-            long q0 = qOff + ((long) seq * spec.heads() + (long) kvh * g) * rowBytes;
+        long rowBytes = 4L * d;
+        int longest = 0;
+        for (int t = 0; t < tiles; t++) {
+            int tile = tileFrom + t;
+            long q0 = qOff + ((long) (tile / kvHeads) * spec.heads() + (long) (tile % kvHeads) * g) * rowBytes;
             for (int i = 0; i < g * d; i++) {
-                buf[i] = q.get(F32, q0 + 4L * i) * spec.scale();
+                buf[t * per + i] = q.get(F32, q0 + 4L * i) * spec.scale();
             }
-            SoftmaxState.reset(buf, stOff, g, d);
-            accumulate(seq, kvh, 0, length(seq), buf, 0, g, buf, stOff, buf, scratchOff);
+            SoftmaxState.reset(buf, t * per + g * d, g, d);
+            longest = Math.max(longest, length(tile / kvHeads));
+        }
+        for (int b = 0; b < longest; b += POSITION_BLOCK) {
+            for (int t = 0; t < tiles; t++) {
+                int tile = tileFrom + t;
+                int n = length(tile / kvHeads);
+                if (b < n) {
+                    accumulate(tile / kvHeads, tile % kvHeads, b, Math.min(n, b + POSITION_BLOCK), buf, t * per, g,
+                            buf, t * per + g * d, buf, scratchOff);
+                }
+            }
+        }
+        for (int t = 0; t < tiles; t++) {
+            int tile = tileFrom + t;
+            long o0 = outOff + ((long) (tile / kvHeads) * spec.heads() + (long) (tile % kvHeads) * g) * rowBytes;
             for (int r = 0; r < g; r++) {
-                SoftmaxState.normalise(buf, stOff + r * stride, d, out, outOff + q0 - qOff + r * rowBytes);
+                SoftmaxState.normalise(buf, t * per + g * d + r * stride, d, out, o0 + r * rowBytes);
             }
         }
     }
