@@ -36,8 +36,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Implements {@link DecodeKv}: {@link #accumulate} takes the query rows un-rotated (scaled), rotates them into its
  * scratch at {@code n − 1}, and folds logical range {@code [from, to)} block by block. Each key is read from its slot,
  * widened to F32 and rotated into {@code d} floats of scratch (the logical cache is never materialised), dotted with
- * the {@code g} query rows; a block of scores updates the states once (FA2 incremental form, papers.md §0), then each
- * value is staged the same way and added to the {@code g} accumulators.
+ * the {@code g} query rows; a block of scores updates the states once (FA2 incremental form, papers.md §0), then the
+ * block's values are staged the same way (at most {@code 64·d} floats, L1-resident) and each accumulator vector takes
+ * the block's weighted sum in registers.
  */
 public final class SinkWindowKv implements DecodeKv {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -220,7 +221,7 @@ public final class SinkWindowKv implements DecodeKv {
 
     @Override
     public int scratchFloats(int tokens, int g) {
-        return g * d + 3 * d + g * BLOCK;
+        return g * d + 2 * d + g * BLOCK + BLOCK * d;
     }
 
     @Override
@@ -374,8 +375,8 @@ public final class SinkWindowKv implements DecodeKv {
         int qr = sOff;
         int kb = qr + g * d;
         int raw = kb + d;
-        int vb = raw + d;
-        int sc = vb + d;
+        int sc = raw + d;
+        int vb = sc + g * BLOCK;
         for (int r = 0; r < g; r++) {
             if (rope != null) {
                 rotate(q, qOff + r * d, scratch, qr + r * d, n - 1);
@@ -412,15 +413,12 @@ public final class SinkWindowKv implements DecodeKv {
                 int end = win.runEnd(i, b1);
                 long at = (tileBase + SinkWindow.slotOf(i, win.sinks(), win.window(), win.head())) * rowBytes;
                 for (int j = i; j < end; j++, at += rowBytes) {
-                    stage(values, at, scratch, vb);
-                    for (int r = 0; r < g; r++) {
-                        float p = scratch[sc + r * BLOCK + (j - b0)];
-                        if (p != 0f) {
-                            axpy(p, scratch, vb, st, stOff + r * stride + SoftmaxState.O);
-                        }
-                    }
+                    stage(values, at, scratch, vb + (j - b0) * d);
                 }
                 i = end;
+            }
+            for (int r = 0; r < g; r++) {
+                weightedSum(scratch, sc + r * BLOCK, cnt, scratch, vb, st, stOff + r * stride + SoftmaxState.O);
             }
         }
     }
@@ -551,15 +549,25 @@ public final class SinkWindowKv implements DecodeKv {
         return s;
     }
 
-    /** {@code y += p · x} over {@code d} floats. */
-    private void axpy(float p, float[] x, int xo, float[] y, int yo) {
-        FloatVector pv = FloatVector.broadcast(F, p);
+    /**
+     * {@code y += Σ_j p_j · x_j} over {@code d} floats, for the {@code cnt} staged rows {@code x_j} of a block: each
+     * vector of {@code y} is loaded and stored once per block, not once per key.
+     */
+    private void weightedSum(float[] p, int po, int cnt, float[] x, int xo, float[] y, int yo) {
         int e = 0;
         for (; e + L <= d; e += L) {
-            FloatVector.fromArray(F, x, xo + e).fma(pv, FloatVector.fromArray(F, y, yo + e)).intoArray(y, yo + e);
+            FloatVector acc = FloatVector.fromArray(F, y, yo + e);
+            for (int j = 0; j < cnt; j++) {
+                acc = FloatVector.fromArray(F, x, xo + j * d + e).fma(FloatVector.broadcast(F, p[po + j]), acc);
+            }
+            acc.intoArray(y, yo + e);
         }
         for (; e < d; e++) {
-            y[yo + e] = Math.fma(p, x[xo + e], y[yo + e]);
+            float acc = y[yo + e];
+            for (int j = 0; j < cnt; j++) {
+                acc = Math.fma(p[po + j], x[xo + j * d + e], acc);
+            }
+            y[yo + e] = acc;
         }
     }
 }
