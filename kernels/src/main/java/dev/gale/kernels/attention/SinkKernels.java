@@ -28,6 +28,9 @@ import dev.gale.core.kernel.KernelContext;
  * rows, rotating each key pair once; (2) item {@code r < g} folds row {@code r}'s block into its state (new maximum,
  * rescale factor, weights); (3) the items share the {@code g·d} accumulators, each adding its elements' weighted
  * values over the block. q is {@code [seq][kvHeads·g][d]} F32; caches are {@code [seq][kvHead][capacity][d]}.
+ * Requires {@code group ≥ g} (items {@code r < g} own the rows in phase 2) and the cos/sin tables: a cache without
+ * RoPE ({@code SinkWindowKv} with no table) has no device kernel here. Local memory: {@code (2·g·d + g·group + 3·g)}
+ * floats and {@code group} ints.
  *
  * <p><b>Append</b> ({@link #sinkAppendF32}, {@link #sinkAppendF16}): one item per element of {@code [seq][kvHead][d]},
  * {@code Grid.of1(roundUp(seqs·kvHeads·d, local), local)}; row {@code seq} goes to slot {@code slots[seq]}, which the
