@@ -98,7 +98,8 @@ public final class Ops {
                     {2, 9, 96}}),
                 topK(),
                 AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16),
-                KvQuantOps.append(), KvQuantOps.decodePartial());
+                KvQuantOps.append(), KvQuantOps.decodePartial(),
+                SinkOps.decode(), SinkOps.append());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */
