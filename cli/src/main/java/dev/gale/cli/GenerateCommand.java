@@ -5,6 +5,7 @@ import dev.gale.core.device.Devices;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.llama.BoundWeights;
 import dev.gale.models.llama.Generator;
+import dev.gale.models.llama.KvPolicy;
 import dev.gale.models.llama.LlamaSession;
 import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.models.ModelFiles;
@@ -25,7 +26,7 @@ import org.apache.arrow.memory.RootAllocator;
 final class GenerateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
-            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full]";
+            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full|sinks:S,window:W]";
 
     @Override
     public String summary() {
@@ -39,7 +40,7 @@ final class GenerateCommand implements Gale.Command {
             a = CliArgs.parse("generate", args, Set.of("model", "tokenizer", "prompt", "steps", "temperature",
                     "top-p", "seed", "device", "kv", "kv-policy", "weights"));
             a.require("model");
-            a.choice("kv-policy", "full", List.of("full"));
+            KvPolicy.parse(a.get("kv-policy", "full"));
             a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0"));
         } catch (IllegalArgumentException e) {
             out.println(e.getMessage());
@@ -59,17 +60,21 @@ final class GenerateCommand implements Gale.Command {
         try (LlamaModel loaded = ModelFiles.load(model); LlamaModel m = convert(loaded, weights, out);
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
-            int capacity = Math.min(steps, m.config().seqLen());
+            KvPolicy policy = KvPolicy.parse(a.get("kv-policy", "full"));
+            // A full cache holds every position; a sink/window cache holds sinks + window and runs past seqLen.
+            int capacity = policy.sinks() ? policy.sinkCount() + policy.window() : Math.min(steps, m.config().seqLen());
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
-                    temperature == 0 ? 1f : topP, seed, false);
+                    temperature == 0 ? 1f : topP, seed, false, policy);
             try (LlamaSession s = new LlamaSession(w, alloc, "cli", o)) {
-                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), capacity, text -> {
+                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), policy.sinks() ? steps : capacity,
+                        text -> {
                     out.print(text);
                     out.flush();
                 });
                 out.println();
                 out.println("---");
-                out.printf(Locale.ROOT, "device %s, kv %s, %s%n", device.id(), kv.name().toLowerCase(Locale.ROOT),
+                out.printf(Locale.ROOT, "device %s, kv %s (%s), %s%n", device.id(), kv.name().toLowerCase(Locale.ROOT),
+                        policy,
                         temperature == 0 ? "greedy" : "temperature " + temperature + ", top-p " + topP + ", seed "
                                 + seed);
                 out.printf(Locale.ROOT, "prefill: %d tokens, %.1f tok/s%n", st.promptTokens(),

@@ -37,16 +37,18 @@ class ModelCommandsTest {
     }
 
     @Test
-    void quantizeReportsBadFilesAndTheTensorsKeptF32() throws Exception {
+    void quantizeReportsBadFilesAndPadsTheFeedForward() throws Exception {
         Path bad = Files.write(tmp.resolve("bad.bin"), new byte[] {1, 2, 3});
         assertTrue(run(1, "quantize", "--model", bad.toString(), "--out", tmp.resolve("o.gguf").toString(), "--type",
                 "q8_0").contains("at byte"));
         Path stories = storiesOrSkip();
         Path out = tmp.resolve("stories-q4.gguf");
         String text = run(0, "quantize", "--model", stories.toString(), "--out", out.toString(), "--type", "q4_0");
-        assertTrue(text.contains("5 matrices kept as F32") && text.contains("blk.0.ffn_down.weight"), text);
+        assertTrue(text.contains("172 padded to 192"), text);
         try (LlamaModel m = LlamaGguf.load(out)) {
             assertEquals(WeightType.Q4_0, m.weights().layers().get(0).wq().type());
+            assertEquals(WeightType.Q4_0, m.weights().layers().get(0).w2().type());
+            assertEquals(192, m.config().hiddenDim());
         }
     }
 

@@ -13,6 +13,7 @@ import dev.gale.kernels.attention.DecodePlanner;
 import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KiviLayout;
 import dev.gale.kernels.attention.KvPrecision;
+import dev.gale.kernels.attention.SinkWindowKv;
 import dev.gale.kernels.sampling.Xorshift;
 import dev.gale.kvcache.ArrowKvMemory;
 import dev.gale.models.LlamaConfig;
@@ -40,12 +41,15 @@ import org.apache.arrow.memory.BufferAllocator;
 public final class LlamaSession implements AutoCloseable {
     /** What a session is asked to do: device, KV precision and capacity, sampling. */
     public record Options(Device device, KvPrecision kv, int capacity, float temperature, float topP, long seed,
-            boolean allowFallback) {
+            boolean allowFallback, KvPolicy policy) {
         /** KIVI's defaults (papers.md §5): groups of 32 tokens or channels, a residual window of 128 tokens. */
         static final int KIVI_GROUP = 32;
         static final int KIVI_RESIDUAL = 128;
 
         public Options {
+            if (policy.sinks() && (kv.quantized())) {
+                throw new IllegalArgumentException("the sinks policy keeps an f32 or f16 cache, not " + kv);
+            }
             if (capacity < 1) {
                 throw new IllegalArgumentException("KV capacity must be >= 1, got " + capacity);
             }
@@ -55,7 +59,7 @@ public final class LlamaSession implements AutoCloseable {
         }
 
         public static Options greedy(Device device, int capacity) {
-            return new Options(device, KvPrecision.F32, capacity, 0f, 1f, 1, false);
+            return new Options(device, KvPrecision.F32, capacity, 0f, 1f, 1, false, KvPolicy.FULL);
         }
     }
 
@@ -71,6 +75,8 @@ public final class LlamaSession implements AutoCloseable {
     private final MappedKvCache resumed;
     /** Per layer, the KIVI cache when the precision is quantized; null for dense caches. */
     private final List<KiviCache> kivi;
+    /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
+    private final List<SinkWindowKv> sinks;
     private int position;
     private RunReport lastReport;
     private Step lastStep;
@@ -83,7 +89,7 @@ public final class LlamaSession implements AutoCloseable {
         final List<Buffer> owned = new ArrayList<>();
 
         Step(int tokens) {
-            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi,
+            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi, sinks,
                     new StepGraph.Sampling(options.temperature(), options.topP()), DecodePlanner.Schedule.AUTO);
             TaskGraph.PlanOptions po = options.allowFallback() ? TaskGraph.PlanOptions.withFallback()
                     : TaskGraph.PlanOptions.DEFAULT;
@@ -169,7 +175,24 @@ public final class LlamaSession implements AutoCloseable {
         this.kv = new ArrowKvMemory(allocator, name, Long.MAX_VALUE);
         this.kivi = options.kv().quantized() ? new ArrayList<>() : null;
         KiviLayout layout = kivi == null ? null : kiviLayout(options.kv(), config.headDim());
-        for (int l = 0; l < config.layers(); l++) {
+        if (options.policy().sinks()) {
+            if (resumed != null) {
+                throw new IllegalArgumentException("resuming a saved session is supported for the full policy");
+            }
+            KvPolicy p = options.policy();
+            long slotBytes = kvType().byteSize((long) config.kvHeads() * (p.sinkCount() + p.window())
+                    * config.headDim());
+            this.sinks = new ArrayList<>();
+            for (int l = 0; l < config.layers(); l++) {
+                sinks.add(new SinkWindowKv(1, config.kvHeads(), config.headDim(), p.sinkCount(), p.window(),
+                        kvType(), kv.allocate("l" + l + ".k", DType.U8, slotBytes).segment(),
+                        kv.allocate("l" + l + ".v", DType.U8, slotBytes).segment(),
+                        Rope.table(config, p.sinkCount() + p.window())));
+            }
+        } else {
+            this.sinks = null;
+        }
+        for (int l = 0; l < config.layers() && sinks == null; l++) {
             if (kivi != null) {
                 int layer = l;
                 kivi.add(new KiviCache(layout, 1,
@@ -228,8 +251,8 @@ public final class LlamaSession implements AutoCloseable {
             throw new IllegalArgumentException("prefill needs at least one token");
         }
         requireRoom(tokens.length);
-        if (kivi != null) {
-            // Quantized caches have no batched prefill attention yet: the prompt goes through the decode step.
+        if (kivi != null || sinks != null) {
+            // Quantized and sink caches have no batched prefill attention yet: the prompt goes through the decode step.
             int next = 0;
             for (int t : tokens) {
                 next = step(t);
@@ -247,6 +270,9 @@ public final class LlamaSession implements AutoCloseable {
      * overwrites its slots and republishes the length), so the compiled plans are reused.
      */
     public void reset() {
+        if (sinks != null) {
+            throw new UnsupportedOperationException("a sink/window cache cannot be rewound; open a new session");
+        }
         position = 0;
     }
 
@@ -259,7 +285,8 @@ public final class LlamaSession implements AutoCloseable {
     }
 
     private void requireRoom(int n) {
-        if (position + n > options.capacity()) {
+        // A sink/window cache evicts instead of filling up: positions past the capacity are its point.
+        if (sinks == null && position + n > options.capacity()) {
             throw new IllegalStateException("the KV cache holds " + options.capacity() + " tokens; " + position
                     + " are used and " + n + " more do not fit");
         }
@@ -270,7 +297,7 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
-        if (kivi != null) {
+        if (kivi != null || sinks != null) {
             throw new UnsupportedOperationException("saving a session is supported for f32 and f16 caches, not "
                     + options.kv());
         }

@@ -44,10 +44,10 @@ public final class Perplexity {
         }
         double nll = 0;
         int scored = 0;
-        try (LlamaSession s = new LlamaSession(w, alloc, "perplexity", options)) {
-            for (int start = 0; start < tokens.length; start += window) {
-                int[] win = Arrays.copyOfRange(tokens, start, start + window);
-                s.reset();
+        for (int start = 0; start < tokens.length; start += window) {
+            int[] win = Arrays.copyOfRange(tokens, start, start + window);
+            // A fresh session per window: every cache policy starts empty (sink windows cannot be rewound).
+            try (LlamaSession s = new LlamaSession(w, alloc, "perplexity", options)) {
                 int prev = tok.bos();
                 for (int t : win) {
                     s.step(prev);

@@ -16,6 +16,8 @@ import dev.gale.kernels.attention.DecodePlanner;
 import dev.gale.kernels.attention.KiviAppendOp;
 import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KvAppendOp;
+import dev.gale.kernels.attention.SinkAppendOp;
+import dev.gale.kernels.attention.SinkWindowKv;
 import dev.gale.kernels.norm.RmsNormOp;
 import dev.gale.kernels.rope.RopeOp;
 import dev.gale.kernels.sampling.ArgmaxOp;
@@ -79,8 +81,8 @@ final class StepGraph {
      * @param kivi per layer, the session's KIVI cache, or null for dense caches (graph tensors); KIVI graphs take one
      *             token at a time
      */
-    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, List<KiviCache> kivi, Sampling sampling,
-            DecodePlanner.Schedule schedule) {
+    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, List<KiviCache> kivi,
+            List<SinkWindowKv> sinks, Sampling sampling, DecodePlanner.Schedule schedule) {
         LlamaConfig c = w.config();
         LlamaWeights lw = w.weights();
         this.tokens = tokens;
@@ -123,24 +125,33 @@ final class StepGraph {
             graph.launch(p + "attn_norm", norm, x, weight(w, lay.attnNorm()), h)
                     .launch(p + "wq", w.matmul(lay.wq()), weight(w, lay.wq()), h, q2)
                     .launch(p + "wk", w.matmul(lay.wk()), weight(w, lay.wk()), h, k2)
-                    .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2)
-                    .launch(p + "rope", rope, q3, k3, pos);
-            if (kivi == null) {
+                    .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2);
+            if (sinks != null) {
+                // Keys are cached un-rotated; the cache rotates keys and query by their cache positions.
+                if (t != 1) {
+                    throw new IllegalArgumentException("sink caches take one token per step");
+                }
+                graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2)
+                        .launch(p + "attention", new CacheAttentionOp(sinks.get(l),
+                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+            } else if (kivi != null) {
+                if (t != 1) {
+                    throw new IllegalArgumentException("KIVI caches take one token per step");
+                }
+                graph.launch(p + "rope", rope, q3, k3, pos)
+                        .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos)
+                        .launch(p + "attention", new CacheAttentionOp(kivi.get(l),
+                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+            } else {
                 TensorParam ck = graph.tensor(p + "cache.k", kvType, 1, c.kvHeads(), capacity, hd);
                 TensorParam cv = graph.tensor(p + "cache.v", kvType, 1, c.kvHeads(), capacity, hd);
                 TensorParam len = graph.tensor(p + "cache.length", DType.I32, 1);
                 cacheK.add(ck);
                 cacheV.add(cv);
                 lengths.add(len);
-                graph.launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
+                graph.launch(p + "rope", rope, q3, k3, pos)
+                        .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
                         .launch(p + "attention", attention, q3, ck, cv, len, att3);
-            } else {
-                if (t != 1) {
-                    throw new IllegalArgumentException("KIVI caches take one token per step");
-                }
-                graph.launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos)
-                        .launch(p + "attention", new CacheAttentionOp(kivi.get(l),
-                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
             }
             graph.launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
                     .launch(p + "attn_residual", ResidualAddOp.INSTANCE, x, o, x)

@@ -129,7 +129,8 @@ class GreedyStoryTest {
             int[] prompt = tok.encode("Once upon a time, there was a cat", true, false);
             for (dev.gale.kernels.attention.KvPrecision kvType : new dev.gale.kernels.attention.KvPrecision[] {
                 dev.gale.kernels.attention.KvPrecision.F32, dev.gale.kernels.attention.KvPrecision.F16}) {
-                LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kvType, 128, 0f, 1f, 1, false);
+                LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kvType, 128, 0f, 1f, 1, false,
+                    KvPolicy.FULL);
                 List<Integer> batched = new ArrayList<>();
                 List<Integer> stepped = new ArrayList<>();
                 try (LlamaSession a = new LlamaSession(w, alloc, "batched", o);

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KvCacheResumeTest {
     static LlamaSession.Options options(Device d, String kv, float temperature) {
         return new LlamaSession.Options(d, kv.equals("f16") ? KvPrecision.F16 : KvPrecision.F32, 160, temperature,
-                0.9f, 42, false);
+                0.9f, 42, false, KvPolicy.FULL);
     }
 
     @Test

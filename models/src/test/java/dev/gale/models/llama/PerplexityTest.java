@@ -26,7 +26,8 @@ class PerplexityTest {
 
     static double ppl(LlamaModel m, Tokenizer tok, int[] text, KvPrecision kv) {
         try (BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
-            LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kv, WINDOW + 1, 0f, 1f, 1, false);
+            LlamaSession.Options o = new LlamaSession.Options(Devices.cpu(), kv, WINDOW + 1, 0f, 1f, 1, false,
+                    KvPolicy.FULL);
             return Perplexity.evaluate(w, alloc, o, tok, text, WINDOW, null).perplexity();
         }
     }

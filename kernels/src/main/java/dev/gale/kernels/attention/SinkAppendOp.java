@@ -1,0 +1,57 @@
+package dev.gale.kernels.attention;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.cpu.CpuDevice;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.ImplPath;
+import dev.gale.core.graph.Arg;
+import dev.gale.core.graph.LaunchContext;
+import dev.gale.kernels.KernelOp;
+import java.util.List;
+
+/**
+ * Appends one token to a one-sequence {@link SinkWindowKv} as a graph launch: {@code (k [1, Hkv·d] F32, v (same))},
+ * keys un-rotated (the cache rotates them by their cache position when it is read). The slot comes from the cache's
+ * {@link SinkWindow}: a sink slot for the first tokens, then the ring slot of the oldest window token.
+ */
+public final class SinkAppendOp extends KernelOp {
+    private final SinkWindowKv cache;
+
+    public SinkAppendOp(SinkWindowKv cache) {
+        if (cache.sequences() != 1) {
+            throw new IllegalArgumentException("sink append: one sequence per cache, got " + cache.sequences());
+        }
+        this.cache = cache;
+    }
+
+    @Override
+    public String name() {
+        return "sink_append";
+    }
+
+    @Override
+    public List<ImplPath> paths(Device device, List<Arg> args) {
+        return device instanceof CpuDevice ? List.of(ImplPath.VECTOR_API) : List.of();
+    }
+
+    @Override
+    public void check(List<Arg> args) {
+        arity(args, 2, "(k [1, Hkv·d], v [1, Hkv·d])");
+        TensorDesc k = tensor(args, 0, "k", DType.F32);
+        TensorDesc v = tensor(args, 1, "v", DType.F32);
+        sameShape("k and v", k, v);
+        require(k.elementCount() == (long) cache.kvHeads() * cache.headDim(), "k " + k + " must hold one token of "
+                + cache.kvHeads() + " heads of " + cache.headDim());
+    }
+
+    @Override
+    protected void vector(LaunchContext ctx) {
+        cache.append(0, ctx.segment(0), 0, ctx.segment(1), 0);
+    }
+
+    @Override
+    protected void reference(LaunchContext ctx) {
+        vector(ctx);
+    }
+}
