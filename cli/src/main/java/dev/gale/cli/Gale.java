@@ -20,6 +20,7 @@ public final class Gale {
         COMMANDS.put("devices", new DevicesCommand());
         COMMANDS.put("check", new CheckCommand());
         COMMANDS.put("generate", new GenerateCommand());
+        COMMANDS.put("perplexity", new PerplexityCommand());
         COMMANDS.put("quantize", new QuantizeCommand());
         COMMANDS.put("synth", new SynthCommand());
     }

@@ -1,0 +1,144 @@
+package dev.gale.bench.llama;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.ProbeResult;
+import dev.gale.bench.probe.RooflineProbes;
+import dev.gale.bench.report.Table;
+import dev.gale.core.cpu.WorkerPool;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.Devices;
+import dev.gale.core.graph.RunReport;
+import dev.gale.kernels.attention.KvPrecision;
+import dev.gale.models.LlamaConfig;
+import dev.gale.models.LlamaModel;
+import dev.gale.models.WeightType;
+import dev.gale.models.gguf.LlamaGguf;
+import dev.gale.models.llama.BoundWeights;
+import dev.gale.models.llama.KvPolicy;
+import dev.gale.models.llama.LlamaSession;
+import dev.gale.models.synth.SyntheticLlama;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.function.Predicate;
+import org.apache.arrow.memory.RootAllocator;
+
+/**
+ * End-to-end decoder speed at a real model shape: synthetic Llama-3.2-1B weights (written with {@code gale synth}'s
+ * generator to a temporary GGUF and mapped back), Q4_0 and Q8_0, on the CPU and on OpenCL devices. Per row: decode
+ * tok/s over the steps after warm-up, the bytes a step reads (weights plus the KV cache), the achieved GB/s against
+ * the read-only probe measured just before in this process, the share of the step spent outside the ops (the step's
+ * wall time against the sum of its tasks' times in the run report), and prefill tok/s for a 512-token prompt.
+ */
+public final class LlamaDecodeTables implements BenchCaseProvider {
+    static final String TITLE = "llama decode (synthetic Llama-3.2-1B)";
+
+    @Override
+    public List<BenchCase> cases(boolean quick) {
+        return List.of();
+    }
+
+    @Override
+    public List<Table> tables(boolean quick, Predicate<String> wanted) {
+        if (!wanted.test(TITLE)) {
+            return List.of();
+        }
+        int layers = quick ? 2 : 0;
+        List<List<String>> rows = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        ProbeResult read = new RooflineProbes(RooflineProbes.Config.quick(), WorkerPool.shared())
+                .measure(Roofline.READ_BW, false);
+        notes.add(String.format(Locale.ROOT, "read-only probe (all threads, measured before the rows): %.1f GB/s",
+                read.value()));
+        for (WeightType type : new WeightType[] {WeightType.Q4_0, WeightType.Q8_0}) {
+            Path dir;
+            try {
+                dir = Files.createTempDirectory("gale-llama-bench");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            Path file = dir.resolve("llama-3.2-1b-" + type + ".gguf");
+            LlamaConfig c = SyntheticLlama.config(SyntheticLlama.Arch.of("llama-3.2-1b"), layers);
+            try {
+                SyntheticLlama.write(c, type, file, 7);
+                try (LlamaModel m = LlamaGguf.load(file); BoundWeights w = new BoundWeights(m.config(), m.weights())) {
+                    List<Device> devices = new ArrayList<>();
+                    devices.add(Devices.cpu());
+                    Devices.all().stream().filter(d -> d.id().startsWith("opencl")).forEach(devices::add);
+                    for (Device d : devices) {
+                        rows.add(row(m, w, type, d, quick, read.value(), c.layers()));
+                    }
+                }
+            } finally {
+                try {
+                    Files.deleteIfExists(file);
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a temp file left behind is not worth failing the report for
+                }
+            }
+        }
+        notes.add("step gap: (step wall time - sum of its tasks' times) / step wall time, median over the timed "
+                + "steps; the goal is at most 15%");
+        notes.add("prefill: one batched pass of a 512-token prompt (GEMMs; attention still the double-precision "
+                + "reference, see the README)");
+        return List.of(new Table(TITLE + (quick ? ", 2 of 16 layers" : ""), List.of("weights", "device",
+                "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes));
+    }
+
+    private static List<String> row(LlamaModel m, BoundWeights w, WeightType type, Device d, boolean quick,
+            double probe, int layers) {
+        int prompt = quick ? 64 : 512;
+        int steps = quick ? 8 : 32;
+        int warm = quick ? 4 : 8;
+        try (RootAllocator alloc = new RootAllocator();
+             LlamaSession s = new LlamaSession(w, alloc, "bench", new LlamaSession.Options(d, KvPrecision.F32,
+                     prompt + warm + steps + 1, 0f, 1f, 1, false, KvPolicy.FULL))) {
+            SplittableRandom r = new SplittableRandom(3);
+            int[] ids = new int[prompt];
+            for (int i = 0; i < prompt; i++) {
+                ids[i] = 3 + r.nextInt(m.config().vocab() - 3);
+            }
+            long t0 = System.nanoTime();
+            int next = s.prefill(ids);
+            long prefillNanos = System.nanoTime() - t0;
+            for (int i = 0; i < warm; i++) {
+                next = s.step(next);
+            }
+            double[] gaps = new double[steps];
+            long start = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                long a = System.nanoTime();
+                next = s.step(next);
+                long wall = System.nanoTime() - a;
+                RunReport rep = s.lastReport();
+                long ops = rep.tasks().stream().mapToLong(RunReport.TaskReport::nanos).sum();
+                gaps[i] = Math.max(0, (wall - ops) / (double) wall);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Arrays.sort(gaps);
+            LlamaConfig c = m.config();
+            double kvBytes = 2.0 * layers * c.kvDim() * 4.0 * (prompt + warm + steps / 2.0);
+            double bytes = w.bytesPerToken() + kvBytes;
+            double tps = steps / seconds;
+            double gbs = bytes * tps / 1e9;
+            return List.of(type.name(), d.id(), fmt(tps), fmt(bytes / 1e6), fmt(gbs),
+                    String.format(Locale.ROOT, "%.2f", gbs / probe), String.format(Locale.ROOT, "%.0f%%",
+                            100 * gaps[steps / 2]), fmt(prompt * 1e9 / prefillNanos));
+        } catch (RuntimeException e) {
+            return List.of(type.name(), d.id(), "failed: " + e.getMessage(), "", "", "", "", "");
+        }
+    }
+
+    private static String fmt(double v) {
+        return String.format(Locale.ROOT, v >= 100 ? "%.0f" : "%.2f", v);
+    }
+}
