@@ -73,11 +73,11 @@ class OnnxModelTest {
         Random r = new Random(20260611);
         int typed = 0;
         long start = System.nanoTime();
-        for (int i = 0; i < 20_000; i++) {
+        for (int i = 0; i < 10_000; i++) {
             byte[] b = mutate(good, r);
             typed += parseOrTyped(b, i) ? 0 : 1;
         }
-        assertTrue(typed > 10_000, "most mutations should be caught: " + typed);
+        assertTrue(typed > 5_000, "most mutations should be caught: " + typed);
         assertTrue(System.nanoTime() - start < 30e9, "fuzz loop took too long");
     }
 
