@@ -1,0 +1,16 @@
+package dev.gale.models.bert;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A linear layer with bias over a padded batch: {@code y[r] = x[r]·W + b} for the {@code batch·seq} rows of
+ * {@code x} (row-major F32 {@code [batch·seq][in]}), written to {@code y} ({@code [batch·seq][out]}). The sentence
+ * structure is passed because a dynamically quantized layer takes its activation range per sentence.
+ */
+public interface Linear {
+    int in();
+
+    int out();
+
+    void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths);
+}
