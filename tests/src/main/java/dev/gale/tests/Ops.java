@@ -95,7 +95,8 @@ public final class Ops {
                     {2, 9, 96}}),
                 quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
                     {2, 9, 96}}),
-                topK());
+                topK(),
+                AttentionPrefillOps.prefill());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */
