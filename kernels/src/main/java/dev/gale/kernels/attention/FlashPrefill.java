@@ -350,9 +350,10 @@ public final class FlashPrefill {
                 FloatVector a21 = FloatVector.zero(F);
                 FloatVector a30 = FloatVector.zero(F);
                 FloatVector a31 = FloatVector.zero(F);
-                for (int e = 0, qi = r; e < dd; e++, qi += rp) {
-                    FloatVector q0 = FloatVector.fromArray(F, qT, qi);
-                    FloatVector q1 = FloatVector.fromArray(F, qT, qi + L);
+                // Indices linear in the loop variable, so C2 hoists the range checks out of the loop.
+                for (int e = 0; e < dd; e++) {
+                    FloatVector q0 = FloatVector.fromArray(F, qT, e * rp + r);
+                    FloatVector q1 = FloatVector.fromArray(F, qT, e * rp + r + L);
                     FloatVector b = FloatVector.broadcast(F, kb[k0 + e]);
                     a00 = q0.fma(b, a00);
                     a01 = q1.fma(b, a01);
@@ -423,8 +424,8 @@ public final class FlashPrefill {
         for (int r = 0; r < rp; r += L) {
             FloatVector mOld = FloatVector.fromArray(F, m, r);
             FloatVector mx = mOld;
-            for (int c = 0, o = r; c < nc; c++, o += rp) {
-                mx = mx.max(FloatVector.fromArray(F, st, o));
+            for (int c = 0; c < nc; c++) {
+                mx = mx.max(FloatVector.fromArray(F, st, c * rp + r));
             }
             FloatVector shift = mx.max(-Float.MAX_VALUE);
             FloatVector sum = FloatVector.zero(F);
@@ -479,9 +480,10 @@ public final class FlashPrefill {
                 FloatVector a21 = FloatVector.zero(F);
                 FloatVector a30 = FloatVector.zero(F);
                 FloatVector a31 = FloatVector.zero(F);
-                for (int c = 0, pi = r, vi = e; c < nc; c++, pi += rp, vi += dd) {
-                    FloatVector p0 = FloatVector.fromArray(F, st, pi);
-                    FloatVector p1 = FloatVector.fromArray(F, st, pi + L);
+                for (int c = 0; c < nc; c++) {
+                    FloatVector p0 = FloatVector.fromArray(F, st, c * rp + r);
+                    FloatVector p1 = FloatVector.fromArray(F, st, c * rp + r + L);
+                    int vi = c * dd + e;
                     FloatVector b = FloatVector.broadcast(F, vb[vi]);
                     a00 = p0.fma(b, a00);
                     a01 = p1.fma(b, a01);
@@ -514,8 +516,8 @@ public final class FlashPrefill {
         for (; e < dd; e++) { // d % 4 tail: one dim at a time
             for (int r = 0; r < rp; r += L) {
                 FloatVector a = FloatVector.zero(F);
-                for (int c = 0, pi = r, vi = e; c < nc; c++, pi += rp, vi += dd) {
-                    a = FloatVector.fromArray(F, st, pi).fma(FloatVector.broadcast(F, vb[vi]), a);
+                for (int c = 0; c < nc; c++) {
+                    a = FloatVector.fromArray(F, st, c * rp + r).fma(FloatVector.broadcast(F, vb[c * dd + e]), a);
                 }
                 int o = e * rp + r;
                 FloatVector.fromArray(F, oT, o).fma(FloatVector.fromArray(F, corr, r), a).intoArray(oT, o);
