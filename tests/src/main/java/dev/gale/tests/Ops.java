@@ -99,7 +99,8 @@ public final class Ops {
                 topK(),
                 AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16),
                 KvQuantOps.append(), KvQuantOps.decodePartial(),
-                SinkOps.decode(), SinkOps.append());
+                SinkOps.decode(), SinkOps.append(),
+                AttentionPrefillOps.prefill());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

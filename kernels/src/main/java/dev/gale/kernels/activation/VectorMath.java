@@ -29,26 +29,27 @@ import jdk.incubator.vector.VectorSpecies;
  * passed to or returned from a method that C2 does not inline is boxed on every call, and C2 does decline these
  * (observed: "callee is too large" when the call site is not yet hot, "NodeCountInliningCutoff" in big loop bodies),
  * which made a softmax allocate ~2 KB and run ~50x slower per call. The ops' own tests and zero-allocation tests
- * cover the written-out copies; the constants are shared from here.
+ * cover the written-out copies; the constants are shared from here (the exp constants are public for the ops of
+ * other packages, e.g. attention, that write the exp out the same way).
  */
 public final class VectorMath {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-    static final float EXP_LO = -104f;
-    static final float EXP_HI = 89f;
-    static final float LOG2E = 1.44269504088896341f;
+    public static final float EXP_LO = -104f;
+    public static final float EXP_HI = 89f;
+    public static final float LOG2E = 1.44269504088896341f;
     /** 1.5·2^23: adding it rounds to an integer held in the low mantissa bits. */
-    static final float SHIFTER = 0x1.8p23f;
-    static final int SHIFTER_BITS = 0x4B400000;
+    public static final float SHIFTER = 0x1.8p23f;
+    public static final int SHIFTER_BITS = 0x4B400000;
     /** ln 2 split: the high part has 9 significant bits, so n·LN2_HI is exact for |n| ≤ 2^15. */
-    static final float LN2_HI = 0.693359375f;
-    static final float LN2_LO = -2.12194440e-4f;
-    static final float E0 = 5.000000078e-01f;
-    static final float E1 = 1.666666616e-01f;
-    static final float E2 = 4.166627023e-02f;
-    static final float E3 = 8.333429977e-03f;
-    static final float E4 = 1.394602444e-03f;
-    static final float E5 = 1.982650213e-04f;
+    public static final float LN2_HI = 0.693359375f;
+    public static final float LN2_LO = -2.12194440e-4f;
+    public static final float E0 = 5.000000078e-01f;
+    public static final float E1 = 1.666666616e-01f;
+    public static final float E2 = 4.166627023e-02f;
+    public static final float E3 = 8.333429977e-03f;
+    public static final float E4 = 1.394602444e-03f;
+    public static final float E5 = 1.982650213e-04f;
 
     static final float A0 = 1.128379166e+00f;
     static final float A1 = -3.761262557e-01f;

@@ -1,0 +1,144 @@
+package dev.gale.bench.attention.prefill;
+
+import dev.gale.bench.BenchCase;
+import dev.gale.bench.Roofline;
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.core.kernel.Grid;
+import dev.gale.core.kernel.KernelSource;
+import dev.gale.kernels.attention.AttentionSpec;
+import dev.gale.kernels.attention.PrefillAttentionOp;
+import dev.gale.kernels.attention.PrefillBatch;
+import dev.gale.kernels.attention.PrefillKernels;
+import dev.gale.opencl.KernelLauncher;
+import dev.gale.opencl.OpenClDevice;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@link PrefillKernels#flashPrefill} on one OpenCL device at a {@link PrefillCase}'s shape, launched as the graph op
+ * launches it ({@link KernelLauncher#launch}: arguments, enqueue, wait). The first launch (program build, PoCL's
+ * work-group specialisation) happens in setup; the profiled kernel time of each run is kept.
+ */
+final class PrefillDeviceCase implements BenchCase {
+    private static final int KEPT = 1 << 10;
+    private final OpenClDevice device;
+    private final AttentionSpec spec;
+    private final int n;
+    private final String origin;
+    private final PrefillBatch batch;
+    private final long[] kernelNanos = new long[KEPT];
+    private final List<Buffer> buffers = new ArrayList<>();
+    private long runs;
+    private KernelLauncher launcher;
+    private KernelSource src;
+    private Map<String, Integer> constants;
+    private Grid grid;
+    private Object[] args;
+
+    PrefillDeviceCase(OpenClDevice device, AttentionSpec spec, int n, String origin) {
+        this.device = device;
+        this.spec = spec;
+        this.n = n;
+        this.origin = origin;
+        this.batch = PrefillBatch.single(n, n);
+    }
+
+    @Override
+    public String op() {
+        return PrefillCase.op(spec);
+    }
+
+    @Override
+    public String shape() {
+        return PrefillCase.shape(spec, n, origin);
+    }
+
+    /** {@code pocl opencl:0} on PoCL, else the device's id and name (as the other device cases). */
+    @Override
+    public String impl() {
+        String name = device.name().toLowerCase(Locale.ROOT);
+        return name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
+                ? "pocl " + device.id() : device.id() + " " + device.name();
+    }
+
+    @Override
+    public double bytes() {
+        return PrefillCase.bytes(spec, n);
+    }
+
+    @Override
+    public double flops() {
+        return PrefillCase.flops(spec, batch);
+    }
+
+    @Override
+    public Roofline roofline() {
+        return Roofline.FMA_PEAK;
+    }
+
+    @Override
+    public String pairKey() {
+        return op() + " " + shape();
+    }
+
+    private Buffer f32(String name, long floats, long seed) {
+        Buffer b = Buffers.allocate(name, DType.F32, floats);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (long i = 0; i < floats; i++) {
+            b.setFloat(i, (float) (r.nextDouble() * 2 - 1));
+        }
+        buffers.add(b);
+        return b;
+    }
+
+    @Override
+    public void setup() {
+        runs = 0;
+        int d = spec.headDim();
+        Buffer q = f32("q", (long) n * spec.heads() * d, 1);
+        Buffer k = f32("k", (long) n * spec.kvHeads() * d, 2);
+        Buffer v = f32("v", (long) n * spec.kvHeads() * d, 3);
+        Buffer out = f32("out", (long) n * spec.heads() * d, 4);
+        Buffer seqs = PrefillAttentionOp.tableBuffer(batch);
+        Buffer mask = Buffers.allocate("mask", DType.U8, 1);
+        buffers.add(seqs);
+        buffers.add(mask);
+        launcher = KernelLauncher.open(device);
+        src = launcher.source(PrefillKernels.class, "flashPrefill");
+        constants = Map.of("d", d, "br", PrefillAttentionOp.BR, "bc", PrefillAttentionOp.BC);
+        grid = PrefillAttentionOp.grid(n, spec.heads(), 1);
+        args = new Object[] {q, k, v, seqs, mask, out, spec.heads(), spec.kvHeads(), 1, 0, spec.scale(), 0};
+        launcher.launch(src, constants, grid, args);
+    }
+
+    @Override
+    public void run() {
+        kernelNanos[(int) (runs++ % KEPT)] = launcher.launch(src, constants, grid, args);
+    }
+
+    @Override
+    public double[] deviceSeconds() {
+        int m = (int) Math.min(runs, KEPT);
+        double[] s = new double[m];
+        for (int i = 0; i < m; i++) {
+            s[i] = kernelNanos[i] * 1e-9;
+        }
+        Arrays.sort(s);
+        return s;
+    }
+
+    @Override
+    public void close() {
+        if (launcher != null) {
+            launcher.close();
+            launcher = null;
+        }
+        buffers.forEach(Buffer::close);
+        buffers.clear();
+    }
+}

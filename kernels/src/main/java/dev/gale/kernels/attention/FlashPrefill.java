@@ -1,0 +1,560 @@
+package dev.gale.kernels.attention;
+
+import static dev.gale.kernels.Operands.F32;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Numerics;
+import dev.gale.kernels.activation.VectorMath;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * FlashAttention-2 forward for prefill on the CPU (papers.md §1): causal or bidirectional, GQA/MQA, sliding window,
+ * key-padding mask, batches of sequences of different lengths ({@link PrefillBatch}).
+ *
+ * <h2>Tiling</h2>
+ * A tile is (sequence, KV head, block of query positions). Its rows are the {@code g = Hq/Hkv} query heads of the KV
+ * head at each of {@code B_r = max(1, ROWS / g)} positions, so every K/V block is loaded once for the whole GQA group.
+ * The tile walks the keys its rows can see in blocks of {@link #KEY_BLOCK} ({@code B_c}); blocks entirely above the
+ * causal diagonal or outside the window are never visited, and only blocks that cross a mask boundary (or hold a
+ * padded key) pay for masking.
+ *
+ * <h2>Rows in vector lanes</h2>
+ * The query tile is kept transposed, {@code Qᵀ [d][rows]} (pre-multiplied by the score scale), so the score block is
+ * computed as {@code Sᵀ = K·Qᵀ}: for each {@code e}, a broadcast of {@code K[c][e]} times a vector of 8 rows. The
+ * register block is 4 keys × 2 row vectors (8 accumulators, 2 loads and 4 broadcasts per 8 FMAs). With rows in
+ * lanes the whole online softmax is vertical: the running max, the rescale factor, {@code exp} and the row sums
+ * are lane-wise over keys, with no horizontal reduction anywhere. {@code P·V} keeps {@code Õᵀ [d][rows]} the same
+ * way: broadcast {@code V[c][e]} times a vector of {@code P[rows][c]}, 4 dims × 2 row vectors per block. The
+ * output is transposed back and normalised once per tile (deferred normalisation). Any {@code d} works: no loop
+ * vectorises over {@code d}.
+ *
+ * <h2>Masks without NaN</h2>
+ * A masked score is −∞. The running max {@code m} may stay −∞ for a row that has seen nothing yet; the exponent
+ * shift is {@code max(m, −FLT_MAX)}, finite, so {@code exp(−∞ − shift) = 0} and the old state's factor
+ * {@code exp(m_old − shift)} is 0 or a number in (0, 1], never {@code exp(−∞ + ∞)}. A row that saw no key ends
+ * with {@code l = 0} and outputs zeros, as {@link SoftmaxState} specifies.
+ *
+ * <h2>Numerics</h2>
+ * Each block's {@code P·V} and row sum are accumulated from zero and then added to the rescaled running state
+ * (blocked summation), so the accumulation error grows like {@code (B_c + N/B_c)·u}, not {@code N·u}; see
+ * {@link #errorBound}.
+ *
+ * <p>An instance holds fixed scratch for every thread of {@link WorkerPool#shared()} and allocates nothing per call;
+ * one call runs at a time per instance (calls are serialised). Tiles are claimed dynamically, costliest first (the
+ * last query blocks of a causal sequence see the most keys).
+ */
+public final class FlashPrefill {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Rows (heads × positions) per tile: a multiple of two vectors; 64 keeps a tile's working set in L2. */
+    public static final int ROWS = 64;
+    /** Keys per block {@code B_c}: K and V blocks of 64 × d floats (32 KiB each at d = 128). */
+    public static final int KEY_BLOCK = 64;
+    /** Keys per score register block. */
+    private static final int KR = 4;
+    /** Dims per P·V register block. */
+    private static final int DR = 4;
+
+    private final AttentionSpec spec;
+    private final int g;
+    private final int d;
+    /** Query positions per tile. */
+    private final int positions;
+    /** Rows per tile rounded up to two vectors: the lane extent of every tile array. */
+    private final int rowsPadded;
+    private final WorkerPool pool;
+    private final Worker[] workers;
+    private final AtomicInteger nextTile = new AtomicInteger();
+    private final WorkerPool.RangeBody body = this::work;
+    private final float scale;
+
+    // The current call, published to the pool by parallelFor (its job hand-off is a volatile write).
+    private int[] table;
+    private int sequences;
+    private int[] tileEnd = new int[8];
+    private int tiles;
+    private HeadView q;
+    private HeadView k;
+    private HeadView v;
+    private HeadView out;
+    private MemorySegment keyMask;
+    private long maskOff;
+
+    /** Per-thread scratch: the tile's transposed queries, scores, K/V blocks and running softmax state. */
+    private static final class Worker {
+        final float[] qT;
+        final float[] oT;
+        final float[] st;
+        final float[] kb;
+        final float[] vb;
+        final float[] m;
+        final float[] l;
+        final float[] corr;
+        final int[] first;
+        final int[] last;
+        final boolean[] keyOk = new boolean[KEY_BLOCK];
+
+        Worker(int d, int rows, int positions) {
+            qT = new float[d * rows];
+            oT = new float[d * rows];
+            st = new float[KEY_BLOCK * rows];
+            kb = new float[KEY_BLOCK * d];
+            vb = new float[KEY_BLOCK * d];
+            m = new float[rows];
+            l = new float[rows];
+            corr = new float[rows];
+            first = new int[positions];
+            last = new int[positions];
+        }
+    }
+
+    public FlashPrefill(AttentionSpec spec) {
+        this.spec = spec;
+        this.g = spec.group();
+        this.d = spec.headDim();
+        this.scale = spec.scale();
+        this.positions = Math.max(1, ROWS / g);
+        this.rowsPadded = roundUp(positions * g, 2 * L);
+        this.pool = WorkerPool.shared();
+        this.workers = new Worker[pool.threads()];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(d, rowsPadded, positions);
+        }
+    }
+
+    public AttentionSpec spec() {
+        return spec;
+    }
+
+    /**
+     * The scalar reference: {@link AttentionReference} (double) per sequence of the batch.
+     *
+     * @param keyMask U8 key-padding mask over the {@code totalK} key tokens at {@code maskOff} (0 = padding), or null
+     */
+    public static void reference(AttentionSpec spec, PrefillBatch batch, HeadView q, HeadView k, HeadView v,
+            HeadView out, MemorySegment keyMask, long maskOff) {
+        for (int s = 0; s < batch.sequences(); s++) {
+            AttentionReference.attend(spec, shift(q, batch.qStart(s)), shift(k, batch.kStart(s)),
+                    shift(v, batch.kStart(s)), shift(out, batch.qStart(s)), batch.qLen(s), batch.kLen(s), keyMask,
+                    maskOff + batch.kStart(s), null, null);
+        }
+    }
+
+    /** The view starting {@code tokens} tokens later. */
+    static HeadView shift(HeadView h, int tokens) {
+        return new HeadView(h.segment(), h.at(tokens, 0), h.dtype(), h.tokenStride(), h.headStride());
+    }
+
+    /**
+     * The error an F32 kernel of this family may make on an output element, relative to its scale
+     * {@code Σ_j p_j·|v_j|} (from {@link AttentionReference}). Two terms:
+     * <ul>
+     *   <li>accumulation: each key block of {@code B_c ≤ KEY_BLOCK} terms is summed from zero, then the
+     *       {@code ⌈N/B_c⌉} block results are combined, so the rounding of {@code Σ p·v} and {@code l} is within
+     *       {@code (B_c + N/B_c + O(1))·u}; {@link Numerics#F32_REL} covers the realistic lengths;</li>
+     *   <li>scores: {@code s_j} carries an error {@code δ_j ≤ (d + 2)·u·|s|_j} with
+     *       {@code |s|_j = τ·Σ_e |q_e·k_{j,e}|} (scaled q rounding, d products and sums, the subtraction of the max).
+     *       A perturbed logit perturbs {@code p_j} by the factor {@code exp(δ_j − Σ p δ)}, so the output moves by at
+     *       most {@code 2·max δ·Σ p·|v|}. Where the logits are large (|s| of hundreds) this term dominates.</li>
+     * </ul>
+     *
+     * @param maxAbsScore {@code max_j τ·Σ_e |q_e·k_{j,e}|} over the row's visible keys
+     */
+    public static double errorBound(int keys, int d, double maxAbsScore) {
+        double blocks = KEY_BLOCK + Math.ceil(keys / (double) KEY_BLOCK) + 16;
+        double accumulation = Math.max(Numerics.F32_REL, blocks * Numerics.U_F32);
+        return accumulation + 2 * (d + 2) * Numerics.U_F32 * maxAbsScore;
+    }
+
+    /** Prefill attention of {@code batch}, tiles split over {@link WorkerPool#shared()}. */
+    public void apply(PrefillBatch batch, HeadView q, HeadView k, HeadView v, HeadView out, MemorySegment keyMask,
+            long maskOff) {
+        apply(batch.tableRef(), batch.sequences(), q, k, v, out, keyMask, maskOff);
+    }
+
+    /**
+     * The same from a table {@code [qStart, qLen, kStart, kLen]} per sequence ({@link PrefillBatch}); allocates
+     * nothing once the instance has seen as many sequences.
+     */
+    public synchronized void apply(int[] table, int sequences, HeadView q, HeadView k, HeadView v, HeadView out,
+            MemorySegment keyMask, long maskOff) {
+        PrefillBatch.check(table, sequences);
+        int totalQ = PrefillBatch.ends(table, sequences, 0);
+        int totalK = PrefillBatch.ends(table, sequences, 2);
+        q.require("prefill", "q", totalQ, spec.heads(), d);
+        out.require("prefill", "out", totalQ, spec.heads(), d);
+        k.require("prefill", "k", totalK, spec.kvHeads(), d);
+        v.require("prefill", "v", totalK, spec.kvHeads(), d);
+        if (keyMask != null && maskOff + totalK > keyMask.byteSize()) {
+            throw new IllegalArgumentException("prefill: key mask needs " + totalK + " bytes at " + maskOff);
+        }
+        if (tileEnd.length < sequences) {
+            tileEnd = new int[Math.max(sequences, 2 * tileEnd.length)];
+        }
+        int n = 0;
+        for (int s = 0; s < sequences; s++) {
+            long next = n + (long) ceilDiv(table[s * 4 + 1], positions) * spec.kvHeads();
+            n = Math.toIntExact(next);
+            tileEnd[s] = n;
+        }
+        this.table = table;
+        this.sequences = sequences;
+        this.tiles = n;
+        this.q = q;
+        this.k = k;
+        this.v = v;
+        this.out = out;
+        this.keyMask = keyMask;
+        this.maskOff = maskOff;
+        nextTile.set(0);
+        try {
+            pool.parallelFor(workers.length, 1, body);
+        } finally {
+            this.table = null;
+            this.q = this.k = this.v = this.out = null;
+            this.keyMask = null;
+        }
+    }
+
+    /** One pool chunk per thread: the chunk index picks the scratch, tiles are claimed until none is left. */
+    private void work(int from, int to) {
+        Worker w = workers[from];
+        for (int t = nextTile.getAndIncrement(); t < tiles; t = nextTile.getAndIncrement()) {
+            tile(w, t);
+        }
+    }
+
+    private void tile(Worker w, int t) {
+        int s = 0;
+        while (tileEnd[s] <= t) {
+            s++;
+        }
+        int local = t - (s == 0 ? 0 : tileEnd[s - 1]);
+        int hkv = spec.kvHeads();
+        int nq = table[s * 4 + 1];
+        int nk = table[s * 4 + 3];
+        int qBlocks = ceilDiv(nq, positions);
+        int qb = qBlocks - 1 - local / hkv; // costliest (last) query blocks first
+        int kvHead = local % hkv;
+        int i0 = qb * positions;
+        int np = Math.min(positions, nq - i0);
+        int qTok = table[s * 4] + i0;
+        int kTok = table[s * 4 + 2];
+        for (int p = 0; p < np; p++) {
+            w.first[p] = spec.firstKey(i0 + p, nq, nk);
+            w.last[p] = spec.lastKey(i0 + p, nq, nk);
+        }
+        loadQueries(w, qTok, kvHead, np);
+        int lo = w.first[0];
+        int hi = w.last[np - 1];
+        for (int kb = lo; kb <= hi; kb += KEY_BLOCK) {
+            int nc = Math.min(KEY_BLOCK, hi + 1 - kb);
+            boolean masked = loadKeys(w, kTok + kb, kvHead, nc);
+            if (masked || w.first[np - 1] > kb || w.last[0] < kb + nc - 1) {
+                mask(w, kb, nc, np);
+            }
+            softmax(w, nc);
+            accumulate(w, nc);
+        }
+        store(w, qTok, kvHead, np);
+    }
+
+    /** {@code Qᵀ[e][r] = scale·q[pos][kvHead·g + hh][e]} for real rows, zeros for padding rows; state reset. */
+    private void loadQueries(Worker w, int qTok, int kvHead, int np) {
+        int rp = rowsPadded;
+        int rows = np * g;
+        float[] qT = w.qT;
+        for (int p = 0; p < np; p++) {
+            for (int hh = 0; hh < g; hh++) {
+                int r = p * g + hh;
+                int h = kvHead * g + hh;
+                if (q.dtype() == DType.F32) {
+                    long at = q.at(qTok + p, h);
+                    MemorySegment seg = q.segment();
+                    for (int e = 0; e < d; e++) {
+                        qT[e * rp + r] = seg.get(F32, at + 4L * e) * scale;
+                    }
+                } else {
+                    for (int e = 0; e < d; e++) {
+                        qT[e * rp + r] = q.get(qTok + p, h, e) * scale;
+                    }
+                }
+            }
+        }
+        if (rows < rp) {
+            for (int e = 0; e < d; e++) {
+                Arrays.fill(qT, e * rp + rows, e * rp + rp, 0f);
+            }
+        }
+        Arrays.fill(w.m, Float.NEGATIVE_INFINITY);
+        Arrays.fill(w.l, 0f);
+        Arrays.fill(w.oT, 0f);
+    }
+
+    /**
+     * Copies keys and values of tokens {@code [tok, tok + nc)} into the row-major blocks and computes the score block
+     * {@code Sᵀ[c][r]}. Returns true when a key of the block is padding.
+     */
+    private boolean loadKeys(Worker w, int tok, int kvHead, int nc) {
+        float[] kb = w.kb;
+        float[] vb = w.vb;
+        boolean padded = false;
+        for (int c = 0; c < nc; c++) {
+            copyRow(k, tok + c, kvHead, kb, c * d);
+            copyRow(v, tok + c, kvHead, vb, c * d);
+            boolean ok = keyMask == null || keyMask.get(JAVA_BYTE, maskOff + tok + c) != 0;
+            w.keyOk[c] = ok;
+            padded |= !ok;
+        }
+        scores(w, nc);
+        return padded;
+    }
+
+    private void copyRow(HeadView h, int tok, int head, float[] dst, int off) {
+        if (h.dtype() == DType.F32) {
+            MemorySegment.copy(h.segment(), F32, h.at(tok, head), dst, off, d);
+        } else {
+            for (int e = 0; e < d; e++) {
+                dst[off + e] = h.get(tok, head, e);
+            }
+        }
+    }
+
+    /** {@code Sᵀ = K·Qᵀ} over the block: 4 keys × 2 row vectors per register block, an FMA per (key, row, e). */
+    private void scores(Worker w, int nc) {
+        float[] qT = w.qT;
+        float[] kb = w.kb;
+        float[] st = w.st;
+        int rp = rowsPadded;
+        int dd = d;
+        int keys = roundUp(nc, KR); // rows past nc of the K block are stale but finite or ignored: never read
+        for (int c = 0; c < keys; c += KR) {
+            int k0 = c * dd;
+            int k1 = k0 + dd;
+            int k2 = k1 + dd;
+            int k3 = k2 + dd;
+            for (int r = 0; r < rp; r += 2 * L) {
+                FloatVector a00 = FloatVector.zero(F);
+                FloatVector a01 = FloatVector.zero(F);
+                FloatVector a10 = FloatVector.zero(F);
+                FloatVector a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F);
+                FloatVector a21 = FloatVector.zero(F);
+                FloatVector a30 = FloatVector.zero(F);
+                FloatVector a31 = FloatVector.zero(F);
+                // Indices linear in the loop variable, so C2 hoists the range checks out of the loop.
+                for (int e = 0; e < dd; e++) {
+                    FloatVector q0 = FloatVector.fromArray(F, qT, e * rp + r);
+                    FloatVector q1 = FloatVector.fromArray(F, qT, e * rp + r + L);
+                    FloatVector b = FloatVector.broadcast(F, kb[k0 + e]);
+                    a00 = q0.fma(b, a00);
+                    a01 = q1.fma(b, a01);
+                    b = FloatVector.broadcast(F, kb[k1 + e]);
+                    a10 = q0.fma(b, a10);
+                    a11 = q1.fma(b, a11);
+                    b = FloatVector.broadcast(F, kb[k2 + e]);
+                    a20 = q0.fma(b, a20);
+                    a21 = q1.fma(b, a21);
+                    b = FloatVector.broadcast(F, kb[k3 + e]);
+                    a30 = q0.fma(b, a30);
+                    a31 = q1.fma(b, a31);
+                }
+                int o = c * rp + r;
+                a00.intoArray(st, o);
+                a01.intoArray(st, o + L);
+                a10.intoArray(st, o + rp);
+                a11.intoArray(st, o + rp + L);
+                a20.intoArray(st, o + 2 * rp);
+                a21.intoArray(st, o + 2 * rp + L);
+                a30.intoArray(st, o + 3 * rp);
+                a31.intoArray(st, o + 3 * rp + L);
+            }
+        }
+    }
+
+    /** Sets masked scores to −∞: padded keys for every row, causal/window limits per query position. */
+    private void mask(Worker w, int kb, int nc, int np) {
+        float[] st = w.st;
+        int rp = rowsPadded;
+        for (int c = 0; c < nc; c++) {
+            int base = c * rp;
+            if (!w.keyOk[c]) {
+                Arrays.fill(st, base, base + rp, Float.NEGATIVE_INFINITY);
+                continue;
+            }
+            int j = kb + c;
+            for (int p = 0; p < np; p++) {
+                if (j < w.first[p] || j > w.last[p]) {
+                    Arrays.fill(st, base + p * g, base + p * g + g, Float.NEGATIVE_INFINITY);
+                }
+            }
+        }
+    }
+
+    /**
+     * The online-softmax step, lane-wise over rows: new max, the old state's factor (kept in {@code corr} for
+     * {@link #accumulate}), {@code P = exp(S − shift)} in place and the row sums. The exp is
+     * {@link VectorMath#exp(FloatVector)} written out in the loop (same operations, same bits), so no vector crosses
+     * a call C2 might decline to inline (it then boxes every vector: observed here as megabytes per call).
+     */
+    private void softmax(Worker w, int nc) {
+        float[] st = w.st;
+        float[] m = w.m;
+        float[] l = w.l;
+        float[] corrs = w.corr;
+        int rp = rowsPadded;
+        FloatVector log2e = FloatVector.broadcast(F, VectorMath.LOG2E);
+        FloatVector shifter = FloatVector.broadcast(F, VectorMath.SHIFTER);
+        FloatVector ln2Hi = FloatVector.broadcast(F, -VectorMath.LN2_HI);
+        FloatVector ln2Lo = FloatVector.broadcast(F, -VectorMath.LN2_LO);
+        FloatVector e0 = FloatVector.broadcast(F, VectorMath.E0);
+        FloatVector e1 = FloatVector.broadcast(F, VectorMath.E1);
+        FloatVector e2 = FloatVector.broadcast(F, VectorMath.E2);
+        FloatVector e3 = FloatVector.broadcast(F, VectorMath.E3);
+        FloatVector e4 = FloatVector.broadcast(F, VectorMath.E4);
+        FloatVector e5 = FloatVector.broadcast(F, VectorMath.E5);
+        for (int r = 0; r < rp; r += L) {
+            FloatVector mOld = FloatVector.fromArray(F, m, r);
+            FloatVector mx = mOld;
+            for (int c = 0; c < nc; c++) {
+                mx = mx.max(FloatVector.fromArray(F, st, c * rp + r));
+            }
+            FloatVector shift = mx.max(-Float.MAX_VALUE);
+            FloatVector sum = FloatVector.zero(F);
+            // c = -1 is the old state's factor exp(m_old − shift); c >= 0 the block's probabilities.
+            for (int c = -1, o = r - rp; c < nc; c++, o += rp) {
+                FloatVector x = (c < 0 ? mOld : FloatVector.fromArray(F, st, o)).sub(shift);
+                FloatVector xc = x.max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
+                FloatVector t = xc.fma(log2e, shifter);
+                FloatVector n = t.sub(shifter);
+                IntVector ni = ((IntVector) t.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS);
+                FloatVector rr = n.fma(ln2Hi, xc);
+                rr = n.fma(ln2Lo, rr);
+                FloatVector p = rr.fma(e5, e4);
+                p = p.fma(rr, e3);
+                p = p.fma(rr, e2);
+                p = p.fma(rr, e1);
+                p = p.fma(rr, e0);
+                FloatVector y = p.fma(rr.mul(rr), rr).add(1f);
+                IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
+                IntVector n2 = ni.sub(n1);
+                FloatVector s1 = (FloatVector) n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                FloatVector s2 = (FloatVector) n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                FloatVector ex = y.mul(s1).mul(s2);
+                if (c < 0) {
+                    ex.intoArray(corrs, r);
+                } else {
+                    ex.intoArray(st, o);
+                    sum = sum.add(ex);
+                }
+            }
+            mx.intoArray(m, r);
+            FloatVector.fromArray(F, l, r).fma(FloatVector.fromArray(F, corrs, r), sum).intoArray(l, r);
+        }
+    }
+
+    /** {@code Õᵀ = corr·Õᵀ + (P·V)ᵀ}: 4 dims × 2 row vectors per register block, the block summed from zero. */
+    private void accumulate(Worker w, int nc) {
+        float[] st = w.st;
+        float[] vb = w.vb;
+        float[] oT = w.oT;
+        float[] corr = w.corr;
+        int rp = rowsPadded;
+        int dd = d;
+        int e = 0;
+        for (; e + DR <= dd; e += DR) {
+            for (int r = 0; r < rp; r += 2 * L) {
+                FloatVector a00 = FloatVector.zero(F);
+                FloatVector a01 = FloatVector.zero(F);
+                FloatVector a10 = FloatVector.zero(F);
+                FloatVector a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F);
+                FloatVector a21 = FloatVector.zero(F);
+                FloatVector a30 = FloatVector.zero(F);
+                FloatVector a31 = FloatVector.zero(F);
+                for (int c = 0; c < nc; c++) {
+                    FloatVector p0 = FloatVector.fromArray(F, st, c * rp + r);
+                    FloatVector p1 = FloatVector.fromArray(F, st, c * rp + r + L);
+                    int vi = c * dd + e;
+                    FloatVector b = FloatVector.broadcast(F, vb[vi]);
+                    a00 = p0.fma(b, a00);
+                    a01 = p1.fma(b, a01);
+                    b = FloatVector.broadcast(F, vb[vi + 1]);
+                    a10 = p0.fma(b, a10);
+                    a11 = p1.fma(b, a11);
+                    b = FloatVector.broadcast(F, vb[vi + 2]);
+                    a20 = p0.fma(b, a20);
+                    a21 = p1.fma(b, a21);
+                    b = FloatVector.broadcast(F, vb[vi + 3]);
+                    a30 = p0.fma(b, a30);
+                    a31 = p1.fma(b, a31);
+                }
+                FloatVector c0 = FloatVector.fromArray(F, corr, r);
+                FloatVector c1 = FloatVector.fromArray(F, corr, r + L);
+                int o = e * rp + r;
+                FloatVector.fromArray(F, oT, o).fma(c0, a00).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a01).intoArray(oT, o + L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a10).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a11).intoArray(oT, o + L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a20).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a21).intoArray(oT, o + L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a30).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a31).intoArray(oT, o + L);
+            }
+        }
+        for (; e < dd; e++) { // d % 4 tail: one dim at a time
+            for (int r = 0; r < rp; r += L) {
+                FloatVector a = FloatVector.zero(F);
+                for (int c = 0; c < nc; c++) {
+                    a = FloatVector.fromArray(F, st, c * rp + r).fma(FloatVector.broadcast(F, vb[c * dd + e]), a);
+                }
+                int o = e * rp + r;
+                FloatVector.fromArray(F, oT, o).fma(FloatVector.fromArray(F, corr, r), a).intoArray(oT, o);
+            }
+        }
+    }
+
+    /** {@code out = Õ / l} for the tile's real rows (zeros where {@code l = 0}: the row saw no key). */
+    private void store(Worker w, int qTok, int kvHead, int np) {
+        int rp = rowsPadded;
+        float[] oT = w.oT;
+        for (int p = 0; p < np; p++) {
+            for (int hh = 0; hh < g; hh++) {
+                int r = p * g + hh;
+                int h = kvHead * g + hh;
+                float l = w.l[r];
+                float inv = l == 0f ? 0f : 1f / l;
+                if (out.dtype() == DType.F32) {
+                    long at = out.at(qTok + p, h);
+                    MemorySegment seg = out.segment();
+                    for (int e = 0; e < d; e++) {
+                        seg.set(F32, at + 4L * e, oT[e * rp + r] * inv);
+                    }
+                } else {
+                    for (int e = 0; e < d; e++) {
+                        out.set(qTok + p, h, e, oT[e * rp + r] * inv);
+                    }
+                }
+            }
+        }
+    }
+
+    static int roundUp(int n, int m) {
+        return (n + m - 1) / m * m;
+    }
+
+    static int ceilDiv(int n, int m) {
+        return (n + m - 1) / m;
+    }
+}
