@@ -17,17 +17,20 @@ import java.util.List;
  * chunk's own keys are already appended, so the cache holds {@code n = lengths[0]} tokens and query {@code i} sees keys
  * {@code 0 … n − T + i} (bottom-right aligned): a fresh prompt and a prompt continuing a reused prefix alike.
  *
- * <p>Only the double-precision reference runs this today, and the run report says so: it is the decoder's batched
- * prefill until the FlashAttention-2 prefill kernel reads head-major caches.
+ * <p>The Vector API path is {@link FlashPrefill} reading the cache through head-major {@link HeadView}s; the reference
+ * is {@link AttentionReference} in double. Devices have no path yet (the prefill kernel reads token-major keys), so a
+ * device plan asks for fallback and the report shows it.
  */
 public final class CachedPrefillAttentionOp extends KernelOp {
     private final AttentionSpec spec;
+    private final FlashPrefill flash;
 
     public CachedPrefillAttentionOp(AttentionSpec spec) {
         if (!spec.causal()) {
             throw new IllegalArgumentException("cached prefill attention is causal");
         }
         this.spec = spec;
+        this.flash = new FlashPrefill(spec);
     }
 
     @Override
@@ -37,7 +40,7 @@ public final class CachedPrefillAttentionOp extends KernelOp {
 
     @Override
     public List<ImplPath> paths(Device device, List<Arg> args) {
-        return device instanceof CpuDevice ? List.of(ImplPath.REFERENCE) : List.of();
+        return device instanceof CpuDevice ? List.of(ImplPath.VECTOR_API, ImplPath.REFERENCE) : List.of();
     }
 
     @Override
@@ -58,11 +61,15 @@ public final class CachedPrefillAttentionOp extends KernelOp {
 
     @Override
     protected void vector(LaunchContext ctx) {
-        reference(ctx);
+        run(ctx, false);
     }
 
     @Override
     protected void reference(LaunchContext ctx) {
+        run(ctx, true);
+    }
+
+    private void run(LaunchContext ctx, boolean reference) {
         TensorDesc q = ctx.desc(0);
         TensorDesc k = ctx.desc(1);
         int t = (int) q.dim(0);
@@ -73,9 +80,14 @@ public final class CachedPrefillAttentionOp extends KernelOp {
                     + t + " queries or more than its capacity " + capacity);
         }
         int d = spec.headDim();
-        AttentionReference.attend(spec, HeadView.tokenMajor(ctx.segment(0), 0, spec.heads(), d),
-                HeadView.headMajor(ctx.segment(1), 0, k.dtype(), capacity, d),
-                HeadView.headMajor(ctx.segment(2), 0, k.dtype(), capacity, d),
-                HeadView.tokenMajor(ctx.segment(4), 0, spec.heads(), d), t, n, null, 0, null, null);
+        HeadView qv = HeadView.tokenMajor(ctx.segment(0), 0, spec.heads(), d);
+        HeadView kv = HeadView.headMajor(ctx.segment(1), 0, k.dtype(), capacity, d);
+        HeadView vv = HeadView.headMajor(ctx.segment(2), 0, k.dtype(), capacity, d);
+        HeadView ov = HeadView.tokenMajor(ctx.segment(4), 0, spec.heads(), d);
+        if (reference) {
+            AttentionReference.attend(spec, qv, kv, vv, ov, t, n, null, 0, null, null);
+        } else {
+            flash.apply(PrefillBatch.single(t, n), qv, kv, vv, ov, null, 0);
+        }
     }
 }

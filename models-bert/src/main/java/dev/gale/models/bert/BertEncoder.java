@@ -39,9 +39,9 @@ public final class BertEncoder {
         this.attention = attention;
     }
 
-    /** With the reference attention (until the prefill kernel is wired in here). */
+    /** With the FlashAttention-2 Vector API kernel ({@link ReferenceBidirectionalAttention} is the double one). */
     public BertEncoder(BertWeights weights) {
-        this(weights, ReferenceBidirectionalAttention.INSTANCE);
+        this(weights, new FlashBidirectionalAttention());
     }
 
     public BertConfig config() {

@@ -8,8 +8,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * {@link BidirectionalAttention} through {@link AttentionReference}: double precision, one sentence per worker of
- * {@link WorkerPool#shared()}. Exact to F32 output rounding but slow (scalar, element-by-element view reads): a
- * stand-in until the FlashAttention-2 prefill kernel ({@code dev.gale.kernels.attention.FlashPrefill}) replaces it.
+ * {@link WorkerPool#shared()}. Exact to F32 output rounding but slow (scalar, element-by-element view reads): the
+ * reference the encoder's {@link FlashBidirectionalAttention} is checked against.
  */
 public final class ReferenceBidirectionalAttention implements BidirectionalAttention {
     public static final ReferenceBidirectionalAttention INSTANCE = new ReferenceBidirectionalAttention();
