@@ -26,7 +26,7 @@ import org.apache.arrow.memory.RootAllocator;
 final class GenerateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
-            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full|sinks:S,window:W]";
+            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R]";
 
     @Override
     public String summary() {
@@ -62,11 +62,11 @@ final class GenerateCommand implements Gale.Command {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
             KvPolicy policy = KvPolicy.parse(a.get("kv-policy", "full"));
             // A full cache holds every position; a sink/window cache holds sinks + window and runs past seqLen.
-            int capacity = policy.sinks() ? policy.sinkCount() + policy.window() : Math.min(steps, m.config().seqLen());
+            int capacity = policy.budget() > 0 ? policy.budget() : Math.min(steps, m.config().seqLen());
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
                     temperature == 0 ? 1f : topP, seed, false, policy);
             try (LlamaSession s = new LlamaSession(w, alloc, "cli", o)) {
-                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), policy.sinks() ? steps : capacity,
+                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), policy.budget() > 0 ? steps : capacity,
                         text -> {
                     out.print(text);
                     out.flush();

@@ -28,7 +28,7 @@ import org.apache.arrow.memory.RootAllocator;
 final class PerplexityCommand implements Gale.Command {
     private static final String USAGE = "usage: gale perplexity --model FILE.bin|FILE.gguf --text FILE [--tokenizer FILE] "
             + "[--tokens N] [--window W] [--weights as-stored|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] "
-            + "[--kv-policy full|sinks:S,window:W] [--device cpu|opencl:N]";
+            + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R] [--device cpu|opencl:N]";
 
     @Override
     public String summary() {
@@ -72,7 +72,7 @@ final class PerplexityCommand implements Gale.Command {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, a.has("tokenizer")
                     ? Path.of(a.get("tokenizer", null)) : null);
             int[] ids = Perplexity.firstTokens(tok, Files.readString(Path.of(a.require("text"))), tokens);
-            int capacity = policy.sinks() ? policy.sinkCount() + policy.window() : window;
+            int capacity = policy.budget() > 0 ? policy.budget() : window;
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, 0f, 1f, 1, false, policy);
             long t0 = System.nanoTime();
             Perplexity.Result r = Perplexity.evaluate(w, alloc, o, tok, ids, window, done -> bar(out, done, tokens));

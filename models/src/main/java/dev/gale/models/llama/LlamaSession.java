@@ -10,6 +10,7 @@ import dev.gale.core.graph.RunReport;
 import dev.gale.core.graph.TaskGraph;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.attention.HeavyHitterKv;
 import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KiviLayout;
 import dev.gale.kernels.attention.KvPrecision;
@@ -47,8 +48,11 @@ public final class LlamaSession implements AutoCloseable {
         static final int KIVI_RESIDUAL = 128;
 
         public Options {
-            if (policy.sinks() && (kv.quantized())) {
+            if (policy.sinks() && kv.quantized()) {
                 throw new IllegalArgumentException("the sinks policy keeps an f32 or f16 cache, not " + kv);
+            }
+            if (policy.h2o() && kv != KvPrecision.F32) {
+                throw new IllegalArgumentException("the h2o policy keeps an f32 cache, not " + kv);
             }
             if (capacity < 1) {
                 throw new IllegalArgumentException("KV capacity must be >= 1, got " + capacity);
@@ -77,6 +81,8 @@ public final class LlamaSession implements AutoCloseable {
     private final List<KiviCache> kivi;
     /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
     private final List<SinkWindowKv> sinks;
+    /** Per layer, the H2O cache under the h2o policy; null otherwise. */
+    private final List<HeavyHitterKv> heavy;
     private int position;
     private RunReport lastReport;
     private Step lastStep;
@@ -89,7 +95,7 @@ public final class LlamaSession implements AutoCloseable {
         final List<Buffer> owned = new ArrayList<>();
 
         Step(int tokens) {
-            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi, sinks,
+            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi, sinks, heavy,
                     new StepGraph.Sampling(options.temperature(), options.topP()), DecodePlanner.Schedule.AUTO);
             TaskGraph.PlanOptions po = options.allowFallback() ? TaskGraph.PlanOptions.withFallback()
                     : TaskGraph.PlanOptions.DEFAULT;
@@ -192,7 +198,22 @@ public final class LlamaSession implements AutoCloseable {
         } else {
             this.sinks = null;
         }
-        for (int l = 0; l < config.layers() && sinks == null; l++) {
+        if (options.policy().h2o()) {
+            if (resumed != null) {
+                throw new IllegalArgumentException("resuming a saved session is supported for the full policy");
+            }
+            KvPolicy p = options.policy();
+            long floats = (long) config.kvHeads() * p.budget() * config.headDim();
+            this.heavy = new ArrayList<>();
+            for (int l = 0; l < config.layers(); l++) {
+                heavy.add(new HeavyHitterKv(config.kvHeads(), config.headDim(), p.first(), p.second(),
+                        kv.allocate("l" + l + ".k", DType.F32, floats).segment(),
+                        kv.allocate("l" + l + ".v", DType.F32, floats).segment()));
+            }
+        } else {
+            this.heavy = null;
+        }
+        for (int l = 0; l < config.layers() && sinks == null && heavy == null; l++) {
             if (kivi != null) {
                 int layer = l;
                 kivi.add(new KiviCache(layout, 1,
@@ -251,8 +272,8 @@ public final class LlamaSession implements AutoCloseable {
             throw new IllegalArgumentException("prefill needs at least one token");
         }
         requireRoom(tokens.length);
-        if (kivi != null || sinks != null) {
-            // Quantized and sink caches have no batched prefill attention yet: the prompt goes through the decode step.
+        if (kivi != null || sinks != null || heavy != null) {
+            // Quantized, sink and H2O caches have no batched prefill attention yet: the prompt goes through the decode step.
             int next = 0;
             for (int t : tokens) {
                 next = step(t);
@@ -270,7 +291,7 @@ public final class LlamaSession implements AutoCloseable {
      * overwrites its slots and republishes the length), so the compiled plans are reused.
      */
     public void reset() {
-        if (sinks != null) {
+        if (sinks != null || heavy != null) {
             throw new UnsupportedOperationException("a sink/window cache cannot be rewound; open a new session");
         }
         position = 0;
@@ -286,7 +307,7 @@ public final class LlamaSession implements AutoCloseable {
 
     private void requireRoom(int n) {
         // A sink/window cache evicts instead of filling up: positions past the capacity are its point.
-        if (sinks == null && position + n > options.capacity()) {
+        if (sinks == null && heavy == null && position + n > options.capacity()) {
             throw new IllegalStateException("the KV cache holds " + options.capacity() + " tokens; " + position
                     + " are used and " + n + " more do not fit");
         }
@@ -297,7 +318,7 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
-        if (kivi != null || sinks != null) {
+        if (kivi != null || sinks != null || heavy != null) {
             throw new UnsupportedOperationException("saving a session is supported for f32 and f16 caches, not "
                     + options.kv());
         }

@@ -13,6 +13,8 @@ import dev.gale.kernels.attention.CacheAttentionOp;
 import dev.gale.kernels.attention.CachedPrefillAttentionOp;
 import dev.gale.kernels.attention.DecodeAttentionOp;
 import dev.gale.kernels.attention.DecodePlanner;
+import dev.gale.kernels.attention.HeavyHitterKv;
+import dev.gale.kernels.attention.HeavyHitterOps;
 import dev.gale.kernels.attention.KiviAppendOp;
 import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KvAppendOp;
@@ -82,7 +84,8 @@ final class StepGraph {
      *             token at a time
      */
     StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, List<KiviCache> kivi,
-            List<SinkWindowKv> sinks, Sampling sampling, DecodePlanner.Schedule schedule) {
+            List<SinkWindowKv> sinks, List<HeavyHitterKv> heavy, Sampling sampling,
+            DecodePlanner.Schedule schedule) {
         LlamaConfig c = w.config();
         LlamaWeights lw = w.weights();
         this.tokens = tokens;
@@ -116,7 +119,8 @@ final class StepGraph {
         AttentionSpec spec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, true);
         Op attention = t == 1 ? new DecodeAttentionOp(AttentionSpec.of(c.heads(), c.kvHeads(), hd, false), schedule)
                 : new CachedPrefillAttentionOp(spec);
-        RopeOp rope = new RopeOp(Rope.table(c, capacity));
+        // H2O keeps original positions beyond its budget: the table covers the model's positions too.
+        RopeOp rope = new RopeOp(Rope.table(c, Math.max(capacity, c.seqLen())));
         RmsNormOp norm = new RmsNormOp(c.normEps());
         graph.launch("embed", w.embed(), weight(w, lw.tokenEmbedding()), ids, x);
         for (int l = 0; l < c.layers(); l++) {
@@ -133,6 +137,14 @@ final class StepGraph {
                 }
                 graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2)
                         .launch(p + "attention", new CacheAttentionOp(sinks.get(l),
+                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+            } else if (heavy != null) {
+                if (t != 1) {
+                    throw new IllegalArgumentException("H2O caches take one token per step");
+                }
+                graph.launch(p + "rope", rope, q3, k3, pos)
+                        .launch(p + "kv_append", HeavyHitterOps.append(heavy.get(l)), k2, v2, pos)
+                        .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l),
                                 AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
             } else if (kivi != null) {
                 if (t != 1) {

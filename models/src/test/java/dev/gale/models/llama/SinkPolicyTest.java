@@ -47,9 +47,11 @@ class SinkPolicyTest {
     void withoutEvictionSinksAreTheFullCacheAndWithItGenerationGoesOn() {
         try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN))) {
             List<Integer> full = greedy(m, options(KvPrecision.F32, KvPolicy.FULL, 80), 80);
-            assertEquals(full, greedy(m, options(KvPrecision.F32, new KvPolicy(4, 96), 100), 80));
+            assertEquals(full, greedy(m, options(KvPrecision.F32, KvPolicy.sinks(4, 96), 100), 80));
+            // H2O with a budget larger than the stream evicts nothing: the full cache's tokens again.
+            assertEquals(full, greedy(m, options(KvPrecision.F32, KvPolicy.h2o(40, 60), 100), 80));
             // Past the model's 512 positions: a window keeps the cache (and the positions) bounded.
-            List<Integer> longRun = greedy(m, options(KvPrecision.F16, new KvPolicy(4, 60), 64), 600);
+            List<Integer> longRun = greedy(m, options(KvPrecision.F16, KvPolicy.sinks(4, 60), 64), 600);
             assertEquals(600, longRun.size());
             assertTrue(longRun.stream().allMatch(t -> t >= 0 && t < 512));
         }
@@ -63,12 +65,15 @@ class SinkPolicyTest {
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             double full = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, KvPolicy.FULL, 257), tok, text,
                     256, null).perplexity();
-            double sinks = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, new KvPolicy(4, 28), 32), tok,
+            double sinks = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, KvPolicy.sinks(4, 28), 32), tok,
                     text, 256, null).perplexity();
-            double window = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, new KvPolicy(0, 32), 32), tok,
+            double window = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, KvPolicy.sinks(0, 32), 32), tok,
+                    text, 256, null).perplexity();
+            double h2o = Perplexity.evaluate(w, alloc, options(KvPrecision.F32, KvPolicy.h2o(16, 16), 32), tok,
                     text, 256, null).perplexity();
             System.out.printf(Locale.ROOT, "perplexity, 512 tokens in windows of 256: full %.3f, sinks 4 + window 28 "
-                    + "%.3f, window 32 without sinks %.3f%n", full, sinks, window);
+                    + "%.3f, window 32 without sinks %.3f, h2o 16 heavy + 16 recent %.3f%n", full, sinks, window, h2o);
+            assertTrue(h2o < full * 1.25, "h2o " + h2o + " vs full " + full);
             assertTrue(sinks < full * 1.25, "sinks " + sinks + " vs full " + full);
             assertTrue(window < full * 1.25, "window " + window + " vs full " + full);
         }
