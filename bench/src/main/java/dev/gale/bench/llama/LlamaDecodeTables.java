@@ -53,6 +53,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         }
         int layers = quick ? 2 : 0;
         List<List<String>> rows = new ArrayList<>();
+        List<List<String>> memory = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         ProbeResult read = new RooflineProbes(RooflineProbes.Config.quick(), WorkerPool.shared())
                 .measure(Roofline.READ_BW, false);
@@ -76,6 +77,9 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                     for (Device d : devices) {
                         rows.add(row(m, w, type, d, quick, read.value(), c.layers()));
                     }
+                    if (memory.isEmpty()) {
+                        memory.addAll(memoryRows(w, c));
+                    }
                 }
             } finally {
                 try {
@@ -88,10 +92,32 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         }
         notes.add("step gap: (step wall time - sum of its tasks' times) / step wall time, median over the timed "
                 + "steps; the goal is at most 15%");
-        notes.add("prefill: one batched pass of a 512-token prompt (GEMMs; attention still the double-precision "
-                + "reference, see the README)");
+        notes.add("prefill: one batched pass of a " + (quick ? 64 : 512) + "-token prompt (GEMMs and "
+                + "FlashAttention-2 over the cache) where the device has the ops, else token by token");
         return List.of(new Table(TITLE + (quick ? ", 2 of 16 layers" : ""), List.of("weights", "device",
-                "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes));
+                "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes),
+                new Table("KV memory per session, synthetic Llama-3.2-1B" + (quick ? " (2 of 16 layers)" : "")
+                        + ", 4096 positions", List.of("kv", "allocated MB", "bytes / token / layer"), memory,
+                        List.of("allocated: what a session's Arrow allocator holds, each buffer rounded up to a power of two by Arrow (KIVI: codes, scales, zero "
+                                + "points and F16 residual windows of 128 tokens)")));
+    }
+
+    /** Every KV precision's session memory at 4096 positions, as allocated. */
+    private static List<List<String>> memoryRows(BoundWeights w, LlamaConfig c) {
+        List<List<String>> out = new ArrayList<>();
+        int positions = 4096;
+        for (KvPrecision kv : KvPrecision.values()) {
+            try (RootAllocator alloc = new RootAllocator();
+                 LlamaSession s = new LlamaSession(w, alloc, "memory", new LlamaSession.Options(Devices.cpu(), kv,
+                         positions, 0f, 1f, 1, false, KvPolicy.FULL))) {
+                long bytes = s.kvBytes();
+                out.add(List.of(kv.name().toLowerCase(Locale.ROOT), fmt(bytes / 1e6),
+                        fmt(bytes / (double) positions / c.layers())));
+            } catch (RuntimeException e) {
+                out.add(List.of(kv.name().toLowerCase(Locale.ROOT), "failed: " + e.getMessage(), ""));
+            }
+        }
+        return out;
     }
 
     private static List<String> row(LlamaModel m, BoundWeights w, WeightType type, Device d, boolean quick,
@@ -130,9 +156,11 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
             double bytes = w.bytesPerToken() + kvBytes;
             double tps = steps / seconds;
             double gbs = bytes * tps / 1e9;
+            String prefill = fmt(prompt * 1e9 / prefillNanos) + (s.prefillMode().equals("batched") ? ""
+                    : " (token by token: no batched prefill attention on this device)");
             return List.of(type.name(), d.id(), fmt(tps), fmt(bytes / 1e6), fmt(gbs),
                     String.format(Locale.ROOT, "%.2f", gbs / probe), String.format(Locale.ROOT, "%.0f%%",
-                            100 * gaps[steps / 2]), fmt(prompt * 1e9 / prefillNanos));
+                            100 * gaps[steps / 2]), prefill);
         } catch (RuntimeException e) {
             return List.of(type.name(), d.id(), "failed: " + e.getMessage(), "", "", "", "", "");
         }

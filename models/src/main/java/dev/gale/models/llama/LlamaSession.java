@@ -1,5 +1,6 @@
 package dev.gale.models.llama;
 
+import dev.gale.core.UnsupportedTaskException;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
@@ -84,6 +85,8 @@ public final class LlamaSession implements AutoCloseable {
     /** Per layer, the H2O cache under the h2o policy; null otherwise. */
     private final List<HeavyHitterKv> heavy;
     private int position;
+    private boolean batchedPrefill;
+    private String prefillNote = "batched";
     private RunReport lastReport;
     private Step lastStep;
 
@@ -233,6 +236,11 @@ public final class LlamaSession implements AutoCloseable {
             position = (int) resumed.header().tokens();
         }
         steps.put(1, new Step(1));
+        batchedPrefill = kivi == null && sinks == null && heavy == null;
+        if (!batchedPrefill) {
+            prefillNote = "token by token: the " + (kivi != null ? options.kv() + " cache" : options.policy()
+                    + " policy") + " has no batched prefill attention";
+        }
     }
 
     /** The logits of the last token of the last run (a copy). */
@@ -272,15 +280,16 @@ public final class LlamaSession implements AutoCloseable {
             throw new IllegalArgumentException("prefill needs at least one token");
         }
         requireRoom(tokens.length);
-        if (kivi != null || sinks != null || heavy != null) {
-            // Quantized, sink and H2O caches have no batched prefill attention yet: the prompt goes through the decode step.
+        Step s = batchedPrefill ? prefillStep(tokens.length) : null;
+        if (s == null) {
+            // Quantized, sink and H2O caches, and devices without the cached prefill attention, take the prompt
+            // through the decode step, one token at a time (every task still on the session's device).
             int next = 0;
             for (int t : tokens) {
                 next = step(t);
             }
             return next;
         }
-        Step s = steps.computeIfAbsent(tokens.length, Step::new);
         int next = s.run(tokens, position);
         position += tokens.length;
         return next;
@@ -295,6 +304,28 @@ public final class LlamaSession implements AutoCloseable {
             throw new UnsupportedOperationException("a sink/window cache cannot be rewound; open a new session");
         }
         position = 0;
+    }
+
+    /** The batched prefill plan for {@code n} tokens, or null (remembered) when the device cannot run one. */
+    private Step prefillStep(int n) {
+        Step s = steps.get(n);
+        if (s != null) {
+            return s;
+        }
+        try {
+            s = new Step(n);
+        } catch (UnsupportedTaskException e) {
+            batchedPrefill = false;
+            prefillNote = "token by token: " + e.getMessage();
+            return null;
+        }
+        steps.put(n, s);
+        return s;
+    }
+
+    /** How prompts are fed: {@code batched}, or why they go token by token. */
+    public String prefillMode() {
+        return batchedPrefill ? "batched" : prefillNote;
     }
 
     /** Feeds one token and returns the next. */

@@ -114,6 +114,15 @@ class GreedyStoryTest {
         List<Integer> cpu = greedy(Devices.cpu(), 48);
         for (Device d : devices) {
             assertEquals(cpu, greedy(d, 48), d.id());
+            // A prompt on the device: no batched prefill attention there, so it goes token by token, and says so.
+            try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+                 BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator();
+                 LlamaSession s = new LlamaSession(w, alloc, "prompt", LlamaSession.Options.greedy(d, 64))) {
+                int[] prompt = new int[] {Llama2cTokenizerFile.BOS, cpu.get(0), cpu.get(1)};
+                assertEquals(cpu.get(2), s.prefill(prompt));
+                assertTrue(s.prefillMode().startsWith("token by token"), s.prefillMode());
+                assertFalse(s.lastReport().anyFallback());
+            }
         }
     }
 
