@@ -83,6 +83,11 @@ public final class DecodeBenchCases implements BenchCaseProvider {
                     String.format("%.2f", Math.min(med[0], med[1]) / med[2]),
                     String.format("%.2f", Math.min(modelled[0], modelled[1]) / modelled[2])));
         }
+        for (dev.gale.core.device.Device dev : dev.gale.core.device.Devices.all()) {
+            if (dev.kernelRunner() != null && !(dev instanceof dev.gale.core.cpu.CpuDevice)) {
+                rows.add(deviceRow(dev, model, quick));
+            }
+        }
         for (int sms : new int[] {108, 132}) {
             // One resident work group per SM, as the model's worker (ORT runs 2 per SM; the ratio is what matters).
             double[] m = model.gpu(1, 8, 512 * 1024, 128, sms);
@@ -98,6 +103,65 @@ public final class DecodeBenchCases implements BenchCaseProvider {
                 "LeanAttention v1 reports up to 8.33x over FlashAttention-2 (one-pass) at 512k on A100 (108 SMs),"
                         + " papers.md 3.3; FlashDecoding (split-K) is the 'best other' column's baseline there.")));
     }
+    /**
+     * One-pass vs lean through the graph op on a device at 12/3 heads (3 tiles for the device's work groups), the
+     * model given the device's worker count.
+     */
+    private static List<String> deviceRow(dev.gale.core.device.Device device, ScheduleModel model, boolean quick) {
+        int heads = 12;
+        int kvHeads = 3;
+        int d = 128;
+        int ctx = quick ? 4096 : 16384;
+        int rounds = quick ? 3 : 7;
+        DecodePlanner.Schedule[] all = {DecodePlanner.Schedule.ONE_PASS, DecodePlanner.Schedule.LEAN};
+        double[] med = new double[all.length];
+        long n = (long) kvHeads * ctx * d;
+        try (dev.gale.core.buffer.Buffer k = dev.gale.core.buffer.Buffers.allocate("k", DType.F16, n);
+             dev.gale.core.buffer.Buffer v = dev.gale.core.buffer.Buffers.allocate("v", DType.F16, n);
+             dev.gale.core.buffer.Buffer q = dev.gale.core.buffer.Buffers.allocate("q", DType.F32, (long) heads * d);
+             dev.gale.core.buffer.Buffer out = dev.gale.core.buffer.Buffers.allocate("out", DType.F32,
+                     (long) heads * d);
+             dev.gale.core.buffer.Buffer len = dev.gale.core.buffer.Buffers.allocate("len", DType.I32, 1)) {
+            java.util.SplittableRandom r = new java.util.SplittableRandom(2);
+            for (long i = 0; i < n; i++) {
+                k.segment().setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16((float) r.nextGaussian()));
+                v.segment().setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16((float) r.nextGaussian()));
+            }
+            len.setInt(0, ctx);
+            for (int i = 0; i < all.length; i++) {
+                dev.gale.core.graph.TaskGraph g = new dev.gale.core.graph.TaskGraph("decode " + all[i]);
+                var qp = g.tensor("q", DType.F32, 1, heads, d);
+                var kp = g.tensor("k", DType.F16, 1, kvHeads, ctx, d);
+                var vp = g.tensor("v", DType.F16, 1, kvHeads, ctx, d);
+                var lp = g.tensor("len", DType.I32, 1);
+                var op = g.tensor("out", DType.F32, 1, heads, d);
+                g.launch("attention", new dev.gale.kernels.attention.DecodeAttentionOp(
+                        dev.gale.kernels.attention.AttentionSpec.of(heads, kvHeads, d, false), all[i]),
+                        qp, kp, vp, lp, op);
+                dev.gale.core.graph.Plan plan = g.compile(device);
+                try (dev.gale.core.graph.Bindings b = plan.newBindings()) {
+                    b.bind(qp, q).bind(kp, k).bind(vp, v).bind(lp, len).bind(op, out);
+                    plan.run(b);
+                    double[] t = new double[rounds];
+                    for (int j = 0; j < rounds; j++) {
+                        long t0 = System.nanoTime();
+                        plan.run(b);
+                        t[j] = System.nanoTime() - t0;
+                    }
+                    Arrays.sort(t);
+                    med[i] = t[rounds / 2];
+                }
+            }
+        } catch (RuntimeException e) {
+            return List.of(device.id() + " B1 12/3 heads", "-", "failed: " + e.getMessage(), "-", "-", "-", "-");
+        }
+        int workers = DecodePlanner.deviceWorkers(device.capabilities());
+        double[] m = model.makespans(DecodeShape.uniform(1, kvHeads, ctx, d), workers);
+        return List.of(device.id() + " B1 12/3 heads d128 ctx " + ctx, workers + " work groups",
+                String.format("%.2f ms / - / %.2f ms", med[0] / 1e6, med[1] / 1e6),
+                String.format("%.2f", med[0] / med[1]), String.format("%.2f", m[0] / m[2]), "-", "-");
+    }
+
     @Override
     public List<BenchCase> cases(boolean quick) {
         List<BenchCase> cases = new ArrayList<>();
