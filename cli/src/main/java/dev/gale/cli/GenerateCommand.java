@@ -36,31 +36,38 @@ final class GenerateCommand implements Gale.Command {
     @Override
     public int run(String[] args, PrintStream out) {
         CliArgs a;
+        Path model;
+        Path tokFile;
+        String weights;
+        int steps;
+        float temperature;
+        float topP;
+        long seed;
+        KvPrecision kv;
+        KvPolicy policy;
+        Device device;
         try {
             a = CliArgs.parse("generate", args, Set.of("model", "tokenizer", "prompt", "steps", "temperature",
                     "top-p", "seed", "device", "kv", "kv-policy", "weights"));
-            a.require("model");
-            KvPolicy.parse(a.get("kv-policy", "full"));
-            a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0"));
-        } catch (IllegalArgumentException e) {
-            out.println(e.getMessage());
+            model = Path.of(a.require("model"));
+            tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null)) : null;
+            weights = a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0"));
+            steps = a.integer("steps", 256, 1);
+            temperature = a.decimal("temperature", 0f);
+            topP = a.decimal("top-p", 0.9f);
+            seed = a.integer("seed", 133742, 1);
+            kv = KvPrecision.valueOf(a.choice("kv", "f32", List.of("f32", "f16", "int8", "int4", "int2"))
+                    .toUpperCase(Locale.ROOT));
+            policy = KvPolicy.parse(a.get("kv-policy", "full"));
+            device = Devices.byId(a.get("device", "cpu"));
+        } catch (RuntimeException e) {
+            out.println("gale generate: " + e.getMessage().replaceFirst("^gale generate: ", ""));
             out.println(USAGE);
             return 2;
         }
-        Path model = Path.of(a.require("model"));
-        Path tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null)) : null;
-        String weights = a.get("weights", "as-stored");
-        int steps = a.integer("steps", 256, 1);
-        float temperature = a.decimal("temperature", 0f);
-        float topP = a.decimal("top-p", 0.9f);
-        long seed = Long.parseLong(a.get("seed", "133742"));
-        KvPrecision kv = KvPrecision.valueOf(a.choice("kv", "f32", List.of("f32", "f16", "int8", "int4", "int2"))
-                .toUpperCase(Locale.ROOT));
-        Device device = Devices.byId(a.get("device", "cpu"));
         try (LlamaModel loaded = ModelFiles.load(model); LlamaModel m = convert(loaded, weights, out);
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
-            KvPolicy policy = KvPolicy.parse(a.get("kv-policy", "full"));
             // A full cache holds every position; a sink/window cache holds sinks + window and runs past seqLen.
             int capacity = policy.budget() > 0 ? policy.budget() : Math.min(steps, m.config().seqLen());
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,

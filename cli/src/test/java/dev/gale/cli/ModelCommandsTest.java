@@ -52,6 +52,39 @@ class ModelCommandsTest {
         }
     }
 
+    @Test
+    void generateStreamsTheStoryAndReportsSpeedMemoryAndPlan() {
+        Path stories = storiesOrSkip();
+        String text = run(0, "generate", "--model", stories.toString(), "--steps", "40");
+        assertTrue(text.startsWith("Once upon a time, there was a little girl named Lily."), text);
+        assertTrue(text.contains("decode:") && text.contains("tok/s") && text.contains("KV cache")
+                && text.contains("l0.attention -> cpu VECTOR_API"), text);
+        String q4 = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--weights", "q4_0", "--kv",
+                "int4");
+        assertTrue(q4.contains("172 padded to 192") && q4.contains("kv int4"), q4);
+        String h2o = run(0, "generate", "--model", stories.toString(), "--steps", "30", "--kv-policy",
+                "h2o:heavy:4,recent:8");
+        assertTrue(h2o.contains("(h2o:heavy:4,recent:8)") && h2o.contains("h2o(heavy 4, recent 8"), h2o);
+        assertTrue(run(1, "generate", "--model", stories.toString(), "--kv", "int4", "--kv-policy",
+                "h2o:heavy:4,recent:8").contains("f32 cache"));
+        assertTrue(run(2, "generate", "--model", stories.toString(), "--kv", "int3").contains("--kv must be one of"));
+        assertTrue(run(2, "generate", "--model", stories.toString(), "--kv-policy", "sinks:4").contains("window"));
+        assertTrue(run(1, "generate", "--model", tmp.resolve("missing.bin").toString()).contains("missing.bin"));
+    }
+
+    @Test
+    void perplexityPrintsTheNumberAndAProgressBar() {
+        Path stories = storiesOrSkip();
+        Path text = stories.getParent().getParent().getParent().resolve("data/text/austen_pride_and_prejudice.txt");
+        Assumptions.assumeTrue(Files.isReadable(text), "Austen text not provided");
+        String out = run(0, "perplexity", "--model", stories.toString(), "--text", text.toString(), "--tokens", "64",
+                "--window", "32");
+        assertTrue(out.contains("[########################################] 64/64") && out.contains("perplexity "),
+                out);
+        assertTrue(run(2, "perplexity", "--model", stories.toString(), "--text", text.toString(), "--tokens", "60",
+                "--window", "32").contains("multiple"));
+    }
+
     /** ../shared next to the project root or one of its ancestors (worktrees nest deeper). */
     private static Path storiesOrSkip() {
         String root = System.getProperty("gale.root", "");
