@@ -31,12 +31,13 @@ import java.util.UUID;
  *
  * <p>Bad input is refused before any model is loaded, with the sentence or line it concerns: no sentences, an empty
  * line in the file, bytes that are not UTF-8 (with the line and byte offset). Sentences longer than the model's 512
- * tokens are embedded from their first 512 tokens and the truncation is reported (on the output stream when the
+ * tokens (or {@code --max-tokens}) are embedded from their first 512 tokens and the truncation is reported (on the output stream when the
  * embeddings go to a file, on stderr when JSON goes to stdout, and always in the output's {@code truncated_tokens}).
  */
 final class EmbedCommand implements Gale.Command {
     private static final String USAGE = "usage: gale embed [--model fp32|int8] [--format json|arrow] [--out FILE] "
-            + "(--file FILE | SENTENCE...)";
+            + "[--max-tokens N] (--file FILE | SENTENCE...)\n"
+            + "  --max-tokens  truncate each sentence at N tokens, [CLS] and [SEP] included (default and most: 512)";
 
     @Override
     public String summary() {
@@ -50,11 +51,15 @@ final class EmbedCommand implements Gale.Command {
         String format;
         MiniLmFiles.Variant variant;
         try {
-            a = CliArgs.parse("embed", args, Set.of("model", "format", "out", "file"), sentences);
+            a = CliArgs.parse("embed", args, Set.of("model", "format", "out", "file", "max-tokens"), sentences);
             variant = MiniLmFiles.Variant.parse(a.choice("model", "fp32", List.of("fp32", "int8")));
             format = a.choice("format", "json", List.of("json", "arrow"));
             if (format.equals("arrow") && !a.has("out")) {
                 throw new IllegalArgumentException("gale embed: --format arrow writes a binary file and needs --out");
+            }
+            if (a.integer("max-tokens", MiniLmFiles.MAX_TOKENS, 3) > MiniLmFiles.MAX_TOKENS) {
+                throw new IllegalArgumentException("gale embed: --max-tokens must be at most "
+                        + MiniLmFiles.MAX_TOKENS + " (the model's positions)");
             }
             if (a.has("file") && !sentences.isEmpty()) {
                 throw new IllegalArgumentException("gale embed: give sentences as arguments or --file, not both");
@@ -74,12 +79,13 @@ final class EmbedCommand implements Gale.Command {
                 throw new BadInput(a.has("file") ? "--file " + a.get("file", null) + " has no sentences"
                         : "no sentences: give them as arguments or with --file FILE (one per line)");
             }
-            var r = SentenceEmbedder.embed(MiniLmFiles.encoder(variant), MiniLmFiles.tokenizer(), sentences);
+            var r = SentenceEmbedder.embed(MiniLmFiles.encoder(variant), MiniLmFiles.tokenizer(
+                    a.integer("max-tokens", MiniLmFiles.MAX_TOKENS, 3)), sentences);
             PrintStream notes = a.has("out") ? out : System.err;
             for (int i = 0; i < sentences.size(); i++) {
                 if (r.dropped()[i] > 0) {
-                    notes.printf("gale embed: sentence %d truncated: %d tokens, the model reads %d; the last %d were "
-                            + "dropped%n", i + 1, r.tokens()[i] + r.dropped()[i], r.tokens()[i], r.dropped()[i]);
+                    notes.printf("gale embed: sentence %d truncated: %d tokens, embedded from its first %d; the last %d "
+                            + "were dropped%n", i + 1, r.tokens()[i] + r.dropped()[i], r.tokens()[i], r.dropped()[i]);
                 }
             }
             write(a, format, variant, sentences, r, out);

@@ -56,8 +56,58 @@ class EmbedCommandTest {
         return MiniLmFiles.encoder(v).embed(tok.encodeBatch(SENTENCES));
     }
 
+    /**
+     * The command's embedding against the encoder's own. Not bit for bit: the encoder's float rounding can change
+     * between calls while the JIT compiles its kernels, and int8 rounding amplifies that (see models-bert); the bound
+     * is models-bert's own bound against ONNX Runtime. The writers themselves are exact ({@link #writersAreExact}).
+     */
+    private static void assertSameEmbedding(float[] want, float[] got, double minCosine, String what) {
+        assertEquals(want.length, got.length, what);
+        double c = SentenceEmbedder.cosine(want, got);
+        assertTrue(c >= minCosine, what + ": cosine " + c);
+    }
+
     @Test
-    void jsonOnStdoutHoldsTheEncodersEmbeddingsBitForBit() {
+    void writersAreExact() throws Exception {
+        float[][] e = {{0f, -0f, Float.MIN_VALUE, Float.MAX_VALUE}, {1f / 3, -1e-20f, 0.1f, 384f}};
+        var r = new SentenceEmbedder.Result(e, new int[] {3, 512}, new int[] {0, 7});
+        List<String> text = List.of("a \"quoted\" \\ line\twith tab", "ünïcödé ✓");
+        java.io.StringWriter w = new java.io.StringWriter();
+        EmbeddingWriter.json(w, "m", text, r);
+        Matcher m = Pattern.compile("\"embedding\": \\[([^\\]]*)\\]").matcher(w.toString());
+        for (float[] row : e) {
+            assertTrue(m.find(), w.toString());
+            String[] parts = m.group(1).split(", ");
+            float[] got = new float[parts.length];
+            for (int j = 0; j < parts.length; j++) {
+                got[j] = Float.parseFloat(parts[j]);
+            }
+            assertArrayEquals(row, got);
+        }
+        assertTrue(w.toString().contains("\"text\": \"a \\\"quoted\\\" \\\\ line\\twith tab\""), w.toString());
+        Path file = tmp.resolve("w.arrow");
+        try (var o = Files.newOutputStream(file)) {
+            EmbeddingWriter.arrow(o, "m", text, r);
+        }
+        try (RootAllocator alloc = new RootAllocator();
+             ArrowFileReader rd = new ArrowFileReader(Files.newByteChannel(file), alloc)) {
+            assertTrue(rd.loadNextBatch());
+            VectorSchemaRoot root = rd.getVectorSchemaRoot();
+            Float4Vector values = (Float4Vector) ((FixedSizeListVector) root.getVector("embedding")).getDataVector();
+            for (int i = 0; i < e.length; i++) {
+                assertEquals(text.get(i), new String(((VarCharVector) root.getVector("text")).get(i),
+                        StandardCharsets.UTF_8));
+                assertEquals(r.dropped()[i], ((IntVector) root.getVector("truncated_tokens")).get(i));
+                assertEquals(r.tokens()[i], ((IntVector) root.getVector("tokens")).get(i));
+                for (int j = 0; j < e[i].length; j++) {
+                    assertEquals(Float.floatToRawIntBits(e[i][j]), Float.floatToRawIntBits(values.get(i * 4 + j)));
+                }
+            }
+        }
+    }
+
+    @Test
+    void jsonOnStdoutHoldsTheEncodersEmbeddings() {
         String out = run(0, args("embed", "--model", "int8"));
         Matcher m = Pattern.compile("\\{\"text\": \"((?:[^\"\\\\]|\\\\.)*)\", \"tokens\": (\\d+), "
                 + "\"truncated_tokens\": 0, \"embedding\": \\[([^\\]]*)\\]\\}").matcher(out);
@@ -72,7 +122,7 @@ class EmbedCommandTest {
             for (int j = 0; j < parts.length; j++) {
                 got[j] = Float.parseFloat(parts[j]);
             }
-            assertArrayEquals(want[i], got, "sentence " + i);
+            assertSameEmbedding(want[i], got, 0.999, "int8 sentence " + i);
         }
     }
 
@@ -101,7 +151,7 @@ class EmbedCommandTest {
                 for (int j = 0; j < 384; j++) {
                     got[j] = values.get(i * 384 + j);
                 }
-                assertArrayEquals(want[i], got, "sentence " + i);
+                assertSameEmbedding(want[i], got, 0.99999, "fp32 sentence " + i);
             }
             assertTrue(!r.loadNextBatch());
         }
@@ -109,15 +159,16 @@ class EmbedCommandTest {
 
     @Test
     void fileInputOneSentencePerLineWithTruncationReported() throws Exception {
-        String longSentence = String.join(" ", java.util.Collections.nCopies(600, "word"));
+        // --max-tokens 40 takes the path of the model's own 512 at a fraction of the cost.
+        String longSentence = String.join(" ", java.util.Collections.nCopies(60, "word"));
         Path in = Files.writeString(tmp.resolve("in.txt"), "First line.\r\n" + longSentence + "\n");
         Path json = tmp.resolve("out.json");
-        String out = run(0, "embed", "--file", in.toString(), "--out", json.toString());
-        assertTrue(out.contains("sentence 2 truncated: 602 tokens, the model reads 512; the last 90 were dropped"),
+        String out = run(0, "embed", "--file", in.toString(), "--out", json.toString(), "--max-tokens", "40");
+        assertTrue(out.contains("sentence 2 truncated: 62 tokens, embedded from its first 40; the last 22 were dropped"),
                 out);
         String written = Files.readString(json);
         assertTrue(written.contains("\"text\": \"First line.\", \"tokens\": 5, \"truncated_tokens\": 0"), written);
-        assertTrue(written.contains("\"tokens\": 512, \"truncated_tokens\": 90"), written);
+        assertTrue(written.contains("\"tokens\": 40, \"truncated_tokens\": 22"), written);
     }
 
     @Test
@@ -138,6 +189,7 @@ class EmbedCommandTest {
         assertTrue(run(2, "embed", "--format", "arrow", "x").contains("needs --out"));
         assertTrue(run(2, "embed", "--model", "fp16", "x").contains("--model must be one of [fp32, int8]"));
         assertTrue(run(2, "embed", "--file", "f", "x").contains("not both"));
+        assertTrue(run(2, "embed", "--max-tokens", "600", "x").contains("at most 512"));
     }
 
     @Test

@@ -66,7 +66,7 @@ public final class MiniLmFiles {
     private static final String GROUP_PATH = "dev/langchain4j";
     private static final Map<Variant, byte[]> ONNX = new EnumMap<>(Variant.class);
     private static final Map<Variant, BertEncoder> ENCODERS = new EnumMap<>(Variant.class);
-    private static WordPieceTokenizer tokenizer;
+    private static final Map<Integer, WordPieceTokenizer> TOKENIZERS = new java.util.HashMap<>();
 
     private MiniLmFiles() {
     }
@@ -93,13 +93,26 @@ public final class MiniLmFiles {
     }
 
     /** The tokenizer (both jars ship the same tokenizer.json; the fp32 one is read), 512 tokens at most. */
-    public static synchronized WordPieceTokenizer tokenizer() {
-        if (tokenizer == null) {
-            String name = Variant.FP32.resource + "-tokenizer.json";
-            tokenizer = WordPieceTokenizer.fromJson(new String(read(Variant.FP32, name), StandardCharsets.UTF_8),
-                    name, 512);
+    public static WordPieceTokenizer tokenizer() {
+        return tokenizer(MAX_TOKENS);
+    }
+
+    /** The model's limit: its position table, [CLS] and [SEP] included. */
+    public static final int MAX_TOKENS = 512;
+
+    /** The tokenizer truncating at {@code maxTokens} (3 to {@link #MAX_TOKENS}). */
+    public static synchronized WordPieceTokenizer tokenizer(int maxTokens) {
+        if (maxTokens < 3 || maxTokens > MAX_TOKENS) {
+            throw new IllegalArgumentException("maxTokens must be in [3, " + MAX_TOKENS + "]: " + maxTokens);
         }
-        return tokenizer;
+        WordPieceTokenizer t = TOKENIZERS.get(maxTokens);
+        if (t == null) {
+            String name = Variant.FP32.resource + "-tokenizer.json";
+            t = WordPieceTokenizer.fromJson(new String(read(Variant.FP32, name), StandardCharsets.UTF_8), name,
+                    maxTokens);
+            TOKENIZERS.put(maxTokens, t);
+        }
+        return t;
     }
 
     /** The jar of a variant in the local Maven repositories this class knows, or empty. */
