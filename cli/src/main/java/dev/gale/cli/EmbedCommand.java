@@ -31,8 +31,9 @@ import java.util.UUID;
  *
  * <p>Bad input is refused before any model is loaded, with the sentence or line it concerns: no sentences, an empty
  * line in the file, bytes that are not UTF-8 (with the line and byte offset). Sentences longer than the model's 512
- * tokens (or {@code --max-tokens}) are embedded from their first 512 tokens and the truncation is reported (on the output stream when the
- * embeddings go to a file, on stderr when JSON goes to stdout, and always in the output's {@code truncated_tokens}).
+ * tokens (or {@code --max-tokens}) are embedded from their first 512 tokens and the truncation is reported: on the
+ * output stream when the embeddings go to a file, on stderr when JSON goes to stdout, and always in the output's
+ * {@code truncated_tokens}.
  */
 final class EmbedCommand implements Gale.Command {
     private static final String USAGE = "usage: gale embed [--model fp32|int8] [--format json|arrow] [--out FILE] "
@@ -84,8 +85,9 @@ final class EmbedCommand implements Gale.Command {
             PrintStream notes = a.has("out") ? out : System.err;
             for (int i = 0; i < sentences.size(); i++) {
                 if (r.dropped()[i] > 0) {
-                    notes.printf("gale embed: sentence %d truncated: %d tokens, embedded from its first %d; the last %d "
-                            + "were dropped%n", i + 1, r.tokens()[i] + r.dropped()[i], r.tokens()[i], r.dropped()[i]);
+                    notes.printf("gale embed: sentence %d truncated: %d tokens, embedded from its first %d; the "
+                            + "last %d were dropped%n", i + 1, r.tokens()[i] + r.dropped()[i], r.tokens()[i],
+                            r.dropped()[i]);
                 }
             }
             write(a, format, variant, sentences, r, out);

@@ -164,8 +164,8 @@ class EmbedCommandTest {
         Path in = Files.writeString(tmp.resolve("in.txt"), "First line.\r\n" + longSentence + "\n");
         Path json = tmp.resolve("out.json");
         String out = run(0, "embed", "--file", in.toString(), "--out", json.toString(), "--max-tokens", "40");
-        assertTrue(out.contains("sentence 2 truncated: 62 tokens, embedded from its first 40; the last 22 were dropped"),
-                out);
+        assertTrue(out.contains("sentence 2 truncated: 62 tokens, embedded from its first 40; the last 22 were "
+                + "dropped"), out);
         String written = Files.readString(json);
         assertTrue(written.contains("\"text\": \"First line.\", \"tokens\": 5, \"truncated_tokens\": 0"), written);
         assertTrue(written.contains("\"tokens\": 40, \"truncated_tokens\": 22"), written);

@@ -128,6 +128,11 @@ public final class MiniLmFiles {
         } catch (IOException e) {
             throw new UncheckedIOException("reading " + name + " from the class path", e);
         }
+        return readFromJar(v, name);
+    }
+
+    /** An entry of the variant's jar in the local Maven repository (skipping the class path). */
+    static byte[] readFromJar(Variant v, String name) {
         Path jar = jar(v).orElseThrow(() -> new ModelFilesMissingException(name + " is not on the class path and "
                 + "the " + v.artifact + " jar is in none of " + jarCandidates(v) + ". Build once with network access "
                 + "(./mvnw -B package -DskipTests -pl cli -am downloads it into the local Maven repository), or pass "
