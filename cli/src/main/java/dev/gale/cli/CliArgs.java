@@ -19,9 +19,25 @@ final class CliArgs {
 
     /** Parses {@code args}; every option takes one value and must be one of {@code known}. */
     static CliArgs parse(String command, String[] args, Set<String> known) {
+        return parse(command, args, known, null);
+    }
+
+    /**
+     * As {@link #parse(String, String[], Set)}, but arguments that do not start with {@code --} (and every argument
+     * after a lone {@code --}) are collected into {@code positionals} instead of being errors.
+     */
+    static CliArgs parse(String command, String[] args, Set<String> known, List<String> positionals) {
         CliArgs a = new CliArgs(command);
         for (int i = 0; i < args.length; i++) {
             String k = args[i];
+            if (positionals != null && k.equals("--")) {
+                positionals.addAll(List.of(args).subList(i + 1, args.length));
+                break;
+            }
+            if (positionals != null && !k.startsWith("--")) {
+                positionals.add(k);
+                continue;
+            }
             if (!k.startsWith("--") || !known.contains(k.substring(2))) {
                 throw new IllegalArgumentException("gale " + command + ": unknown option '" + k + "'; options: --"
                         + String.join(", --", known.stream().sorted().toList()));

@@ -23,6 +23,8 @@ public final class Gale {
         COMMANDS.put("perplexity", new PerplexityCommand());
         COMMANDS.put("quantize", new QuantizeCommand());
         COMMANDS.put("synth", new SynthCommand());
+        COMMANDS.put("embed", new EmbedCommand());
+        COMMANDS.put("demo", new DemoCommand());
     }
 
     private Gale() {
