@@ -18,16 +18,16 @@ import java.lang.foreign.ValueLayout;
  * <ul>
  *   <li>{@code codes}: int8 {@code [tokens][in]}, one code per byte for A4 and A8 alike (the device kernels' I8
  *       argument). The CPU has no 4-bit multiply, so A4 codes are not packed: what A4 changes is the precision.</li>
- *   <li>{@code wide}: the same codes widened once to int16 {@code [tokens][in]}, which the Vector API kernels load
- *       directly (the weights are widened in the inner loop, the activations once per quantization).</li>
+ *   <li>{@code wide}: the same codes widened once to int32 {@code [tokens][in]}, which the Vector API kernels load
+ *       directly into int lanes (the weights are widened in the inner loop, the activations once per
+ *       quantization; 4 bytes a channel, 8 MiB for 512 tokens of 4096, read from cache per row tile).</li>
  *   <li>{@code scales}: F32 {@code [tokens][in/128]}.</li>
  * </ul>
- * Bounds the kernels rely on: A8 codes are in [−127, 127] (never −128), so two products {@code 16·q_w·q_x} sum
- * within int16 ({@code 2·16·8·127 = 32512}). Non-finite activations are not supported (their block's scale becomes
+ * The kernels' int32 lane sums stay far from overflow ({@code 128·16·8·127 < 2^21}). Non-finite activations are not supported (their block's scale becomes
  * NaN or Inf). Not thread-safe while quantizing.
  */
 public final class ActivationQuant {
-    static final ValueLayout.OfShort I16 = QuantVectors.I16;
+    static final ValueLayout.OfInt I32 = QuantVectors.I32;
     static final ValueLayout.OfFloat F32 = QuantVectors.F32;
 
     private final int maxTokens;
@@ -45,7 +45,7 @@ public final class ActivationQuant {
         this.blocks = in / W4Weights.BLOCK;
         this.eightBit = eightBit.clone();
         this.codes = allocator.allocate((long) maxTokens * in, 64);
-        this.wide = allocator.allocate(2L * maxTokens * in, 64);
+        this.wide = allocator.allocate(4L * maxTokens * in, 64);
         this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
     }
 
@@ -96,7 +96,7 @@ public final class ActivationQuant {
                 for (int i = 0; i < W4Weights.BLOCK; i++) {
                     int q = s == 0 ? 0 : (int) Math.max(-qmax, Math.min(qmax, Math.rint(x.get(F32, base + 4L * i) / s)));
                     codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
-                    wide.set(I16, 2 * (c0 + i), (short) q);
+                    wide.set(I32, 4 * (c0 + i), q);
                 }
             }
         }
@@ -135,7 +135,7 @@ public final class ActivationQuant {
         return codes;
     }
 
-    /** int16 codes {@code [maxTokens][in]} (Vector API kernels). */
+    /** int32 codes {@code [maxTokens][in]} (Vector API kernels). */
     MemorySegment wide() {
         return wide;
     }

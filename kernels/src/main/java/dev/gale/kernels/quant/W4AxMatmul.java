@@ -8,7 +8,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -17,33 +16,43 @@ import jdk.incubator.vector.VectorSpecies;
  * q_x[t,c]·q_w[o,c]} for {@link W4Weights} and {@link ActivationQuant}, GEMV ({@code tokens = 1}, decode) and GEMM
  * (prefill). W4A4 and W4A8 are the same kernel: the precision map only changed how the activations were quantized.
  *
- * <p><b>Vector API kernel</b> (256-bit vectors: the layout's 32-byte unit; on narrower hardware the entry points run
- * the reference). Per 128-element block of a row: two 32-byte loads; {@code v << 4} and {@code v & 0xF0} give
- * {@code 16·q} as signed bytes (COMET's conversion, see {@link W4Weights}) for four 32-element pieces; each piece
- * widens once to two int16 vectors, multiplies the pre-widened int16 activation codes (products ≤ 16256 in
- * magnitude, two of them summed stay within int16), widens the sum to int32 lanes, converts it to F32 (exact: below
- * 2^24) and takes <b>one scale FMA per piece</b> with {@code s_w[o,g]·s_x[t,b]/16}. A piece lies in one group for
- * every group size, so the integer part of each piece is exact; pieces of a 64- or 128-group are combined in F32.
- * No VNNI in the Vector API: int8·int8 products cannot accumulate in 8-bit lanes, so they widen to int16 once.
+ * <p><b>Vector API kernel</b> (written against {@code SPECIES_PREFERRED} through {@link QuantVectors}: {@code L}
+ * int lanes, {@code L} code bytes per load). Per 128-element block of a row, each load of {@code L} code bytes is
+ * sign-extended to int lanes once (a part-0 {@code B2I}, no shuffle) and COMET's conversion runs in the int lanes:
+ * {@code v & −16} is {@code 16·q} of the high nibbles (the AND), {@code (v << 28) >> 24} of the low ones (the
+ * nibble moved to the top, then down arithmetically). The {@code 16·q} lanes multiply the activations' int32 codes
+ * (widened once per quantization, {@link ActivationQuant}) and accumulate exactly in int32 per 32-element piece (four
+ * per block: low/high nibbles of bytes 0-31 and 32-63); each piece's int lanes convert to F32 (exact, below
+ * 2^24) for <b>one scale FMA per piece</b> with {@code s_w[o,g]·s_x[t,b]/16}. A piece lies in one group for every
+ * group size, so each piece's integer part is exact; pieces of a 64- or 128-group are combined in F32.
+ * No VNNI in the Vector API: the int8 products are formed in int32 lanes ({@code vpmulld}). What was measured on
+ * JDK 25 / AVX2 and avoided: byte-lane shifts, scalar shift counts and part-1 {@code B2S}/{@code S2I} expansions
+ * did not intrinsify (boxed vectors, ~20× slower), so unpacking happens after the widening, with vector shift counts.
  * GEMM tiles are 4 tokens × 1 row (a piece's weights unpacked once for four tokens), rows in tiles of 64 so the
  * weights stay in L2 across the token quads. Entry points without {@code Parallel} run on the caller and allocate
- * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}.
+ * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}. Where the preferred shape is not
+ * 256 or 512 bits ({@code QuantVectors.VECTOR_OK} false) they run the reference.
  *
  * <p><b>Numerics.</b> The reference sums exact per-group integer dots, scaled in double. The kernels' F32 result is
  * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the piece
  * FMAs and the final lane reduction).
  */
 public final class W4AxMatmul {
-    static final boolean VECTOR_OK = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
-    private static final VectorSpecies<Byte> BS = ByteVector.SPECIES_256;
-    private static final VectorSpecies<Short> SS = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Integer> IS = IntVector.SPECIES_256;
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_256;
+    static final boolean VECTOR_OK = QuantVectors.VECTOR_OK;
+    private static final VectorSpecies<Byte> B = QuantVectors.B;
+    private static final VectorSpecies<Integer> I = QuantVectors.I;
+    private static final VectorSpecies<Float> F = QuantVectors.F;
+    /** Lanes per vector; a 32-element piece is {@code 32 / L} steps. */
+    private static final int L = QuantVectors.L;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = QuantVectors.F32;
     private static final int BLOCK = W4Weights.BLOCK;
     /** Rows per GEMM tile: 64 rows of 4096 columns are 128 KiB of codes, L2-resident across token quads. */
     private static final int ROW_TILE = 64;
+    // Shift counts and masks as vectors: the scalar-count forms did not intrinsify here (JDK 25, AVX2; 20× slower).
+    private static final IntVector C28 = IntVector.broadcast(I, 28);
+    private static final IntVector C24 = IntVector.broadcast(I, 24);
+    private static final IntVector M16 = IntVector.broadcast(I, -16);
 
     private W4AxMatmul() {
     }
@@ -137,41 +146,50 @@ public final class W4AxMatmul {
         }
     }
 
-    /**
-     * The int32 lanes of one piece's integer dot: {@code w16} holds {@code 16·q_w} of 32 elements, {@code a} their
-     * int16 activation codes at byte {@code ao}. Lane sums of four products; the total is {@code 16·Σ q_x·q_w}.
-     */
-    private static IntVector piece(ShortVector w0, ShortVector w1, MemorySegment a, long ao) {
-        ShortVector p = w0.mul(ShortVector.fromMemorySegment(SS, a, ao, LE))
-                .add(w1.mul(ShortVector.fromMemorySegment(SS, a, ao + 32, LE)));
-        return ((IntVector) p.convertShape(VectorOperators.S2I, IS, 0))
-                .add((IntVector) p.convertShape(VectorOperators.S2I, IS, 1));
+    /** {@code L} code bytes at {@code off}, sign-extended to int lanes (a part-0 widening, no shuffle). */
+    private static IntVector load(MemorySegment wc, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, wc, off, LE).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** {@code 16·q} of the low nibbles: the nibble shifted to the top of the lane, then down arithmetically by 24. */
+    private static IntVector lo(IntVector v) {
+        return v.lanewise(VectorOperators.LSHL, C28).lanewise(VectorOperators.ASHR, C24);
+    }
+
+    /** {@code 16·q} of the high nibbles: the sign-extended byte with its low nibble cleared (COMET's AND). */
+    private static IntVector hi(IntVector v) {
+        return v.and(M16);
+    }
+
+    private static IntVector mac(IntVector w16, MemorySegment a, long ao, IntVector acc) {
+        return w16.mul(IntVector.fromMemorySegment(I, a, ao, LE)).add(acc);
     }
 
     private static FloatVector fma(IntVector dot, float scale, FloatVector acc) {
-        return ((FloatVector) dot.convertShape(VectorOperators.I2F, FS, 0))
-                .lanewise(VectorOperators.FMA, FloatVector.broadcast(FS, scale), acc);
+        return ((FloatVector) dot.convertShape(VectorOperators.I2F, F, 0))
+                .lanewise(VectorOperators.FMA, FloatVector.broadcast(F, scale), acc);
     }
 
-    private static ShortVector half(ByteVector w16, int part) {
-        return (ShortVector) w16.convertShape(VectorOperators.B2S, SS, part);
-    }
-
-    private static ByteVector lo(ByteVector v) {
-        return v.lanewise(VectorOperators.LSHL, 4);
-    }
-
-    private static ByteVector hi(ByteVector v) {
-        return v.and((byte) 0xF0);
+    /**
+     * The lanes of one piece's integer dot, {@code 16·Σ q_x·q_w} over 32 elements: piece {@code p} of a block takes
+     * the low ({@code p < 2}) or high nibbles of bytes {@code 32·(p & 1) .. +31} at {@code wb}, and the int32
+     * activation codes at byte {@code ap}.
+     */
+    private static IntVector piece(MemorySegment wc, long wb, int p, MemorySegment a, long ap) {
+        IntVector d = IntVector.zero(I);
+        long w0 = wb + 32L * (p & 1);
+        for (int k = 0; k < 32; k += L) {
+            IntVector v = load(wc, w0 + k);
+            d = mac(p < 2 ? lo(v) : hi(v), a, ap + 4L * k, d);
+        }
+        return d;
     }
 
     /** Package-private for the exactness test: {@code 16·Σ q_x·q_w} of piece {@code p} of block {@code b}. */
     static int pieceDot16(W4Weights w, ActivationQuant x, int t, int o, int b, int p) {
-        long wb = (long) o * (w.in() / 2) + 64L * b + 32L * (p & 1);
-        ByteVector v = ByteVector.fromMemorySegment(BS, w.codes(), wb, LE);
-        ByteVector w16 = p < 2 ? lo(v) : hi(v);
-        long ao = 2L * ((long) t * w.in() + (long) b * BLOCK + 32L * p);
-        return piece(half(w16, 0), half(w16, 1), x.wide(), ao).reduceLanes(VectorOperators.ADD);
+        long wb = (long) o * (w.in() / 2) + 64L * b;
+        long ap = 4L * ((long) t * w.in() + (long) b * BLOCK + 32L * p);
+        return piece(w.codes(), wb, p, x.wide(), ap).reduceLanes(VectorOperators.ADD);
     }
 
     /** One token · one row. */
@@ -185,32 +203,36 @@ public final class W4AxMatmul {
         int blocks = in / BLOCK;
         long wRow = (long) o * (in / 2);
         long sRow = 4L * o * (in / group);
-        long aTok = 2L * t * in;
+        long aTok = 4L * t * in;
         long asTok = 4L * t * blocks;
-        FloatVector acc = FloatVector.zero(FS);
+        FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             long wb = wRow + 64L * b;
-            ByteVector v0 = ByteVector.fromMemorySegment(BS, wc, wb, LE);
-            ByteVector v1 = ByteVector.fromMemorySegment(BS, wc, wb + 32, LE);
+            long ab = aTok + 512L * b;
             float sx = as.get(F32, asTok + 4L * b) * 0x1p-4f;
-            long ab = aTok + 256L * b;
             int e = b * BLOCK;
-            ByteVector p0 = lo(v0);
-            acc = fma(piece(half(p0, 0), half(p0, 1), a, ab), sx * ws.get(F32, sRow + 4L * (e / group)), acc);
-            ByteVector p1 = lo(v1);
-            acc = fma(piece(half(p1, 0), half(p1, 1), a, ab + 64), sx * ws.get(F32, sRow + 4L * ((e + 32) / group)),
-                    acc);
-            ByteVector p2 = hi(v0);
-            acc = fma(piece(half(p2, 0), half(p2, 1), a, ab + 128),
-                    sx * ws.get(F32, sRow + 4L * ((e + 64) / group)), acc);
-            ByteVector p3 = hi(v1);
-            acc = fma(piece(half(p3, 0), half(p3, 1), a, ab + 192),
-                    sx * ws.get(F32, sRow + 4L * ((e + 96) / group)), acc);
+            // half h: bytes 32h..32h+31, whose low nibbles are piece h and high nibbles piece 2 + h (one load and
+            // widening for both). A loop, not unrolled by hand: the unrolled block exceeded C2's inlining node budget,
+            // and a helper left out of line boxes its vectors.
+            for (int h = 0; h < 2; h++) {
+                IntVector dl = IntVector.zero(I);
+                IntVector dh = dl;
+                for (int k = 0; k < 32; k += L) {
+                    IntVector v = load(wc, wb + 32 * h + k);
+                    dl = mac(lo(v), a, ab + 4L * (32 * h + k), dl);
+                    dh = mac(hi(v), a, ab + 4L * (64 + 32 * h + k), dh);
+                }
+                acc = fma(dl, sx * ws.get(F32, sRow + 4L * ((e + 32 * h) / group)), acc);
+                acc = fma(dh, sx * ws.get(F32, sRow + 4L * ((e + 64 + 32 * h) / group)), acc);
+            }
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Tokens {@code t..t+3} · one row: each piece's weights are unpacked once for the four tokens. */
+    /**
+     * Tokens {@code t..t+3} · one row, piece by piece: each weight vector is unpacked once for the four tokens (the
+     * bytes are loaded twice per block, once per nibble, which keeps the live vectors within 16 registers).
+     */
     private static void row4(W4Weights w, ActivationQuant x, int t, int o, MemorySegment y, long yo, int rows) {
         MemorySegment wc = w.codes();
         MemorySegment ws = w.scales();
@@ -221,60 +243,45 @@ public final class W4AxMatmul {
         int blocks = in / BLOCK;
         long wRow = (long) o * (in / 2);
         long sRow = 4L * o * (in / group);
-        long a0 = 2L * t * in;
-        long a1 = a0 + 2L * in;
-        long a2 = a1 + 2L * in;
-        long a3 = a2 + 2L * in;
+        long a0 = 4L * t * in;
+        long a1 = a0 + 4L * in;
+        long a2 = a1 + 4L * in;
+        long a3 = a2 + 4L * in;
         long as0 = 4L * t * blocks;
         long as1 = as0 + 4L * blocks;
         long as2 = as1 + 4L * blocks;
         long as3 = as2 + 4L * blocks;
-        FloatVector c0 = FloatVector.zero(FS);
+        FloatVector c0 = FloatVector.zero(F);
         FloatVector c1 = c0;
         FloatVector c2 = c0;
         FloatVector c3 = c0;
         for (int b = 0; b < blocks; b++) {
             long wb = wRow + 64L * b;
-            ByteVector v0 = ByteVector.fromMemorySegment(BS, wc, wb, LE);
-            ByteVector v1 = ByteVector.fromMemorySegment(BS, wc, wb + 32, LE);
             float sx0 = as.get(F32, as0 + 4L * b) * 0x1p-4f;
             float sx1 = as.get(F32, as1 + 4L * b) * 0x1p-4f;
             float sx2 = as.get(F32, as2 + 4L * b) * 0x1p-4f;
             float sx3 = as.get(F32, as3 + 4L * b) * 0x1p-4f;
-            long ab = 256L * b;
-            int e = b * BLOCK;
-            ByteVector w0 = lo(v0);
-            ShortVector h00 = half(w0, 0);
-            ShortVector h01 = half(w0, 1);
-            float sw0 = ws.get(F32, sRow + 4L * (e / group));
-            c0 = fma(piece(h00, h01, a, a0 + ab), sx0 * sw0, c0);
-            c1 = fma(piece(h00, h01, a, a1 + ab), sx1 * sw0, c1);
-            c2 = fma(piece(h00, h01, a, a2 + ab), sx2 * sw0, c2);
-            c3 = fma(piece(h00, h01, a, a3 + ab), sx3 * sw0, c3);
-            ByteVector w1 = lo(v1);
-            ShortVector h10 = half(w1, 0);
-            ShortVector h11 = half(w1, 1);
-            float sw1 = ws.get(F32, sRow + 4L * ((e + 32) / group));
-            c0 = fma(piece(h10, h11, a, a0 + ab + 64), sx0 * sw1, c0);
-            c1 = fma(piece(h10, h11, a, a1 + ab + 64), sx1 * sw1, c1);
-            c2 = fma(piece(h10, h11, a, a2 + ab + 64), sx2 * sw1, c2);
-            c3 = fma(piece(h10, h11, a, a3 + ab + 64), sx3 * sw1, c3);
-            ByteVector w2 = hi(v0);
-            ShortVector h20 = half(w2, 0);
-            ShortVector h21 = half(w2, 1);
-            float sw2 = ws.get(F32, sRow + 4L * ((e + 64) / group));
-            c0 = fma(piece(h20, h21, a, a0 + ab + 128), sx0 * sw2, c0);
-            c1 = fma(piece(h20, h21, a, a1 + ab + 128), sx1 * sw2, c1);
-            c2 = fma(piece(h20, h21, a, a2 + ab + 128), sx2 * sw2, c2);
-            c3 = fma(piece(h20, h21, a, a3 + ab + 128), sx3 * sw2, c3);
-            ByteVector w3 = hi(v1);
-            ShortVector h30 = half(w3, 0);
-            ShortVector h31 = half(w3, 1);
-            float sw3 = ws.get(F32, sRow + 4L * ((e + 96) / group));
-            c0 = fma(piece(h30, h31, a, a0 + ab + 192), sx0 * sw3, c0);
-            c1 = fma(piece(h30, h31, a, a1 + ab + 192), sx1 * sw3, c1);
-            c2 = fma(piece(h30, h31, a, a2 + ab + 192), sx2 * sw3, c2);
-            c3 = fma(piece(h30, h31, a, a3 + ab + 192), sx3 * sw3, c3);
+            for (int p = 0; p < 4; p++) {
+                long wp = wb + 32L * (p & 1);
+                long ap = 512L * b + 128L * p;
+                IntVector d0 = IntVector.zero(I);
+                IntVector d1 = d0;
+                IntVector d2 = d0;
+                IntVector d3 = d0;
+                for (int k = 0; k < 32; k += L) {
+                    IntVector v = load(wc, wp + k);
+                    IntVector w16 = p < 2 ? lo(v) : hi(v);
+                    d0 = mac(w16, a, a0 + ap + 4L * k, d0);
+                    d1 = mac(w16, a, a1 + ap + 4L * k, d1);
+                    d2 = mac(w16, a, a2 + ap + 4L * k, d2);
+                    d3 = mac(w16, a, a3 + ap + 4L * k, d3);
+                }
+                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) / group));
+                c0 = fma(d0, sx0 * sw, c0);
+                c1 = fma(d1, sx1 * sw, c1);
+                c2 = fma(d2, sx2 * sw, c2);
+                c3 = fma(d3, sx3 * sw, c3);
+            }
         }
         long step = 4L * rows;
         y.set(F32, yo, c0.reduceLanes(VectorOperators.ADD));
