@@ -18,16 +18,15 @@ import java.lang.foreign.ValueLayout;
  * <ul>
  *   <li>{@code codes}: int8 {@code [tokens][in]}, one code per byte for A4 and A8 alike (the device kernels' I8
  *       argument). The CPU has no 4-bit multiply, so A4 codes are not packed: what A4 changes is the precision.</li>
- *   <li>{@code wide}: the same codes widened once to int32 {@code [tokens][in]}, which the Vector API kernels load
- *       directly into int lanes (the weights are widened in the inner loop, the activations once per
- *       quantization; 4 bytes a channel, 8 MiB for 512 tokens of 4096, read from cache per row tile).</li>
+ *   <li>{@code wide}: the same codes converted once to F32 {@code [tokens][in]} (exact small integers), which the
+ *       Vector API kernels load directly (the weights are widened in the inner loop, the activations once per
+ *       quantization; see {@link W4AxMatmul} for why F32 lanes).</li>
  *   <li>{@code scales}: F32 {@code [tokens][in/128]}.</li>
  * </ul>
- * The kernels' int32 lane sums stay far from overflow ({@code 128·16·8·127 < 2^21}). Non-finite activations are not supported (their block's scale becomes
+ * The kernels' lane sums stay exact integers ({@code 32·16·8·127 < 2^24}). Non-finite activations are not supported (their block's scale becomes
  * NaN or Inf). Not thread-safe while quantizing.
  */
 public final class ActivationQuant {
-    static final ValueLayout.OfInt I32 = QuantVectors.I32;
     static final ValueLayout.OfFloat F32 = QuantVectors.F32;
 
     private final int maxTokens;
@@ -96,7 +95,7 @@ public final class ActivationQuant {
                 for (int i = 0; i < W4Weights.BLOCK; i++) {
                     int q = s == 0 ? 0 : (int) Math.max(-qmax, Math.min(qmax, Math.rint(x.get(F32, base + 4L * i) / s)));
                     codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
-                    wide.set(I32, 4 * (c0 + i), q);
+                    wide.set(F32, 4 * (c0 + i), (float) q);
                 }
             }
         }
@@ -135,7 +134,7 @@ public final class ActivationQuant {
         return codes;
     }
 
-    /** int32 codes {@code [maxTokens][in]} (Vector API kernels). */
+    /** The codes as F32 {@code [maxTokens][in]} (Vector API kernels). */
     MemorySegment wide() {
         return wide;
     }

@@ -20,14 +20,19 @@ import jdk.incubator.vector.VectorSpecies;
  * int lanes, {@code L} code bytes per load). Per 128-element block of a row, each load of {@code L} code bytes is
  * sign-extended to int lanes once (a part-0 {@code B2I}, no shuffle) and COMET's conversion runs in the int lanes:
  * {@code v & −16} is {@code 16·q} of the high nibbles (the AND), {@code (v << 28) >> 24} of the low ones (the
- * nibble moved to the top, then down arithmetically). The {@code 16·q} lanes multiply the activations' int32 codes
- * (widened once per quantization, {@link ActivationQuant}) and accumulate exactly in int32 per 32-element piece (four
- * per block: low/high nibbles of bytes 0-31 and 32-63); each piece's int lanes convert to F32 (exact, below
- * 2^24) for <b>one scale FMA per piece</b> with {@code s_w[o,g]·s_x[t,b]/16}. A piece lies in one group for every
- * group size, so each piece's integer part is exact; pieces of a 64- or 128-group are combined in F32.
- * No VNNI in the Vector API: the int8 products are formed in int32 lanes ({@code vpmulld}). What was measured on
- * JDK 25 / AVX2 and avoided: byte-lane shifts, scalar shift counts and part-1 {@code B2S}/{@code S2I} expansions
- * did not intrinsify (boxed vectors, ~20× slower), so unpacking happens after the widening, with vector shift counts.
+ * nibble moved to the top, then down arithmetically). The {@code 16·q}
+ * lanes convert to F32 and multiply-add the activations' codes (held as F32 by {@link ActivationQuant}, widened once
+ * per quantization) per 32-element piece (four per block: low/high nibbles of bytes 0-31 and 32-63). <b>The piece
+ * dots are exact integers in F32 lanes</b>: every product {@code 16·q_w·q_x} and every partial sum is an integer of
+ * magnitude at most {@code 32·16·8·127 < 2^24}, so no FMA rounds; then <b>one scale FMA per piece</b> with
+ * {@code s_w[o,g]·s_x[t,b]/16}. A piece lies in one group for every group size, so each piece's integer part is
+ * exact (tested bit-exact against the integer reference); pieces of a 64- or 128-group are combined in F32.
+ * Why F32 lanes and not int32: the Vector API has no VNNI/{@code vpmaddwd}, so int8 products widen to int32 and
+ * multiply with {@code vpmulld} plus a separate add, against one FMA here; the int32 form of this same loop measured
+ * about 1.4× slower on the 512×4096×4096 GEMM (3.5 against 5 GOP/s, one loaded 2-core machine). What also did not
+ * intrinsify on JDK 25 / AVX2 (boxed vectors, ~20× slower): byte-lane shifts and scalar shift counts, part-1
+ * {@code B2S}/{@code S2I} expansions, and a hand-unrolled block past C2's inlining node budget; hence the unpack
+ * after the widening, vector shift counts, and the half-block loops.
  * GEMM tiles are 4 tokens × 1 row (a piece's weights unpacked once for four tokens), rows in tiles of 64 so the
  * weights stay in L2 across the token quads. Entry points without {@code Parallel} run on the caller and allocate
  * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}. Where the preferred shape is not
@@ -161,22 +166,22 @@ public final class W4AxMatmul {
         return v.and(M16);
     }
 
-    private static IntVector mac(IntVector w16, MemorySegment a, long ao, IntVector acc) {
-        return w16.mul(IntVector.fromMemorySegment(I, a, ao, LE)).add(acc);
+    private static FloatVector mac(IntVector w16, MemorySegment a, long ao, FloatVector acc) {
+        return ((FloatVector) w16.convertShape(VectorOperators.I2F, F, 0))
+                .lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, a, ao, LE), acc);
     }
 
-    private static FloatVector fma(IntVector dot, float scale, FloatVector acc) {
-        return ((FloatVector) dot.convertShape(VectorOperators.I2F, F, 0))
-                .lanewise(VectorOperators.FMA, FloatVector.broadcast(F, scale), acc);
+    private static FloatVector fma(FloatVector dot, float scale, FloatVector acc) {
+        return dot.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, scale), acc);
     }
 
     /**
-     * The lanes of one piece's integer dot, {@code 16·Σ q_x·q_w} over 32 elements: piece {@code p} of a block takes
-     * the low ({@code p < 2}) or high nibbles of bytes {@code 32·(p & 1) .. +31} at {@code wb}, and the int32
-     * activation codes at byte {@code ap}.
+     * The lanes of one piece's integer dot, {@code 16·Σ q_x·q_w} over 32 elements (exact integers in F32): piece
+     * {@code p} of a block takes the low ({@code p < 2}) or high nibbles of bytes {@code 32·(p & 1) .. +31} at
+     * {@code wb}, and the F32 activation codes at byte {@code ap}.
      */
-    private static IntVector piece(MemorySegment wc, long wb, int p, MemorySegment a, long ap) {
-        IntVector d = IntVector.zero(I);
+    private static FloatVector piece(MemorySegment wc, long wb, int p, MemorySegment a, long ap) {
+        FloatVector d = FloatVector.zero(F);
         long w0 = wb + 32L * (p & 1);
         for (int k = 0; k < 32; k += L) {
             IntVector v = load(wc, w0 + k);
@@ -189,7 +194,7 @@ public final class W4AxMatmul {
     static int pieceDot16(W4Weights w, ActivationQuant x, int t, int o, int b, int p) {
         long wb = (long) o * (w.in() / 2) + 64L * b;
         long ap = 4L * ((long) t * w.in() + (long) b * BLOCK + 32L * p);
-        return piece(w.codes(), wb, p, x.wide(), ap).reduceLanes(VectorOperators.ADD);
+        return (int) piece(w.codes(), wb, p, x.wide(), ap).reduceLanes(VectorOperators.ADD);
     }
 
     /** One token · one row. */
@@ -215,8 +220,8 @@ public final class W4AxMatmul {
             // widening for both). A loop, not unrolled by hand: the unrolled block exceeded C2's inlining node budget,
             // and a helper left out of line boxes its vectors.
             for (int h = 0; h < 2; h++) {
-                IntVector dl = IntVector.zero(I);
-                IntVector dh = dl;
+                FloatVector dl = FloatVector.zero(F);
+                FloatVector dh = dl;
                 for (int k = 0; k < 32; k += L) {
                     IntVector v = load(wc, wb + 32 * h + k);
                     dl = mac(lo(v), a, ab + 4L * (32 * h + k), dl);
@@ -264,10 +269,10 @@ public final class W4AxMatmul {
             for (int p = 0; p < 4; p++) {
                 long wp = wb + 32L * (p & 1);
                 long ap = 512L * b + 128L * p;
-                IntVector d0 = IntVector.zero(I);
-                IntVector d1 = d0;
-                IntVector d2 = d0;
-                IntVector d3 = d0;
+                FloatVector d0 = FloatVector.zero(F);
+                FloatVector d1 = d0;
+                FloatVector d2 = d0;
+                FloatVector d3 = d0;
                 for (int k = 0; k < 32; k += L) {
                     IntVector v = load(wc, wp + k);
                     IntVector w16 = p < 2 ? lo(v) : hi(v);
