@@ -208,6 +208,7 @@ public final class W4AxMatmul {
         int blocks = in / BLOCK;
         long wRow = (long) o * (in / 2);
         long sRow = 4L * o * (in / group);
+        int gShift = Integer.numberOfTrailingZeros(group); // group is 32, 64 or 128: a shift, not a division
         long aTok = 4L * t * in;
         long asTok = 4L * t * blocks;
         FloatVector acc = FloatVector.zero(F);
@@ -227,8 +228,8 @@ public final class W4AxMatmul {
                     dl = mac(lo(v), a, ab + 4L * (32 * h + k), dl);
                     dh = mac(hi(v), a, ab + 4L * (64 + 32 * h + k), dh);
                 }
-                acc = fma(dl, sx * ws.get(F32, sRow + 4L * ((e + 32 * h) / group)), acc);
-                acc = fma(dh, sx * ws.get(F32, sRow + 4L * ((e + 64 + 32 * h) / group)), acc);
+                acc = fma(dl, sx * ws.get(F32, sRow + 4L * ((e + 32 * h) >>> gShift)), acc);
+                acc = fma(dh, sx * ws.get(F32, sRow + 4L * ((e + 64 + 32 * h) >>> gShift)), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -248,6 +249,7 @@ public final class W4AxMatmul {
         int blocks = in / BLOCK;
         long wRow = (long) o * (in / 2);
         long sRow = 4L * o * (in / group);
+        int gShift = Integer.numberOfTrailingZeros(group);
         long a0 = 4L * t * in;
         long a1 = a0 + 4L * in;
         long a2 = a1 + 4L * in;
@@ -281,7 +283,7 @@ public final class W4AxMatmul {
                     d2 = mac(w16, a, a2 + ap + 4L * k, d2);
                     d3 = mac(w16, a, a3 + ap + 4L * k, d3);
                 }
-                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) / group));
+                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) >>> gShift));
                 c0 = fma(d0, sx0 * sw, c0);
                 c1 = fma(d1, sx1 * sw, c1);
                 c2 = fma(d2, sx2 * sw, c2);

@@ -23,7 +23,9 @@ import java.lang.foreign.ValueLayout;
  *   lo = v &lt;&lt; 4          (as signed bytes: 16·q of elements j)
  * </pre>
  * one AND or one shift per byte vector, no sign extension (the nibble's sign bit lands on the byte's sign bit). The
- * factor 16 is exact and is taken out of the scale ({@code ·1/16}) after the integer dot. A 32-byte load at
+ * factor 16 is exact and is taken out of the scale ({@code ·1/16}) after the integer dot. The same two operations
+ * work on wider lanes holding the sign-extended byte: {@code v & −16} and {@code (v << 28) >> 24} on an int; the
+ * Vector API kernel ({@link W4AxMatmul}) uses that form, the device kernels ({@link W4AxKernels}) too. A 32-byte load at
  * {@code j = 0} or {@code 32} thus gives two 32-element pieces (elements {@code j..j+31} and {@code j+64..j+95}) in
  * consumer order, and a group of 32 is exactly one piece, a group of 64 two, a group of 128 four.
  *
