@@ -100,7 +100,8 @@ public final class Ops {
                 AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16),
                 KvQuantOps.append(), KvQuantOps.decodePartial(),
                 SinkOps.decode(), SinkOps.append(),
-                AttentionPrefillOps.prefill());
+                AttentionPrefillOps.prefill(),
+                W4AxOps.gemv(), W4AxOps.gemm());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

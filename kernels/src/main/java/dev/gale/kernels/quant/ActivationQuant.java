@@ -1,0 +1,146 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.core.ShapeMismatchException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * FMPQ activations (COMET §4.1 items 2, 5, 6): {@code tokens × in} F32 activations quantized per token per block of
+ * {@link W4Weights#BLOCK} = 128 channels, symmetric, one F32 scale per (token, block): {@code s = max|x|/7} and
+ * {@code q = clamp(rint(x/s), −7, 7)} for an A4 block, {@code s = max|x|/127}, {@code q ∈ [−127, 127]} for an A8
+ * block (an all-zero block has {@code s = 0}, codes 0). Which blocks are A8 is the {@link #eightBit() precision
+ * map}, fixed per layer by {@link FmpqPlan} (the outlier channels are permuted into the leading blocks offline).
+ * Dynamic per-(token, block) scales are this class's choice where the paper is silent: they cost one max per block
+ * and follow each token's range.
+ *
+ * <p><b>Storage</b> (a buffer reused across calls; {@link #quantize} overwrites it):
+ * <ul>
+ *   <li>{@code codes}: int8 {@code [tokens][in]}, one code per byte for A4 and A8 alike (the device kernels' I8
+ *       argument). The CPU has no 4-bit multiply, so A4 codes are not packed: what A4 changes is the precision.</li>
+ *   <li>{@code wide}: the same codes converted once to F32 {@code [tokens][in]} (exact small integers), which the
+ *       Vector API kernels load directly (the weights are widened in the inner loop, the activations once per
+ *       quantization; see {@link W4AxMatmul} for why F32 lanes).</li>
+ *   <li>{@code scales}: F32 {@code [tokens][in/128]}.</li>
+ * </ul>
+ * The kernels' lane sums stay exact integers ({@code 32·16·8·127 < 2^24}). Non-finite activations are not supported (their block's scale becomes
+ * NaN or Inf). Not thread-safe while quantizing.
+ */
+public final class ActivationQuant {
+    static final ValueLayout.OfFloat F32 = QuantVectors.F32;
+
+    private final int maxTokens;
+    private final int in;
+    private final int blocks;
+    private final boolean[] eightBit;
+    private final MemorySegment codes;
+    private final MemorySegment wide;
+    private final MemorySegment scales;
+    private int tokens;
+
+    private ActivationQuant(int maxTokens, int in, boolean[] eightBit, SegmentAllocator allocator) {
+        this.maxTokens = maxTokens;
+        this.in = in;
+        this.blocks = in / W4Weights.BLOCK;
+        this.eightBit = eightBit.clone();
+        this.codes = allocator.allocate((long) maxTokens * in, 64);
+        this.wide = allocator.allocate(4L * maxTokens * in, 64);
+        this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
+    }
+
+    /**
+     * A buffer for up to {@code maxTokens} tokens of {@code in} channels with the given precision map (one entry per
+     * 128-channel block, true = A8). All-false is plain W4A4, all-true W4A8.
+     */
+    public static ActivationQuant allocate(int maxTokens, int in, boolean[] eightBit, SegmentAllocator allocator) {
+        if (in <= 0 || in % W4Weights.BLOCK != 0) {
+            throw new ShapeMismatchException("activation width " + in + " is not a positive multiple of "
+                    + W4Weights.BLOCK);
+        }
+        if (eightBit.length != in / W4Weights.BLOCK) {
+            throw new ShapeMismatchException("precision map has " + eightBit.length + " blocks, the activations "
+                    + in / W4Weights.BLOCK);
+        }
+        if (maxTokens <= 0) {
+            throw new ShapeMismatchException("maxTokens must be positive: " + maxTokens);
+        }
+        return new ActivationQuant(maxTokens, in, eightBit, allocator);
+    }
+
+    /** An all-A4 ({@code eightBit = false}) or all-A8 map for {@code in} channels. */
+    public static boolean[] uniform(int in, boolean eightBit) {
+        boolean[] m = new boolean[in / W4Weights.BLOCK];
+        java.util.Arrays.fill(m, eightBit);
+        return m;
+    }
+
+    /** Quantizes {@code tokens} rows of F32 {@code x} at {@code xOff} (row stride {@code in}); allocates nothing. */
+    public void quantize(MemorySegment x, long xOff, int tokens) {
+        if (tokens <= 0 || tokens > maxTokens) {
+            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
+        }
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "activation quantize source");
+        this.tokens = tokens;
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                long base = xOff + 4L * ((long) t * in + (long) b * W4Weights.BLOCK);
+                float max = 0;
+                for (int i = 0; i < W4Weights.BLOCK; i++) {
+                    max = Math.max(max, Math.abs(x.get(F32, base + 4L * i)));
+                }
+                int qmax = eightBit[b] ? 127 : 7;
+                float s = max / qmax;
+                scales.set(F32, 4L * ((long) t * blocks + b), s);
+                long c0 = (long) t * in + (long) b * W4Weights.BLOCK;
+                for (int i = 0; i < W4Weights.BLOCK; i++) {
+                    int q = s == 0 ? 0 : (int) Math.max(-qmax, Math.min(qmax, Math.rint(x.get(F32, base + 4L * i) / s)));
+                    codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
+                    wide.set(F32, 4 * (c0 + i), (float) q);
+                }
+            }
+        }
+    }
+
+    /** Tokens held by the last {@link #quantize}. */
+    public int tokens() {
+        return tokens;
+    }
+
+    public int in() {
+        return in;
+    }
+
+    public int blocks() {
+        return blocks;
+    }
+
+    /** The precision map: true where the block is A8 (a copy). */
+    public boolean[] eightBit() {
+        return eightBit.clone();
+    }
+
+    /** Code of channel {@code c} of token {@code t}. */
+    public int code(int t, int c) {
+        return codes.get(ValueLayout.JAVA_BYTE, (long) t * in + c);
+    }
+
+    /** Scale of block {@code b} of token {@code t}. */
+    public float scale(int t, int b) {
+        return scales.get(F32, 4L * ((long) t * blocks + b));
+    }
+
+    /** int8 codes {@code [maxTokens][in]} (device kernels). */
+    public MemorySegment codes() {
+        return codes;
+    }
+
+    /** The codes as F32 {@code [maxTokens][in]} (Vector API kernels). */
+    MemorySegment wide() {
+        return wide;
+    }
+
+    /** F32 scales {@code [maxTokens][in/128]}. */
+    public MemorySegment scales() {
+        return scales;
+    }
+}

@@ -1,0 +1,316 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * W4A4 / W4A8 products (COMET §4.1 tile output): {@code Y[t][o] = Σ_b s_x[t,b] · Σ_{g ⊂ b} s_w[o,g] · Σ_{c ∈ g}
+ * q_x[t,c]·q_w[o,c]} for {@link W4Weights} and {@link ActivationQuant}, GEMV ({@code tokens = 1}, decode) and GEMM
+ * (prefill). W4A4 and W4A8 are the same kernel: the precision map only changed how the activations were quantized.
+ *
+ * <p><b>Vector API kernel</b> (written against {@code SPECIES_PREFERRED} through {@link QuantVectors}: {@code L}
+ * int lanes, {@code L} code bytes per load). Per 128-element block of a row, each load of {@code L} code bytes is
+ * sign-extended to int lanes once (a part-0 {@code B2I}, no shuffle) and COMET's conversion runs in the int lanes:
+ * {@code v & −16} is {@code 16·q} of the high nibbles (the AND), {@code (v << 28) >> 24} of the low ones (the
+ * nibble moved to the top, then down arithmetically). The {@code 16·q}
+ * lanes convert to F32 and multiply-add the activations' codes (held as F32 by {@link ActivationQuant}, widened once
+ * per quantization) per 32-element piece (four per block: low/high nibbles of bytes 0-31 and 32-63). <b>The piece
+ * dots are exact integers in F32 lanes</b>: every product {@code 16·q_w·q_x} and every partial sum is an integer of
+ * magnitude at most {@code 32·16·8·127 < 2^24}, so no FMA rounds; then <b>one scale FMA per piece</b> with
+ * {@code s_w[o,g]·s_x[t,b]/16}. A piece lies in one group for every group size, so each piece's integer part is
+ * exact (tested bit-exact against the integer reference); pieces of a 64- or 128-group are combined in F32.
+ * Why F32 lanes and not int32: the Vector API has no VNNI/{@code vpmaddwd}, so int8 products widen to int32 and
+ * multiply with {@code vpmulld} plus a separate add, against one FMA here; the int32 form of this same loop measured
+ * about 1.4× slower on the 512×4096×4096 GEMM (3.5 against 5 GOP/s, one loaded 2-core machine). What also did not
+ * intrinsify on JDK 25 / AVX2 (boxed vectors, ~20× slower): byte-lane shifts and scalar shift counts, part-1
+ * {@code B2S}/{@code S2I} expansions, and a hand-unrolled block past C2's inlining node budget; hence the unpack
+ * after the widening, vector shift counts, and the half-block loops.
+ * GEMM tiles are 4 tokens × 1 row (a piece's weights unpacked once for four tokens), rows in tiles of 64 so the
+ * weights stay in L2 across the token quads. Entry points without {@code Parallel} run on the caller and allocate
+ * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}. Where the preferred shape is not
+ * 256 or 512 bits ({@code QuantVectors.VECTOR_OK} false) they run the reference.
+ *
+ * <p><b>Numerics.</b> The reference sums exact per-group integer dots, scaled in double. The kernels' F32 result is
+ * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the piece
+ * FMAs and the final lane reduction).
+ */
+public final class W4AxMatmul {
+    static final boolean VECTOR_OK = QuantVectors.VECTOR_OK;
+    private static final VectorSpecies<Byte> B = QuantVectors.B;
+    private static final VectorSpecies<Integer> I = QuantVectors.I;
+    private static final VectorSpecies<Float> F = QuantVectors.F;
+    /** Lanes per vector; a 32-element piece is {@code 32 / L} steps. */
+    private static final int L = QuantVectors.L;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = QuantVectors.F32;
+    private static final int BLOCK = W4Weights.BLOCK;
+    /** Rows per GEMM tile: 64 rows of 4096 columns are 128 KiB of codes, L2-resident across token quads. */
+    private static final int ROW_TILE = 64;
+    // Shift counts and masks as vectors: the scalar-count forms did not intrinsify here (JDK 25, AVX2; 20× slower).
+    private static final IntVector C28 = IntVector.broadcast(I, 28);
+    private static final IntVector C24 = IntVector.broadcast(I, 24);
+    private static final IntVector M16 = IntVector.broadcast(I, -16);
+
+    private W4AxMatmul() {
+    }
+
+    // ------------------------------------------------------------------ reference
+
+    /** Exact integer dot {@code Σ q_x·q_w} of group {@code g} of row {@code o} with token {@code t}. */
+    public static int groupDot(W4Weights w, ActivationQuant x, int t, int o, int g) {
+        int s = 0;
+        for (int c = g * w.group(); c < (g + 1) * w.group(); c++) {
+            s += x.code(t, c) * w.code(o, c);
+        }
+        return s;
+    }
+
+    /** {@code Y[t][o]} in double: exact integer dot per group, then {@code s_x·s_w} per group. */
+    public static double reference(W4Weights w, ActivationQuant x, int t, int o) {
+        check(w, x);
+        double sum = 0;
+        for (int g = 0; g < w.in() / w.group(); g++) {
+            int c0 = g * w.group();
+            sum += (double) x.scale(t, c0 / BLOCK) * w.scale(o, c0) * groupDot(w, x, t, o, g);
+        }
+        return sum;
+    }
+
+    /** {@code Σ_c |s_x q_x · s_w q_w|}: the scale of {@link #reference}'s rounding error. */
+    public static double sumAbs(W4Weights w, ActivationQuant x, int t, int o) {
+        double sum = 0;
+        for (int c = 0; c < w.in(); c++) {
+            sum += Math.abs((double) x.scale(t, c / BLOCK) * x.code(t, c) * w.scale(o, c) * w.code(o, c));
+        }
+        return sum;
+    }
+
+    /** The reference for every token and row, rounded to F32 into {@code y[tokens][rows]} at {@code yOff}. */
+    public static void reference(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
+        checkOut(w, x, y, yOff);
+        for (int t = 0; t < x.tokens(); t++) {
+            for (int o = 0; o < w.rows(); o++) {
+                y.set(F32, yOff + 4L * ((long) t * w.rows() + o), (float) reference(w, x, t, o));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ Vector API
+
+    /** {@code Y = X·Wᵀ} for all tokens and rows, rows split over the shared worker pool. */
+    public static void matmulParallel(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
+        checkOut(w, x, y, yOff);
+        int tiles = (w.rows() + ROW_TILE - 1) / ROW_TILE;
+        if (x.tokens() == 1) {
+            WorkerPool.shared().parallelFor(w.rows(), 256, (s, e) -> rows(w, x, y, yOff, s, e));
+        } else {
+            WorkerPool.shared().parallelFor(tiles, 1,
+                    (s, e) -> rows(w, x, y, yOff, s * ROW_TILE, Math.min(w.rows(), e * ROW_TILE)));
+        }
+    }
+
+    /** Rows {@code [rowStart, rowEnd)} for all tokens on the calling thread; allocates nothing. */
+    public static void matmul(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        checkOut(w, x, y, yOff);
+        QuantVectors.requireRange(rowStart, rowEnd, w.rows());
+        rows(w, x, y, yOff, rowStart, rowEnd);
+    }
+
+    private static void rows(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        int rows = w.rows();
+        int tokens = x.tokens();
+        if (!VECTOR_OK) {
+            for (int t = 0; t < tokens; t++) {
+                for (int o = rowStart; o < rowEnd; o++) {
+                    y.set(F32, yOff + 4L * ((long) t * rows + o), (float) reference(w, x, t, o));
+                }
+            }
+            return;
+        }
+        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_TILE) {
+            int r1 = Math.min(rowEnd, r0 + ROW_TILE);
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4) {
+                for (int o = r0; o < r1; o++) {
+                    row4(w, x, t, o, y, yOff + 4L * ((long) t * rows + o), rows);
+                }
+            }
+            for (; t < tokens; t++) {
+                for (int o = r0; o < r1; o++) {
+                    y.set(F32, yOff + 4L * ((long) t * rows + o), row1(w, x, t, o));
+                }
+            }
+        }
+    }
+
+    /** {@code L} code bytes at {@code off}, sign-extended to int lanes (a part-0 widening, no shuffle). */
+    private static IntVector load(MemorySegment wc, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, wc, off, LE).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** {@code 16·q} of the low nibbles: the nibble shifted to the top of the lane, then down arithmetically by 24. */
+    private static IntVector lo(IntVector v) {
+        return v.lanewise(VectorOperators.LSHL, C28).lanewise(VectorOperators.ASHR, C24);
+    }
+
+    /** {@code 16·q} of the high nibbles: the sign-extended byte with its low nibble cleared (COMET's AND). */
+    private static IntVector hi(IntVector v) {
+        return v.and(M16);
+    }
+
+    private static FloatVector mac(IntVector w16, MemorySegment a, long ao, FloatVector acc) {
+        return ((FloatVector) w16.convertShape(VectorOperators.I2F, F, 0))
+                .lanewise(VectorOperators.FMA, FloatVector.fromMemorySegment(F, a, ao, LE), acc);
+    }
+
+    private static FloatVector fma(FloatVector dot, float scale, FloatVector acc) {
+        return dot.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, scale), acc);
+    }
+
+    /**
+     * The lanes of one piece's integer dot, {@code 16·Σ q_x·q_w} over 32 elements (exact integers in F32): piece
+     * {@code p} of a block takes the low ({@code p < 2}) or high nibbles of bytes {@code 32·(p & 1) .. +31} at
+     * {@code wb}, and the F32 activation codes at byte {@code ap}.
+     */
+    private static FloatVector piece(MemorySegment wc, long wb, int p, MemorySegment a, long ap) {
+        FloatVector d = FloatVector.zero(F);
+        long w0 = wb + 32L * (p & 1);
+        for (int k = 0; k < 32; k += L) {
+            IntVector v = load(wc, w0 + k);
+            d = mac(p < 2 ? lo(v) : hi(v), a, ap + 4L * k, d);
+        }
+        return d;
+    }
+
+    /** Package-private for the exactness test: {@code 16·Σ q_x·q_w} of piece {@code p} of block {@code b}. */
+    static int pieceDot16(W4Weights w, ActivationQuant x, int t, int o, int b, int p) {
+        long wb = (long) o * (w.in() / 2) + 64L * b;
+        long ap = 4L * ((long) t * w.in() + (long) b * BLOCK + 32L * p);
+        return (int) piece(w.codes(), wb, p, x.wide(), ap).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One token · one row. */
+    private static float row1(W4Weights w, ActivationQuant x, int t, int o) {
+        MemorySegment wc = w.codes();
+        MemorySegment ws = w.scales();
+        MemorySegment a = x.wide();
+        MemorySegment as = x.scales();
+        int in = w.in();
+        int group = w.group();
+        int blocks = in / BLOCK;
+        long wRow = (long) o * (in / 2);
+        long sRow = 4L * o * (in / group);
+        int gShift = Integer.numberOfTrailingZeros(group); // group is 32, 64 or 128: a shift, not a division
+        long aTok = 4L * t * in;
+        long asTok = 4L * t * blocks;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long wb = wRow + 64L * b;
+            long ab = aTok + 512L * b;
+            float sx = as.get(F32, asTok + 4L * b) * 0x1p-4f;
+            int e = b * BLOCK;
+            // half h: bytes 32h..32h+31, whose low nibbles are piece h and high nibbles piece 2 + h (one load and
+            // widening for both). A loop, not unrolled by hand: the unrolled block exceeded C2's inlining node budget,
+            // and a helper left out of line boxes its vectors.
+            for (int h = 0; h < 2; h++) {
+                FloatVector dl = FloatVector.zero(F);
+                FloatVector dh = dl;
+                for (int k = 0; k < 32; k += L) {
+                    IntVector v = load(wc, wb + 32 * h + k);
+                    dl = mac(lo(v), a, ab + 4L * (32 * h + k), dl);
+                    dh = mac(hi(v), a, ab + 4L * (64 + 32 * h + k), dh);
+                }
+                acc = fma(dl, sx * ws.get(F32, sRow + 4L * ((e + 32 * h) >>> gShift)), acc);
+                acc = fma(dh, sx * ws.get(F32, sRow + 4L * ((e + 64 + 32 * h) >>> gShift)), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Tokens {@code t..t+3} · one row, piece by piece: each weight vector is unpacked once for the four tokens (the
+     * bytes are loaded twice per block, once per nibble, which keeps the live vectors within 16 registers).
+     */
+    private static void row4(W4Weights w, ActivationQuant x, int t, int o, MemorySegment y, long yo, int rows) {
+        MemorySegment wc = w.codes();
+        MemorySegment ws = w.scales();
+        MemorySegment a = x.wide();
+        MemorySegment as = x.scales();
+        int in = w.in();
+        int group = w.group();
+        int blocks = in / BLOCK;
+        long wRow = (long) o * (in / 2);
+        long sRow = 4L * o * (in / group);
+        int gShift = Integer.numberOfTrailingZeros(group);
+        long a0 = 4L * t * in;
+        long a1 = a0 + 4L * in;
+        long a2 = a1 + 4L * in;
+        long a3 = a2 + 4L * in;
+        long as0 = 4L * t * blocks;
+        long as1 = as0 + 4L * blocks;
+        long as2 = as1 + 4L * blocks;
+        long as3 = as2 + 4L * blocks;
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = c0;
+        FloatVector c2 = c0;
+        FloatVector c3 = c0;
+        for (int b = 0; b < blocks; b++) {
+            long wb = wRow + 64L * b;
+            float sx0 = as.get(F32, as0 + 4L * b) * 0x1p-4f;
+            float sx1 = as.get(F32, as1 + 4L * b) * 0x1p-4f;
+            float sx2 = as.get(F32, as2 + 4L * b) * 0x1p-4f;
+            float sx3 = as.get(F32, as3 + 4L * b) * 0x1p-4f;
+            for (int p = 0; p < 4; p++) {
+                long wp = wb + 32L * (p & 1);
+                long ap = 512L * b + 128L * p;
+                FloatVector d0 = FloatVector.zero(F);
+                FloatVector d1 = d0;
+                FloatVector d2 = d0;
+                FloatVector d3 = d0;
+                for (int k = 0; k < 32; k += L) {
+                    IntVector v = load(wc, wp + k);
+                    IntVector w16 = p < 2 ? lo(v) : hi(v);
+                    d0 = mac(w16, a, a0 + ap + 4L * k, d0);
+                    d1 = mac(w16, a, a1 + ap + 4L * k, d1);
+                    d2 = mac(w16, a, a2 + ap + 4L * k, d2);
+                    d3 = mac(w16, a, a3 + ap + 4L * k, d3);
+                }
+                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) >>> gShift));
+                c0 = fma(d0, sx0 * sw, c0);
+                c1 = fma(d1, sx1 * sw, c1);
+                c2 = fma(d2, sx2 * sw, c2);
+                c3 = fma(d3, sx3 * sw, c3);
+            }
+        }
+        long step = 4L * rows;
+        y.set(F32, yo, c0.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + step, c1.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + 2 * step, c2.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + 3 * step, c3.reduceLanes(VectorOperators.ADD));
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    static void check(W4Weights w, ActivationQuant x) {
+        if (w.in() != x.in()) {
+            throw new ShapeMismatchException("W4Ax matmul: weights have " + w.in() + " columns, the activations "
+                    + x.in());
+        }
+        if (x.tokens() == 0) {
+            throw new ShapeMismatchException("W4Ax matmul: the activations hold no tokens (quantize first)");
+        }
+    }
+
+    private static void checkOut(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
+        check(w, x);
+        QuantVectors.requireBytes(y, yOff, 4L * x.tokens() * w.rows(), "W4Ax matmul output");
+    }
+}
