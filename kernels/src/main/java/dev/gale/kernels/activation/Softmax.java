@@ -4,6 +4,7 @@ import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.ORDER;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Lanes;
 import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
@@ -187,7 +188,7 @@ public final class Softmax {
             e.intoMemorySegment(out, oo + 4L * i, ORDER);
             sumV = sumV.add(e);
         }
-        float sum = sumV.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumV);
         for (; i < to; i++) {
             float e = VectorMath.exp(Math.fma(x.get(F32, xo + 4L * i), scale, shift));
             out.set(F32, oo + 4L * i, e);

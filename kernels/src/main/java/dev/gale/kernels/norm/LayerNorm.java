@@ -4,10 +4,10 @@ import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.ORDER;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Lanes;
 import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -104,7 +104,7 @@ public final class LayerNorm {
         for (; i < bound; i += L) {
             s0 = s0.add(FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER));
         }
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(s0.add(s1));
         for (; i < dim; i++) {
             sum += x.get(F32, xo + 4L * i);
         }
@@ -129,8 +129,8 @@ public final class LayerNorm {
             c0 = c0.add(d0);
             q0 = d0.fma(d0, q0);
         }
-        float c = c0.add(c1).reduceLanes(VectorOperators.ADD);
-        float sq = q0.add(q1).reduceLanes(VectorOperators.ADD);
+        float c = Lanes.sum(c0.add(c1));
+        float sq = Lanes.sum(q0.add(q1));
         for (; i < dim; i++) {
             float d = x.get(F32, xo + 4L * i) - mean0;
             c += d;

@@ -4,10 +4,10 @@ import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.ORDER;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Lanes;
 import dev.gale.kernels.Operands;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -103,7 +103,7 @@ public final class RmsNorm {
             FloatVector v0 = FloatVector.fromMemorySegment(F, x, xo + 4L * i, ORDER);
             acc0 = v0.fma(v0, acc0);
         }
-        float ss = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float ss = Lanes.sum(acc0.add(acc1));
         for (; i < dim; i++) {
             float v = x.get(F32, xo + 4L * i);
             ss = Math.fma(v, v, ss);
