@@ -4,7 +4,6 @@ import static dev.gale.kernels.Operands.F16;
 import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.LE;
 
-import dev.gale.kernels.Lanes;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -97,10 +96,10 @@ final class GemvKernel {
             a2 = FloatVector.fromMemorySegment(F, w, w2 + o, LE).fma(xa, a2);
             a3 = FloatVector.fromMemorySegment(F, w, w3 + o, LE).fma(xa, a3);
         }
-        float s0 = Lanes.sum(a0.add(b0));
-        float s1 = Lanes.sum(a1.add(b1));
-        float s2 = Lanes.sum(a2.add(b2));
-        float s3 = Lanes.sum(a3.add(b3));
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         finish(false, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
     }
 
@@ -153,10 +152,10 @@ final class GemvKernel {
                     .blend(e3.or(0x7f800000), h3.and(0x7c00).compare(VectorOperators.EQ, 0x7c00))
                     .reinterpretAsFloats().fma(xa, a3);
         }
-        float s0 = Lanes.sum(a0);
-        float s1 = Lanes.sum(a1);
-        float s2 = Lanes.sum(a2);
-        float s3 = Lanes.sum(a3);
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
         finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
     }
 
@@ -249,10 +248,10 @@ final class GemvKernel {
         if (special.reduceLanes(VectorOperators.MAX) == 0x7c00) {
             return false;
         }
-        float s0 = Lanes.sum(a0.add(b0));
-        float s1 = Lanes.sum(a1.add(b1));
-        float s2 = Lanes.sum(a2.add(b2));
-        float s3 = Lanes.sum(a3.add(b3));
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         finish(true, w, w0, w1, w2, w3, x, xOff, y, y0, y1, y2, y3, kv, in, s0, s1, s2, s3);
         return true;
     }
