@@ -63,33 +63,6 @@ public final class SoftmaxState {
         }
     }
 
-    /** The same merge from a state stored in a segment (F32, little endian) at byte {@code bOff}. */
-    public static void merge(float[] a, int aOff, MemorySegment b, long bOff, int d) {
-        float lb = b.get(F32, bOff + 4L * L);
-        if (lb == 0f) {
-            return;
-        }
-        float la = a[aOff + L];
-        float mb = b.get(F32, bOff + 4L * M);
-        if (la == 0f) {
-            a[aOff + M] = mb;
-            a[aOff + L] = lb;
-            for (int e = 0; e < d; e++) {
-                a[aOff + O + e] = b.get(F32, bOff + 4L * (O + e));
-            }
-            return;
-        }
-        float ma = a[aOff + M];
-        float m = Math.max(ma, mb);
-        float alpha = (float) Math.exp(ma - m);
-        float beta = (float) Math.exp(mb - m);
-        a[aOff + M] = m;
-        a[aOff + L] = alpha * la + beta * lb;
-        for (int e = 0; e < d; e++) {
-            a[aOff + O + e] = alpha * a[aOff + O + e] + beta * b.get(F32, bOff + 4L * (O + e));
-        }
-    }
-
     /** Writes the normalised output {@code Õ / l} (zeros if the state saw no key) as F32 at byte {@code outOff}. */
     public static void normalise(float[] s, int off, int d, MemorySegment out, long outOff) {
         float l = s[off + L];
