@@ -157,7 +157,7 @@ public final class HeavyHitterKv {
             int from = b * BLOCK;
             int cnt = Math.min(BLOCK, n - from);
             OnlineSoftmaxBlock.foldInPlace(s, qOff, g, d, keys, base + 4L * from * d, values, base + 4L * from * d,
-                    4L * d, false, cnt, s, work, s, stOff);
+                    4L * d, cnt, s, work, s, stOff);
             for (int r = 0; r < g; r++) {
                 System.arraycopy(s, work + r * cnt, s, probs + (b * g + r) * BLOCK, cnt);
                 s[maxes + b * g + r] = s[stOff + r * stride + SoftmaxState.M];

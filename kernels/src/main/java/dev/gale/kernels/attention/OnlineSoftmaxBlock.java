@@ -6,10 +6,7 @@ import dev.gale.kernels.activation.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -22,18 +19,13 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Three steps, each vectorised over the head dimension or the block: scores {@code s = q·k} (queries pre-scaled;
  * four rows share each key load), the online-softmax update per row (block max, {@link VectorMath#exp} over the
  * block, rescale of the accumulator by {@code exp(m − m')}), then {@code Õ += P·V} with four rows' accumulators in
- * registers per slice of {@code d}, so each value vector is loaded once per four rows. Allocates nothing.
+ * registers per two slices of {@code d}, so each value vector is loaded once per four rows; rows left over take
+ * eight slices per pass instead. Allocates nothing.
  */
 public final class OnlineSoftmaxBlock {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class,
-            VectorShape.forBitSize(I.vectorBitSize() / 2));
     private static final ValueLayout.OfFloat F32U = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-    private static final ValueLayout.OfShort I16U = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
-    /** Sign, exponent and mantissa of a sign-extended F16 shifted left by 13 (bits 30..28 are sign copies). */
-    private static final int SIGN_EXP_MANT = 0x8fffe000;
 
     private OnlineSoftmaxBlock() {
     }
@@ -67,34 +59,32 @@ public final class OnlineSoftmaxBlock {
     }
 
     /**
-     * The same fold reading keys and values in place from a cache segment, F32 or F16 ({@code half}), without
-     * staging: token {@code j}'s key starts at byte {@code kOff + j·tokenBytes}, its value at
-     * {@code vOff + j·tokenBytes}. F16 is widened in registers (exactly: the 16-bit lanes widened to int, exponent and mantissa shifted into place, rebiased by a multiply by 2^112 that also normalises subnormals, exponent 31 blended to 255) right where it is
-     * used, so every cached byte is loaded once per register tile of query rows and never stored back as F32. Two
-     * register tiles: four query rows × two keys for the scores and four rows × two slices of d for {@code P·V} (eight
-     * accumulators, one key or value load feeding four FMAs), and for rows left over when {@code g} is not a multiple
-     * of four (the 8/8-heads case is all leftovers), one row × two keys and one row × two slices.
+     * The same fold reading F32 keys and values in place from a cache segment, without staging: token {@code j}'s
+     * key starts at byte {@code kOff + j·tokenBytes}, its value at {@code vOff + j·tokenBytes}. Two register tiles:
+     * four query rows × two keys for the scores and four rows × two slices of d for {@code P·V} (eight accumulators,
+     * one key or value load feeding four FMAs), and for rows left over when {@code g} is not a multiple of four, one
+     * row × two keys and one row × two slices. (F16 caches stage instead: {@link DenseKv#accumulate}.)
      */
     public static void foldInPlace(float[] q, int qOff, int g, int d, MemorySegment k, long kOff, MemorySegment v,
-            long vOff, long tokenBytes, boolean half, int n, float[] s, int sOff, float[] st, int stOff) {
+            long vOff, long tokenBytes, int n, float[] s, int sOff, float[] st, int stOff) {
         if (n <= 0) {
             return;
         }
         int r = 0;
         for (; r + 4 <= g; r += 4) {
-            scores4(q, qOff + r * d, d, k, kOff, tokenBytes, half, n, s, sOff + r * n);
+            scores4(q, qOff + r * d, d, k, kOff, tokenBytes, n, s, sOff + r * n);
         }
         for (; r < g; r++) {
-            scores1(q, qOff + r * d, d, k, kOff, tokenBytes, half, n, s, sOff + r * n);
+            scores1(q, qOff + r * d, d, k, kOff, tokenBytes, n, s, sOff + r * n);
         }
         for (r = 0; r < g; r++) {
             update(s, sOff + r * n, n, st, stOff + r * (d + 2), d);
         }
         for (r = 0; r + 4 <= g; r += 4) {
-            pv4(s, sOff + r * n, n, v, vOff, tokenBytes, half, d, st, stOff + r * (d + 2));
+            pv4(s, sOff + r * n, n, v, vOff, tokenBytes, d, st, stOff + r * (d + 2));
         }
         for (; r < g; r++) {
-            pv1(s, sOff + r * n, n, v, vOff, tokenBytes, half, d, st, stOff + r * (d + 2));
+            pv1(s, sOff + r * n, n, v, vOff, tokenBytes, d, st, stOff + r * (d + 2));
         }
     }
 
@@ -103,31 +93,24 @@ public final class OnlineSoftmaxBlock {
         return g * n;
     }
 
-    /** {@code L} cached elements at byte {@code off} as F32 lanes. */
-    private static FloatVector load(MemorySegment seg, long off, boolean half) {
-        if (!half) {
-            return FloatVector.fromMemorySegment(F, seg, off, LE);
-        }
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE)
-                .convertShape(VectorOperators.S2I, I, 0);
-        IntVector e = h.lanewise(VectorOperators.LSHL, 13).and(SIGN_EXP_MANT);
-        return e.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
-                .blend(e.or(0x7f800000), h.and(0x7c00).compare(VectorOperators.EQ, 0x7c00)).reinterpretAsFloats();
+    /** {@code L} cached F32 elements at byte {@code off}. */
+    private static FloatVector load(MemorySegment seg, long off) {
+        return FloatVector.fromMemorySegment(F, seg, off, LE);
     }
 
-    /** One cached element at byte {@code off}, widened. */
-    private static float scalar(MemorySegment seg, long off, boolean half) {
-        return half ? Float.float16ToFloat(seg.get(I16U, off)) : seg.get(F32U, off);
+    /** One cached F32 element at byte {@code off}. */
+    private static float scalar(MemorySegment seg, long off) {
+        return seg.get(F32U, off);
     }
 
     /**
      * Scores of four rows ({@code q[q0 …]}, rows d apart) against keys in place, two keys per step. An odd last key
      * is computed twice (the second copy discarded), so there is no separate tail loop.
      */
-    private static void scores4(float[] q, int q0, int d, MemorySegment k, long kOff, long tb, boolean half, int n,
+    private static void scores4(float[] q, int q0, int d, MemorySegment k, long kOff, long tb, int n,
             float[] s, int sOff) {
         int dv = d - d % L;
-        long eb = half ? 2 : 4;
+        long eb = 4;
         int q1 = q0 + d;
         int q2 = q1 + d;
         int q3 = q2 + d;
@@ -138,8 +121,8 @@ public final class OnlineSoftmaxBlock {
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (int e = 0; e < dv; e += L) {
-                FloatVector x = load(k, ka + e * eb, half);
-                FloatVector y = load(k, kb + e * eb, half);
+                FloatVector x = load(k, ka + e * eb);
+                FloatVector y = load(k, kb + e * eb);
                 FloatVector w = FloatVector.fromArray(F, q, q0 + e);
                 a0 = w.fma(x, a0);
                 b0 = w.fma(y, b0);
@@ -158,8 +141,8 @@ public final class OnlineSoftmaxBlock {
             float sa2 = a2.reduceLanes(VectorOperators.ADD), sb2 = b2.reduceLanes(VectorOperators.ADD);
             float sa3 = a3.reduceLanes(VectorOperators.ADD), sb3 = b3.reduceLanes(VectorOperators.ADD);
             for (int e = dv; e < d; e++) {
-                float x = scalar(k, ka + e * eb, half);
-                float y = scalar(k, kb + e * eb, half);
+                float x = scalar(k, ka + e * eb);
+                float y = scalar(k, kb + e * eb);
                 sa0 += q[q0 + e] * x;
                 sb0 += q[q0 + e] * y;
                 sa1 += q[q1 + e] * x;
@@ -182,14 +165,14 @@ public final class OnlineSoftmaxBlock {
     }
 
     /**
-     * Scores of one row against keys in place, two keys per step (an odd last key taken twice). Two, not four: each
-     * F16 load is a dozen vector operations, and with four C2 stopped inlining them (NodeCountInliningCutoff), which
+     * Scores of one row against keys in place, two keys per step (an odd last key taken twice). Two, not four: with
+     * four C2 stopped inlining the loads when they still widened F16 (NodeCountInliningCutoff), which
      * boxes.
      */
-    private static void scores1(float[] q, int q0, int d, MemorySegment k, long kOff, long tb, boolean half, int n,
+    private static void scores1(float[] q, int q0, int d, MemorySegment k, long kOff, long tb, int n,
             float[] s, int sOff) {
         int dv = d - d % L;
-        long eb = half ? 2 : 4;
+        long eb = 4;
         for (int j = 0; j < n; j += 2) {
             int j1 = Math.min(j + 1, n - 1);
             long k0 = kOff + j * tb;
@@ -198,15 +181,15 @@ public final class OnlineSoftmaxBlock {
             FloatVector a1 = a0;
             for (int e = 0; e < dv; e += L) {
                 FloatVector w = FloatVector.fromArray(F, q, q0 + e);
-                a0 = w.fma(load(k, k0 + e * eb, half), a0);
-                a1 = w.fma(load(k, k1 + e * eb, half), a1);
+                a0 = w.fma(load(k, k0 + e * eb), a0);
+                a1 = w.fma(load(k, k1 + e * eb), a1);
             }
             float s0 = a0.reduceLanes(VectorOperators.ADD);
             float s1 = a1.reduceLanes(VectorOperators.ADD);
             for (int e = dv; e < d; e++) {
                 float w = q[q0 + e];
-                s0 += w * scalar(k, k0 + e * eb, half);
-                s1 += w * scalar(k, k1 + e * eb, half);
+                s0 += w * scalar(k, k0 + e * eb);
+                s1 += w * scalar(k, k1 + e * eb);
             }
             s[sOff + j] = s0;
             s[sOff + j1] = s1; // j1 == j on an odd last key: the same value again
@@ -218,7 +201,7 @@ public final class OnlineSoftmaxBlock {
      * four FMAs and each probability broadcast two. With an odd slice count the last pass takes the last slice twice;
      * both copies start from the same accumulator and add the same terms, so storing both is harmless.
      */
-    private static void pv4(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, boolean half, int d,
+    private static void pv4(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, int d,
             float[] st, int stOff) {
         int stride = d + 2;
         int o0 = stOff + SoftmaxState.O;
@@ -226,7 +209,7 @@ public final class OnlineSoftmaxBlock {
         int o2 = o1 + stride;
         int o3 = o2 + stride;
         int dv = d - d % L;
-        long eb = half ? 2 : 4;
+        long eb = 4;
         for (int e = 0; e < dv; e += 2 * L) {
             int f = Math.min(e + L, dv - L);
             FloatVector a0 = FloatVector.fromArray(F, st, o0 + e), c0 = FloatVector.fromArray(F, st, o0 + f);
@@ -236,8 +219,8 @@ public final class OnlineSoftmaxBlock {
             long ve = vOff + e * eb;
             long vf = vOff + f * eb;
             for (int j = 0; j < n; j++) {
-                FloatVector x = load(v, ve + j * tb, half);
-                FloatVector y = load(v, vf + j * tb, half);
+                FloatVector x = load(v, ve + j * tb);
+                FloatVector y = load(v, vf + j * tb);
                 FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
                 a0 = x.fma(w, a0);
                 c0 = y.fma(w, c0);
@@ -261,16 +244,16 @@ public final class OnlineSoftmaxBlock {
             c3.intoArray(st, o3 + f);
         }
         for (int r = 0; r < 4; r++) {
-            pvTail(p, pOff + r * n, n, v, vOff, tb, half, dv, d, st, stOff + r * stride + SoftmaxState.O);
+            pvTail(p, pOff + r * n, n, v, vOff, tb, dv, d, st, stOff + r * stride + SoftmaxState.O);
         }
     }
 
     /** {@code Õ += Σ_j p_j·v_j} for one row, values in place: two slices of d per pass (clamped like pv4). */
-    private static void pv1(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, boolean half, int d,
+    private static void pv1(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, int d,
             float[] st, int stOff) {
         int o = stOff + SoftmaxState.O;
         int dv = d - d % L;
-        long eb = half ? 2 : 4;
+        long eb = 4;
         for (int e = 0; e < dv; e += 2 * L) {
             int f = Math.min(e + L, dv - L);
             FloatVector a0 = FloatVector.fromArray(F, st, o + e);
@@ -278,30 +261,52 @@ public final class OnlineSoftmaxBlock {
             for (int j = 0; j < n; j++) {
                 long vj = vOff + j * tb;
                 FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
-                a0 = load(v, vj + e * eb, half).fma(w, a0);
-                a1 = load(v, vj + f * eb, half).fma(w, a1);
+                a0 = load(v, vj + e * eb).fma(w, a0);
+                a1 = load(v, vj + f * eb).fma(w, a1);
             }
             a1.intoArray(st, o + f);
             a0.intoArray(st, o + e);
         }
-        pvTail(p, pOff, n, v, vOff, tb, half, dv, d, st, o);
+        pvTail(p, pOff, n, v, vOff, tb, dv, d, st, o);
     }
 
     /** Elements {@code [dv, d)} of one row's {@code Õ} (at {@code st[o …]}), scalar. */
-    private static void pvTail(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, boolean half, int dv,
+    private static void pvTail(float[] p, int pOff, int n, MemorySegment v, long vOff, long tb, int dv,
             int d, float[] st, int o) {
-        long eb = half ? 2 : 4;
+        long eb = 4;
         for (int e = dv; e < d; e++) {
             float a = st[o + e];
             for (int j = 0; j < n; j++) {
-                a += p[pOff + j] * scalar(v, vOff + j * tb + e * eb, half);
+                a += p[pOff + j] * scalar(v, vOff + j * tb + e * eb);
             }
             st[o + e] = a;
         }
     }
 
-    /** {@code s[r·n + j] = q_r · k_j}, four rows per key load, two accumulators per row. */
+    /**
+     * {@code s[r·n + j] = q_r · k_j}. Rows in fours share each key load, with a horizontal sum per score; a row left
+     * over (all of them when {@code g < 4}, e.g. without GQA) goes against eight keys at a time through
+     * {@link TreeScores} where it applies. One row with one key per step is a chain of dependent FMAs that ran at
+     * about a quarter of the tree's speed; four rows hide that latency on their own (and measured faster than the tree
+     * in pairs of rows, which reloads each key once per pair).
+     */
     static void scores(float[] q, int qOff, int g, int d, float[] k, int kOff, int n, float[] s, int sOff) {
+        int fours = g - g % 4;
+        scoresGeneric(q, qOff, fours, d, k, kOff, 0, n, s, sOff, n);
+        for (int r = fours; r < g; r++) {
+            int q0 = qOff + r * d;
+            int s0 = sOff + r * n;
+            int done = TreeScores.applies(d) ? TreeScores.row(q, q0, d, k, kOff, n, s, s0) : 0;
+            scoresGeneric(q, q0, 1, d, k, kOff, done, n, s, s0, n);
+        }
+    }
+
+    /**
+     * Scores of {@code g} rows against keys {@code [from, to)}: four rows per key load, two accumulators per row, one
+     * horizontal sum per score; row {@code r}'s scores go to {@code s[sOff + r·stride + j]}.
+     */
+    private static void scoresGeneric(float[] q, int qOff, int g, int d, float[] k, int kOff, int from, int to,
+            float[] s, int sOff, int stride) {
         int dv = d - d % L;
         int r = 0;
         for (; r + 4 <= g; r += 4) {
@@ -309,7 +314,56 @@ public final class OnlineSoftmaxBlock {
             int q1 = q0 + d;
             int q2 = q1 + d;
             int q3 = q2 + d;
-            for (int j = 0; j < n; j++) {
+            int j = from;
+            for (; j + 2 <= to; j += 2) {
+                // Two keys per step: eight independent accumulators, each q load feeding two FMAs.
+                int ka = kOff + j * d;
+                int kc = ka + d;
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+                for (int e = 0; e < dv; e += L) {
+                    FloatVector x = FloatVector.fromArray(F, k, ka + e);
+                    FloatVector y = FloatVector.fromArray(F, k, kc + e);
+                    FloatVector w = FloatVector.fromArray(F, q, q0 + e);
+                    a0 = w.fma(x, a0);
+                    c0 = w.fma(y, c0);
+                    w = FloatVector.fromArray(F, q, q1 + e);
+                    a1 = w.fma(x, a1);
+                    c1 = w.fma(y, c1);
+                    w = FloatVector.fromArray(F, q, q2 + e);
+                    a2 = w.fma(x, a2);
+                    c2 = w.fma(y, c2);
+                    w = FloatVector.fromArray(F, q, q3 + e);
+                    a3 = w.fma(x, a3);
+                    c3 = w.fma(y, c3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), t0 = c0.reduceLanes(VectorOperators.ADD);
+                float s1 = a1.reduceLanes(VectorOperators.ADD), t1 = c1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), t2 = c2.reduceLanes(VectorOperators.ADD);
+                float s3 = a3.reduceLanes(VectorOperators.ADD), t3 = c3.reduceLanes(VectorOperators.ADD);
+                for (int e = dv; e < d; e++) {
+                    float x = k[ka + e];
+                    float y = k[kc + e];
+                    s0 += q[q0 + e] * x;
+                    t0 += q[q0 + e] * y;
+                    s1 += q[q1 + e] * x;
+                    t1 += q[q1 + e] * y;
+                    s2 += q[q2 + e] * x;
+                    t2 += q[q2 + e] * y;
+                    s3 += q[q3 + e] * x;
+                    t3 += q[q3 + e] * y;
+                }
+                int o = sOff + r * stride + j;
+                s[o] = s0;
+                s[o + 1] = t0;
+                s[o + stride] = s1;
+                s[o + stride + 1] = t1;
+                s[o + 2 * stride] = s2;
+                s[o + 2 * stride + 1] = t2;
+                s[o + 3 * stride] = s3;
+                s[o + 3 * stride + 1] = t3;
+            }
+            for (; j < to; j++) {
                 int kb = kOff + j * d;
                 FloatVector a0 = FloatVector.zero(F);
                 FloatVector a1 = a0, a2 = a0, a3 = a0;
@@ -331,16 +385,16 @@ public final class OnlineSoftmaxBlock {
                     s2 += q[q2 + e] * ke;
                     s3 += q[q3 + e] * ke;
                 }
-                int o = sOff + r * n + j;
+                int o = sOff + r * stride + j;
                 s[o] = s0;
-                s[o + n] = s1;
-                s[o + 2 * n] = s2;
-                s[o + 3 * n] = s3;
+                s[o + stride] = s1;
+                s[o + 2 * stride] = s2;
+                s[o + 3 * stride] = s3;
             }
         }
         for (; r < g; r++) {
             int q0 = qOff + r * d;
-            for (int j = 0; j < n; j++) {
+            for (int j = from; j < to; j++) {
                 int kb = kOff + j * d;
                 FloatVector a0 = FloatVector.zero(F);
                 FloatVector a1 = a0;
@@ -356,7 +410,7 @@ public final class OnlineSoftmaxBlock {
                 for (e = dv; e < d; e++) {
                     s0 += q[q0 + e] * k[kb + e];
                 }
-                s[sOff + r * n + j] = s0;
+                s[sOff + r * stride + j] = s0;
             }
         }
     }
@@ -411,7 +465,12 @@ public final class OnlineSoftmaxBlock {
         }
     }
 
-    /** {@code Õ_r += Σ_j p_rj·v_j} for four rows: four accumulators per slice of d, one value load for all four. */
+    /**
+     * {@code Õ_r += Σ_j p_rj·v_j} for four rows: two slices of d per pass over the block, so each value load feeds four
+     * FMAs and each probability broadcast two (eight accumulators). With an odd slice count the last pass takes the
+     * last slice twice; both copies start from the same accumulator and add the same terms, so storing both is
+     * harmless.
+     */
     static void pv4(float[] p, int pOff, int n, float[] v, int vOff, int d, float[] st, int stOff) {
         int stride = d + 2;
         int o0 = stOff + SoftmaxState.O;
@@ -422,22 +481,37 @@ public final class OnlineSoftmaxBlock {
         int p2 = p1 + n;
         int p3 = p2 + n;
         int dv = d - d % L;
-        for (int e = 0; e < dv; e += L) {
-            FloatVector a0 = FloatVector.fromArray(F, st, o0 + e);
-            FloatVector a1 = FloatVector.fromArray(F, st, o1 + e);
-            FloatVector a2 = FloatVector.fromArray(F, st, o2 + e);
-            FloatVector a3 = FloatVector.fromArray(F, st, o3 + e);
+        for (int e = 0; e < dv; e += 2 * L) {
+            int f = Math.min(e + L, dv - L);
+            FloatVector a0 = FloatVector.fromArray(F, st, o0 + e), c0 = FloatVector.fromArray(F, st, o0 + f);
+            FloatVector a1 = FloatVector.fromArray(F, st, o1 + e), c1 = FloatVector.fromArray(F, st, o1 + f);
+            FloatVector a2 = FloatVector.fromArray(F, st, o2 + e), c2 = FloatVector.fromArray(F, st, o2 + f);
+            FloatVector a3 = FloatVector.fromArray(F, st, o3 + e), c3 = FloatVector.fromArray(F, st, o3 + f);
             for (int j = 0; j < n; j++) {
-                FloatVector vv = FloatVector.fromArray(F, v, vOff + j * d + e);
-                a0 = vv.fma(FloatVector.broadcast(F, p[pOff + j]), a0);
-                a1 = vv.fma(FloatVector.broadcast(F, p[p1 + j]), a1);
-                a2 = vv.fma(FloatVector.broadcast(F, p[p2 + j]), a2);
-                a3 = vv.fma(FloatVector.broadcast(F, p[p3 + j]), a3);
+                int b = vOff + j * d;
+                FloatVector x = FloatVector.fromArray(F, v, b + e);
+                FloatVector y = FloatVector.fromArray(F, v, b + f);
+                FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
+                a0 = x.fma(w, a0);
+                c0 = y.fma(w, c0);
+                w = FloatVector.broadcast(F, p[p1 + j]);
+                a1 = x.fma(w, a1);
+                c1 = y.fma(w, c1);
+                w = FloatVector.broadcast(F, p[p2 + j]);
+                a2 = x.fma(w, a2);
+                c2 = y.fma(w, c2);
+                w = FloatVector.broadcast(F, p[p3 + j]);
+                a3 = x.fma(w, a3);
+                c3 = y.fma(w, c3);
             }
             a0.intoArray(st, o0 + e);
             a1.intoArray(st, o1 + e);
             a2.intoArray(st, o2 + e);
             a3.intoArray(st, o3 + e);
+            c0.intoArray(st, o0 + f);
+            c1.intoArray(st, o1 + f);
+            c2.intoArray(st, o2 + f);
+            c3.intoArray(st, o3 + f);
         }
         for (int e = dv; e < d; e++) {
             float a0 = st[o0 + e], a1 = st[o1 + e], a2 = st[o2 + e], a3 = st[o3 + e];
@@ -455,29 +529,59 @@ public final class OnlineSoftmaxBlock {
         }
     }
 
-    /** {@code Õ += Σ_j p_j·v_j} for one row, two tokens per step into two accumulators. */
+    /**
+     * {@code Õ += Σ_j p_j·v_j} for one row, token by token over eight-vector slices of {@code d}: each value row is
+     * read front to back (whole cache lines, in order) into eight accumulators that stay in registers for the whole
+     * block. The slice-by-slice order (one accumulator, every token, next slice) was 2–3× slower here: it strides
+     * through the block once per slice.
+     */
     static void pv1(float[] p, int pOff, int n, float[] v, int vOff, int d, float[] st, int stOff) {
-        int o0 = stOff + SoftmaxState.O;
-        int dv = d - d % L;
-        for (int e = 0; e < dv; e += L) {
-            FloatVector a0 = FloatVector.fromArray(F, st, o0 + e);
-            FloatVector a1 = FloatVector.zero(F);
-            int j = 0;
-            for (; j + 2 <= n; j += 2) {
-                a0 = FloatVector.fromArray(F, v, vOff + j * d + e).fma(FloatVector.broadcast(F, p[pOff + j]), a0);
-                a1 = FloatVector.fromArray(F, v, vOff + (j + 1) * d + e).fma(FloatVector.broadcast(F, p[pOff + j + 1]), a1);
+        int o = stOff + SoftmaxState.O;
+        int e = 0;
+        for (; e + 8 * L <= d; e += 8 * L) {
+            int c = o + e;
+            FloatVector a0 = FloatVector.fromArray(F, st, c);
+            FloatVector a1 = FloatVector.fromArray(F, st, c + L);
+            FloatVector a2 = FloatVector.fromArray(F, st, c + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(F, st, c + 3 * L);
+            FloatVector a4 = FloatVector.fromArray(F, st, c + 4 * L);
+            FloatVector a5 = FloatVector.fromArray(F, st, c + 5 * L);
+            FloatVector a6 = FloatVector.fromArray(F, st, c + 6 * L);
+            FloatVector a7 = FloatVector.fromArray(F, st, c + 7 * L);
+            for (int j = 0; j < n; j++) {
+                FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
+                int b = vOff + j * d + e;
+                a0 = FloatVector.fromArray(F, v, b).fma(w, a0);
+                a1 = FloatVector.fromArray(F, v, b + L).fma(w, a1);
+                a2 = FloatVector.fromArray(F, v, b + 2 * L).fma(w, a2);
+                a3 = FloatVector.fromArray(F, v, b + 3 * L).fma(w, a3);
+                a4 = FloatVector.fromArray(F, v, b + 4 * L).fma(w, a4);
+                a5 = FloatVector.fromArray(F, v, b + 5 * L).fma(w, a5);
+                a6 = FloatVector.fromArray(F, v, b + 6 * L).fma(w, a6);
+                a7 = FloatVector.fromArray(F, v, b + 7 * L).fma(w, a7);
             }
-            if (j < n) {
-                a0 = FloatVector.fromArray(F, v, vOff + j * d + e).fma(FloatVector.broadcast(F, p[pOff + j]), a0);
-            }
-            a0.add(a1).intoArray(st, o0 + e);
+            a0.intoArray(st, c);
+            a1.intoArray(st, c + L);
+            a2.intoArray(st, c + 2 * L);
+            a3.intoArray(st, c + 3 * L);
+            a4.intoArray(st, c + 4 * L);
+            a5.intoArray(st, c + 5 * L);
+            a6.intoArray(st, c + 6 * L);
+            a7.intoArray(st, c + 7 * L);
         }
-        for (int e = dv; e < d; e++) {
-            float a = st[o0 + e];
+        for (; e + L <= d; e += L) {
+            FloatVector a = FloatVector.fromArray(F, st, o + e);
+            for (int j = 0; j < n; j++) {
+                a = FloatVector.fromArray(F, v, vOff + j * d + e).fma(FloatVector.broadcast(F, p[pOff + j]), a);
+            }
+            a.intoArray(st, o + e);
+        }
+        for (; e < d; e++) {
+            float a = st[o + e];
             for (int j = 0; j < n; j++) {
                 a += p[pOff + j] * v[vOff + j * d + e];
             }
-            st[o0 + e] = a;
+            st[o + e] = a;
         }
     }
 }

@@ -11,6 +11,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 @Tag("vector")
 class DecodeAttentionTest {
@@ -168,10 +170,16 @@ class DecodeAttentionTest {
         }
     }
 
-    @Test
-    void f16CacheWithinStorageError() {
+    /**
+     * F16 caches are widened into scratch and folded there, with register tiles chosen by group size and head dim
+     * (pairs of rows against four keys, an odd row against eight, the generic loop for keys past the last tile and
+     * for head dims not a multiple of eight): every group size 1 … 5, odd lengths, and head dims 40, 128 and 36.
+     */
+    @ParameterizedTest
+    @CsvSource({"8, 2, 40", "4, 4, 128", "6, 3, 128", "9, 3, 40", "10, 2, 128", "5, 1, 40", "6, 2, 36"})
+    void f16CacheWithinStorageError(int heads, int kvHeads, int d) {
         try (Arena arena = Arena.ofShared()) {
-            Case c = make(arena, 8, 2, 40, new int[] {777, 3, 260}, DType.F16, 13);
+            Case c = make(arena, heads, kvHeads, d, new int[] {777, 3, 260, 13}, DType.F16, 13);
             for (WorkList list : lists(c.kv, 2)) {
                 float[] got = run(arena, c, list);
                 check(list.schedule() + " f16 vs its own values", c, c.kv, got, 0);

@@ -31,6 +31,40 @@ class FloatConversionsTest {
         }
     }
 
+    /**
+     * The array form relies on C2 turning {@link Float#float16ToFloat} into the hardware conversion: checked after
+     * enough calls for the loop to be compiled, against a decoding written out by hand (sign, exponent, mantissa).
+     */
+    @Test
+    void everyF16BitPatternConvertsExactlyIntoArraysOnceCompiled() {
+        int n = 65536 + 7;
+        float[] out = new float[n + 3];
+        try (Buffer h = Buffers.allocate("h", DType.F16, n)) {
+            for (int i = 0; i < n; i++) {
+                h.segment().setAtIndex(Buffer.I16, i, (short) i);
+            }
+            for (int round = 0; round < 300; round++) {
+                FloatConversions.f16ToF32(h.segment(), 0, out, 3, n);
+            }
+            for (int i = 0; i < n; i++) {
+                int bits = i & 0xffff;
+                int exp = bits >> 10 & 0x1f;
+                int mant = bits & 0x3ff;
+                float mag = exp == 0 ? Math.scalb((float) mant, -24)
+                        : exp == 31 ? (mant == 0 ? Float.POSITIVE_INFINITY : Float.NaN)
+                        : Math.scalb((float) (mant | 0x400), exp - 25);
+                float want = (bits & 0x8000) != 0 ? -mag : mag;
+                float got = out[3 + i];
+                if (Float.isNaN(want)) {
+                    assertTrue(Float.isNaN(got), "pattern " + Integer.toHexString(bits));
+                } else {
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got),
+                            "pattern " + Integer.toHexString(bits));
+                }
+            }
+        }
+    }
+
     @Test
     void f32ToF16RoundsToNearestEvenLikeTheJdk() {
         float[] special = {0f, -0f, 1f, -1f, 65504f, 65520f, 65519.99f, 1e9f, -1e9f, Float.POSITIVE_INFINITY,
