@@ -84,8 +84,8 @@ final class GenerateCommand implements Gale.Command {
                         policy,
                         temperature == 0 ? "greedy" : "temperature " + temperature + ", top-p " + topP + ", seed "
                                 + seed);
-                out.printf(Locale.ROOT, "prefill: %d tokens, %.1f tok/s%n", st.promptTokens(),
-                        st.prefillTokensPerSecond());
+                out.printf(Locale.ROOT, "prefill: %d tokens, %.1f tok/s (%s)%n", st.promptTokens(),
+                        st.prefillTokensPerSecond(), s.prefillMode());
                 out.printf(Locale.ROOT, "decode:  %d tokens, %.1f tok/s, %.2f MB of weights read per token%n",
                         st.generated(), st.decodeTokensPerSecond(), w.bytesPerToken() / 1e6);
                 out.printf(Locale.ROOT, "memory:  weights %.2f MB, KV cache %.2f MB (%d positions)%n",

@@ -156,8 +156,8 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
             double bytes = w.bytesPerToken() + kvBytes;
             double tps = steps / seconds;
             double gbs = bytes * tps / 1e9;
-            String prefill = fmt(prompt * 1e9 / prefillNanos) + (s.prefillMode().equals("batched") ? ""
-                    : " (token by token: no batched prefill attention on this device)");
+            String prefill = fmt(prompt * 1e9 / prefillNanos) + (s.prefillMode().startsWith("batched") ? ""
+                    : " (" + s.prefillMode() + ")");
             return List.of(type.name(), d.id(), fmt(tps), fmt(bytes / 1e6), fmt(gbs),
                     String.format(Locale.ROOT, "%.2f", gbs / probe), String.format(Locale.ROOT, "%.0f%%",
                             100 * gaps[steps / 2]), prefill);

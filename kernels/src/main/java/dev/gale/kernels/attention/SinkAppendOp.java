@@ -11,9 +11,10 @@ import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /**
- * Appends one token to a one-sequence {@link SinkWindowKv} as a graph launch: {@code (k [1, Hkv·d] F32, v (same))},
- * keys un-rotated (the cache rotates them by their cache position when it is read). The slot comes from the cache's
- * {@link SinkWindow}: a sink slot for the first tokens, then the ring slot of the oldest window token.
+ * Appends {@code T} tokens in order to a one-sequence {@link SinkWindowKv} as a graph launch:
+ * {@code (k [T, Hkv·d] F32, v (same))}, keys un-rotated (the cache rotates them by their cache position when it is
+ * read). Each slot comes from the cache's {@link SinkWindow}: a sink slot for the first tokens, then the ring slot of
+ * the oldest window token.
  */
 public final class SinkAppendOp extends KernelOp {
     private final SinkWindowKv cache;
@@ -37,17 +38,22 @@ public final class SinkAppendOp extends KernelOp {
 
     @Override
     public void check(List<Arg> args) {
-        arity(args, 2, "(k [1, Hkv·d], v [1, Hkv·d])");
+        arity(args, 2, "(k [T, Hkv·d], v [T, Hkv·d])");
         TensorDesc k = tensor(args, 0, "k", DType.F32);
         TensorDesc v = tensor(args, 1, "v", DType.F32);
         sameShape("k and v", k, v);
-        require(k.elementCount() == (long) cache.kvHeads() * cache.headDim(), "k " + k + " must hold one token of "
+        long token = (long) cache.kvHeads() * cache.headDim();
+        require(k.elementCount() > 0 && k.elementCount() % token == 0, "k " + k + " must hold whole tokens of "
                 + cache.kvHeads() + " heads of " + cache.headDim());
     }
 
     @Override
     protected void vector(LaunchContext ctx) {
-        cache.append(0, ctx.segment(0), 0, ctx.segment(1), 0);
+        long tokenBytes = 4L * cache.kvHeads() * cache.headDim();
+        long tokens = ctx.desc(0).elementCount() * 4 / tokenBytes;
+        for (long t = 0; t < tokens; t++) {
+            cache.append(0, ctx.segment(0), t * tokenBytes, ctx.segment(1), t * tokenBytes);
+        }
     }
 
     @Override

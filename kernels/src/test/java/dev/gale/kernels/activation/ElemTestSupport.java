@@ -99,7 +99,7 @@ public final class ElemTestSupport {
         // (up to a deadline) until a window of 200 calls is clean. Interpreted or C1 code boxes every vector.
         long slack = 200 * 16 / 2;
         long best = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 10_000_000_000L;
+        long deadline = System.nanoTime() + 30_000_000_000L;
         while (best >= slack && System.nanoTime() < deadline) {
             long before = allocatedBytes();
             for (int i = 0; i < 200; i++) {

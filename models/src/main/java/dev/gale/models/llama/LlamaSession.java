@@ -78,6 +78,8 @@ public final class LlamaSession implements AutoCloseable {
     private final Map<Integer, Step> steps = new HashMap<>();
     private final Xorshift rng;
     private final MappedKvCache resumed;
+    /** Every region of a KIVI session's caches (fresh or resumed), in allocation order: what {@link #save} writes. */
+    private final List<KvRegion> kiviRegions = new ArrayList<>();
     /** Per layer, the KIVI cache when the precision is quantized; null for dense caches. */
     private final List<KiviCache> kivi;
     /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
@@ -85,8 +87,12 @@ public final class LlamaSession implements AutoCloseable {
     /** Per layer, the H2O cache under the h2o policy; null otherwise. */
     private final List<HeavyHitterKv> heavy;
     private int position;
-    private boolean batchedPrefill;
-    private String prefillNote = "batched";
+    /** Why prompts continuing a sequence go token by token, or null: they run in one pass (dense caches). */
+    private String continueRefusal;
+    /** Why prompts starting a sequence go token by token, or null: they run in one pass (all but H2O). */
+    private String freshRefusal;
+    private final Map<Integer, Step> freshSteps = new HashMap<>();
+    private String prefillNote = "no prompt yet";
     private RunReport lastReport;
     private Step lastStep;
 
@@ -97,8 +103,8 @@ public final class LlamaSession implements AutoCloseable {
         final Bindings bindings;
         final List<Buffer> owned = new ArrayList<>();
 
-        Step(int tokens) {
-            g = new StepGraph(weights, tokens, options.capacity(), kvType(), kivi, sinks, heavy,
+        Step(int tokens, boolean fresh) {
+            g = new StepGraph(weights, tokens, fresh, options.capacity(), kvType(), kivi, sinks, heavy,
                     new StepGraph.Sampling(options.temperature(), options.topP()), DecodePlanner.Schedule.AUTO);
             TaskGraph.PlanOptions po = options.allowFallback() ? TaskGraph.PlanOptions.withFallback()
                     : TaskGraph.PlanOptions.DEFAULT;
@@ -131,6 +137,14 @@ public final class LlamaSession implements AutoCloseable {
             bindings.bind(g.probs, own(tokens, "probs", DType.F32, config.vocab()));
             bindings.bind(g.ids, own(tokens, "ids", DType.I32, tokens));
             bindings.bind(g.next, own(tokens, "next", DType.I32, 1));
+            if (g.seqs != null) {
+                Buffer table = own(tokens, "prefill.seqs", DType.I32, 4);
+                table.setInt(0, 0);
+                table.setInt(1, tokens);
+                table.setInt(2, 0);
+                table.setInt(3, tokens);
+                bindings.bind(g.seqs, table);
+            }
         }
 
         private Buffer own(int tokens, String name, DType dt, long n) {
@@ -176,9 +190,6 @@ public final class LlamaSession implements AutoCloseable {
         String saved = resumed == null ? null : resumed.header().attributes().get("rng.state");
         this.rng = new Xorshift(saved != null ? Long.parseLong(saved) : options.seed() == 0 ? 1 : options.seed());
         long perLayer = (long) config.kvHeads() * options.capacity() * config.headDim();
-        if (options.kv().quantized() && resumed != null) {
-            throw new IllegalArgumentException("resuming a saved session is supported for f32 and f16 caches");
-        }
         // The parent allocator carries the limit; Arrow rounds each buffer up to a power of two, so a tight
         // per-session limit would refuse caches that fit.
         this.kv = new ArrowKvMemory(allocator, name, Long.MAX_VALUE);
@@ -221,7 +232,7 @@ public final class LlamaSession implements AutoCloseable {
                 int layer = l;
                 kivi.add(new KiviCache(layout, 1,
                         config.kvHeads(), config.headDim(), options.capacity(), KvPrecision.F16,
-                        (n, dt, count) -> kv.allocate("l" + layer + "." + n, dt, count)));
+                        (n, dt, count) -> kiviRegion("l" + layer + "." + n, dt, count)));
             } else if (resumed == null) {
                 cacheK.add(kv.allocate("l" + l + ".k", kvType(), perLayer));
                 cacheV.add(kv.allocate("l" + l + ".v", kvType(), perLayer));
@@ -234,13 +245,17 @@ public final class LlamaSession implements AutoCloseable {
         }
         if (resumed != null) {
             position = (int) resumed.header().tokens();
+            if (kivi != null) {
+                // A KIVI cache's only state outside its regions is its length; the residual ring is addressed by it.
+                for (KiviCache c : kivi) {
+                    c.setLength(0, position);
+                }
+            }
         }
-        steps.put(1, new Step(1));
-        batchedPrefill = kivi == null && sinks == null && heavy == null;
-        if (!batchedPrefill) {
-            prefillNote = "token by token: the " + (kivi != null ? options.kv() + " cache" : options.policy()
-                    + " policy") + " has no batched prefill attention";
-        }
+        steps.put(1, new Step(1, false));
+        continueRefusal = kivi == null && sinks == null && heavy == null ? null
+                : "only f32/f16 caches with the full policy continue a sequence in one pass";
+        freshRefusal = heavy == null ? null : "H2O scores need every query's attention to every key";
     }
 
     /** The logits of the last token of the last run (a copy). */
@@ -280,10 +295,16 @@ public final class LlamaSession implements AutoCloseable {
             throw new IllegalArgumentException("prefill needs at least one token");
         }
         requireRoom(tokens.length);
-        Step s = batchedPrefill ? prefillStep(tokens.length) : null;
+        Step s = null;
+        if (tokens.length == 1) {
+            prefillNote = "one token: the decode step";
+        } else if (position == 0) {
+            s = freshStep(tokens.length);
+        } else {
+            s = prefillStep(tokens.length);
+        }
         if (s == null) {
-            // Quantized, sink and H2O caches, and devices without the cached prefill attention, take the prompt
-            // through the decode step, one token at a time (every task still on the session's device).
+            // Every task still runs on the session's device: the decode step, one token at a time.
             int next = 0;
             for (int t : tokens) {
                 next = step(t);
@@ -306,26 +327,61 @@ public final class LlamaSession implements AutoCloseable {
         position = 0;
     }
 
-    /** The batched prefill plan for {@code n} tokens, or null (remembered) when the device cannot run one. */
+    /** The plan continuing a dense cache with {@code n} tokens, or null (remembered) when the device cannot run one. */
     private Step prefillStep(int n) {
-        Step s = steps.get(n);
-        if (s != null) {
-            return s;
-        }
-        try {
-            s = new Step(n);
-        } catch (UnsupportedTaskException e) {
-            batchedPrefill = false;
-            prefillNote = "token by token: " + e.getMessage();
+        if (continueRefusal != null) {
+            prefillNote = "token by token: " + continueRefusal;
             return null;
         }
-        steps.put(n, s);
+        Step s = steps.get(n);
+        if (s == null) {
+            try {
+                s = new Step(n, false);
+            } catch (UnsupportedTaskException e) {
+                continueRefusal = e.getMessage();
+                prefillNote = "token by token: " + continueRefusal;
+                return null;
+            }
+            steps.put(n, s);
+        }
+        prefillNote = "batched: attention over the cache";
         return s;
     }
 
-    /** How prompts are fed: {@code batched}, or why they go token by token. */
+    /**
+     * The plan starting a sequence with {@code n} tokens (attention over the prompt's own keys), or null when this
+     * cache has none (H2O; a sink cache the prompt would overflow) or the device cannot run one (remembered).
+     */
+    private Step freshStep(int n) {
+        if (freshRefusal != null) {
+            prefillNote = "token by token: " + freshRefusal;
+            return null;
+        }
+        if (sinks != null && n > options.policy().sinkCount() + options.policy().window()) {
+            prefillNote = "token by token: the prompt overflows the " + options.policy() + " cache";
+            return null;
+        }
+        Step s = freshSteps.get(n);
+        if (s == null) {
+            try {
+                s = new Step(n, true);
+            } catch (UnsupportedTaskException e) {
+                freshRefusal = e.getMessage();
+                prefillNote = "token by token: " + freshRefusal;
+                return null;
+            }
+            freshSteps.put(n, s);
+        }
+        prefillNote = "batched: attention over the prompt";
+        return s;
+    }
+
+    /**
+     * How the last prompt was fed: {@code batched: …} (over the prompt itself when it started the sequence, over the
+     * cache when it continued one), or {@code token by token: } and why.
+     */
     public String prefillMode() {
-        return batchedPrefill ? "batched" : prefillNote;
+        return prefillNote;
     }
 
     /** Feeds one token and returns the next. */
@@ -349,17 +405,20 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
-        if (kivi != null || sinks != null || heavy != null) {
-            throw new UnsupportedOperationException("saving a session is supported for f32 and f16 caches, not "
-                    + options.kv());
+        if (sinks != null || heavy != null) {
+            throw new UnsupportedOperationException("saving a session is supported for the full policy, not "
+                    + options.policy());
         }
         Map<String, String> attrs = new HashMap<>(attributes);
         attrs.put("capacity", Integer.toString(options.capacity()));
         attrs.put("layers", Integer.toString(config.layers()));
         attrs.put("kv.shape", config.kvHeads() + "x" + config.headDim());
         attrs.put("rng.state", Long.toString(rng.state()));
-        List<KvRegion> regions = new ArrayList<>();
-        for (int l = 0; l < config.layers(); l++) {
+        List<KvRegion> regions = new ArrayList<>(kiviRegions);
+        if (kivi != null) {
+            attrs.put("kivi.layout", kiviLayout(options.kv(), config.headDim()).toString());
+        }
+        for (int l = 0; l < config.layers() && kivi == null; l++) {
             regions.add(new KvRegion("l" + l + ".k", cacheK.get(l)));
             regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
             regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));
@@ -384,11 +443,38 @@ public final class LlamaSession implements AutoCloseable {
                 throw new KvCacheFileException(file, "gale.kv.attr.capacity/layers/kv.shape", -1, "cache shape "
                         + got + " does not match this session's " + want);
             }
+            if (options.kv().quantized()) {
+                String layout = kiviLayout(options.kv(), c.headDim()).toString();
+                String saved = a.get("kivi.layout");
+                if (!layout.equals(saved)) {
+                    throw new KvCacheFileException(file, "gale.kv.attr.kivi.layout", -1, "KIVI layout " + saved
+                            + " does not match this session's " + layout);
+                }
+            }
             return new LlamaSession(weights, allocator, name, options, m);
         } catch (RuntimeException e) {
             m.close();
             throw e;
         }
+    }
+
+    /**
+     * Memory for a KIVI cache's region: fresh Arrow memory, or the resumed file's region of that name, which must
+     * have the dtype and size this session's layout asks for.
+     */
+    private Buffer kiviRegion(String name, DType dtype, long count) {
+        Buffer b;
+        if (resumed == null) {
+            b = kv.allocate(name, dtype, count);
+        } else {
+            b = resumed.region(name);
+            if (b.dtype() != dtype || b.length() != count) {
+                throw new KvCacheFileException(resumed.file(), "region " + name, -1, "holds " + b.length() + " "
+                        + b.dtype() + ", this session's KIVI layout needs " + count + " " + dtype);
+            }
+        }
+        kiviRegions.add(new KvRegion(name, b));
+        return b;
     }
 
     /** The attributes saved with a resumed cache (empty for a fresh session). */
@@ -422,7 +508,8 @@ public final class LlamaSession implements AutoCloseable {
     @Override
     public void close() {
         steps.values().forEach(Step::close);
-        if (kivi != null) {
+        freshSteps.values().forEach(Step::close);
+        if (kivi != null && resumed == null) {
             kivi.forEach(KiviCache::close);
         }
         kv.close();

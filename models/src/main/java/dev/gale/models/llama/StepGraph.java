@@ -18,6 +18,8 @@ import dev.gale.kernels.attention.HeavyHitterOps;
 import dev.gale.kernels.attention.KiviAppendOp;
 import dev.gale.kernels.attention.KiviCache;
 import dev.gale.kernels.attention.KvAppendOp;
+import dev.gale.kernels.attention.PrefillAttentionOp;
+import dev.gale.kernels.attention.PrefillBatch;
 import dev.gale.kernels.attention.SinkAppendOp;
 import dev.gale.kernels.attention.SinkWindowKv;
 import dev.gale.kernels.norm.RmsNormOp;
@@ -38,6 +40,15 @@ import java.util.Map;
  * residual, RMSNorm, SwiGLU feed-forward, residual), the final norm, the classifier on the last token and the
  * sampler. With {@code T = 1} it is the decode step, compiled once per session and run once per token with the
  * position and the coin as its only run-time inputs; the sampled id lands in the buffer the next step embeds from.
+ *
+ * <p>A prompt runs as {@code T > 1} tokens in one of two ways. Continuing a dense cache, attention reads the cache
+ * (the chunk's keys appended first; {@link CachedPrefillAttentionOp}, CPU only). Starting a sequence
+ * ({@code fresh}: position 0), the cache holds nothing but the chunk itself, so attention runs over the chunk's own
+ * F32 keys and values ({@link PrefillAttentionOp}, which has a device kernel) while the append writes them to the
+ * cache in its own format: dense F32/F16, KIVI (quantize-on-append; KIVI's prefill attends in full precision too),
+ * or a sink cache that the chunk does not overflow (cache positions are then the token positions, so RoPE at the
+ * token positions is the cache's rotation). H2O has no fresh path: its scores need every query's attention to every
+ * key.
  *
  * <p>Tensors that are the same memory seen with another shape ({@code q} as {@code [T, dim]} for its projection and
  * {@code [T, Hq, d]} for RoPE and attention) are separate parameters bound to one buffer by the session.
@@ -78,12 +89,14 @@ final class StepGraph {
     final Map<WeightTensor, TensorParam> weightParams = new IdentityHashMap<>();
     final IntScalar pos;
     final FloatScalar coin;
+    /** The fresh prefill's batch table ({@link PrefillBatch}: one sequence, {@code [0, T, 0, T]}), else null. */
+    final TensorParam seqs;
 
     /**
-     * @param kivi per layer, the session's KIVI cache, or null for dense caches (graph tensors); KIVI graphs take one
-     *             token at a time
+     * @param kivi  per layer, the session's KIVI cache, or null for dense caches (graph tensors)
+     * @param fresh a prompt starting the sequence (position 0, {@code tokens > 1}): attention over the chunk itself
      */
-    StepGraph(BoundWeights w, int tokens, int capacity, DType kvType, List<KiviCache> kivi,
+    StepGraph(BoundWeights w, int tokens, boolean fresh, int capacity, DType kvType, List<KiviCache> kivi,
             List<SinkWindowKv> sinks, List<HeavyHitterKv> heavy, Sampling sampling,
             DecodePlanner.Schedule schedule) {
         LlamaConfig c = w.config();
@@ -92,7 +105,16 @@ final class StepGraph {
         int t = tokens;
         int dim = c.dim();
         int hd = c.headDim();
-        graph = new TaskGraph(t == 1 ? "llama decode step" : "llama prefill x" + t);
+        if (fresh && t == 1) {
+            throw new IllegalArgumentException("a fresh prefill has more than one token");
+        }
+        if (t > 1 && !fresh && (kivi != null || sinks != null || heavy != null)) {
+            throw new IllegalArgumentException("only dense caches continue a prompt in one pass");
+        }
+        if (fresh && heavy != null) {
+            throw new IllegalArgumentException("H2O caches take one token per step");
+        }
+        graph = new TaskGraph(t == 1 ? "llama decode step" : (fresh ? "llama fresh prefill x" : "llama prefill x") + t);
         ids = graph.tensor("ids", DType.I32, t);
         x = graph.tensor("x", DType.F32, t, dim);
         h = graph.tensor("h", DType.F32, t, dim);
@@ -115,10 +137,12 @@ final class StepGraph {
         next = graph.tensor("next", DType.I32, 1);
         pos = graph.intScalar("position");
         coin = graph.floatScalar("coin");
+        seqs = fresh ? graph.tensor("prefill.seqs", DType.I32, 1, PrefillBatch.FIELDS) : null;
 
         AttentionSpec spec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, true);
-        Op attention = t == 1 ? new DecodeAttentionOp(AttentionSpec.of(c.heads(), c.kvHeads(), hd, false), schedule)
-                : new CachedPrefillAttentionOp(spec);
+        AttentionSpec decodeSpec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, false);
+        Op attention = t == 1 ? new DecodeAttentionOp(decodeSpec, schedule) : new CachedPrefillAttentionOp(spec);
+        Op ownAttention = fresh ? new PrefillAttentionOp(spec, t) : null;
         // H2O keeps original positions beyond its budget: the table covers the model's positions too.
         RopeOp rope = new RopeOp(Rope.table(c, Math.max(capacity, c.seqLen())));
         RmsNormOp norm = new RmsNormOp(c.normEps());
@@ -132,28 +156,25 @@ final class StepGraph {
                     .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2);
             if (sinks != null) {
                 // Keys are cached un-rotated; the cache rotates keys and query by their cache positions.
-                if (t != 1) {
-                    throw new IllegalArgumentException("sink caches take one token per step");
+                graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2);
+                if (fresh) {
+                    graph.launch(p + "rope", rope, q3, k3, pos)
+                            .launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                } else {
+                    graph.launch(p + "attention", new CacheAttentionOp(sinks.get(l), decodeSpec), q3, att3);
                 }
-                graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2)
-                        .launch(p + "attention", new CacheAttentionOp(sinks.get(l),
-                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
             } else if (heavy != null) {
-                if (t != 1) {
-                    throw new IllegalArgumentException("H2O caches take one token per step");
-                }
                 graph.launch(p + "rope", rope, q3, k3, pos)
                         .launch(p + "kv_append", HeavyHitterOps.append(heavy.get(l)), k2, v2, pos)
-                        .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l),
-                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+                        .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l), decodeSpec), q3, att3);
             } else if (kivi != null) {
-                if (t != 1) {
-                    throw new IllegalArgumentException("KIVI caches take one token per step");
-                }
                 graph.launch(p + "rope", rope, q3, k3, pos)
-                        .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos)
-                        .launch(p + "attention", new CacheAttentionOp(kivi.get(l),
-                                AttentionSpec.of(c.heads(), c.kvHeads(), hd, false)), q3, att3);
+                        .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos);
+                if (fresh) {
+                    graph.launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                } else {
+                    graph.launch(p + "attention", new CacheAttentionOp(kivi.get(l), decodeSpec), q3, att3);
+                }
             } else {
                 TensorParam ck = graph.tensor(p + "cache.k", kvType, 1, c.kvHeads(), capacity, hd);
                 TensorParam cv = graph.tensor(p + "cache.v", kvType, 1, c.kvHeads(), capacity, hd);
@@ -162,8 +183,12 @@ final class StepGraph {
                 cacheV.add(cv);
                 lengths.add(len);
                 graph.launch(p + "rope", rope, q3, k3, pos)
-                        .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos)
-                        .launch(p + "attention", attention, q3, ck, cv, len, att3);
+                        .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos);
+                if (fresh) {
+                    graph.launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                } else {
+                    graph.launch(p + "attention", attention, q3, ck, cv, len, att3);
+                }
             }
             graph.launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
                     .launch(p + "attn_residual", ResidualAddOp.INSTANCE, x, o, x)

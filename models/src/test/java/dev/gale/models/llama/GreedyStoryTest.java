@@ -1,11 +1,13 @@
 package dev.gale.models.llama;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.core.device.Device;
 import dev.gale.core.device.Devices;
+import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.SharedFiles;
 import dev.gale.models.llama2c.Llama2cCheckpoint;
@@ -114,14 +116,20 @@ class GreedyStoryTest {
         List<Integer> cpu = greedy(Devices.cpu(), 48);
         for (Device d : devices) {
             assertEquals(cpu, greedy(d, 48), d.id());
-            // A prompt on the device: no batched prefill attention there, so it goes token by token, and says so.
+            // A prompt on the device starts its sequence: one batched pass, attention over the prompt, all on the device.
             try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
                  BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator();
                  LlamaSession s = new LlamaSession(w, alloc, "prompt", LlamaSession.Options.greedy(d, 64))) {
                 int[] prompt = new int[] {Llama2cTokenizerFile.BOS, cpu.get(0), cpu.get(1)};
                 assertEquals(cpu.get(2), s.prefill(prompt));
+                assertEquals("batched: attention over the prompt", s.prefillMode());
+                assertFalse(s.lastReport().anyFallback(), s.lastReport().toString());
+                var attention = s.lastReport().task("l0.attention");
+                assertEquals(d.id(), attention.device(), attention.toString());
+                assertTrue(s.lastReport().toString().contains("llama fresh prefill x3"), s.lastReport().toString());
+                // Continuing it needs attention over the cache, which has no device kernel: token by token, said so.
+                assertEquals(cpu.get(4), s.prefill(new int[] {cpu.get(2), cpu.get(3)}));
                 assertTrue(s.prefillMode().startsWith("token by token"), s.prefillMode());
-                assertFalse(s.lastReport().anyFallback());
             }
         }
     }
@@ -162,5 +170,70 @@ class GreedyStoryTest {
                 assertEquals(stepped, batched, kvType + ": " + text(batched) + " vs " + text(stepped));
             }
         }
+    }
+
+    /**
+     * Every cache that can start a sequence in one pass does, with attention over the prompt's own F32 keys: so the
+     * first sampled token and its logits are those of the F32 dense cache, bit for bit, whatever the cache stores
+     * (KIVI quantizes on append, the sink cache keeps keys un-rotated). Decoding then continues as after the same
+     * prompt fed token by token (the greedy tokens agree for these caches), and the modes say what ran.
+     */
+    @Test
+    void everyCacheStartsASequenceInOnePass() {
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+            int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
+            float[] want;
+            try (LlamaSession f32 = new LlamaSession(w, alloc, "f32", options(KvPrecision.F32, KvPolicy.FULL))) {
+                f32.prefill(prompt);
+                want = f32.logits();
+            }
+            Object[][] caches = {{KvPrecision.F16, KvPolicy.FULL}, {KvPrecision.INT8, KvPolicy.FULL},
+                {KvPrecision.INT4, KvPolicy.FULL}, {KvPrecision.F32, KvPolicy.parse("sinks:4,window:60")}};
+            for (Object[] c : caches) {
+                LlamaSession.Options o = options((KvPrecision) c[0], (KvPolicy) c[1]);
+                String what = c[0] + " " + c[1];
+                List<Integer> batched = new ArrayList<>();
+                List<Integer> stepped = new ArrayList<>();
+                try (LlamaSession a = new LlamaSession(w, alloc, "batched", o);
+                     LlamaSession b = new LlamaSession(w, alloc, "stepped", o)) {
+                    int t = a.prefill(prompt);
+                    assertEquals("batched: attention over the prompt", a.prefillMode(), what);
+                    assertArrayEquals(want, a.logits(), what + ": logits of the first sampled token");
+                    for (int i = 0; i < 16; i++) {
+                        batched.add(t);
+                        t = a.step(t);
+                    }
+                    int u = 0;
+                    for (int p : prompt) {
+                        u = b.step(p);
+                    }
+                    for (int i = 0; i < 16; i++) {
+                        stepped.add(u);
+                        u = b.step(u);
+                    }
+                    if (c[1] == KvPolicy.FULL && c[0] != KvPrecision.F16) {
+                        a.prefill(new int[] {t, t});
+                        assertTrue(a.prefillMode().startsWith("token by token: only f32/f16"), a.prefillMode());
+                    }
+                }
+                assertEquals(stepped, batched, what + ": " + text(batched) + " vs " + text(stepped));
+            }
+            // H2O keeps token-by-token prompts, and says why; a prompt overflowing a sink cache too.
+            try (LlamaSession h = new LlamaSession(w, alloc, "h2o", options(KvPrecision.F32,
+                    KvPolicy.parse("h2o:heavy:16,recent:16")));
+                 LlamaSession s = new LlamaSession(w, alloc, "sinks", options(KvPrecision.F32,
+                    KvPolicy.parse("sinks:2,window:6")))) {
+                h.prefill(prompt);
+                assertTrue(h.prefillMode().startsWith("token by token: H2O"), h.prefillMode());
+                s.prefill(prompt);
+                assertTrue(s.prefillMode().startsWith("token by token: the prompt overflows"), s.prefillMode());
+            }
+        }
+    }
+
+    private static LlamaSession.Options options(KvPrecision kv, KvPolicy policy) {
+        return new LlamaSession.Options(Devices.cpu(), kv, 128, 0f, 1f, 1, false, policy);
     }
 }

@@ -30,21 +30,24 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A session's KV cache saved to an Arrow IPC file and mapped back in a fresh JVM continues exactly as the
- * uninterrupted session does (greedy with an F32 cache, and seeded sampling with an F16 cache, whose coin stream is
- * saved too); a file from another model or precision is refused.
+ * uninterrupted session does (greedy with an F32 cache, seeded sampling with an F16 cache, whose coin stream is saved
+ * too, and greedy with a KIVI INT4 cache long enough that quantized groups, the residual ring and its length all
+ * travel); a file from another model or precision is refused.
  */
 class KvCacheResumeTest {
     static LlamaSession.Options options(Device d, String kv, float temperature) {
-        return new LlamaSession.Options(d, kv.equals("f16") ? KvPrecision.F16 : KvPrecision.F32, 160, temperature,
-                0.9f, 42, false, KvPolicy.FULL);
+        return new LlamaSession.Options(d, KvPrecision.valueOf(kv.toUpperCase(java.util.Locale.ROOT)), 256,
+                temperature, 0.9f, 42, false, KvPolicy.FULL);
     }
 
     @Test
     void aFreshJvmContinuesASavedSessionExactly(@TempDir Path dir) throws Exception {
         Path model = SharedFiles.require(SharedFiles.STORIES_BIN);
         Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
-        for (String kv : new String[] {"f32", "f16"}) {
-            float temperature = kv.equals("f32") ? 0f : 1f;
+        for (String kv : new String[] {"f32", "f16", "int4"}) {
+            float temperature = kv.equals("f16") ? 1f : 0f;
+            // KIVI keeps the last 128 tokens in full precision: save past them so quantized groups are in the file.
+            int before = kv.equals("int4") ? 170 : 10;
             Path file = dir.resolve("session-" + kv + ".arrow");
             List<Integer> uninterrupted = new ArrayList<>();
             String id;
@@ -53,7 +56,7 @@ class KvCacheResumeTest {
                  LlamaSession s = new LlamaSession(w, alloc, "first", options(Devices.cpu(), kv, temperature))) {
                 id = ModelIdentity.of(m);
                 int next = s.prefill(tok.encode("Once upon a time, a dog named Max", true, false));
-                for (int i = 0; i < 10; i++) {
+                for (int i = 0; i < before; i++) {
                     next = s.step(next);
                 }
                 s.save(file, id, Map.of("next", Integer.toString(next)));
@@ -65,7 +68,7 @@ class KvCacheResumeTest {
                 KvCacheFileException e = assertThrows(KvCacheFileException.class, () -> LlamaSession.resume(w, alloc,
                         "x", options(Devices.cpu(), kv, temperature), file, "llama-sha256:other"));
                 assertEquals("gale.kv.model", e.field());
-                String other = kv.equals("f32") ? "f16" : "f32";
+                String other = kv.equals("f32") ? "f16" : kv.equals("f16") ? "f32" : "int8";
                 assertThrows(KvCacheFileException.class, () -> LlamaSession.resume(w, alloc, "x",
                         options(Devices.cpu(), other, temperature), file, id));
             }
