@@ -73,6 +73,8 @@ final class GemmKernel {
     /** A packed weight block, a packed activation block and the spilled accumulator tile. */
     private static final class Scratch {
         final float[] panels = new float[NC * KC];
+        /** Per-output weight scales of the packed block ({@link GemmBlockScaled}). */
+        final float[] scales = new float[NC];
         final float[] tile = new float[MR * NR];
         float[] block = new float[0];
 
@@ -89,51 +91,83 @@ final class GemmKernel {
     }
 
     /**
+     * What {@link GemmBlockScaled} adds to the F32 GEMM: weight panels decoded by a codec, one input block per weight
+     * group, and each tile's group sums scaled by the weight and activation scales before they are added into Y.
+     */
+    record Scaling<W>(BlockScaledCodec<W> codec, W w, int group, MemorySegment sx, long sxOff, int xGroup,
+            int sxStride) {
+    }
+
+    /**
      * All tokens and outputs on {@link WorkerPool#shared()}: split over output panels when there are at least as many
      * outputs as tokens, else over groups of MR tokens (each thread packs the whole weight block then, which costs
      * less than every thread packing all activations: BERT's 8192 tokens × 384 outputs).
      */
     static void parallel(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
             long yOff, int tokens, int out, int in) {
+        parallel(half, w, wOff, null, x, xOff, y, yOff, tokens, out, in);
+    }
+
+    /** {@link #parallel} for block-scaled weights. */
+    static <W> void parallel(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff, int tokens,
+            int out, int in) {
+        parallel(false, null, 0, sc, x, xOff, y, yOff, tokens, out, in);
+    }
+
+    private static <W> void parallel(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
+            long xOff, MemorySegment y, long yOff, int tokens, int out, int in) {
         if (out >= tokens) {
             int panels = (out + NR - 1) / NR;
-            WorkerPool.shared().parallelFor(panels, 1, (s, e) -> compute(half, w, wOff, x, xOff, y, yOff, out, in,
-                    0, tokens, s * NR, Math.min(out, e * NR)));
+            WorkerPool.shared().parallelFor(panels, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
+                    in, 0, tokens, s * NR, Math.min(out, e * NR)));
         } else {
             int groups = (tokens + MR - 1) / MR;
-            WorkerPool.shared().parallelFor(groups, 1, (s, e) -> compute(half, w, wOff, x, xOff, y, yOff, out, in,
-                    s * MR, Math.min(tokens, e * MR), 0, out));
+            WorkerPool.shared().parallelFor(groups, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
+                    in, s * MR, Math.min(tokens, e * MR), 0, out));
         }
     }
 
     /** Computes outputs {@code [outStart, outEnd)} of every token on the calling thread. */
     static void outputs(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
             long yOff, int tokens, int out, int in, int outStart, int outEnd) {
-        compute(half, w, wOff, x, xOff, y, yOff, out, in, 0, tokens, outStart, outEnd);
+        compute(half, w, wOff, null, x, xOff, y, yOff, out, in, 0, tokens, outStart, outEnd);
+    }
+
+    /** {@link #outputs} for block-scaled weights. */
+    static <W> void outputs(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff, int tokens,
+            int out, int in, int outStart, int outEnd) {
+        compute(false, null, 0, sc, x, xOff, y, yOff, out, in, 0, tokens, outStart, outEnd);
     }
 
     /**
      * Computes tokens {@code [tStart, tEnd)} × outputs {@code [oStart, oEnd)} on the calling thread ({@code tStart}
-     * a multiple of MR, so the tiles are those of the whole range).
+     * a multiple of MR, so the tiles are those of the whole range). Weights are F32 or F16 at {@code w}, or, when
+     * {@code sc} is not null, block-scaled codes (input blocks of one group then).
      */
-    private static void compute(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
-            long yOff, int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
+    private static <W> void compute(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
+            long xOff, MemorySegment y, long yOff, int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
         Scratch scratch = SCRATCH.get();
         float[] wp = scratch.panels;
+        float[] sp = scratch.scales;
         float[] acc = scratch.tile;
         int mt = tEnd - tStart;
         float[] xp = scratch.block(mt);
         long ldy = 4L * out;
         long y0 = yOff + tStart * ldy;
         int full = mt - mt % MR;
-        for (int k0 = 0; k0 < in; k0 += KC) {
-            int kc = Math.min(KC, in - k0);
+        int kStep = sc == null ? KC : sc.group();
+        for (int k0 = 0; k0 < in; k0 += kStep) {
+            int kc = Math.min(kStep, in - k0);
             boolean first = k0 == 0;
             packX(x, xOff + 4L * tStart * in, in, mt, k0, kc, xp);
             for (int jc = oStart; jc < oEnd; jc += NC) {
                 int nc = Math.min(NC, oEnd - jc);
                 for (int p = 0; p < nc; p += NR) {
-                    pack(half, w, wOff, in, jc + p, Math.min(NR, nc - p), k0, kc, wp, p * kc);
+                    if (sc == null) {
+                        pack(half, w, wOff, in, jc + p, Math.min(NR, nc - p), k0, kc, wp, p * kc);
+                    } else {
+                        packScaled(sc, jc + p, Math.min(NR, nc - p), k0, kc, wp, p * kc, sp, p);
+                    }
                 }
                 for (int ic = 0; ic < mt; ic += MC) {
                     int icEnd = Math.min(mt, ic + MC);
@@ -144,14 +178,55 @@ final class GemmKernel {
                         int t = ic;
                         for (; t < Math.min(icEnd, full); t += MR) {
                             tile(xp, t * kc, wp, wo, kc, acc);
+                            if (sc != null) {
+                                scale(acc, MR, sp, p, sc, tStart + t, k0);
+                            }
                             merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
                         }
                         for (; t < icEnd; t++) {
                             tile1(xp, t * kc, wp, wo, kc, acc);
+                            if (sc != null) {
+                                scale(acc, 1, sp, p, sc, tStart + t, k0);
+                            }
                             merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Decodes rows {@code [p0, p0 + nr)} × inputs {@code [k0, k0 + kc)} (one group) into the panel at {@code wo}
+     * ({@code wp[wo + k·NR + j]}) and their group scales into {@code sp[so + j]}; zeros past {@code nr}.
+     */
+    private static <W> void packScaled(Scaling<W> sc, int p0, int nr, int k0, int kc, float[] wp, int wo, float[] sp,
+            int so) {
+        int g = k0 / sc.group();
+        for (int j = 0; j < nr; j++) {
+            sc.codec().decode(sc.w(), p0 + j, k0, kc, wp, wo + j, NR);
+            sp[so + j] = sc.codec().scale(sc.w(), p0 + j, g);
+        }
+        for (int j = nr; j < NR; j++) {
+            for (int k = 0; k < kc; k++) {
+                wp[wo + k * NR + j] = 0f;
+            }
+            sp[so + j] = 0f;
+        }
+    }
+
+    /**
+     * {@code acc[i][j] ·= s[j] · sx[token + i]} for the input block at {@code k0}: the tile's exact group sums become
+     * their scaled contribution ({@code s·sx} rounded once, then the product).
+     */
+    private static <W> void scale(float[] acc, int rows, float[] sp, int so, Scaling<W> sc, int token, int k0) {
+        long xb = k0 / sc.xGroup();
+        for (int i = 0; i < rows; i++) {
+            FloatVector sx = FloatVector.broadcast(F,
+                    sc.sx().get(F32, sc.sxOff() + 4L * ((long) (token + i) * sc.sxStride() + xb)));
+            for (int j = 0; j < NR; j += L) {
+                FloatVector s = FloatVector.fromArray(F, sp, so + j).mul(sx);
+                FloatVector.fromArray(F, acc, i * NR + j).mul(s).intoArray(acc, i * NR + j);
             }
         }
     }

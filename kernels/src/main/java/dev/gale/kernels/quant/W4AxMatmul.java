@@ -2,6 +2,7 @@ package dev.gale.kernels.quant;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.gemm.GemmBlockScaled;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -36,14 +37,22 @@ import jdk.incubator.vector.VectorSpecies;
  * The decode GEMV (one token) with group size 128 has its own kernel, {@code gemv4}: four rows per pass sharing
  * each activation load, and one XOR, one shift, two conversions and two FMAs per code byte (see there); measured
  * about 2× the piece kernel's speed on the 4096 → 14336 GEMV.
- * GEMM tiles are 4 tokens × 1 row (a piece's weights unpacked once for four tokens), rows in tiles of 64 so the
- * weights stay in L2 across the token quads. Entry points without {@code Parallel} run on the caller and allocate
- * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}. Where the preferred shape is not
- * 256 or 512 bits ({@code QuantVectors.VECTOR_OK} false) they run the reference.
+ *
+ * <p><b>GEMM</b> (more than one token) is {@link GemmBlockScaled}: the F32 GEMM's register-tiled micro-kernel over
+ * weight panels decoded to F32 integer codes once per group ({@link W4Panels}) and reused by every token, each
+ * tile's exact group sums scaled by {@code s_w·s_x} as they are added into Y. Per multiply-add that is one FMA, where
+ * unpacking in the inner loop (the piece kernel, 4 tokens × 1 row) cost an unpack, a conversion and an activation
+ * load per FMA; measured about 4× faster (512 tokens × 1024 rows × 4096, one thread: 27-36 GFLOP/s against 6.4-7.7,
+ * the F32 GEMM 38-54 in the same runs). An AVX2 core has no instruction the Vector API reaches
+ * that does more int8 multiply-adds per cycle than F32 FMA does (no {@code vpmaddubsw}/{@code vpmaddwd}, no VNNI),
+ * so the W4A4 GEMM is bounded by the F32 GEMM's speed here, plus the decode and scale overhead.
+ * Entry points without {@code Parallel} run on the caller; the {@code Parallel} ones split rows (GEMV) or panels or
+ * tokens (GEMM) over {@link WorkerPool#shared()}. Where the preferred shape is not 256 or 512 bits
+ * ({@code QuantVectors.VECTOR_OK} false) they run the reference.
  *
  * <p><b>Numerics.</b> The reference sums exact per-group integer dots, scaled in double. The kernels' F32 result is
- * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the piece
- * FMAs and the final lane reduction).
+ * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the scale
+ * FMAs or products and the sums across groups and lanes).
  */
 public final class W4AxMatmul {
     static final boolean VECTOR_OK = QuantVectors.VECTOR_OK;
@@ -55,8 +64,6 @@ public final class W4AxMatmul {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = QuantVectors.F32;
     private static final int BLOCK = W4Weights.BLOCK;
-    /** Rows per GEMM tile: 64 rows of 4096 columns are 128 KiB of codes, L2-resident across token quads. */
-    private static final int ROW_TILE = 64;
     // Shift counts and masks as vectors: the scalar-count forms did not intrinsify here (JDK 25, AVX2; 20× slower).
     private static final IntVector C28 = IntVector.broadcast(I, 28);
     private static final IntVector C24 = IntVector.broadcast(I, 24);
@@ -112,27 +119,35 @@ public final class W4AxMatmul {
 
     // ------------------------------------------------------------------ Vector API
 
-    /** {@code Y = X·Wᵀ} for all tokens and rows, rows split over the shared worker pool. */
+    /** {@code Y = X·Wᵀ} for all tokens and rows, split over the shared worker pool. */
     public static void matmulParallel(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
         checkOut(w, x, y, yOff);
-        int tiles = (w.rows() + ROW_TILE - 1) / ROW_TILE;
-        if (x.tokens() == 1) {
-            // in 4-row groups, so every thread's range runs gemv4 throughout
-            WorkerPool.shared().parallelFor((w.rows() + 3) / 4, 64,
-                    (s, e) -> rows(w, x, y, yOff, 4 * s, Math.min(w.rows(), 4 * e)));
-        } else {
-            WorkerPool.shared().parallelFor(tiles, 1,
-                    (s, e) -> rows(w, x, y, yOff, s * ROW_TILE, Math.min(w.rows(), e * ROW_TILE)));
+        if (x.tokens() > 1 && VECTOR_OK) {
+            GemmBlockScaled.gemm(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
+                    w.rows(), w.in());
+            return;
         }
+        // in 4-row groups, so every thread's range runs gemv4 throughout
+        WorkerPool.shared().parallelFor((w.rows() + 3) / 4, 64,
+                (s, e) -> rows(w, x, y, yOff, 4 * s, Math.min(w.rows(), 4 * e)));
     }
 
-    /** Rows {@code [rowStart, rowEnd)} for all tokens on the calling thread; allocates nothing. */
+    /**
+     * Rows {@code [rowStart, rowEnd)} for all tokens on the calling thread; the GEMV allocates nothing, the GEMM one
+     * small descriptor per call (and its thread's packing scratch once).
+     */
     public static void matmul(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         checkOut(w, x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, w.rows());
+        if (x.tokens() > 1 && VECTOR_OK) {
+            GemmBlockScaled.outputs(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
+                    w.rows(), w.in(), rowStart, rowEnd);
+            return;
+        }
         rows(w, x, y, yOff, rowStart, rowEnd);
     }
 
+    /** The GEMV ({@code tokens == 1}), or the reference where the vector shape is unsupported. */
     private static void rows(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         int rows = w.rows();
         int tokens = x.tokens();
@@ -144,7 +159,7 @@ public final class W4AxMatmul {
             }
             return;
         }
-        if (tokens == 1 && w.group() == BLOCK) {
+        if (w.group() == BLOCK) {
             int o = rowStart;
             for (; o + 4 <= rowEnd; o += 4) {
                 gemv4(w, x, o, y, yOff + 4L * o);
@@ -154,19 +169,8 @@ public final class W4AxMatmul {
             }
             return;
         }
-        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_TILE) {
-            int r1 = Math.min(rowEnd, r0 + ROW_TILE);
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-                for (int o = r0; o < r1; o++) {
-                    row4(w, x, t, o, y, yOff + 4L * ((long) t * rows + o), rows);
-                }
-            }
-            for (; t < tokens; t++) {
-                for (int o = r0; o < r1; o++) {
-                    y.set(F32, yOff + 4L * ((long) t * rows + o), row1(w, x, t, o));
-                }
-            }
+        for (int o = rowStart; o < rowEnd; o++) {
+            y.set(F32, yOff + 4L * o, row1(w, x, 0, o));
         }
     }
 
@@ -354,68 +358,6 @@ public final class W4AxMatmul {
         FloatVector lo = (FloatVector) v.lanewise(VectorOperators.XOR, C8).convertShape(VectorOperators.I2F, F, 0);
         FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, C4).convertShape(VectorOperators.I2F, F, 0);
         return hi.fma(xd, lo.fma(xl, acc));
-    }
-
-    /**
-     * Tokens {@code t..t+3} · one row, piece by piece: each weight vector is unpacked once for the four tokens (the
-     * bytes are loaded twice per block, once per nibble, which keeps the live vectors within 16 registers).
-     */
-    private static void row4(W4Weights w, ActivationQuant x, int t, int o, MemorySegment y, long yo, int rows) {
-        MemorySegment wc = w.codes();
-        MemorySegment ws = w.scales();
-        MemorySegment a = x.wide();
-        MemorySegment as = x.scales();
-        int in = w.in();
-        int group = w.group();
-        int blocks = in / BLOCK;
-        long wRow = (long) o * (in / 2);
-        long sRow = 4L * o * (in / group);
-        int gShift = Integer.numberOfTrailingZeros(group);
-        long a0 = 4L * t * in;
-        long a1 = a0 + 4L * in;
-        long a2 = a1 + 4L * in;
-        long a3 = a2 + 4L * in;
-        long as0 = 4L * t * blocks;
-        long as1 = as0 + 4L * blocks;
-        long as2 = as1 + 4L * blocks;
-        long as3 = as2 + 4L * blocks;
-        FloatVector c0 = FloatVector.zero(F);
-        FloatVector c1 = c0;
-        FloatVector c2 = c0;
-        FloatVector c3 = c0;
-        for (int b = 0; b < blocks; b++) {
-            long wb = wRow + 64L * b;
-            float sx0 = as.get(F32, as0 + 4L * b) * 0x1p-4f;
-            float sx1 = as.get(F32, as1 + 4L * b) * 0x1p-4f;
-            float sx2 = as.get(F32, as2 + 4L * b) * 0x1p-4f;
-            float sx3 = as.get(F32, as3 + 4L * b) * 0x1p-4f;
-            for (int p = 0; p < 4; p++) {
-                long wp = wb + 32L * (p & 1);
-                long ap = 512L * b + 128L * p;
-                FloatVector d0 = FloatVector.zero(F);
-                FloatVector d1 = d0;
-                FloatVector d2 = d0;
-                FloatVector d3 = d0;
-                for (int k = 0; k < 32; k += L) {
-                    IntVector v = load(wc, wp + k);
-                    IntVector w16 = p < 2 ? lo(v) : hi(v);
-                    d0 = mac(w16, a, a0 + ap + 4L * k, d0);
-                    d1 = mac(w16, a, a1 + ap + 4L * k, d1);
-                    d2 = mac(w16, a, a2 + ap + 4L * k, d2);
-                    d3 = mac(w16, a, a3 + ap + 4L * k, d3);
-                }
-                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) >>> gShift));
-                c0 = fma(d0, sx0 * sw, c0);
-                c1 = fma(d1, sx1 * sw, c1);
-                c2 = fma(d2, sx2 * sw, c2);
-                c3 = fma(d3, sx3 * sw, c3);
-            }
-        }
-        long step = 4L * rows;
-        y.set(F32, yo, c0.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + step, c1.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + 2 * step, c2.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + 3 * step, c3.reduceLanes(VectorOperators.ADD));
     }
 
     // ------------------------------------------------------------------ checks
