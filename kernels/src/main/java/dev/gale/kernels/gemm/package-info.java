@@ -11,7 +11,10 @@
  *       {@code gemv(w, wOff, x, xOff, y, yOff, out, in)} and {@code rows(…, out, in, rowStart, rowEnd)};</li>
  *   <li>{@link dev.gale.kernels.gemm.GemmF32}, {@link dev.gale.kernels.gemm.GemmF16}:
  *       {@code gemm(w, wOff, x, xOff, y, yOff, tokens, out, in)} (tokens == 1 runs the GEMV) and
- *       {@code outputs(…, tokens, out, in, outStart, outEnd)}.</li>
+ *       {@code outputs(…, tokens, out, in, outStart, outEnd)};</li>
+ *   <li>{@link dev.gale.kernels.gemm.GemmBlockScaled}: the same GEMM engine for block-scaled integer weights read
+ *       through a {@link dev.gale.kernels.gemm.BlockScaledCodec} (W4A4/W4A8 prefill; its scalar reference is the
+ *       format's own, {@code W4AxMatmul.reference}).</li>
  * </ul>
  * Operands are {@link java.lang.foreign.MemorySegment}s, little endian, row-major, at byte offsets (so slices of
  * larger buffers work); the order is always weights, activations, output, then dimensions. Every call validates the
