@@ -41,8 +41,8 @@ public final class GemmF32 {
     }
 
     /**
-     * Vector API path, parallel over panels of outputs on {@link WorkerPool#shared()}; {@code tokens == 1} runs the
-     * GEMV kernel.
+     * Vector API path, parallel on {@link WorkerPool#shared()} over output panels or token groups (whichever packs
+     * less; the result is the same); {@code tokens == 1} runs the GEMV kernel.
      */
     public static void gemm(MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y, long yOff,
             int tokens, int out, int in) {
@@ -51,14 +51,12 @@ public final class GemmF32 {
             GemvF32.gemv(w, wOff, x, xOff, y, yOff, out, in);
             return;
         }
-        int panels = (out + GemmKernel.NR - 1) / GemmKernel.NR;
-        WorkerPool.shared().parallelFor(panels, 1, (s, e) -> GemmKernel.outputs(false, w, wOff, x, xOff, y, yOff,
-                tokens, out, in, s * GemmKernel.NR, Math.min(out, e * GemmKernel.NR)));
+        GemmKernel.parallel(false, w, wOff, x, xOff, y, yOff, tokens, out, in);
     }
 
     /**
      * Vector API path for outputs {@code [outStart, outEnd)} of every token, on the calling thread. Allocates
-     * nothing once the calling thread's scratch (a packed weight panel, and a packed activation block that grows to
+     * nothing once the calling thread's scratch (a packed weight block, and a packed activation block that grows to
      * {@code tokens × 256} floats) has been made by an earlier call at least this large.
      */
     public static void outputs(MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y, long yOff,

@@ -4,6 +4,7 @@ import static dev.gale.kernels.Operands.F16;
 import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.LE;
 
+import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -11,20 +12,26 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The register-tiled GEMM behind {@link GemmF32} and {@link GemmF16}: {@code Y[t][o] = Σ_i X[t][i] · W[o][i]}.
  *
- * <p>Blocking (BLIS-style, outer-product micro-kernel):
+ * <p>Blocking (BLIS/GotoBLAS loop nest; X plays BLIS's A, Wᵀ its B):
  * <ul>
- *   <li>Outputs are cut into panels of {@link #NR} = {@link #NV} vectors. For each panel and each block of
- *       {@link #KC} inputs, the weights are packed once into a contiguous, input-major F32 panel
- *       {@code wp[k][0..NR)} (zero-padded past the last output). This is the only place F32 and F16 weights differ:
- *       F16 is decoded while packing, so the micro-kernel only ever sees F32.</li>
- *   <li>The packed panel (KC·NR floats, L1/L2-resident) is then reused by every token: the micro-kernel holds an
- *       {@link #MR} tokens × {@code NV} vectors tile of accumulators in registers; per input element it loads
- *       {@code NV} weight vectors and broadcasts {@code MR} activations straight from the rows of {@code X}
- *       (no activation packing: X is already input-contiguous), then does {@code MR·NV} FMAs.</li>
+ *   <li>Inputs are cut into blocks of {@link #KC}. Per input block the activations of the whole token range are packed
+ *       once, tokens in groups of {@link #MR} interleaved ({@code xp[k][0..MR)}), so a tile's MR broadcasts per input
+ *       are adjacent.</li>
+ *   <li>Outputs are cut into blocks of {@link #NC} and each block into panels of {@link #NR} = {@link #NV} vectors.
+ *       Per (input block, output block) the weights are packed once into contiguous, input-major F32 panels
+ *       {@code wp[panel][k][0..NR)} (zero-padded past the last output); {@code NC·KC} floats, sized to stay in L2.
+ *       This is the only place F32 and F16 weights differ: F16 is decoded while packing.</li>
+ *   <li>Tokens are then taken {@link #MC} at a time (an {@code MC·KC} activation block, also L2-resident next to the
+ *       weight block); for each panel (KC·NR floats, L1-resident across the MC/MR tiles) the micro-kernel holds an
+ *       {@code MR × NV}-vector tile of accumulators in registers and per input does {@code NV} weight loads,
+ *       {@code MR} broadcasts and {@code MR·NV} FMAs. Without the MC loop the whole packed activation block
+ *       ({@code tokens·KC} floats: 512 KiB at 512 tokens, 8 MiB at 8192) streamed from L3 once per panel.</li>
  *   <li>After each input block the tile is spilled to a small per-thread array and added into {@code Y} (stored on
  *       the first block), whole vectors then scalars at the right edge; leftover tokens use a one-token kernel.</li>
  * </ul>
- * Accumulation is F32 in input order within a block, blocks summed in order; the error is within
+ * {@link #parallel} splits the work over output panels or over token groups, whichever packs less (every thread
+ * packs the whole of the other operand). Accumulation is F32 in input order within a block, blocks summed in order,
+ * for every split and tile: the result does not depend on the thread count; the error is within
  * {@link dev.gale.kernels.Numerics#dotBound} of the exact dot product.
  */
 final class GemmKernel {
@@ -48,17 +55,26 @@ final class GemmKernel {
     /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
     private static final boolean M6 = MR == 6;
     /**
-     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). 256 keeps the packed panel
+     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). 256 keeps a packed panel
      * (KC·NR floats: 16 KiB on AVX2, 48 KiB on AVX-512) L1/L2-resident; 128, 256 and 512 measured within noise.
      */
     static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
+    /**
+     * Outputs per packed weight block, a multiple of NR ({@code -Dgale.gemm.nc}): 256 outputs × KC 256 are 256 KiB,
+     * half of a 512 KiB L2, leaving room for the MC·KC activation block.
+     */
+    static final int NC = Math.max(1, Math.clamp(Integer.getInteger("gale.gemm.nc", 256), 1, 1 << 16) / NR) * NR;
+    /** Tokens per activation block, a multiple of MR ({@code -Dgale.gemm.mc}): 96 × KC 256 are 96 KiB. */
+    static final int MC = Math.max(1, Math.clamp(Integer.getInteger("gale.gemm.mc", 96), 1, 1 << 16) / MR) * MR;
 
     /** Per-thread scratch, allocated on a thread's first call (the activation block grows with the token count). */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** A packed weight panel, a packed activation block and the spilled accumulator tile. */
+    /** A packed weight block, a packed activation block and the spilled accumulator tile. */
     private static final class Scratch {
-        final float[] panel = new float[KC * NR];
+        final float[] panels = new float[NC * KC];
+        /** Per-output weight scales of the packed block ({@link GemmBlockScaled}). */
+        final float[] scales = new float[NC];
         final float[] tile = new float[MR * NR];
         float[] block = new float[0];
 
@@ -75,34 +91,142 @@ final class GemmKernel {
     }
 
     /**
-     * Computes outputs {@code [outStart, outEnd)} of every token on the calling thread. Panels start at
-     * {@code outStart}.
+     * What {@link GemmBlockScaled} adds to the F32 GEMM: weight panels decoded by a codec, one input block per weight
+     * group, and each tile's group sums scaled by the weight and activation scales before they are added into Y.
      */
+    record Scaling<W>(BlockScaledCodec<W> codec, W w, int group, MemorySegment sx, long sxOff, int xGroup,
+            int sxStride) {
+    }
+
+    /**
+     * All tokens and outputs on {@link WorkerPool#shared()}: split over output panels when there are at least as many
+     * outputs as tokens, else over groups of MR tokens (each thread packs the whole weight block then, which costs
+     * less than every thread packing all activations: BERT's 8192 tokens × 384 outputs).
+     */
+    static void parallel(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
+            long yOff, int tokens, int out, int in) {
+        parallel(half, w, wOff, null, x, xOff, y, yOff, tokens, out, in);
+    }
+
+    /** {@link #parallel} for block-scaled weights. */
+    static <W> void parallel(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff, int tokens,
+            int out, int in) {
+        parallel(false, null, 0, sc, x, xOff, y, yOff, tokens, out, in);
+    }
+
+    private static <W> void parallel(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
+            long xOff, MemorySegment y, long yOff, int tokens, int out, int in) {
+        if (out >= tokens) {
+            int panels = (out + NR - 1) / NR;
+            WorkerPool.shared().parallelFor(panels, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
+                    in, 0, tokens, s * NR, Math.min(out, e * NR)));
+        } else {
+            int groups = (tokens + MR - 1) / MR;
+            WorkerPool.shared().parallelFor(groups, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
+                    in, s * MR, Math.min(tokens, e * MR), 0, out));
+        }
+    }
+
+    /** Computes outputs {@code [outStart, outEnd)} of every token on the calling thread. */
     static void outputs(boolean half, MemorySegment w, long wOff, MemorySegment x, long xOff, MemorySegment y,
             long yOff, int tokens, int out, int in, int outStart, int outEnd) {
+        compute(half, w, wOff, null, x, xOff, y, yOff, out, in, 0, tokens, outStart, outEnd);
+    }
+
+    /** {@link #outputs} for block-scaled weights. */
+    static <W> void outputs(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff, int tokens,
+            int out, int in, int outStart, int outEnd) {
+        compute(false, null, 0, sc, x, xOff, y, yOff, out, in, 0, tokens, outStart, outEnd);
+    }
+
+    /**
+     * Computes tokens {@code [tStart, tEnd)} × outputs {@code [oStart, oEnd)} on the calling thread ({@code tStart}
+     * a multiple of MR, so the tiles are those of the whole range). Weights are F32 or F16 at {@code w}, or, when
+     * {@code sc} is not null, block-scaled codes (input blocks of one group then).
+     */
+    private static <W> void compute(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
+            long xOff, MemorySegment y, long yOff, int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
         Scratch scratch = SCRATCH.get();
-        float[] wp = scratch.panel;
+        float[] wp = scratch.panels;
+        float[] sp = scratch.scales;
         float[] acc = scratch.tile;
-        float[] xp = scratch.block(tokens);
+        int mt = tEnd - tStart;
+        float[] xp = scratch.block(mt);
         long ldy = 4L * out;
-        int full = tokens - tokens % MR;
-        for (int k0 = 0; k0 < in; k0 += KC) {
-            int kc = Math.min(KC, in - k0);
-            packX(x, xOff, in, tokens, k0, kc, xp);
+        long y0 = yOff + tStart * ldy;
+        int full = mt - mt % MR;
+        int kStep = sc == null ? KC : sc.group();
+        for (int k0 = 0; k0 < in; k0 += kStep) {
+            int kc = Math.min(kStep, in - k0);
             boolean first = k0 == 0;
-            for (int p = outStart; p < outEnd; p += NR) {
-                int nr = Math.min(NR, outEnd - p);
-                pack(half, w, wOff, in, p, nr, k0, kc, wp);
-                long yp = yOff + 4L * p;
-                int t = 0;
-                for (; t < full; t += MR) {
-                    tile(xp, t * kc, wp, kc, acc);
-                    merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
+            packX(x, xOff + 4L * tStart * in, in, mt, k0, kc, xp);
+            for (int jc = oStart; jc < oEnd; jc += NC) {
+                int nc = Math.min(NC, oEnd - jc);
+                for (int p = 0; p < nc; p += NR) {
+                    if (sc == null) {
+                        pack(half, w, wOff, in, jc + p, Math.min(NR, nc - p), k0, kc, wp, p * kc);
+                    } else {
+                        packScaled(sc, jc + p, Math.min(NR, nc - p), k0, kc, wp, p * kc, sp, p);
+                    }
                 }
-                for (; t < tokens; t++) {
-                    tile1(xp, t * kc, wp, kc, acc);
-                    merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
+                for (int ic = 0; ic < mt; ic += MC) {
+                    int icEnd = Math.min(mt, ic + MC);
+                    for (int p = 0; p < nc; p += NR) {
+                        int nr = Math.min(NR, nc - p);
+                        int wo = p * kc;
+                        long yp = y0 + 4L * (jc + p);
+                        int t = ic;
+                        for (; t < Math.min(icEnd, full); t += MR) {
+                            tile(xp, t * kc, wp, wo, kc, acc);
+                            if (sc != null) {
+                                scale(acc, MR, sp, p, sc, tStart + t, k0);
+                            }
+                            merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
+                        }
+                        for (; t < icEnd; t++) {
+                            tile1(xp, t * kc, wp, wo, kc, acc);
+                            if (sc != null) {
+                                scale(acc, 1, sp, p, sc, tStart + t, k0);
+                            }
+                            merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
+                        }
+                    }
                 }
+            }
+        }
+    }
+
+    /**
+     * Decodes rows {@code [p0, p0 + nr)} × inputs {@code [k0, k0 + kc)} (one group) into the panel at {@code wo}
+     * ({@code wp[wo + k·NR + j]}) and their group scales into {@code sp[so + j]}; zeros past {@code nr}.
+     */
+    private static <W> void packScaled(Scaling<W> sc, int p0, int nr, int k0, int kc, float[] wp, int wo, float[] sp,
+            int so) {
+        int g = k0 / sc.group();
+        for (int j = 0; j < nr; j++) {
+            sc.codec().decode(sc.w(), p0 + j, k0, kc, wp, wo + j, NR);
+            sp[so + j] = sc.codec().scale(sc.w(), p0 + j, g);
+        }
+        for (int j = nr; j < NR; j++) {
+            for (int k = 0; k < kc; k++) {
+                wp[wo + k * NR + j] = 0f;
+            }
+            sp[so + j] = 0f;
+        }
+    }
+
+    /**
+     * {@code acc[i][j] ·= s[j] · sx[token + i]} for the input block at {@code k0}: the tile's exact group sums become
+     * their scaled contribution ({@code s·sx} rounded once, then the product).
+     */
+    private static <W> void scale(float[] acc, int rows, float[] sp, int so, Scaling<W> sc, int token, int k0) {
+        long xb = k0 / sc.xGroup();
+        for (int i = 0; i < rows; i++) {
+            FloatVector sx = FloatVector.broadcast(F,
+                    sc.sx().get(F32, sc.sxOff() + 4L * ((long) (token + i) * sc.sxStride() + xb)));
+            for (int j = 0; j < NR; j += L) {
+                FloatVector s = FloatVector.fromArray(F, sp, so + j).mul(sx);
+                FloatVector.fromArray(F, acc, i * NR + j).mul(s).intoArray(acc, i * NR + j);
             }
         }
     }
@@ -124,37 +248,38 @@ final class GemmKernel {
         }
     }
 
-    /** {@code wp[k·NR + j] = W[p + j][k0 + k]} for j < nr, and 0 for nr ≤ j < NR. */
-    static void pack(boolean half, MemorySegment w, long wOff, int in, int p, int nr, int k0, int kc, float[] wp) {
+    /** {@code wp[wo + k·NR + j] = W[p + j][k0 + k]} for j < nr, and 0 for nr ≤ j < NR. */
+    static void pack(boolean half, MemorySegment w, long wOff, int in, int p, int nr, int k0, int kc, float[] wp,
+            int wo) {
         long rowBytes = (long) in * (half ? 2 : 4);
         for (int j = 0; j < nr; j++) {
             long row = wOff + (p + j) * rowBytes;
             if (half) {
                 long src = row + 2L * k0;
                 for (int k = 0; k < kc; k++) {
-                    wp[k * NR + j] = Float.float16ToFloat(w.get(F16, src + 2L * k));
+                    wp[wo + k * NR + j] = Float.float16ToFloat(w.get(F16, src + 2L * k));
                 }
             } else {
                 long src = row + 4L * k0;
                 for (int k = 0; k < kc; k++) {
-                    wp[k * NR + j] = w.get(F32, src + 4L * k);
+                    wp[wo + k * NR + j] = w.get(F32, src + 4L * k);
                 }
             }
         }
         if (nr < NR) {
             for (int k = 0; k < kc; k++) {
-                java.util.Arrays.fill(wp, k * NR + nr, (k + 1) * NR, 0f);
+                java.util.Arrays.fill(wp, wo + k * NR + nr, wo + (k + 1) * NR, 0f);
             }
         }
     }
 
     /** MR tokens × NR outputs over kc inputs, into {@code acc[MR][NR]}. */
-    private static void tile(float[] xp, int xi, float[] wp, int kc, float[] acc) {
+    private static void tile(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
         FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
-        for (int k = 0, wi = 0; k < kc; k++, wi += NR, xi += MR) {
+        for (int k = 0, wi = wo; k < kc; k++, wi += NR, xi += MR) {
             FloatVector w0 = FloatVector.fromArray(F, wp, wi);
             FloatVector w1 = FloatVector.fromArray(F, wp, wi + L);
             FloatVector b0 = FloatVector.broadcast(F, xp[xi]);
@@ -217,10 +342,10 @@ final class GemmKernel {
     }
 
     /** One token × NR outputs over kc inputs (leftover tokens), into {@code acc[0][NR]}. */
-    private static void tile1(float[] xp, int xi, float[] wp, int kc, float[] acc) {
+    private static void tile1(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
         FloatVector c0 = FloatVector.zero(F);
         FloatVector c1 = c0, c2 = c0;
-        for (int k = 0, wi = 0; k < kc; k++, wi += NR) {
+        for (int k = 0, wi = wo; k < kc; k++, wi += NR) {
             FloatVector b = FloatVector.broadcast(F, xp[xi + k]);
             c0 = FloatVector.fromArray(F, wp, wi).fma(b, c0);
             c1 = FloatVector.fromArray(F, wp, wi + L).fma(b, c1);

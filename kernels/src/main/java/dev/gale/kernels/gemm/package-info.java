@@ -11,7 +11,10 @@
  *       {@code gemv(w, wOff, x, xOff, y, yOff, out, in)} and {@code rows(…, out, in, rowStart, rowEnd)};</li>
  *   <li>{@link dev.gale.kernels.gemm.GemmF32}, {@link dev.gale.kernels.gemm.GemmF16}:
  *       {@code gemm(w, wOff, x, xOff, y, yOff, tokens, out, in)} (tokens == 1 runs the GEMV) and
- *       {@code outputs(…, tokens, out, in, outStart, outEnd)}.</li>
+ *       {@code outputs(…, tokens, out, in, outStart, outEnd)};</li>
+ *   <li>{@link dev.gale.kernels.gemm.GemmBlockScaled}: the same GEMM engine for block-scaled integer weights read
+ *       through a {@link dev.gale.kernels.gemm.BlockScaledCodec} (W4A4/W4A8 prefill; its scalar reference is the
+ *       format's own, {@code W4AxMatmul.reference}).</li>
  * </ul>
  * Operands are {@link java.lang.foreign.MemorySegment}s, little endian, row-major, at byte offsets (so slices of
  * larger buffers work); the order is always weights, activations, output, then dimensions. Every call validates the
@@ -24,10 +27,12 @@
  *       row; F16 decoded in registers, by default from int lanes holding two halves with the 2^112 exponent rebias
  *       moved onto the activations, falling back to an exact widening decode for Inf/NaN weights or
  *       |x| ≥ 2^15.</li>
- *   <li>GEMM ({@code GemmKernel}): BLIS-style; per output panel and block of 256 inputs the weights are packed
- *       (F16 decoded) into an F32 panel, activations are packed once per block; an MR × NV register tile (4 × 2
- *       vectors on AVX2, 4 × 3 with 512-bit vectors; {@code -Dgale.gemm.mr}, {@code -Dgale.gemm.nv},
- *       {@code -Dgale.gemm.kc} override) accumulates in registers; parallel over output panels.</li>
+ *   <li>GEMM ({@code GemmKernel}): BLIS-style; per block of 256 inputs the activations are packed once, and per
+ *       block of 256 outputs the weights are packed (F16 decoded) into F32 panels that stay in L2 while the tokens
+ *       pass in L2-sized blocks of 96; an MR × NV register tile (4 × 2 vectors on AVX2, 4 × 3 with 512-bit vectors;
+ *       {@code -Dgale.gemm.mr}, {@code -Dgale.gemm.nv}, {@code -Dgale.gemm.kc}, {@code -Dgale.gemm.nc},
+ *       {@code -Dgale.gemm.mc} override) accumulates in registers; parallel over output panels, or over token
+ *       groups when there are more tokens than outputs.</li>
  * </ul>
  *
  * <h2>Accuracy</h2>

@@ -2,6 +2,7 @@ package dev.gale.kernels.quant;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.gemm.GemmBlockScaled;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -33,14 +34,25 @@ import jdk.incubator.vector.VectorSpecies;
  * intrinsify on JDK 25 / AVX2 (boxed vectors, ~20× slower): byte-lane shifts and scalar shift counts, part-1
  * {@code B2S}/{@code S2I} expansions, and a hand-unrolled block past C2's inlining node budget; hence the unpack
  * after the widening, vector shift counts, and the half-block loops.
- * GEMM tiles are 4 tokens × 1 row (a piece's weights unpacked once for four tokens), rows in tiles of 64 so the
- * weights stay in L2 across the token quads. Entry points without {@code Parallel} run on the caller and allocate
- * nothing; the {@code Parallel} ones split rows over {@link WorkerPool#shared()}. Where the preferred shape is not
- * 256 or 512 bits ({@code QuantVectors.VECTOR_OK} false) they run the reference.
+ * The decode GEMV (one token) with group size 128 has its own kernel, {@code gemv4}: four rows per pass sharing
+ * each activation load, and one XOR, one shift, two conversions and two FMAs per code byte (see there); measured
+ * about 2× the piece kernel's speed on the 4096 → 14336 GEMV.
+ *
+ * <p><b>GEMM</b> (more than one token) is {@link GemmBlockScaled}: the F32 GEMM's register-tiled micro-kernel over
+ * weight panels decoded to F32 integer codes once per group ({@link W4Panels}) and reused by every token, each
+ * tile's exact group sums scaled by {@code s_w·s_x} as they are added into Y. Per multiply-add that is one FMA, where
+ * unpacking in the inner loop (the piece kernel, 4 tokens × 1 row) cost an unpack, a conversion and an activation
+ * load per FMA; measured about 4× faster (512 tokens × 1024 rows × 4096, one thread: 27-36 GFLOP/s against 6.4-7.7,
+ * the F32 GEMM 38-54 in the same runs). An AVX2 core has no instruction the Vector API reaches
+ * that does more int8 multiply-adds per cycle than F32 FMA does (no {@code vpmaddubsw}/{@code vpmaddwd}, no VNNI),
+ * so the W4A4 GEMM is bounded by the F32 GEMM's speed here, plus the decode and scale overhead.
+ * Entry points without {@code Parallel} run on the caller; the {@code Parallel} ones split rows (GEMV) or panels or
+ * tokens (GEMM) over {@link WorkerPool#shared()}. Where the preferred shape is not 256 or 512 bits
+ * ({@code QuantVectors.VECTOR_OK} false) they run the reference.
  *
  * <p><b>Numerics.</b> The reference sums exact per-group integer dots, scaled in double. The kernels' F32 result is
- * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the piece
- * FMAs and the final lane reduction).
+ * within {@code Numerics.dotBound(Σ_c |s_x q_x · s_w q_w|, in)} of it (the rounding of {@code s_w·s_x}, the scale
+ * FMAs or products and the sums across groups and lanes).
  */
 public final class W4AxMatmul {
     static final boolean VECTOR_OK = QuantVectors.VECTOR_OK;
@@ -52,12 +64,14 @@ public final class W4AxMatmul {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = QuantVectors.F32;
     private static final int BLOCK = W4Weights.BLOCK;
-    /** Rows per GEMM tile: 64 rows of 4096 columns are 128 KiB of codes, L2-resident across token quads. */
-    private static final int ROW_TILE = 64;
     // Shift counts and masks as vectors: the scalar-count forms did not intrinsify here (JDK 25, AVX2; 20× slower).
     private static final IntVector C28 = IntVector.broadcast(I, 28);
     private static final IntVector C24 = IntVector.broadcast(I, 24);
     private static final IntVector M16 = IntVector.broadcast(I, -16);
+    private static final IntVector C8 = IntVector.broadcast(I, 8);
+    private static final IntVector C4 = IntVector.broadcast(I, 4);
+    private static final FloatVector FM16 = FloatVector.broadcast(F, -16f);
+    private static final FloatVector FM8 = FloatVector.broadcast(F, -8f);
 
     private W4AxMatmul() {
     }
@@ -105,25 +119,35 @@ public final class W4AxMatmul {
 
     // ------------------------------------------------------------------ Vector API
 
-    /** {@code Y = X·Wᵀ} for all tokens and rows, rows split over the shared worker pool. */
+    /** {@code Y = X·Wᵀ} for all tokens and rows, split over the shared worker pool. */
     public static void matmulParallel(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
         checkOut(w, x, y, yOff);
-        int tiles = (w.rows() + ROW_TILE - 1) / ROW_TILE;
-        if (x.tokens() == 1) {
-            WorkerPool.shared().parallelFor(w.rows(), 256, (s, e) -> rows(w, x, y, yOff, s, e));
-        } else {
-            WorkerPool.shared().parallelFor(tiles, 1,
-                    (s, e) -> rows(w, x, y, yOff, s * ROW_TILE, Math.min(w.rows(), e * ROW_TILE)));
+        if (x.tokens() > 1 && VECTOR_OK) {
+            GemmBlockScaled.gemm(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
+                    w.rows(), w.in());
+            return;
         }
+        // in 4-row groups, so every thread's range runs gemv4 throughout
+        WorkerPool.shared().parallelFor((w.rows() + 3) / 4, 64,
+                (s, e) -> rows(w, x, y, yOff, 4 * s, Math.min(w.rows(), 4 * e)));
     }
 
-    /** Rows {@code [rowStart, rowEnd)} for all tokens on the calling thread; allocates nothing. */
+    /**
+     * Rows {@code [rowStart, rowEnd)} for all tokens on the calling thread; the GEMV allocates nothing, the GEMM one
+     * small descriptor per call (and its thread's packing scratch once).
+     */
     public static void matmul(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         checkOut(w, x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, w.rows());
+        if (x.tokens() > 1 && VECTOR_OK) {
+            GemmBlockScaled.outputs(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
+                    w.rows(), w.in(), rowStart, rowEnd);
+            return;
+        }
         rows(w, x, y, yOff, rowStart, rowEnd);
     }
 
+    /** The GEMV ({@code tokens == 1}), or the reference where the vector shape is unsupported. */
     private static void rows(W4Weights w, ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         int rows = w.rows();
         int tokens = x.tokens();
@@ -135,19 +159,18 @@ public final class W4AxMatmul {
             }
             return;
         }
-        for (int r0 = rowStart; r0 < rowEnd; r0 += ROW_TILE) {
-            int r1 = Math.min(rowEnd, r0 + ROW_TILE);
-            int t = 0;
-            for (; t + 4 <= tokens; t += 4) {
-                for (int o = r0; o < r1; o++) {
-                    row4(w, x, t, o, y, yOff + 4L * ((long) t * rows + o), rows);
-                }
+        if (w.group() == BLOCK) {
+            int o = rowStart;
+            for (; o + 4 <= rowEnd; o += 4) {
+                gemv4(w, x, o, y, yOff + 4L * o);
             }
-            for (; t < tokens; t++) {
-                for (int o = r0; o < r1; o++) {
-                    y.set(F32, yOff + 4L * ((long) t * rows + o), row1(w, x, t, o));
-                }
+            for (; o < rowEnd; o++) {
+                y.set(F32, yOff + 4L * o, gemv1(w, x, o));
             }
+            return;
+        }
+        for (int o = rowStart; o < rowEnd; o++) {
+            y.set(F32, yOff + 4L * o, row1(w, x, 0, o));
         }
     }
 
@@ -236,65 +259,105 @@ public final class W4AxMatmul {
     }
 
     /**
-     * Tokens {@code t..t+3} · one row, piece by piece: each weight vector is unpacked once for the four tokens (the
-     * bytes are loaded twice per block, once per nibble, which keeps the live vectors within 16 registers).
+     * The decode GEMV for group size 128 (one scale per row and block): rows {@code o..o+3} · token 0, the four rows'
+     * code streams read side by side so each activation load serves four rows (as in {@link Q4_0Packed}).
+     *
+     * <p>Per byte {@code v} (sign-extended to an int lane: {@code v = lo_u + 16·hi} with the low nibble read
+     * unsigned, the high one signed) the two products {@code lo·x_l + hi·x_h} are formed from two conversions and
+     * two FMAs and one XOR, no mask: {@code v ^ 8} is {@code (lo + 8) + 16·hi} (flipping bit 3 moves the signed low
+     * nibble to {@code lo + 8} in 0..15), so {@code (v ^ 8)·x_l + (v >> 4)·(x_h − 16·x_l) = lo·x_l + hi·x_h + 8·x_l}.
+     * {@code x_h − 16·x_l} is formed once per activation vector for the four rows and {@code −8·Σ x_l} once per block
+     * (it starts each row's block sum). Both element halves of a byte share the block's one scale, hence group 128
+     * only. Exactness as in the piece kernels: codes |v| ≤ 128, |x| ≤ 127, so every partial sum of a block is an
+     * integer of magnitude below {@code 64·(128·128 + 8·17·128) + 8·64·128 < 2^22}; one scale FMA per row and block.
      */
-    private static void row4(W4Weights w, ActivationQuant x, int t, int o, MemorySegment y, long yo, int rows) {
+    private static void gemv4(W4Weights w, ActivationQuant x, int o, MemorySegment y, long yo) {
         MemorySegment wc = w.codes();
         MemorySegment ws = w.scales();
         MemorySegment a = x.wide();
         MemorySegment as = x.scales();
         int in = w.in();
-        int group = w.group();
         int blocks = in / BLOCK;
-        long wRow = (long) o * (in / 2);
-        long sRow = 4L * o * (in / group);
-        int gShift = Integer.numberOfTrailingZeros(group);
-        long a0 = 4L * t * in;
-        long a1 = a0 + 4L * in;
-        long a2 = a1 + 4L * in;
-        long a3 = a2 + 4L * in;
-        long as0 = 4L * t * blocks;
-        long as1 = as0 + 4L * blocks;
-        long as2 = as1 + 4L * blocks;
-        long as3 = as2 + 4L * blocks;
+        long rb = in / 2;
+        long w0 = (long) o * rb;
+        long w1 = w0 + rb;
+        long w2 = w1 + rb;
+        long w3 = w2 + rb;
+        long s0 = 4L * o * blocks;
+        long sStep = 4L * blocks;
         FloatVector c0 = FloatVector.zero(F);
         FloatVector c1 = c0;
         FloatVector c2 = c0;
         FloatVector c3 = c0;
         for (int b = 0; b < blocks; b++) {
-            long wb = wRow + 64L * b;
-            float sx0 = as.get(F32, as0 + 4L * b) * 0x1p-4f;
-            float sx1 = as.get(F32, as1 + 4L * b) * 0x1p-4f;
-            float sx2 = as.get(F32, as2 + 4L * b) * 0x1p-4f;
-            float sx3 = as.get(F32, as3 + 4L * b) * 0x1p-4f;
-            for (int p = 0; p < 4; p++) {
-                long wp = wb + 32L * (p & 1);
-                long ap = 512L * b + 128L * p;
-                FloatVector d0 = FloatVector.zero(F);
-                FloatVector d1 = d0;
-                FloatVector d2 = d0;
-                FloatVector d3 = d0;
-                for (int k = 0; k < 32; k += L) {
-                    IntVector v = load(wc, wp + k);
-                    IntVector w16 = p < 2 ? lo(v) : hi(v);
-                    d0 = mac(w16, a, a0 + ap + 4L * k, d0);
-                    d1 = mac(w16, a, a1 + ap + 4L * k, d1);
-                    d2 = mac(w16, a, a2 + ap + 4L * k, d2);
-                    d3 = mac(w16, a, a3 + ap + 4L * k, d3);
-                }
-                float sw = ws.get(F32, sRow + 4L * ((b * BLOCK + 32 * p) >>> gShift));
-                c0 = fma(d0, sx0 * sw, c0);
-                c1 = fma(d1, sx1 * sw, c1);
-                c2 = fma(d2, sx2 * sw, c2);
-                c3 = fma(d3, sx3 * sw, c3);
+            long ab = 512L * b;
+            FloatVector sl = FloatVector.fromMemorySegment(F, a, ab, LE);
+            for (int j = L; j < BLOCK / 2; j += L) {
+                sl = sl.add(FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE));
             }
+            FloatVector m8 = sl.mul(FM8);
+            FloatVector p0 = m8;
+            FloatVector p1 = m8;
+            FloatVector p2 = m8;
+            FloatVector p3 = m8;
+            long wb = 64L * b;
+            for (int j = 0; j < BLOCK / 2; j += L) {
+                FloatVector xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
+                FloatVector xd = xl.fma(FM16, FloatVector.fromMemorySegment(F, a, ab + 4L * (BLOCK / 2 + j), LE));
+                p0 = mac2(load(wc, w0 + wb + j), xl, xd, p0);
+                p1 = mac2(load(wc, w1 + wb + j), xl, xd, p1);
+                p2 = mac2(load(wc, w2 + wb + j), xl, xd, p2);
+                p3 = mac2(load(wc, w3 + wb + j), xl, xd, p3);
+            }
+            float sx = as.get(F32, 4L * b);
+            long sb = s0 + 4L * b;
+            c0 = p0.fma(FloatVector.broadcast(F, sx * ws.get(F32, sb)), c0);
+            c1 = p1.fma(FloatVector.broadcast(F, sx * ws.get(F32, sb + sStep)), c1);
+            c2 = p2.fma(FloatVector.broadcast(F, sx * ws.get(F32, sb + 2 * sStep)), c2);
+            c3 = p3.fma(FloatVector.broadcast(F, sx * ws.get(F32, sb + 3 * sStep)), c3);
         }
-        long step = 4L * rows;
         y.set(F32, yo, c0.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + step, c1.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + 2 * step, c2.reduceLanes(VectorOperators.ADD));
-        y.set(F32, yo + 3 * step, c3.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + 4, c1.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + 8, c2.reduceLanes(VectorOperators.ADD));
+        y.set(F32, yo + 12, c3.reduceLanes(VectorOperators.ADD));
+    }
+
+    /**
+     * One row of {@link #gemv4} (a range's leftover rows), with the same operations in the same order, so a row's
+     * bits do not depend on how the rows were split.
+     */
+    private static float gemv1(W4Weights w, ActivationQuant x, int o) {
+        MemorySegment wc = w.codes();
+        MemorySegment a = x.wide();
+        int in = w.in();
+        int blocks = in / BLOCK;
+        long w0 = (long) o * (in / 2);
+        long s0 = 4L * o * blocks;
+        FloatVector c = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long ab = 512L * b;
+            FloatVector sl = FloatVector.fromMemorySegment(F, a, ab, LE);
+            for (int j = L; j < BLOCK / 2; j += L) {
+                sl = sl.add(FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE));
+            }
+            FloatVector p = sl.mul(FM8);
+            long wb = 64L * b;
+            for (int j = 0; j < BLOCK / 2; j += L) {
+                FloatVector xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
+                FloatVector xd = xl.fma(FM16, FloatVector.fromMemorySegment(F, a, ab + 4L * (BLOCK / 2 + j), LE));
+                p = mac2(load(wc, w0 + wb + j), xl, xd, p);
+            }
+            float sx = x.scales().get(F32, 4L * b);
+            c = p.fma(FloatVector.broadcast(F, sx * w.scales().get(F32, s0 + 4L * b)), c);
+        }
+        return c.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code acc + (v ^ 8)·xl + (v >> 4)·xd} in F32 lanes (see {@link #gemv4}). */
+    private static FloatVector mac2(IntVector v, FloatVector xl, FloatVector xd, FloatVector acc) {
+        FloatVector lo = (FloatVector) v.lanewise(VectorOperators.XOR, C8).convertShape(VectorOperators.I2F, F, 0);
+        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, C4).convertShape(VectorOperators.I2F, F, 0);
+        return hi.fma(xd, lo.fma(xl, acc));
     }
 
     // ------------------------------------------------------------------ checks

@@ -42,6 +42,19 @@ class GemmTest {
         run(kind, new SplittableRandom(9), 37, 5 * NR + 13, 4097);
     }
 
+    /**
+     * More tokens than outputs, so the pool splits over token groups (BERT-like), with activation blocks of
+     * {@code MC} tokens ending mid-range; and more outputs than one packed weight block of {@code NC}, with a partial
+     * last panel. Both must match the single-thread result bit for bit.
+     */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void tokenSplitAndBlockEdgesMatchSingleThread(Kind kind) {
+        SplittableRandom rnd = new SplittableRandom(17);
+        run(kind, rnd, 2 * GemmKernel.MC + 4 * GemmKernel.MR + 3, NR + 3, KC + 9);
+        run(kind, rnd, GemmKernel.MC + 5, GemmKernel.NC + NR + 5, KC + 9);
+    }
+
     /** tokens == 1 goes to the GEMV path (within the bound of the truth: see {@link GemvTest} on bitwise checks). */
     @ParameterizedTest
     @EnumSource(Kind.class)

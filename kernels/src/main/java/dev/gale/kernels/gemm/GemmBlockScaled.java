@@ -1,0 +1,60 @@
+package dev.gale.kernels.gemm;
+
+import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.Operands;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The GEMM of block-scaled integer weights and activations (W4A4/W4A8, {@code dev.gale.kernels.quant.W4AxMatmul}):
+ * {@code Y[t][o] = Σ_g sx[t][g·G / XG] · s[o][g] · Σ_{k ∈ group g} X[t][k] · q[o][k]}, weight groups of {@code G}
+ * inputs ({@link BlockScaledCodec}), activation codes {@code X} (F32 holding small integers) with one scale per token
+ * and block of {@code XG} inputs ({@code XG} a multiple of {@code G}).
+ *
+ * <p>Runs {@link GemmKernel}'s F32 micro-kernel with input blocks of one group: each weight panel is decoded to F32
+ * integers once per group and reused by every token, so the unpacking costs nothing per multiply-add. Each tile's
+ * group sums are exact integers when {@code G · max|X| · max|q| < 2^24} (128 · 127 · 8 is 2^17), then scaled by
+ * {@code s · sx} and added into {@code Y} in group order: the result is within
+ * {@link dev.gale.kernels.Numerics#dotBound} of the exact sum and does not depend on the thread split.
+ *
+ * <p>Layout: {@code X} F32 {@code [tokens][in]} at byte {@code xOff}; {@code sx} F32 {@code [tokens][in / XG]} at
+ * {@code sxOff}; {@code Y} F32 {@code [tokens][rows]} at {@code yOff}.
+ */
+public final class GemmBlockScaled {
+    private static final String OP = "gemm block-scaled";
+
+    private GemmBlockScaled() {
+    }
+
+    /** All tokens and rows, split over {@link WorkerPool#shared()} like {@link GemmF32#gemm}. */
+    public static <W> void gemm(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
+            long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in) {
+        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, y, yOff, tokens, rows, in);
+        GemmKernel.parallel(s, x, xOff, y, yOff, tokens, rows, in);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of every token on the calling thread; allocates nothing once the thread's
+     * scratch has grown to the token count.
+     */
+    public static <W> void outputs(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
+            long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in, int rowStart,
+            int rowEnd) {
+        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, y, yOff, tokens, rows, in);
+        Operands.range(OP, "row", rowStart, rowEnd, rows);
+        GemmKernel.outputs(s, x, xOff, y, yOff, tokens, rows, in, rowStart, rowEnd);
+    }
+
+    private static <W> GemmKernel.Scaling<W> check(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
+            MemorySegment sx, long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in) {
+        Operands.dims(OP, tokens, rows, in);
+        int group = codec.group(w);
+        if (group <= 0 || in % group != 0 || xGroup <= 0 || xGroup % group != 0 || in % xGroup != 0) {
+            throw new dev.gale.core.ShapeMismatchException(OP + ": weight group " + group + " and activation group "
+                    + xGroup + " must divide " + in + " inputs, the weight group dividing the activation group");
+        }
+        Operands.matrix(OP, "X (activation codes)", x, xOff, tokens, in, Float.BYTES, "F32");
+        Operands.matrix(OP, "sx (activation scales)", sx, sxOff, tokens, in / xGroup, Float.BYTES, "F32");
+        Operands.matrix(OP, "Y (output)", y, yOff, tokens, rows, Float.BYTES, "F32");
+        return new GemmKernel.Scaling<>(codec, w, group, sx, sxOff, xGroup, in / xGroup);
+    }
+}
