@@ -114,7 +114,7 @@ public final class BertEncoderTables implements BenchCaseProvider {
 
     /**
      * ONNX Runtime's last hidden state of sentence {@code s} run alone. Alone, because the int8 graph quantizes the
-     * activations with one range over the whole batch while Gale takes it per sentence (see DynamicQuantizer): a
+     * activations with one range over the whole batch while Gale takes it per sentence (see DynamicQuantU8): a
      * sentence's embedding in Gale equals the graph's on that sentence alone, whatever it is batched with.
      */
     private static float[][] ortAlone(OrtSession ort, OrtEnvironment env, long[] ids, int s) throws OrtException {

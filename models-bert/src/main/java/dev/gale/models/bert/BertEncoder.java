@@ -100,7 +100,7 @@ public final class BertEncoder {
         MemorySegment.copy(batch.mask(), 0, mask, JAVA_BYTE, 0, rows);
         int[] len = batch.lengths();
 
-        embeddings(batch, x);
+        embeddings(weights, batch.ids(), seq, x);
         LayerNorm.applyParallel(x, 0, seg(arena, weights.embLnG()), 0, seg(arena, weights.embLnB()), 0, x, 0, rows, d,
                 cfg.eps());
         float scale = (float) (1.0 / Math.sqrt(cfg.headDim()));
@@ -122,10 +122,9 @@ public final class BertEncoder {
     }
 
     /** word[id] + type[0] + position[t], summed in the graph's order ((word + type) + position). */
-    private void embeddings(WordPieceTokenizer.Batch batch, MemorySegment x) {
+    static void embeddings(BertWeights weights, int[] ids, int seq, MemorySegment x) {
+        BertConfig cfg = weights.config();
         int d = cfg.hidden();
-        int seq = batch.seq();
-        int[] ids = batch.ids();
         float[] word = weights.wordEmbeddings();
         float[] pos = weights.positionEmbeddings();
         float[] type = weights.typeEmbeddings();
@@ -146,9 +145,12 @@ public final class BertEncoder {
         });
     }
 
-    /** Mean over each sentence's real tokens (in double), then L2 normalisation. */
     private float[][] pool(MemorySegment h, WordPieceTokenizer.Batch batch) {
-        int d = cfg.hidden();
+        return pool(h, batch, cfg.hidden());
+    }
+
+    /** Mean over each sentence's real tokens (in double), then L2 normalisation. */
+    static float[][] pool(MemorySegment h, WordPieceTokenizer.Batch batch, int d) {
         float[][] out = new float[batch.size()][d];
         double[] sum = new double[d];
         for (int b = 0; b < batch.size(); b++) {

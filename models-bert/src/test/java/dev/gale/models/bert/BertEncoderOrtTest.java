@@ -39,7 +39,7 @@ class BertEncoderOrtTest {
 
     /**
      * int8: Gale's batch against ONNX Runtime running the int8 graph as written on each sentence alone (the graph
-     * quantizes activations per tensor, and Gale takes that range per sentence, see {@link DynamicQuantizer}).
+     * quantizes activations per tensor, and Gale takes that range per sentence, see {@link dev.gale.kernels.quant.DynamicQuantU8}).
      *
      * <p>The oracle is {@link OrtOracle#graphAsWritten}: ONNX Runtime's default session fuses the graph's decomposed
      * LayerNorm into a kernel with a one-pass float variance, which moves its own int8 answer by up to 0.009 in
