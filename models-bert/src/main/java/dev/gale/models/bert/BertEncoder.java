@@ -28,7 +28,7 @@ import java.util.List;
  * are Gale's Vector API kernels; attention is whatever {@link BidirectionalAttention} the encoder is given.
  * Thread-safe: each call allocates its own activations.
  */
-public final class BertEncoder {
+public final class BertEncoder implements SentenceEncoder {
     private final BertWeights weights;
     private final BertConfig cfg;
     private final BidirectionalAttention attention;
@@ -44,15 +44,29 @@ public final class BertEncoder {
         this(weights, new FlashBidirectionalAttention());
     }
 
+    @Override
     public BertConfig config() {
         return cfg;
     }
 
+    @Override
     public boolean int8() {
         return weights.int8();
     }
 
+    @Override
+    public String deviceId() {
+        return "cpu";
+    }
+
+    @Override
+    public String ranOn() {
+        return "cpu: every step as Gale's Vector API kernels called directly (" + attention.getClass().getSimpleName()
+                + " attention), no task graph";
+    }
+
     /** L2-normalised mean-pooled embeddings, one row of {@code hidden} per sentence. */
+    @Override
     public float[][] embed(WordPieceTokenizer.Batch batch) {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment h = hidden(batch, arena, cfg.layers());

@@ -43,7 +43,7 @@ import java.util.Map;
  * shape gets its plan and activation buffers, the last {@link #SHAPES} shapes are kept. One batch at a time per
  * encoder ({@link #embed} is synchronized).
  */
-public final class BertGraphEncoder implements AutoCloseable {
+public final class BertGraphEncoder implements SentenceEncoder, AutoCloseable {
     /** Plans (and their activations) kept, most recently used first out. */
     static final int SHAPES = 4;
 
@@ -56,6 +56,7 @@ public final class BertGraphEncoder implements AutoCloseable {
     private final List<LayerBuffers> layers = new ArrayList<>();
     private final Map<String, Session> sessions = new LinkedHashMap<>(8, 0.75f, true);
     private RunReport lastReport;
+    private String lastGraph;
 
     /** One projection's buffers: F32 {@code W [out][in]} and bias, or int8 {@code W [in][out]}, scales and bias. */
     private record LinearBuffers(Buffer w, Buffer scale, Buffer bias, int in, int out) {
@@ -85,15 +86,41 @@ public final class BertGraphEncoder implements AutoCloseable {
         return device;
     }
 
+    @Override
     public BertConfig config() {
         return cfg;
     }
 
+    @Override
     public boolean int8() {
         return weights.int8();
     }
 
+    @Override
+    public String deviceId() {
+        return device.id();
+    }
+
+    /** Launches counted by device and implementation path, from the last run's report. */
+    @Override
+    public synchronized String ranOn() {
+        if (lastReport == null) {
+            return device.id() + ": not run yet";
+        }
+        Map<String, Integer> counts = new java.util.TreeMap<>();
+        for (RunReport.TaskReport t : lastReport.tasks()) {
+            counts.merge(t.device() + " " + t.path().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '), 1,
+                    Integer::sum);
+        }
+        StringBuilder b = new StringBuilder(device.id() + " (" + device.name() + "): task graph '"
+                + lastGraph + "', ");
+        counts.forEach((k, n) -> b.append(n).append(" × ").append(k).append(", "));
+        b.append(lastReport.anyFallback() ? "WITH FALLBACKS" : "no fallback");
+        return b.toString();
+    }
+
     /** L2-normalised mean-pooled embeddings, one row of {@code hidden} per sentence. */
+    @Override
     public synchronized float[][] embed(WordPieceTokenizer.Batch batch) {
         if (batch.seq() > cfg.positions()) {
             throw new InvalidTextException("sequence of " + batch.seq() + " tokens exceeds the model's "
@@ -110,6 +137,7 @@ public final class BertGraphEncoder implements AutoCloseable {
             }
         }
         lastReport = s.plan.run(s.bindings);
+        lastGraph = s.plan.graph().name();
         return BertEncoder.pool(s.x.segment(), batch, cfg.hidden());
     }
 
