@@ -67,13 +67,13 @@ public final class Int8Linear implements Linear {
     @Override
     public void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
         int rows = batch * seq;
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment q = arena.allocate((long) rows * in, 64);
-            MemorySegment params = arena.allocate(8L * batch, 64);
-            MemorySegment len = arena.allocate(4L * batch, 64);
-            MemorySegment.copy(lengths, 0, len, JAVA_INT, 0, batch);
-            DynamicQuantU8.applyParallel(x, len, q, params, batch, seq, in);
-            GemmU8S8.applyParallel(q, params, w, wScale, bias, y, rows, seq, in, out);
-        }
+        // Scratch freed by the GC: closing a shared arena costs a handshake with every thread, per layer per call.
+        Arena arena = Arena.ofAuto();
+        MemorySegment q = arena.allocate((long) rows * in, 64);
+        MemorySegment params = arena.allocate(8L * batch, 64);
+        MemorySegment len = arena.allocate(4L * batch, 64);
+        MemorySegment.copy(lengths, 0, len, JAVA_INT, 0, batch);
+        DynamicQuantU8.applyParallel(x, len, q, params, batch, seq, in);
+        GemmU8S8.applyParallel(q, params, w, wScale, bias, y, rows, seq, in, out);
     }
 }
