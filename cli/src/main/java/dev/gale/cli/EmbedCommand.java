@@ -32,6 +32,11 @@ import java.util.UUID;
  * would add 99 MB to it (see {@link MiniLmFiles}); the cli declares them {@code provided}, so the build that makes
  * the gale jar also downloads them.
  *
+ * <p>{@code --device} picks where the encoder runs: {@code cpu} (default) is the direct Vector API encoder, an OpenCL
+ * device runs the encoder's task graph as that device's kernels; either way one line says which implementation ran
+ * (from the run report: device, path and task counts, and that nothing fell back), on the same stream as the
+ * truncation notes.
+ *
  * <p>Bad input is refused before any model is loaded, with the sentence or line it concerns: no sentences, an empty
  * line in the file, bytes that are not UTF-8 (with the line and byte offset). Sentences longer than the model's 512
  * tokens (or {@code --max-tokens}) are embedded from their first 512 tokens and the truncation is reported: on the

@@ -2,6 +2,7 @@ package dev.gale.models.bert;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.core.device.Device;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -37,6 +39,29 @@ class BertGraphEncoderTest {
                     "-"));
         }
         return out.stream();
+    }
+
+    /** Inputs the tokenizer would never produce still get clear messages from the graph encoder. */
+    @Test
+    void badBatchesAreRefusedWithAMessage() {
+        try (BertGraphEncoder enc = new BertGraphEncoder(BertWeights.from(MiniLm.onnx(MiniLm.INT8),
+                BertWeights.MINILM_HEADS), Devices.cpu())) {
+            int seq = enc.config().positions() + 1;
+            WordPieceTokenizer.Batch tooLong = new WordPieceTokenizer.Batch(1, seq, new int[seq], ones(seq),
+                    new int[] {seq}, new int[1]);
+            assertTrue(assertThrows(InvalidTextException.class, () -> enc.embed(tooLong)).getMessage()
+                    .contains("exceeds the model's 512 positions"));
+            WordPieceTokenizer.Batch badId = new WordPieceTokenizer.Batch(1, 3, new int[] {101, 1 << 20, 102},
+                    ones(3), new int[] {3}, new int[1]);
+            assertTrue(assertThrows(InvalidTextException.class, () -> enc.embed(badId)).getMessage()
+                    .contains("token id 1048576 outside the vocabulary of 30522"));
+        }
+    }
+
+    private static byte[] ones(int n) {
+        byte[] b = new byte[n];
+        java.util.Arrays.fill(b, (byte) 1);
+        return b;
     }
 
     @ParameterizedTest(name = "{0} {1}")
