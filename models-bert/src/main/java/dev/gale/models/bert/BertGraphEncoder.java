@@ -109,8 +109,11 @@ public final class BertGraphEncoder implements SentenceEncoder, AutoCloseable {
         }
         Map<String, Integer> counts = new java.util.TreeMap<>();
         for (RunReport.TaskReport t : lastReport.tasks()) {
-            counts.merge(t.device() + " " + t.path().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '), 1,
-                    Integer::sum);
+            String how = t.path().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+            if (t.path() == dev.gale.core.device.ImplPath.TRANSFER && !t.detail().isEmpty()) {
+                how += " (" + t.detail() + ")";
+            }
+            counts.merge(t.device() + " " + how, 1, Integer::sum);
         }
         StringBuilder b = new StringBuilder(device.id() + " (" + device.name() + "): task graph '"
                 + lastGraph + "', ");
