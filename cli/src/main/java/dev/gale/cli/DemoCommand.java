@@ -6,12 +6,15 @@ import dev.gale.core.device.DeviceProvider;
 import dev.gale.core.device.Devices;
 import dev.gale.models.bert.BertEncoder;
 import dev.gale.models.bert.MiniLmFiles;
+import dev.gale.models.bert.SentenceEncoder;
 import dev.gale.models.bert.WordPieceTokenizer;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 
@@ -21,9 +24,12 @@ import java.util.Set;
  * cosine similarity table, a nearest-neighbour search over a small corpus, sentences/s per device and model, and how
  * closely the int8 model agrees with the fp32 one.
  *
- * <p>Only the CPU (Gale's Vector API kernels) runs the encoder today; OpenCL devices are listed and skipped with that
- * said, rather than reported as agreeing. Speeds are the median of {@code --repeat} timed passes over the sentence
- * set after one warm-up pass, tokenization included.
+ * <p>The CPU runs the direct Vector API encoder; each OpenCL device runs the encoder's task graph as its kernels
+ * ({@link dev.gale.models.bert.BertGraphEncoder}), and the demo says which implementation ran on each device and
+ * checks that every device's embeddings agree with the CPU's: fp32 within models-bert's bound against ONNX Runtime
+ * (cosine 0.99999 per sentence); int8 closer to the CPU's int8 than the int8 model is to fp32 (see {@link #agreement}).
+ * Speeds are the median of {@code --repeat} timed passes over the sentence set after one
+ * warm-up pass, tokenization included.
  */
 final class DemoCommand implements Gale.Command {
     private static final String USAGE = "usage: gale demo [--repeat N]";
@@ -93,6 +99,9 @@ final class DemoCommand implements Gale.Command {
         }
     }
 
+    /** fp32 "agree": models-bert's per-sentence bound against ONNX Runtime. */
+    static final double AGREE_FP32 = 0.99999;
+
     private static void run(PrintStream out, int repeat) {
         out.println("== devices");
         List<Device> runnable = new ArrayList<>();
@@ -102,53 +111,51 @@ final class DemoCommand implements Gale.Command {
                 continue;
             }
             for (Device d : p.devices()) {
-                boolean cpu = d.backend().equals("cpu");
+                boolean cpu = d.id().equals("cpu");
                 out.printf("  %-10s %-40s %s%n", d.id(), d.name(), cpu ? "encoder: Vector API kernels"
-                        : "encoder: none on " + d.backend() + " yet (the encoder runs on the CPU only): skipped");
-                if (cpu) {
-                    runnable.add(d);
-                }
+                        : "encoder: task graph as " + d.backend() + " kernels");
+                runnable.add(d);
             }
         }
         WordPieceTokenizer tok = MiniLmFiles.tokenizer();
         out.println();
         out.println("== speed (" + SENTENCES.size() + " sentences per pass, one padded batch, tokenization included; "
                 + "median of " + repeat + " passes after a warm-up)");
-        float[][] fp32 = null;
-        float[][] int8 = null;
+        Map<String, float[][]> fp32 = new LinkedHashMap<>();
+        Map<String, float[][]> int8 = new LinkedHashMap<>();
+        List<String> ranOn = new ArrayList<>();
         for (Device d : runnable) {
             for (MiniLmFiles.Variant v : MiniLmFiles.Variant.values()) {
                 long t0 = System.nanoTime();
-                BertEncoder enc = MiniLmFiles.encoder(v);
+                SentenceEncoder enc = MiniLmFiles.encoder(v, d);
                 double loadS = (System.nanoTime() - t0) / 1e9;
-                float[][] e = BertEncoder.embed(enc, tok, SENTENCES);
+                float[][] e = enc.embed(tok.encodeBatch(SENTENCES));
                 long[] ns = new long[repeat];
                 for (int i = 0; i < repeat; i++) {
                     long s = System.nanoTime();
-                    BertEncoder.embed(enc, tok, SENTENCES);
+                    enc.embed(tok.encodeBatch(SENTENCES));
                     ns[i] = System.nanoTime() - s;
                 }
                 Arrays.sort(ns);
-                out.printf(Locale.ROOT, "  %-6s %-4s %8.1f sentences/s   (model load %.1f s)%n", d.id(),
-                        v == MiniLmFiles.Variant.FP32 ? "fp32" : "int8", SENTENCES.size() * 1e9 / ns[repeat / 2],
-                        loadS);
-                if (v == MiniLmFiles.Variant.FP32) {
-                    fp32 = e;
-                } else {
-                    int8 = e;
-                }
+                String name = v == MiniLmFiles.Variant.FP32 ? "fp32" : "int8";
+                out.printf(Locale.ROOT, "  %-9s %-4s %8.1f sentences/s   (model load %.1f s)%n", d.id(), name,
+                        SENTENCES.size() * 1e9 / ns[repeat / 2], loadS);
+                ranOn.add(name + " on " + enc.ranOn());
+                (v == MiniLmFiles.Variant.FP32 ? fp32 : int8).put(d.id(), e);
             }
         }
-        if (fp32 == null) {
-            out.println("  no device can run the encoder");
+        out.println("  what ran:");
+        ranOn.forEach(r -> out.println("    " + r));
+        if (!fp32.containsKey("cpu")) {
+            out.println("  the cpu device is missing: nothing to compare against");
             return;
         }
         out.println();
-        similarityTable(out, fp32);
+        similarityTable(out, fp32.get("cpu"));
         out.println();
         search(out, MiniLmFiles.encoder(MiniLmFiles.Variant.FP32), tok);
         out.println();
-        agreement(out, fp32, int8, runnable);
+        agreement(out, fp32, int8);
     }
 
     private static void similarityTable(PrintStream out, float[][] e) {
@@ -187,18 +194,47 @@ final class DemoCommand implements Gale.Command {
         }
     }
 
-    private static void agreement(PrintStream out, float[][] fp32, float[][] int8, List<Device> runnable) {
+    /**
+     * fp32 devices agree when every sentence's cosine to the CPU's is at least {@link #AGREE_FP32}. int8 results are
+     * not held to a fixed bound: the int8 graph requantizes every layer's input dynamically, and a last-bit difference
+     * in the fp32 steps before a quantizer (a reduction order, a 1-ulp scale) can move an element to the neighbouring
+     * uint8 level, which the following layers carry into the embedding (measured: 0.996 for one sentence in twelve,
+     * against ONNX Runtime as well as across devices). They agree when every sentence is closer to the CPU's int8
+     * embedding than the int8 model's embeddings are to the fp32 model's: device differences below the quantization
+     * error itself.
+     */
+    private static void agreement(PrintStream out, Map<String, float[][]> fp32, Map<String, float[][]> int8) {
+        double[] q = minMean(fp32.get("cpu"), int8.get("cpu"));
+        out.printf(Locale.ROOT, "== agreement: fp32 vs int8 embeddings on cpu, cosine min %.5f, mean %.5f over %d "
+                + "sentences%n", q[0], q[1], SENTENCES.size());
+        if (fp32.size() == 1) {
+            out.println("   devices: only cpu runs the encoder here, nothing to compare across devices");
+            return;
+        }
+        boolean all = true;
+        for (String id : fp32.keySet()) {
+            if (id.equals("cpu")) {
+                continue;
+            }
+            double f = minMean(fp32.get("cpu"), fp32.get(id))[0];
+            double i = minMean(int8.get("cpu"), int8.get(id))[0];
+            boolean ok = f >= AGREE_FP32 && i >= q[0];
+            all &= ok;
+            out.printf(Locale.ROOT, "   devices: %s vs cpu: fp32 cosine min %.7f (bound %s), int8 cosine min %.5f "
+                    + "(bound: int8 vs fp32, %.5f): %s%n", id, f, AGREE_FP32, i, q[0], ok ? "agree" : "DISAGREE");
+        }
+        out.println(all ? "   all devices agree" : "   DEVICES DISAGREE");
+    }
+
+    /** Per-sentence cosine between two embedding sets: {min, mean}. */
+    private static double[] minMean(float[][] a, float[][] b) {
         double min = 1;
         double sum = 0;
-        for (int i = 0; i < fp32.length; i++) {
-            double c = SentenceEmbedder.cosine(fp32[i], int8[i]);
+        for (int i = 0; i < a.length; i++) {
+            double c = SentenceEmbedder.cosine(a[i], b[i]);
             min = Math.min(min, c);
             sum += c;
         }
-        out.printf(Locale.ROOT, "== agreement: fp32 vs int8 embeddings on cpu, cosine min %.5f, mean %.5f over %d "
-                + "sentences%n", min, sum / fp32.length, fp32.length);
-        out.println("   devices: only " + runnable.getFirst().id() + " runs the encoder, so there is no cross-device "
-                + "comparison yet (models-bert's tests check the CPU encoder against ONNX Runtime: cosine >= 0.99999 "
-                + "fp32, >= 0.999 int8)");
+        return new double[] {min, sum / a.length};
     }
 }

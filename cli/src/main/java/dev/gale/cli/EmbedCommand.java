@@ -1,6 +1,9 @@
 package dev.gale.cli;
 
 import dev.gale.core.GaleException;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.Devices;
+import dev.gale.models.bert.SentenceEncoder;
 import dev.gale.models.bert.MiniLmFiles;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -29,6 +32,11 @@ import java.util.UUID;
  * would add 99 MB to it (see {@link MiniLmFiles}); the cli declares them {@code provided}, so the build that makes
  * the gale jar also downloads them.
  *
+ * <p>{@code --device} picks where the encoder runs: {@code cpu} (default) is the direct Vector API encoder, an OpenCL
+ * device runs the encoder's task graph as that device's kernels; either way one line says which implementation ran
+ * (from the run report: device, path and task counts, and that nothing fell back), on the same stream as the
+ * truncation notes.
+ *
  * <p>Bad input is refused before any model is loaded, with the sentence or line it concerns: no sentences, an empty
  * line in the file, bytes that are not UTF-8 (with the line and byte offset). Sentences longer than the model's 512
  * tokens (or {@code --max-tokens}) are embedded from their first 512 tokens and the truncation is reported: on the
@@ -36,8 +44,10 @@ import java.util.UUID;
  * {@code truncated_tokens}.
  */
 final class EmbedCommand implements Gale.Command {
-    private static final String USAGE = "usage: gale embed [--model fp32|int8] [--format json|arrow] [--out FILE] "
-            + "[--max-tokens N] (--file FILE | SENTENCE...)\n"
+    private static final String USAGE = "usage: gale embed [--model fp32|int8] [--device cpu|opencl:N] "
+            + "[--format json|arrow] [--out FILE] [--max-tokens N] (--file FILE | SENTENCE...)\n"
+            + "  --device      cpu: the direct Vector API encoder (default); opencl:N: the encoder's task graph as that "
+            + "device's kernels\n"
             + "  --max-tokens  truncate each sentence at N tokens, [CLS] and [SEP] included (default and most: 512)";
 
     @Override
@@ -51,8 +61,15 @@ final class EmbedCommand implements Gale.Command {
         CliArgs a;
         String format;
         MiniLmFiles.Variant variant;
+        Device device;
         try {
-            a = CliArgs.parse("embed", args, Set.of("model", "format", "out", "file", "max-tokens"), sentences);
+            a = CliArgs.parse("embed", args, Set.of("model", "device", "format", "out", "file", "max-tokens"),
+                    sentences);
+            try {
+                device = Devices.byId(a.get("device", "cpu"));
+            } catch (GaleException e) {
+                throw new IllegalArgumentException("gale embed: --device: " + e.getMessage());
+            }
             variant = MiniLmFiles.Variant.parse(a.choice("model", "fp32", List.of("fp32", "int8")));
             format = a.choice("format", "json", List.of("json", "arrow"));
             if (format.equals("arrow") && !a.has("out")) {
@@ -80,9 +97,11 @@ final class EmbedCommand implements Gale.Command {
                 throw new BadInput(a.has("file") ? "--file " + a.get("file", null) + " has no sentences"
                         : "no sentences: give them as arguments or with --file FILE (one per line)");
             }
-            var r = SentenceEmbedder.embed(MiniLmFiles.encoder(variant), MiniLmFiles.tokenizer(
+            SentenceEncoder encoder = MiniLmFiles.encoder(variant, device);
+            var r = SentenceEmbedder.embed(encoder, MiniLmFiles.tokenizer(
                     a.integer("max-tokens", MiniLmFiles.MAX_TOKENS, 3)), sentences);
             PrintStream notes = a.has("out") ? out : System.err;
+            notes.println("gale embed: ran on " + encoder.ranOn());
             for (int i = 0; i < sentences.size(); i++) {
                 if (r.dropped()[i] > 0) {
                     notes.printf("gale embed: sentence %d truncated: %d tokens, embedded from its first %d; the "

@@ -1,7 +1,7 @@
 package dev.gale.cli;
 
-import dev.gale.models.bert.BertEncoder;
 import dev.gale.models.bert.InvalidTextException;
+import dev.gale.models.bert.SentenceEncoder;
 import dev.gale.models.bert.WordPieceTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,7 +26,7 @@ final class SentenceEmbedder {
     private SentenceEmbedder() {
     }
 
-    static Result embed(BertEncoder encoder, WordPieceTokenizer tokenizer, List<String> sentences) {
+    static Result embed(SentenceEncoder encoder, WordPieceTokenizer tokenizer, List<String> sentences) {
         if (sentences.isEmpty()) {
             throw new InvalidTextException("no sentences to embed");
         }

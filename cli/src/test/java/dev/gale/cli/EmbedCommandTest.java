@@ -126,6 +126,44 @@ class EmbedCommandTest {
         }
     }
 
+    /** Parses the JSON writer's embeddings back, in order. */
+    private static float[][] parseJson(String json, int n) {
+        Matcher m = Pattern.compile("\"embedding\": \\[([^\\]]*)\\]").matcher(json);
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) {
+            assertTrue(m.find(), json);
+            String[] parts = m.group(1).split(", ");
+            out[i] = new float[parts.length];
+            for (int j = 0; j < parts.length; j++) {
+                out[i][j] = Float.parseFloat(parts[j]);
+            }
+        }
+        return out;
+    }
+
+    /** {@code --device}: every device present embeds, says what ran, and agrees with the CPU encoder. */
+    @Test
+    void everyDeviceEmbedsAndSaysWhatRan() throws Exception {
+        for (dev.gale.core.device.Device d : dev.gale.core.device.Devices.all()) {
+            for (MiniLmFiles.Variant v : MiniLmFiles.Variant.values()) {
+                Path json = tmp.resolve(d.id().replace(':', '_') + v + ".json");
+                String out = run(0, args("embed", "--device", d.id(), "--model", v == MiniLmFiles.Variant.FP32
+                        ? "fp32" : "int8", "--out", json.toString()));
+                assertTrue(out.contains("gale embed: ran on " + d.id()), out);
+                if (!d.id().equals("cpu")) {
+                    assertTrue(out.contains("device kernel") && out.contains("no fallback")
+                            && !out.contains("vector api"), out);
+                }
+                float[][] got = parseJson(Files.readString(json), SENTENCES.size());
+                float[][] want = expected(v);
+                for (int i = 0; i < SENTENCES.size(); i++) {
+                    assertSameEmbedding(want[i], got[i], v == MiniLmFiles.Variant.FP32 ? 0.99999 : 0.999,
+                            d.id() + " " + v + " sentence " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void arrowFileRoundTrips() throws Exception {
         Path file = tmp.resolve("e.arrow");
@@ -190,12 +228,23 @@ class EmbedCommandTest {
         assertTrue(run(2, "embed", "--model", "fp16", "x").contains("--model must be one of [fp32, int8]"));
         assertTrue(run(2, "embed", "--file", "f", "x").contains("not both"));
         assertTrue(run(2, "embed", "--max-tokens", "600", "x").contains("at most 512"));
+        String noDevice = run(2, "embed", "--device", "opencl:99", "x");
+        assertTrue(noDevice.contains("--device: no device 'opencl:99'; present: [cpu"), noDevice);
     }
 
     @Test
     void demoPrintsDevicesSimilaritiesSearchSpeedAndAgreement() {
         String out = run(0, "demo", "--repeat", "1");
         assertTrue(out.contains("cpu") && out.contains("encoder: Vector API kernels"), out);
+        for (dev.gale.core.device.Device d : dev.gale.core.device.Devices.all()) {
+            assertTrue(out.matches("(?s).*" + d.id() + "\\s+fp32\\s+\\d+\\.\\d sentences/s.*"), out);
+            assertTrue(out.matches("(?s).*" + d.id() + "\\s+int8\\s+\\d+\\.\\d sentences/s.*"), out);
+            assertTrue(out.contains("fp32 on " + d.id()) && out.contains("int8 on " + d.id()), out);
+            if (!d.id().equals("cpu")) {
+                assertTrue(out.contains("devices: " + d.id() + " vs cpu: fp32 cosine min"), out);
+                assertTrue(out.contains("all devices agree"), out);
+            }
+        }
         assertTrue(out.contains("== cosine similarity") && out.contains("  12  Il pleut beaucoup"), out);
         assertTrue(out.contains("query: How can I make bread at home?\n    1. "), out);
         assertTrue(out.matches("(?s).*cpu\\s+fp32\\s+\\d+\\.\\d sentences/s.*"), out);

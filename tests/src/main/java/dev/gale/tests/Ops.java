@@ -101,7 +101,8 @@ public final class Ops {
                 KvQuantOps.append(), KvQuantOps.decodePartial(),
                 SinkOps.decode(), SinkOps.append(),
                 AttentionPrefillOps.prefill(),
-                W4AxOps.gemv(), W4AxOps.gemm());
+                W4AxOps.gemv(), W4AxOps.gemm(),
+                DynamicInt8Ops.quantize(), DynamicInt8Ops.gemm(), DynamicInt8Ops.biasAdd());
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

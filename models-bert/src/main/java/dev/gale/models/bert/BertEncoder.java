@@ -28,7 +28,7 @@ import java.util.List;
  * are Gale's Vector API kernels; attention is whatever {@link BidirectionalAttention} the encoder is given.
  * Thread-safe: each call allocates its own activations.
  */
-public final class BertEncoder {
+public final class BertEncoder implements SentenceEncoder {
     private final BertWeights weights;
     private final BertConfig cfg;
     private final BidirectionalAttention attention;
@@ -44,15 +44,29 @@ public final class BertEncoder {
         this(weights, new FlashBidirectionalAttention());
     }
 
+    @Override
     public BertConfig config() {
         return cfg;
     }
 
+    @Override
     public boolean int8() {
         return weights.int8();
     }
 
+    @Override
+    public String deviceId() {
+        return "cpu";
+    }
+
+    @Override
+    public String ranOn() {
+        return "cpu: every step as Gale's Vector API kernels called directly (" + attention.getClass().getSimpleName()
+                + " attention), no task graph";
+    }
+
     /** L2-normalised mean-pooled embeddings, one row of {@code hidden} per sentence. */
+    @Override
     public float[][] embed(WordPieceTokenizer.Batch batch) {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment h = hidden(batch, arena, cfg.layers());
@@ -100,7 +114,7 @@ public final class BertEncoder {
         MemorySegment.copy(batch.mask(), 0, mask, JAVA_BYTE, 0, rows);
         int[] len = batch.lengths();
 
-        embeddings(batch, x);
+        embeddings(weights, batch.ids(), seq, x);
         LayerNorm.applyParallel(x, 0, seg(arena, weights.embLnG()), 0, seg(arena, weights.embLnB()), 0, x, 0, rows, d,
                 cfg.eps());
         float scale = (float) (1.0 / Math.sqrt(cfg.headDim()));
@@ -122,10 +136,9 @@ public final class BertEncoder {
     }
 
     /** word[id] + type[0] + position[t], summed in the graph's order ((word + type) + position). */
-    private void embeddings(WordPieceTokenizer.Batch batch, MemorySegment x) {
+    static void embeddings(BertWeights weights, int[] ids, int seq, MemorySegment x) {
+        BertConfig cfg = weights.config();
         int d = cfg.hidden();
-        int seq = batch.seq();
-        int[] ids = batch.ids();
         float[] word = weights.wordEmbeddings();
         float[] pos = weights.positionEmbeddings();
         float[] type = weights.typeEmbeddings();
@@ -146,9 +159,12 @@ public final class BertEncoder {
         });
     }
 
-    /** Mean over each sentence's real tokens (in double), then L2 normalisation. */
     private float[][] pool(MemorySegment h, WordPieceTokenizer.Batch batch) {
-        int d = cfg.hidden();
+        return pool(h, batch, cfg.hidden());
+    }
+
+    /** Mean over each sentence's real tokens (in double), then L2 normalisation. */
+    static float[][] pool(MemorySegment h, WordPieceTokenizer.Batch batch, int d) {
         float[][] out = new float[batch.size()][d];
         double[] sum = new double[d];
         for (int b = 0; b < batch.size(); b++) {

@@ -51,6 +51,15 @@ public final class F32Linear implements Linear {
         return out;
     }
 
+    /** The weight transposed to {@code [out][in]} F32, as the GEMM reads it (read-only use). */
+    public MemorySegment weights() {
+        return w;
+    }
+
+    public float[] bias() {
+        return bias.clone();
+    }
+
     @Override
     public void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
         int rows = batch * seq;

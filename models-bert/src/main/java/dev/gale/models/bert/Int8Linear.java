@@ -1,40 +1,42 @@
 package dev.gale.models.bert;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.quant.DynamicQuantU8;
+import dev.gale.kernels.quant.GemmU8S8;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
  * The int8 model's linear layer, exactly as its ONNX graph computes it: {@code DynamicQuantizeLinear} of the
- * activations (uint8, one scale and zero point per sentence, see {@link DynamicQuantizer}), {@code MatMulInteger}
- * against int8 weights with zero point 0 ({@link Int8MatMul}), {@code Cast} to float, a multiply by
- * {@code activationScale × weightScale[col]} (that product rounded to float first, as the graph's own {@code Mul}
- * node does), then the bias.
+ * activations (uint8, one scale and zero point per sentence, {@link DynamicQuantU8}), then {@code MatMulInteger}
+ * against int8 weights with zero point 0, {@code Cast}, the multiply by {@code activationScale × weightScale[col]}
+ * and the bias ({@link GemmU8S8}, Gale's u8 × s8 kernel family, bit-exact on every path).
  */
 public final class Int8Linear implements Linear {
     private final int in;
     private final int out;
-    private final byte[] w;
-    private final float[] wScale;
-    private final float[] bias;
+    private final MemorySegment w;
+    private final MemorySegment wScale;
+    private final MemorySegment bias;
 
-    /** @param wInOut the ONNX {@code _quantized} weight, {@code [in][out]} int8 row-major */
+    /** @param wInOut the ONNX {@code _quantized} weight, {@code [in][out]} int8 row-major (kept in that layout) */
     public Int8Linear(byte[] wInOut, float[] wScale, float[] bias, int in, int out) {
-        if (wInOut.length != (long) in * out || wScale.length != out || bias.length != out || in > Int8MatMul.MAX_IN) {
+        if (wInOut.length != (long) in * out || wScale.length != out || bias.length != out || in > GemmU8S8.MAX_IN) {
             throw new IllegalArgumentException("int8 linear: weight " + wInOut.length + ", scales " + wScale.length
                     + ", bias " + bias.length + " for " + in + "x" + out);
         }
         this.in = in;
         this.out = out;
-        this.wScale = wScale.clone();
-        this.bias = bias.clone();
-        this.w = new byte[in * out];
-        for (int o = 0; o < out; o++) {
-            for (int i = 0; i < in; i++) {
-                w[o * in + i] = wInOut[i * out + o];
-            }
-        }
+        Arena arena = Arena.ofAuto();
+        this.w = arena.allocate(wInOut.length, 64);
+        MemorySegment.copy(wInOut, 0, w, JAVA_BYTE, 0, wInOut.length);
+        this.wScale = arena.allocate(4L * out, 64);
+        MemorySegment.copy(wScale, 0, this.wScale, JAVA_FLOAT, 0, out);
+        this.bias = arena.allocate(4L * out, 64);
+        MemorySegment.copy(bias, 0, this.bias, JAVA_FLOAT, 0, out);
     }
 
     @Override
@@ -47,29 +49,31 @@ public final class Int8Linear implements Linear {
         return out;
     }
 
+    /** The int8 weights, {@code [in][out]} (read-only use). */
+    public MemorySegment weights() {
+        return w;
+    }
+
+    /** Per-output-column weight scales, {@code [out]} F32. */
+    public MemorySegment weightScales() {
+        return wScale;
+    }
+
+    /** {@code [out]} F32. */
+    public MemorySegment bias() {
+        return bias;
+    }
+
     @Override
     public void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
-        int[] q = new int[batch * seq * in];
-        float[] multiplier = new float[batch * out];
-        WorkerPool.shared().parallelFor(batch, 1, (s, e) -> {
-            for (int b = s; b < e; b++) {
-                float[] p = DynamicQuantizer.params(x, b * seq, b * seq + lengths[b], in);
-                DynamicQuantizer.quantize(x, b * seq, (b + 1) * seq, in, p[0], p[1], q);
-                for (int c = 0; c < out; c++) {
-                    multiplier[b * out + c] = p[0] * wScale[c];
-                }
-            }
-        });
-        WorkerPool.shared().parallelFor(batch * seq, 1, (s, e) -> {
-            int[] acc = new int[out];
-            for (int r = s; r < e; r++) {
-                Int8MatMul.row(q, r * in, w, in, out, acc);
-                int m = (r / seq) * out;
-                long yo = (long) r * out;
-                for (int c = 0; c < out; c++) {
-                    y.setAtIndex(JAVA_FLOAT, yo + c, (float) acc[c] * multiplier[m + c] + bias[c]);
-                }
-            }
-        });
+        int rows = batch * seq;
+        // Scratch freed by the GC: closing a shared arena costs a handshake with every thread, per layer per call.
+        Arena arena = Arena.ofAuto();
+        MemorySegment q = arena.allocate((long) rows * in, 64);
+        MemorySegment params = arena.allocate(8L * batch, 64);
+        MemorySegment len = arena.allocate(4L * batch, 64);
+        MemorySegment.copy(lengths, 0, len, JAVA_INT, 0, batch);
+        DynamicQuantU8.applyParallel(x, len, q, params, batch, seq, in);
+        GemmU8S8.applyParallel(q, params, w, wScale, bias, y, rows, seq, in, out);
     }
 }

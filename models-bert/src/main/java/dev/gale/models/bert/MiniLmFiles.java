@@ -65,7 +65,9 @@ public final class MiniLmFiles {
 
     private static final String GROUP_PATH = "dev/langchain4j";
     private static final Map<Variant, byte[]> ONNX = new EnumMap<>(Variant.class);
+    private static final Map<Variant, BertWeights> WEIGHTS = new EnumMap<>(Variant.class);
     private static final Map<Variant, BertEncoder> ENCODERS = new EnumMap<>(Variant.class);
+    private static final Map<String, BertGraphEncoder> GRAPH_ENCODERS = new java.util.HashMap<>();
     private static final Map<Integer, WordPieceTokenizer> TOKENIZERS = new java.util.HashMap<>();
 
     private MiniLmFiles() {
@@ -81,15 +83,31 @@ public final class MiniLmFiles {
         return b;
     }
 
+    /** The model's weights, read once. */
+    public static synchronized BertWeights weights(Variant v) {
+        BertWeights w = WEIGHTS.get(v);
+        if (w == null) {
+            OnnxModel m = OnnxModel.parse(MemorySegment.ofArray(onnxBytes(v)), v.resource + ".onnx");
+            w = BertWeights.from(m, BertWeights.MINILM_HEADS);
+            WEIGHTS.put(v, w);
+        }
+        return w;
+    }
+
     /** The encoder with the FlashAttention-2 CPU attention, built once. */
     public static synchronized BertEncoder encoder(Variant v) {
-        BertEncoder e = ENCODERS.get(v);
-        if (e == null) {
-            OnnxModel m = OnnxModel.parse(MemorySegment.ofArray(onnxBytes(v)), v.resource + ".onnx");
-            e = new BertEncoder(BertWeights.from(m, BertWeights.MINILM_HEADS));
-            ENCODERS.put(v, e);
+        return ENCODERS.computeIfAbsent(v, k -> new BertEncoder(weights(k)));
+    }
+
+    /**
+     * The encoder for {@code device}: on {@code cpu} the direct CPU encoder ({@link #encoder(Variant)}), elsewhere the
+     * task-graph encoder compiled for that device ({@link BertGraphEncoder}), built once per device and kept.
+     */
+    public static synchronized SentenceEncoder encoder(Variant v, dev.gale.core.device.Device device) {
+        if (device.id().equals("cpu")) {
+            return encoder(v);
         }
-        return e;
+        return GRAPH_ENCODERS.computeIfAbsent(v + "@" + device.id(), k -> new BertGraphEncoder(weights(v), device));
     }
 
     /** The tokenizer (both jars ship the same tokenizer.json; the fp32 one is read), 512 tokens at most. */

@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -14,19 +15,37 @@ final class OrtOracle {
     private OrtOracle() {
     }
 
+    /** ONNX Runtime with its default (all) graph optimizations. */
     static OrtSession session(String model) {
-        return SESSIONS.computeIfAbsent(model, k -> {
-            try {
-                return OrtEnvironment.getEnvironment().createSession(MiniLm.onnxBytes(model),
-                        new OrtSession.SessionOptions());
-            } catch (OrtException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        return SESSIONS.computeIfAbsent(model, k -> create(MiniLm.onnxBytes(model), OptLevel.ALL_OPT));
+    }
+
+    /**
+     * ONNX Runtime running the graph as written: basic optimizations only (constant folding, redundant node
+     * elimination), which keep every node's arithmetic. The extended level fuses the graph's decomposed LayerNorm
+     * into ONNX Runtime's {@code LayerNormalization} kernel, which computes another (less accurate) formula; that
+     * changes the int8 model's answer (see {@link OrtLayerNormFusionTest}), so the int8 oracle is this session.
+     */
+    static OrtSession graphAsWritten(String model) {
+        return SESSIONS.computeIfAbsent(model + "#basic", k -> create(MiniLm.onnxBytes(model), OptLevel.BASIC_OPT));
+    }
+
+    static OrtSession create(byte[] model, OptLevel level) {
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setOptimizationLevel(level);
+            return OrtEnvironment.getEnvironment().createSession(model, o);
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** last_hidden_state {@code [batch][seq][hidden]} for a padded batch, default session. */
+    static float[][][] lastHiddenState(String model, WordPieceTokenizer.Batch b) throws OrtException {
+        return lastHiddenState(session(model), b);
     }
 
     /** last_hidden_state {@code [batch][seq][hidden]} for a padded batch. */
-    static float[][][] lastHiddenState(String model, WordPieceTokenizer.Batch b) throws OrtException {
+    static float[][][] lastHiddenState(OrtSession session, WordPieceTokenizer.Batch b) throws OrtException {
         long[][] ids = new long[b.size()][b.seq()];
         long[][] mask = new long[b.size()][b.seq()];
         long[][] types = new long[b.size()][b.seq()];
@@ -39,7 +58,7 @@ final class OrtOracle {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OnnxTensor ti = OnnxTensor.createTensor(env, ids); OnnxTensor tm = OnnxTensor.createTensor(env, mask);
                 OnnxTensor tt = OnnxTensor.createTensor(env, types);
-                OrtSession.Result r = session(model).run(Map.of("input_ids", ti, "attention_mask", tm,
+                OrtSession.Result r = session.run(Map.of("input_ids", ti, "attention_mask", tm,
                         "token_type_ids", tt))) {
             return (float[][][]) r.get(0).getValue();
         }

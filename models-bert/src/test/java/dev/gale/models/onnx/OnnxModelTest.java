@@ -36,6 +36,16 @@ class OnnxModelTest {
         assertTrue(e.getMessage().contains("'nope'"));
     }
 
+    /** A well-formed ONNX file of another model is refused by the BERT loader with the tensor it lacks. */
+    @Test
+    void aValidOnnxFileThatIsNotABertEncoderIsATypedError() {
+        OnnxModel m = OnnxModel.parse(MemorySegment.ofArray(ProtoWriter.smallModel()), "small");
+        OnnxFormatException e = assertThrows(OnnxFormatException.class,
+                () -> dev.gale.models.bert.BertWeights.from(m, 12));
+        assertTrue(e.getMessage().startsWith("ONNX small: ") && e.getMessage().contains(
+                "embeddings.word_embeddings.weight"), e.getMessage());
+    }
+
     @Test
     void malformedFilesNameTheFieldAndOffset() {
         byte[] good = ProtoWriter.smallModel();
