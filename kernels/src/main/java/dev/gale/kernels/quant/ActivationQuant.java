@@ -101,6 +101,50 @@ public final class ActivationQuant {
         }
     }
 
+    /**
+     * Quantizes {@code tokens} rows of F32 {@code x} (row stride {@code blocks.in()} floats) laid out by
+     * {@code blocks} (whose {@link ChannelBlocks#width()} and precision map this buffer was allocated with): block
+     * {@code b} reads the contiguous channels {@code [start(b), start(b) + length(b))} and zero-pads the rest, so
+     * the padding of a layer narrower than a block costs no copy. Same rounding as {@link #quantize}.
+     */
+    public void quantize(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
+        if (layout.width() != in || !java.util.Arrays.equals(layout.eightBit(), eightBit)) {
+            throw new ShapeMismatchException("channel layout (" + layout + ") does not match this buffer's " + in
+                    + " channels and precision map");
+        }
+        if (tokens <= 0 || tokens > maxTokens) {
+            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
+        }
+        int src = layout.in();
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * src, "activation quantize source");
+        this.tokens = tokens;
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                long base = xOff + 4L * ((long) t * src + layout.start(b));
+                int n = layout.length(b);
+                float max = 0;
+                for (int i = 0; i < n; i++) {
+                    max = Math.max(max, Math.abs(x.get(F32, base + 4L * i)));
+                }
+                int qmax = eightBit[b] ? 127 : 7;
+                float s = max / qmax;
+                scales.set(F32, 4L * ((long) t * blocks + b), s);
+                long c0 = (long) t * in + (long) b * W4Weights.BLOCK;
+                for (int i = 0; i < W4Weights.BLOCK; i++) {
+                    int q = i >= n || s == 0 ? 0
+                            : (int) Math.max(-qmax, Math.min(qmax, Math.rint(x.get(F32, base + 4L * i) / s)));
+                    codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
+                    wide.set(F32, 4 * (c0 + i), (float) q);
+                }
+            }
+        }
+    }
+
+    /** Tokens this buffer holds at most. */
+    public int maxTokens() {
+        return maxTokens;
+    }
+
     /** Tokens held by the last {@link #quantize}. */
     public int tokens() {
         return tokens;
