@@ -44,6 +44,11 @@ final class W4AxChoice {
      * {@code --calibration}; w4a8 takes no calibration.
      */
     static W4AxChoice parse(CliArgs a, String scheme, String command) {
+        return parse(a, scheme, command, a.has("calibration") ? Path.of(a.get("calibration", null)) : null);
+    }
+
+    /** As {@link #parse(CliArgs, String, String)} with the calibration text given ({@code gale calibrate --text}). */
+    static W4AxChoice parse(CliArgs a, String scheme, String command, Path calibrationText) {
         boolean fmpq = scheme.equals("w4a4") && a.choice("fmpq", "on", List.of("on", "off")).equals("on");
         if (scheme.equals("w4a8") && a.has("fmpq") && a.get("fmpq", "").equals("on")) {
             throw new IllegalArgumentException("gale " + command + ": --fmpq on mixes A4 and A8; w4a8 is all A8");
@@ -52,12 +57,12 @@ final class W4AxChoice {
         int span = Integer.parseInt(a.choice("act-span", "128", List.of("32", "64", "128")));
         float factor = a.decimal("outlier-factor", W4AxConversion.Options.DEFAULT_FACTOR);
         int tokens = a.integer("calibration-tokens", 4096, Calibration.MIN_TOKENS);
-        Path cal = a.has("calibration") ? Path.of(a.get("calibration", null)) : null;
+        Path cal = calibrationText;
         if (fmpq && cal == null) {
             throw new IllegalArgumentException("gale " + command + ": --weights w4a4 calibrates FMPQ on a text: pass "
                     + "--calibration FILE (or --fmpq off for plain W4A4)");
         }
-        if (!fmpq && cal != null) {
+        if (!fmpq && cal != null && a.has("calibration")) {
             throw new IllegalArgumentException("gale " + command + ": --calibration is for FMPQ (--weights w4a4 "
                     + "--fmpq on)");
         }
@@ -72,7 +77,7 @@ final class W4AxChoice {
             org.apache.arrow.memory.BufferAllocator alloc, dev.gale.models.llama.LlamaSession.Options o) {
         out.println("w4ax: " + m.w4ax().orElseThrow().describe());
         try (var s = new dev.gale.models.llama.LlamaSession(w, alloc, "w4ax report", o)) {
-            s.describeDecodePlan().lines().filter(l -> l.contains("matmul_w4ax")).limit(4)
+            s.describeDecodePlan().lines().filter(l -> l.contains(" g" + m.w4ax().get().group() + ",")).limit(3)
                     .forEach(l -> out.println("  " + l.strip()));
         }
     }
