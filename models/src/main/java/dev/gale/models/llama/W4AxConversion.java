@@ -202,7 +202,7 @@ public final class W4AxConversion {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment spread = arena.allocate(4L * rows * width, 64);
             layout.spread(t.data().segment(), 0, spread, 0, rows);
-            W4Weights q = W4Weights.quantize(spread, 0, rows, width, o.group(), arena);
+            W4Weights q = W4Weights.quantizeFullRange(spread, 0, rows, width, o.group(), arena);
             MemorySegment.copy(q.codes(), 0, codes.segment(), 0, codes.segment().byteSize());
             MemorySegment.copy(q.scales(), 0, scales.segment(), 0, scales.segment().byteSize());
         }
