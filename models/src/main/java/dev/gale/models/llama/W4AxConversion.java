@@ -61,7 +61,7 @@ public final class W4AxConversion {
      * @param span          activation channels per 128-block (scale granularity): 32, 64 or 128
      */
     public record Options(String scheme, int group, boolean fmpq, float outlierFactor, int span) {
-        public static final float DEFAULT_FACTOR = 2f;
+        public static final float DEFAULT_FACTOR = 2.5f;
 
         public Options {
             if (span != 32 && span != 64 && span != 128) {
