@@ -35,14 +35,8 @@ final class CalibrateCommand implements Gale.Command {
         try {
             Set<String> known = new HashSet<>(Set.of("model", "text", "out", "weights", "tokenizer"));
             known.addAll(W4AxChoice.OPTIONS);
-            known.remove("calibration");
-            String[] mapped = args.clone();
-            for (int i = 0; i < mapped.length; i++) {
-                if (mapped[i].equals("--calibration")) {
-                    throw new IllegalArgumentException("gale calibrate: the calibration text is --text");
-                }
-            }
-            a = CliArgs.parse("calibrate", mapped, known);
+            known.remove("calibration"); // the calibration text is --text here
+            a = CliArgs.parse("calibrate", args, known);
             a.require("model");
             a.require("text");
             a.require("out");
