@@ -22,6 +22,7 @@ public final class Gale {
         COMMANDS.put("generate", new GenerateCommand());
         COMMANDS.put("perplexity", new PerplexityCommand());
         COMMANDS.put("quantize", new QuantizeCommand());
+        COMMANDS.put("calibrate", new CalibrateCommand());
         COMMANDS.put("synth", new SynthCommand());
         COMMANDS.put("embed", new EmbedCommand());
         COMMANDS.put("demo", new DemoCommand());

@@ -26,7 +26,8 @@ import org.apache.arrow.memory.RootAllocator;
 final class GenerateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
-            + "[--weights f32|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] [--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R]";
+            + "[--weights f32|q8_0|q4_0|w4a4|w4a8] " + W4AxChoice.USAGE + " [--kv f32|f16|int8|int4|int2] "
+            + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R]";
 
     @Override
     public String summary() {
@@ -46,12 +47,18 @@ final class GenerateCommand implements Gale.Command {
         KvPrecision kv;
         KvPolicy policy;
         Device device;
+        W4AxChoice w4 = null;
         try {
-            a = CliArgs.parse("generate", args, Set.of("model", "tokenizer", "prompt", "steps", "temperature",
-                    "top-p", "seed", "device", "kv", "kv-policy", "weights"));
+            Set<String> known = new java.util.HashSet<>(Set.of("model", "tokenizer", "prompt", "steps",
+                    "temperature", "top-p", "seed", "device", "kv", "kv-policy", "weights"));
+            known.addAll(W4AxChoice.OPTIONS);
+            a = CliArgs.parse("generate", args, known);
             model = Path.of(a.require("model"));
             tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null)) : null;
-            weights = a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0"));
+            weights = a.choice("weights", "as-stored", List.of("as-stored", "f32", "q8_0", "q4_0", "w4a4", "w4a8"));
+            if (W4AxChoice.isW4Ax(weights)) {
+                w4 = W4AxChoice.parse(a, weights, "generate");
+            }
             steps = a.integer("steps", 256, 1);
             temperature = a.decimal("temperature", 0f);
             topP = a.decimal("top-p", 0.9f);
@@ -65,8 +72,10 @@ final class GenerateCommand implements Gale.Command {
             out.println(USAGE);
             return 2;
         }
-        try (LlamaModel loaded = ModelFiles.load(model); LlamaModel m = convert(loaded, weights, out);
-             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+        W4AxChoice w4x = w4;
+        try (LlamaModel loaded = ModelFiles.load(model);
+             LlamaModel m = w4x != null ? w4x.convert(loaded, model, tokFile, out) : convert(loaded, weights, out);
+             BoundWeights w = new BoundWeights(m); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
             // A full cache holds every position; a sink/window cache holds sinks + window and runs past seqLen.
             int capacity = policy.budget() > 0 ? policy.budget() : Math.min(steps, m.config().seqLen());
@@ -89,8 +98,9 @@ final class GenerateCommand implements Gale.Command {
                 out.printf(Locale.ROOT, "decode:  %d tokens, %.1f tok/s, %.2f MB of weights read per token%n",
                         st.generated(), st.decodeTokensPerSecond(), w.bytesPerToken() / 1e6);
                 out.printf(Locale.ROOT, "memory:  weights %.2f MB, KV cache %.2f MB (%d positions)%n",
-                        m.weights().all().stream().mapToLong(t -> t.byteSize()).sum() / 1e6, s.kvBytes() / 1e6,
-                        capacity);
+                        w.bytesPerToken() / 1e6 + (m.weights().tiedClassifier() ? 0
+                                : m.weights().tokenEmbedding().byteSize() / 1e6), s.kvBytes() / 1e6, capacity);
+                m.w4ax().ifPresent(x -> out.println("w4ax:    " + x.describe()));
                 if (s.lastReport() != null) {
                     out.println("last step: " + s.lastReport().tasks().size() + " tasks, "
                             + (s.lastReport().anyFallback() ? "with fallbacks" : "no fallback") + "; plan:");

@@ -27,7 +27,8 @@ import org.apache.arrow.memory.RootAllocator;
  */
 final class PerplexityCommand implements Gale.Command {
     private static final String USAGE = "usage: gale perplexity --model FILE.bin|FILE.gguf --text FILE [--tokenizer FILE] "
-            + "[--tokens N] [--window W] [--weights as-stored|q8_0|q4_0] [--kv f32|f16|int8|int4|int2] "
+            + "[--tokens N] [--window W] [--weights as-stored|q8_0|q4_0|w4a4|w4a8] " + W4AxChoice.USAGE
+            + " [--kv f32|f16|int8|int4|int2] "
             + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R] [--device cpu|opencl:N]";
 
     @Override
@@ -43,14 +44,20 @@ final class PerplexityCommand implements Gale.Command {
         KvPrecision kv;
         KvPolicy policy;
         String weights;
+        W4AxChoice w4 = null;
         try {
-            a = CliArgs.parse("perplexity", args, Set.of("model", "text", "tokenizer", "tokens", "window", "weights",
-                    "kv", "kv-policy", "device"));
+            Set<String> known = new java.util.HashSet<>(Set.of("model", "text", "tokenizer", "tokens", "window",
+                    "weights", "kv", "kv-policy", "device"));
+            known.addAll(W4AxChoice.OPTIONS);
+            a = CliArgs.parse("perplexity", args, known);
             a.require("model");
             a.require("text");
             tokens = a.integer("tokens", 1024, 1);
             window = a.integer("window", 256, 1);
-            weights = a.choice("weights", "as-stored", List.of("as-stored", "q8_0", "q4_0"));
+            weights = a.choice("weights", "as-stored", List.of("as-stored", "q8_0", "q4_0", "w4a4", "w4a8"));
+            if (W4AxChoice.isW4Ax(weights)) {
+                w4 = W4AxChoice.parse(a, weights, "perplexity");
+            }
             kv = KvPrecision.valueOf(a.choice("kv", "f32", List.of("f32", "f16", "int8", "int4", "int2"))
                     .toUpperCase(Locale.ROOT));
             policy = KvPolicy.parse(a.get("kv-policy", "full"));
@@ -65,12 +72,14 @@ final class PerplexityCommand implements Gale.Command {
         }
         Path model = Path.of(a.require("model"));
         Device device = Devices.byId(a.get("device", "cpu"));
+        Path tokFile = a.has("tokenizer") ? Path.of(a.get("tokenizer", null)) : null;
+        W4AxChoice w4x = w4;
         try (LlamaModel loaded = ModelFiles.load(model);
-             LlamaModel m = weights.equals("as-stored") ? loaded : WeightQuantizer.quantize(loaded,
-                     weights.equals("q8_0") ? WeightType.Q8_0 : WeightType.Q4_0);
-             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
-            Tokenizer tok = ModelFiles.tokenizer(loaded, model, a.has("tokenizer")
-                    ? Path.of(a.get("tokenizer", null)) : null);
+             LlamaModel m = weights.equals("as-stored") ? loaded : w4x != null ? w4x.convert(loaded, model, tokFile,
+                     out) : WeightQuantizer.quantize(loaded, weights.equals("q8_0") ? WeightType.Q8_0
+                     : WeightType.Q4_0);
+             BoundWeights w = new BoundWeights(m); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
             int[] ids = Perplexity.firstTokens(tok, Files.readString(Path.of(a.require("text"))), tokens);
             int capacity = policy.budget() > 0 ? policy.budget() : window;
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, 0f, 1f, 1, false, policy);
@@ -81,6 +90,9 @@ final class PerplexityCommand implements Gale.Command {
                     + "kv %s (%s), device %s, %.1f tok/s%n", r.perplexity(), r.meanNll(), r.tokens(), r.windows(),
                     window, weights, kv.name().toLowerCase(Locale.ROOT), policy, device.id(),
                     r.tokens() * 1e9 / (System.nanoTime() - t0));
+            if (m.w4ax().isPresent()) {
+                W4AxChoice.report(out, m, w, alloc, o);
+            }
             return 0;
         } catch (IOException | RuntimeException e) {
             out.println("gale perplexity: " + e.getMessage());

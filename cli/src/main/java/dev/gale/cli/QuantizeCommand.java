@@ -42,6 +42,11 @@ final class QuantizeCommand implements Gale.Command {
         try (LlamaModel src = in.getFileName().toString().endsWith(".gguf") ? LlamaGguf.load(in)
                 : Llama2cCheckpoint.load(in);
              LlamaModel model = allF32(src) ? WeightQuantizer.quantize(src, type) : src) {
+            if (src.w4ax().isPresent()) {
+                out.println("gale quantize: " + in + " is a W4Ax file (" + src.w4ax().get().describe()
+                        + "); quantize from the F32 model");
+                return 1;
+            }
             // From F32, a feed-forward width that is not whole blocks is padded with zeros (the same function), so
             // every matrix is quantized; from an already quantized file, such matrices stay as they are.
             if (model != src) {

@@ -60,6 +60,7 @@ public final class WeightConversion {
             }
             case Q8_0 -> Q8_0.dequantize(in, off, row, 0, n);
             case Q4_0 -> Q4_0.dequantize(in, off, row, 0, n);
+            case I8 -> throw new IllegalArgumentException("I8 tensors (W4Ax codes) are not converted");
         }
         return row;
     }
@@ -74,6 +75,7 @@ public final class WeightConversion {
             }
             case Q8_0 -> Q8_0.quantize(row, 0, out, off, n);
             case Q4_0 -> Q4_0.quantize(row, 0, out, off, n);
+            case I8 -> throw new IllegalArgumentException("I8 tensors (W4Ax codes) are not converted");
         }
     }
 

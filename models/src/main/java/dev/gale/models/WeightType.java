@@ -14,7 +14,13 @@ public enum WeightType {
     F32(0, 1, 4, DType.F32),
     F16(1, 1, 2, DType.F16),
     Q4_0(2, dev.gale.kernels.quant.Q4_0.BLOCK, dev.gale.kernels.quant.Q4_0.BLOCK_BYTES, DType.U8),
-    Q8_0(8, dev.gale.kernels.quant.Q8_0.BLOCK, dev.gale.kernels.quant.Q8_0.BLOCK_BYTES, DType.U8);
+    Q8_0(8, dev.gale.kernels.quant.Q8_0.BLOCK, dev.gale.kernels.quant.Q8_0.BLOCK_BYTES, DType.U8),
+    /**
+     * ggml's plain int8 tensor (GGML_TYPE_I8). Gale stores the packed codes of a W4Ax matrix as one (two 4-bit codes
+     * per byte, {@link dev.gale.kernels.quant.W4Weights}'s layout; see {@link W4AxMatrices}); a model does not
+     * multiply by an I8 tensor directly.
+     */
+    I8(24, 1, 1, DType.I8);
 
     private final int ggmlId;
     private final int blockSize;

@@ -24,11 +24,14 @@ public final class SharedFiles {
     public static final String STORIES_BIN = "models/stories260K/stories260K.bin";
     public static final String TOK512 = "models/stories260K/tok512.bin";
     public static final String PRIDE = "data/text/austen_pride_and_prejudice.txt";
+    /** Calibration text for FMPQ, disjoint from {@link #PRIDE}. */
+    public static final String EMMA = "data/text/austen_emma.txt";
 
     private static final Map<String, String> SHA256 = Map.of(
             STORIES_BIN, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696",
             TOK512, "037cb335abb25d1fa9e8ecae30ed2a3a8ace9302862ebcdc05d51a6bbb10c312",
-            PRIDE, "2e44edaa4946d64ad541c68e0224f5d672f43bf3ce2a8a0b0637ad5e02fc6eb3");
+            PRIDE, "2e44edaa4946d64ad541c68e0224f5d672f43bf3ce2a8a0b0637ad5e02fc6eb3",
+            EMMA, "dd08b340a56ad4a0a00718d5682528a5a5886ae0aef91c9e0fa528074fa64b75");
     private static final Map<String, Boolean> VERIFIED = new ConcurrentHashMap<>();
 
     private SharedFiles() {

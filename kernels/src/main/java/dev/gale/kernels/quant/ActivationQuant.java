@@ -101,6 +101,57 @@ public final class ActivationQuant {
         }
     }
 
+    /**
+     * Quantizes {@code tokens} rows of F32 {@code x} (row stride {@code blocks.in()} floats) laid out by
+     * {@code blocks} (whose {@link ChannelBlocks#width()} and precision map this buffer was allocated with): block
+     * {@code b} reads the contiguous channels {@code [start(b), start(b) + length(b))} and zero-pads the rest, so
+     * the padding of a layer narrower than a block costs no copy. A8 blocks round as {@link #quantize}; A4 blocks
+     * use all 16 codes, {@code s = m/−8} for the block's signed extreme {@code m}, {@code q = clamp(rint(x/s), −8,
+     * 7)} (one step of {@code max/8} instead of {@code max/7}; measured in docs/w4a4.md). The kernels' exactness
+     * bound holds: {@code |16·q_w·q_x| ≤ 16·8·127}.
+     */
+    public void quantize(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
+        if (layout.width() != in || !java.util.Arrays.equals(layout.eightBit(), eightBit)) {
+            throw new ShapeMismatchException("channel layout (" + layout + ") does not match this buffer's " + in
+                    + " channels and precision map");
+        }
+        if (tokens <= 0 || tokens > maxTokens) {
+            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
+        }
+        int src = layout.in();
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * src, "activation quantize source");
+        this.tokens = tokens;
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                long base = xOff + 4L * ((long) t * src + layout.start(b));
+                int n = layout.length(b);
+                float m = 0;
+                for (int i = 0; i < n; i++) {
+                    float v = x.get(F32, base + 4L * i);
+                    m = Math.abs(v) > Math.abs(m) ? v : m;
+                }
+                // A8: s = max/127, codes ±127. A4: all 16 codes, s = m/−8 for the signed extreme m (Q4_0's rule:
+                // the extreme lands on −8, the step is max/8 rather than max/7; s is negative when m is positive).
+                int lo = eightBit[b] ? -127 : -8;
+                int hi = eightBit[b] ? 127 : 7;
+                float s = eightBit[b] ? Math.abs(m) / 127 : m / -8f;
+                scales.set(F32, 4L * ((long) t * blocks + b), s);
+                long c0 = (long) t * in + (long) b * W4Weights.BLOCK;
+                for (int i = 0; i < W4Weights.BLOCK; i++) {
+                    int q = i >= n || s == 0 ? 0
+                            : (int) Math.max(lo, Math.min(hi, Math.rint(x.get(F32, base + 4L * i) / s)));
+                    codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
+                    wide.set(F32, 4 * (c0 + i), (float) q);
+                }
+            }
+        }
+    }
+
+    /** Tokens this buffer holds at most. */
+    public int maxTokens() {
+        return maxTokens;
+    }
+
     /** Tokens held by the last {@link #quantize}. */
     public int tokens() {
         return tokens;

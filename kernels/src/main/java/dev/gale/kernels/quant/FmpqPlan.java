@@ -19,6 +19,13 @@ import java.util.Arrays;
  * producer, i.e. the residual stream's layout; that wiring belongs to the decoder integration). {@link #permute}
  * permutes one activation row, for tests and calibration. {@code W·x} is unchanged: {@code Σ_c W[o][c]·x[c]} is the
  * same sum in another order.
+ *
+ * <p><b>In the decoder</b> ({@code dev.gale.models.llama.W4AxConversion}, docs/w4a4.md) the same ideas take a form
+ * that also fits widths that are not multiples of 128: the permutation is folded into the residual stream (embedding
+ * columns, norm gains, matrix columns and rows) and the feed-forward channels, the A8 part of each input is the
+ * prefix holding its outliers (rule: {@code max|x| > factor × median}, factor 2.5 measured best on stories260K), and
+ * {@link ChannelBlocks} fills the 128-channel blocks from contiguous runs of at most 32, 64 or 128 channels,
+ * zero-padded, so nothing is gathered at run time.
  */
 public final class FmpqPlan {
     private final int[] perm;

@@ -99,6 +99,41 @@ public final class W4Weights {
         return new W4Weights(rows, in, group, codes, scales);
     }
 
+    /**
+     * As {@link #quantize} but with all 16 codes, llama.cpp's Q4_0 rule: {@code s = m / −8} for the group's
+     * signed extreme {@code m} (the value of largest magnitude), {@code q = clamp(rint(w / s), −8, 7)}. The extreme
+     * lands on −8 exactly and the step is {@code max|w|/8} instead of {@code /7}; the scale is negative when
+     * {@code m} is positive, which the kernels' {@code s_w·q} products do not mind. Used by the decoder's W4Ax
+     * conversion (perplexity of stories260K in docs/w4a4.md).
+     */
+    public static W4Weights quantizeFullRange(MemorySegment w, long wOff, int rows, int in, int group,
+            SegmentAllocator allocator) {
+        requireShape(rows, in, group);
+        QuantVectors.requireBytes(w, wOff, 4L * rows * in, "W4 quantize source");
+        MemorySegment codes = allocator.allocate((long) rows * in / 2, 64);
+        MemorySegment scales = allocator.allocate(4L * rows * (in / group), 64);
+        int groups = in / group;
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < groups; g++) {
+                long base = wOff + 4L * ((long) r * in + (long) g * group);
+                float m = 0;
+                for (int i = 0; i < group; i++) {
+                    float v = w.get(F32, base + 4L * i);
+                    if (Math.abs(v) > Math.abs(m)) {
+                        m = v;
+                    }
+                }
+                float s = m / -8f;
+                scales.set(F32, 4L * ((long) r * groups + g), s);
+                for (int i = 0; i < group; i++) {
+                    int q = s == 0 ? 0 : (int) Math.max(-8, Math.min(7, Math.rint(w.get(F32, base + 4L * i) / s)));
+                    setCode(codes, r, in, g * group + i, q);
+                }
+            }
+        }
+        return new W4Weights(rows, in, group, codes, scales);
+    }
+
     /** Byte offset of element {@code c}'s byte in row {@code r}, and whether it is the high nibble ({@code c%128 >= 64}). */
     static long byteOf(int r, int in, int c) {
         return (long) r * (in / 2) + (long) (c / BLOCK) * BLOCK_BYTES + (c % BLOCK_BYTES);

@@ -36,6 +36,14 @@
  * {@link dev.gale.kernels.quant.Q4_0Packed}). Lane reductions may associate differently before
  * and after C2 compiles a kernel, so repeated runs may differ in the last bits.
  *
+ * <h2>W4A4 / W4A8</h2>
+ * {@link dev.gale.kernels.quant.W4Weights} (group-wise W4), {@link dev.gale.kernels.quant.ActivationQuant} (per token
+ * per 128-channel block A4/A8), {@link dev.gale.kernels.quant.FmpqPlan} (outlier permutation and precision map),
+ * {@link dev.gale.kernels.quant.ChannelBlocks} (how an input of any width fills zero-padded blocks, A8 prefix first)
+ * and {@link dev.gale.kernels.quant.W4AxMatmul} (reference and Vector API products); the graph op
+ * {@link dev.gale.kernels.quant.W4AxMatMulOp} quantizes its input by a {@code ChannelBlocks} layout and multiplies
+ * (the decoder's {@code --weights w4a4|w4a8}, docs/w4a4.md).
+ *
  * <h2>Vector shapes</h2>
  * All species derive from {@code SPECIES_PREFERRED}; 256- and 512-bit shapes run the vector kernels, narrower ones
  * the scalar code ({@code Q4_0Matmul.path()} says which).

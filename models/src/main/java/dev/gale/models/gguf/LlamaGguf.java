@@ -44,6 +44,9 @@ public final class LlamaGguf {
         if (tokenizer.isPresent() && tokenizer.get().size() != c.vocab()) {
             throw m.error(GgufVocabulary.TOKENS, tokenizer.get().size() + " tokens for a vocabulary of " + c.vocab());
         }
+        if (W4AxGguf.present(m)) {
+            return W4AxGguf.load(g, c, tokenizer);
+        }
         return new LlamaModel(c, weights(g, c), tokenizer);
     }
 
@@ -174,6 +177,7 @@ public final class LlamaGguf {
             case F16 -> 1;
             case Q4_0 -> 2;
             case Q8_0 -> 7;
+            case I8 -> throw new IllegalArgumentException("no llama.cpp file type is mostly I8");
         };
     }
 }

@@ -9,17 +9,24 @@ import dev.gale.kernels.gemm.MatMulOp;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
+import dev.gale.kernels.quant.W4AxMatMulOp;
+import dev.gale.models.LlamaModel;
+import dev.gale.models.W4AxMatrices;
 import dev.gale.models.LlamaConfig;
 import dev.gale.models.LlamaWeights;
 import dev.gale.models.WeightTensor;
 import java.lang.foreign.Arena;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 /**
  * A model's weights as decode graphs use them, prepared once and shared by every session of the model: for each
  * matrix, the buffer a graph binds (F32/F16 as stored; Q8_0 blocks viewed as the signed bytes the device kernels read)
- * and the matmul op that multiplies by it (quantized ops hold the weight repacked for the Vector API path).
+ * and the matmul op that multiplies by it (quantized ops hold the weight repacked for the Vector API path). A
+ * W4Ax model's matrices bind their packed codes (as U8) with a {@link W4AxMatMulOp} holding codes, scales and the
+ * input's channel layout.
  */
 public final class BoundWeights implements AutoCloseable {
     /** One weight tensor ready for a graph: its buffer and the op that consumes it. */
@@ -30,12 +37,41 @@ public final class BoundWeights implements AutoCloseable {
     private final LlamaWeights weights;
     private final Arena packed = Arena.ofShared();
     private final Map<WeightTensor, Bound> bound = new IdentityHashMap<>();
+    private final Optional<W4AxMatrices> w4ax;
 
     public BoundWeights(LlamaConfig config, LlamaWeights weights) {
+        this(config, weights, Optional.empty());
+    }
+
+    /** The model's weights, in W4Ax form when it has one. */
+    public BoundWeights(LlamaModel model) {
+        this(model.config(), model.weights(), model.w4ax());
+    }
+
+    private BoundWeights(LlamaConfig config, LlamaWeights weights, Optional<W4AxMatrices> w4ax) {
         this.config = config;
         this.weights = weights;
+        this.w4ax = w4ax;
         for (WeightTensor t : weights.all()) {
             bound.put(t, bind(t));
+        }
+    }
+
+    /** The W4Ax description of the matrices, when the model has one. */
+    public Optional<W4AxMatrices> w4ax() {
+        return w4ax;
+    }
+
+    /**
+     * Replaces every matrix's op by {@code wrap} of it (calibration observes the matmul inputs this way); call
+     * before any session compiles a plan.
+     */
+    void wrapMatmuls(UnaryOperator<Bound> wrap) {
+        for (WeightTensor t : weights.all()) {
+            Bound b = bound.get(t);
+            if (b.op() != null) {
+                bound.put(t, wrap.apply(b));
+            }
         }
     }
 
@@ -44,6 +80,11 @@ public final class BoundWeights implements AutoCloseable {
         int rows = (int) t.rows();
         int in = (int) t.rowLength();
         boolean embedding = t == weights.tokenEmbedding();
+        W4AxMatrices.Matrix m = w4ax.map(x -> x.matrices().get(t)).orElse(null);
+        if (m != null) {
+            Buffer codes = data.viewAs(t.name() + ".codes", DType.U8, 0, data.length());
+            return new Bound(t, codes, new W4AxMatMulOp(m.weights(), m.layout()));
+        }
         return switch (t.type()) {
             case F32, F16 -> new Bound(t, data, t.shape().length == 2 && !embedding ? MatMulOp.INSTANCE : null);
             case Q8_0 -> {
@@ -52,6 +93,8 @@ public final class BoundWeights implements AutoCloseable {
             }
             case Q4_0 -> new Bound(t, data,
                     QuantMatMulOp.q4_0(Q4_0Packed.pack(data.segment(), 0, rows, in, packed)));
+            case I8 -> throw new IllegalArgumentException(t + ": an I8 tensor is the codes of a W4Ax matrix, and "
+                    + "this model has no W4Ax description of it");
         };
     }
 
@@ -83,6 +126,7 @@ public final class BoundWeights implements AutoCloseable {
             case F16 -> TableFormat.F16;
             case Q8_0 -> TableFormat.Q8_0;
             case Q4_0 -> TableFormat.Q4_0;
+            case I8 -> throw new IllegalArgumentException("the token table cannot be I8");
         };
         return new EmbedOp(f, config.dim());
     }
@@ -91,7 +135,9 @@ public final class BoundWeights implements AutoCloseable {
     public long bytesPerToken() {
         long n = 0;
         for (WeightTensor t : weights.all()) {
-            n += t == weights.tokenEmbedding() && !weights.tiedClassifier() ? 0 : t.byteSize();
+            W4AxMatrices.Matrix m = w4ax.map(x -> x.matrices().get(t)).orElse(null);
+            long bytes = m != null ? m.weights().byteSize() : t.byteSize();
+            n += t == weights.tokenEmbedding() && !weights.tiedClassifier() ? 0 : bytes;
         }
         return n;
     }

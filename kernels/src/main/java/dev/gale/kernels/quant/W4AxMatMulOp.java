@@ -1,0 +1,102 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.device.Device;
+import dev.gale.core.graph.Arg;
+import dev.gale.core.graph.LaunchContext;
+import dev.gale.kernels.KernelOp;
+import java.lang.foreign.Arena;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code Y = X·Wᵀ} with {@link W4Weights} and activations quantized per token per 128-channel block on the fly
+ * (W4A4, W4A8 or FMPQ's mix): arguments {@code (W [out, width/2] U8 codes, X [tokens, in] F32, Y [tokens, out] F32)}.
+ * One op belongs to one weight matrix and holds it with its scales and its {@link ChannelBlocks} layout; {@code X}
+ * arrives in the layout's channel order (the FMPQ permutation was folded into the producer offline), so the op
+ * quantizes each block from one contiguous range of {@code X} (padding with zeros where the layout says) and runs
+ * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request.
+ *
+ * <p>The activation buffer is per thread (one plan may run from several threads) and grows to the largest token
+ * count seen; after that a run allocates nothing. No device kernel yet: {@link W4AxKernels} has the matmul but the
+ * per-block activation quantization has no kernel, so plans on an OpenCL device refuse this op (or fall back to the
+ * CPU when the caller allows it, and the run report says so).
+ */
+public final class W4AxMatMulOp extends KernelOp {
+    private final W4Weights w;
+    private final ChannelBlocks layout;
+    private final ThreadLocal<ActivationQuant> scratch = new ThreadLocal<>();
+
+    public W4AxMatMulOp(W4Weights w, ChannelBlocks layout) {
+        if (w.in() != layout.width()) {
+            throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: weights have " + w.in()
+                    + " columns, the channel layout " + layout.width() + " (" + layout + ")");
+        }
+        this.w = w;
+        this.layout = layout;
+    }
+
+    public W4Weights weights() {
+        return w;
+    }
+
+    public ChannelBlocks layout() {
+        return layout;
+    }
+
+    /** {@code w4a4}, {@code w4a8} or {@code w4a4+a8 (FMPQ)} by the precision map. */
+    public String scheme() {
+        int b8 = layout.eightBitBlocks();
+        return b8 == 0 ? "W4A4" : b8 == layout.blocks() ? "W4A8" : "W4A4/A8";
+    }
+
+    @Override
+    public String name() {
+        return "matmul_w4ax";
+    }
+
+    @Override
+    public String detail(Device device, List<Arg> args) {
+        return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s", scheme(), w.group(),
+                layout.eightBitChannels(), layout.in(), layout.eightBitBlocks(), layout.blocks(),
+                layout.padded() ? " (zero-padded to " + layout.width() + ")" : "",
+                W4AxMatmul.VECTOR_OK ? "exact int piece dots in F32 lanes" : "scalar (no 256/512-bit vectors)");
+    }
+
+    @Override
+    public void check(List<Arg> args) {
+        arity(args, 3, "(W [out, width/2] U8 codes, X [tokens, in], Y [tokens, out])");
+        TensorDesc wd = tensor(args, 0, "W", DType.U8);
+        TensorDesc x = tensor(args, 1, "X", DType.F32);
+        TensorDesc y = tensor(args, 2, "Y", DType.F32);
+        require(wd.rank() == 2 && wd.dim(0) == w.rows() && wd.dim(1) == w.in() / 2, "W " + wd + " must be ["
+                + w.rows() + ", " + w.in() / 2 + "] bytes: the codes of the " + w.rows() + "x" + w.in()
+                + " weight this op holds");
+        require(x.rank() == 2 && x.dim(1) == layout.in(), "X " + x + " must be [tokens, " + layout.in() + "]");
+        require(y.rank() == 2 && y.dim(0) == x.dim(0) && y.dim(1) == w.rows(), "Y " + y + " must be [" + x.dim(0)
+                + ", " + w.rows() + "]");
+    }
+
+    /** This thread's activation buffer, quantized from {@code X}. */
+    private ActivationQuant quantize(LaunchContext ctx) {
+        int tokens = (int) ctx.desc(1).dim(0);
+        ActivationQuant a = scratch.get();
+        if (a == null || a.maxTokens() < tokens) {
+            a = ActivationQuant.allocate(tokens, layout.width(), layout.eightBit(), Arena.ofAuto());
+            scratch.set(a);
+        }
+        a.quantize(ctx.segment(1), 0, tokens, layout);
+        return a;
+    }
+
+    @Override
+    protected void vector(LaunchContext ctx) {
+        W4AxMatmul.matmulParallel(w, quantize(ctx), ctx.segment(2), 0);
+    }
+
+    @Override
+    protected void reference(LaunchContext ctx) {
+        W4AxMatmul.reference(w, quantize(ctx), ctx.segment(2), 0);
+    }
+}
