@@ -64,7 +64,9 @@ public final class BertEncoderTables implements BenchCaseProvider {
         for (MiniLmFiles.Variant v : MiniLmFiles.Variant.values()) {
             List<SentenceEncoder> encoders = new ArrayList<>();
             for (Device d : Devices.all()) {
-                encoders.add(MiniLmFiles.encoder(v, d));
+                if (selected(d)) {
+                    encoders.add(MiniLmFiles.encoder(v, d));
+                }
             }
             try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();
                     OrtSession.SessionOptions basic = new OrtSession.SessionOptions()) {
@@ -98,6 +100,15 @@ public final class BertEncoderTables implements BenchCaseProvider {
         notes.addAll(where);
         return List.of(new Table(TITLE, List.of("model", "device", "batch", "gale sent/s", "onnxruntime sent/s",
                 "gale / ort", "cosine vs ort (min)"), rows, notes));
+    }
+
+    /**
+     * Devices the table measures: all of them, or those named in {@code -Dgale.bench.devices=cpu,opencl:0} (PoCL's
+     * rows take most of the table's quarter hour; the CPU rows alone take minutes).
+     */
+    private static boolean selected(Device d) {
+        String only = System.getProperty("gale.bench.devices", "");
+        return only.isBlank() || java.util.Arrays.asList(only.split(",")).contains(d.id());
     }
 
     private static List<List<String>> rows(MiniLmFiles.Variant v, List<SentenceEncoder> encoders, OrtSession ort,
