@@ -73,8 +73,10 @@ public final class DecodeAttention {
         int align = Math.max(1, kv.blockAlign());
         this.piece = (DenseKv.STAGE * 4 + align - 1) / align * align;
         prepare((int) qFloats, list.slots() * g * (dd + 2), list.workers(), kv.scratchFloats(piece, g));
+        // One bulk copy, then the scaling in the array (see SoftmaxState#normalise for why not per element).
+        MemorySegment.copy(q, F32, qOff, qs, 0, (int) qFloats);
         for (int i = 0; i < qFloats; i++) {
-            qs[i] = q.get(F32, qOff + 4L * i) * scale;
+            qs[i] *= scale;
         }
         try {
             pool.parallelFor(list.workers(), 1, partialBody);

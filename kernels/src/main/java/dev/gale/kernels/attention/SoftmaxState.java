@@ -63,13 +63,19 @@ public final class SoftmaxState {
         }
     }
 
-    /** Writes the normalised output {@code Õ / l} (zeros if the state saw no key) as F32 at byte {@code outOff}. */
+    /**
+     * Writes the normalised output {@code Õ / l} (zeros if the state saw no key) as F32 at byte {@code outOff}, and
+     * leaves it normalised in {@code s}: the scaling happens in the array and the row goes out in one bulk copy, because
+     * a per-element store into a segment whose implementation class varies across call sites (native, mapped, Arrow)
+     * stops being inlined and cost milliseconds per decode call in a process that had seen several.
+     */
     public static void normalise(float[] s, int off, int d, MemorySegment out, long outOff) {
         float l = s[off + L];
         float inv = l == 0f ? 0f : 1f / l;
         for (int e = 0; e < d; e++) {
-            out.set(F32, outOff + 4L * e, s[off + O + e] * inv);
+            s[off + O + e] *= inv;
         }
+        MemorySegment.copy(s, off + O, out, F32, outOff, d);
     }
 
     /** The log-sum-exp {@code m + ln l}, −∞ for a state that saw no key. */
