@@ -1,5 +1,7 @@
 package dev.gale.kernels.attention;
 
+import static dev.gale.kernels.Operands.F32;
+
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.FloatConversions;
 import java.lang.foreign.MemorySegment;
@@ -8,10 +10,9 @@ import java.lang.foreign.MemorySegment;
  * An unquantised F32 or F16 cache: per sequence, a key and a value {@link HeadView} (usually head-major
  * {@code [Hkv][capacity][d]}, the layout {@link #headMajor} builds for a whole batch {@code [seq][Hkv][capacity][d]}).
  *
- * <p>{@link #accumulate} folds up to {@link #STAGE} tokens at a time with all {@code g} rows of the GQA group in
- * register tiles, so each cached byte is read from memory once per KV head: F32 in place
- * ({@link OnlineSoftmaxBlock#foldInPlace}), F16 widened exactly into per-worker scratch first (see
- * {@link #accumulate}).
+ * <p>{@link #accumulate} stages up to {@link #STAGE} tokens at a time in per-worker scratch (F16 widened exactly)
+ * and folds them with all {@code g} rows of the GQA group in register tiles, so each cached byte is read from memory
+ * once per KV head.
  */
 public final class DenseKv implements DecodeKv {
     /**
@@ -104,57 +105,44 @@ public final class DenseKv implements DecodeKv {
 
     @Override
     public int scratchFloats(int tokens, int g) {
-        int n = Math.min(Math.max(tokens, 1), STAGE);
-        return half ? OnlineSoftmaxBlock.scratchFloats(n, g, d) : OnlineSoftmaxBlock.inPlaceScratchFloats(n, g);
+        return OnlineSoftmaxBlock.scratchFloats(Math.min(Math.max(tokens, 1), STAGE), g, d);
     }
 
     /**
-     * Folds the range {@link #STAGE} tokens at a time. F32 is read where it lies: the block's keys once per four
-     * query rows for the scores, its values (still in L1/L2) once per four rows for {@code P·V}. F16 is first widened
-     * into the worker's scratch by {@link FloatConversions#f16ToF32(MemorySegment, long, float[], int, int)}, which
-     * C2 compiles to the hardware conversion (one instruction per 8 values, against about ten for a widening in
-     * Vector API lanes), and then folded from scratch, where the {@code g} rows reread it at L1/L2 speed.
+     * Folds the range {@link #STAGE} tokens at a time: the block's keys and values are first brought into the
+     * worker's scratch as F32 (a bulk copy, or for F16 {@link FloatConversions#f16ToF32(MemorySegment, long, float[],
+     * int, int)}, which C2 compiles to the hardware conversion: one instruction per 8 values against about ten for a
+     * widening in Vector API lanes), then folded from there, where the {@code g} rows reread it at L1/L2 speed.
      */
     @Override
     public void accumulate(int seq, int kvHead, int from, int to, float[] q, int qOff, int g, float[] st, int stOff,
             float[] scratch) {
-        HeadView kv = keys[seq];
-        HeadView vv = values[seq];
-        if (half) {
-            for (int t = from; t < to; t += STAGE) {
-                int n = Math.min(STAGE, to - t);
-                int vBase = n * d;
-                widen(kv, kvHead, t, n, scratch, 0);
-                widen(vv, kvHead, t, n, scratch, vBase);
-                OnlineSoftmaxBlock.fold(q, qOff, g, d, scratch, 0, scratch, vBase, n, scratch, 2 * vBase, st, stOff);
-            }
-            return;
-        }
-        long tokenBytes = kv.tokenStride() * kv.elemBytes();
-        if (vv.tokenStride() != kv.tokenStride()) {
-            // Views with different strides: fold one token at a time (never the layouts headMajor builds).
-            for (int t = from; t < to; t++) {
-                OnlineSoftmaxBlock.foldInPlace(q, qOff, g, d, kv.segment(), kv.at(t, kvHead), vv.segment(),
-                        vv.at(t, kvHead), 0, 1, scratch, 0, st, stOff);
-            }
-            return;
-        }
         for (int t = from; t < to; t += STAGE) {
             int n = Math.min(STAGE, to - t);
-            OnlineSoftmaxBlock.foldInPlace(q, qOff, g, d, kv.segment(), kv.at(t, kvHead), vv.segment(),
-                    vv.at(t, kvHead), tokenBytes, n, scratch, 0, st, stOff);
+            int vBase = n * d;
+            stage(keys[seq], kvHead, t, n, scratch, 0);
+            stage(values[seq], kvHead, t, n, scratch, vBase);
+            OnlineSoftmaxBlock.fold(q, qOff, g, d, scratch, 0, scratch, vBase, n, scratch, 2 * vBase, st, stOff);
         }
     }
 
-    /** Tokens {@code [t, t + n)} of one head of an F16 view → {@code dst[off …]} as {@code [n][d]} F32. */
-    private void widen(HeadView view, int kvHead, int t, int n, float[] dst, int off) {
+    /** Tokens {@code [t, t + n)} of one head of a view → {@code dst[off …]} as {@code [n][d]} F32. */
+    private void stage(HeadView view, int kvHead, int t, int n, float[] dst, int off) {
         if (view.tokenStride() == d) {
             // Head-major: the block is one contiguous run.
-            FloatConversions.f16ToF32(view.segment(), view.at(t, kvHead), dst, off, n * d);
+            copy(view, view.at(t, kvHead), dst, off, n * d);
             return;
         }
         for (int j = 0; j < n; j++) {
-            FloatConversions.f16ToF32(view.segment(), view.at(t + j, kvHead), dst, off + j * d, d);
+            copy(view, view.at(t + j, kvHead), dst, off + j * d, d);
+        }
+    }
+
+    private void copy(HeadView view, long at, float[] dst, int off, int count) {
+        if (half) {
+            FloatConversions.f16ToF32(view.segment(), at, dst, off, count);
+        } else {
+            MemorySegment.copy(view.segment(), F32, at, dst, off, count);
         }
     }
 

@@ -146,20 +146,24 @@ public final class HeavyHitterKv {
         int work = stOff + g * stride;
         int probs = work + OnlineSoftmaxBlock.scratchFloats(BLOCK, g, d);
         int maxes = probs + blocks * BLOCK * g;
-        for (int r = 0; r < g; r++) {
-            for (int e = 0; e < d; e++) {
-                s[qOff + r * d + e] = q.get(F32, 4L * ((long) (h * g + r) * d + e)) * spec.scale();
-            }
+        // Bulk copies in and out of the segments (see SoftmaxState#normalise for why not element by element).
+        MemorySegment.copy(q, F32, 4L * h * g * d, s, qOff, g * d);
+        for (int i = 0; i < g * d; i++) {
+            s[qOff + i] *= spec.scale();
         }
         SoftmaxState.reset(s, stOff, g, d);
         long base = 4L * h * budget * d;
         for (int b = 0; b < blocks; b++) {
             int from = b * BLOCK;
             int cnt = Math.min(BLOCK, n - from);
-            OnlineSoftmaxBlock.foldInPlace(s, qOff, g, d, keys, base + 4L * from * d, values, base + 4L * from * d,
-                    4L * d, cnt, s, work, s, stOff);
+            // Staged like DenseKv: keys and values of the block as F32 at work, their scores after them.
+            int vAt = work + cnt * d;
+            int scores = vAt + cnt * d;
+            MemorySegment.copy(keys, F32, base + 4L * from * d, s, work, cnt * d);
+            MemorySegment.copy(values, F32, base + 4L * from * d, s, vAt, cnt * d);
+            OnlineSoftmaxBlock.fold(s, qOff, g, d, s, work, s, vAt, cnt, s, scores, s, stOff);
             for (int r = 0; r < g; r++) {
-                System.arraycopy(s, work + r * cnt, s, probs + (b * g + r) * BLOCK, cnt);
+                System.arraycopy(s, scores + r * cnt, s, probs + (b * g + r) * BLOCK, cnt);
                 s[maxes + b * g + r] = s[stOff + r * stride + SoftmaxState.M];
             }
         }
