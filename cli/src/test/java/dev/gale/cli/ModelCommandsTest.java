@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +40,7 @@ class ModelCommandsTest {
         Path bad = Files.write(tmp.resolve("bad.bin"), new byte[] {1, 2, 3});
         assertTrue(run(1, "quantize", "--model", bad.toString(), "--out", tmp.resolve("o.gguf").toString(), "--type",
                 "q8_0").contains("at byte"));
-        Path stories = storiesOrSkip();
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
         Path out = tmp.resolve("stories-q4.gguf");
         String text = run(0, "quantize", "--model", stories.toString(), "--out", out.toString(), "--type", "q4_0");
         assertTrue(text.contains("172 padded to 192"), text);
@@ -54,7 +53,7 @@ class ModelCommandsTest {
 
     @Test
     void generateStreamsTheStoryAndReportsSpeedMemoryAndPlan() {
-        Path stories = storiesOrSkip();
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
         String text = run(0, "generate", "--model", stories.toString(), "--steps", "40");
         assertTrue(text.startsWith("Once upon a time, there was a little girl named Lily."), text);
         assertTrue(text.contains("decode:") && text.contains("tok/s") && text.contains("KV cache")
@@ -74,30 +73,13 @@ class ModelCommandsTest {
 
     @Test
     void perplexityPrintsTheNumberAndAProgressBar() {
-        Path stories = storiesOrSkip();
-        Path text = stories.getParent().getParent().getParent().resolve("data/text/austen_pride_and_prejudice.txt");
-        Assumptions.assumeTrue(Files.isReadable(text), "Austen text not provided");
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
+        Path text = SharedTestFiles.require("data/text/austen_pride_and_prejudice.txt");
         String out = run(0, "perplexity", "--model", stories.toString(), "--text", text.toString(), "--tokens", "64",
                 "--window", "32");
         assertTrue(out.contains("[########################################] 64/64") && out.contains("perplexity "),
                 out);
         assertTrue(run(2, "perplexity", "--model", stories.toString(), "--text", text.toString(), "--tokens", "60",
                 "--window", "32").contains("multiple"));
-    }
-
-    /** ../shared next to the project root or one of its ancestors (worktrees nest deeper). */
-    private static Path storiesOrSkip() {
-        String root = System.getProperty("gale.root", "");
-        for (Path d = Path.of(root).toAbsolutePath().getParent(); d != null; d = d.getParent()) {
-            Path p = d.resolve("shared/models/stories260K/stories260K.bin");
-            if (Files.isReadable(p)) {
-                return p;
-            }
-        }
-        if ("1".equals(System.getenv("GALE_REQUIRE_SHARED"))) {
-            throw new AssertionError("stories260K not provided, and GALE_REQUIRE_SHARED=1");
-        }
-        Assumptions.assumeTrue(false, "stories260K not provided");
-        return null;
     }
 }

@@ -8,7 +8,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,24 +24,6 @@ class W4AxCommandsTest {
         return out;
     }
 
-    private static Path shared(String relative) {
-        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
-            Path p = d.resolve("shared").resolve(relative);
-            if (Files.isReadable(p)) {
-                return p;
-            }
-        }
-        String env = System.getenv("GALE_SHARED");
-        if (env != null && Files.isReadable(Path.of(env, relative))) {
-            return Path.of(env, relative);
-        }
-        if ("1".equals(System.getenv("GALE_REQUIRE_SHARED"))) {
-            throw new AssertionError(relative + " not provided, and GALE_REQUIRE_SHARED=1");
-        }
-        Assumptions.assumeTrue(false, relative + " not provided (../shared or GALE_SHARED)");
-        return null;
-    }
-
     @Test
     void badW4AxOptionsExitWith2() {
         assertTrue(run(2, "perplexity", "--model", "m.bin", "--text", "t", "--weights", "w4a4")
@@ -56,8 +37,8 @@ class W4AxCommandsTest {
 
     @Test
     void calibrateWritesAFileThatGenerateAndPerplexityRun() throws Exception {
-        Path stories = shared("models/stories260K/stories260K.bin");
-        Path emma = shared("data/text/austen_emma.txt");
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
+        Path emma = SharedTestFiles.require("data/text/austen_emma.txt");
         Path out = tmp.resolve("s-w4a4.gguf");
         String cal = run(0, "calibrate", "--model", stories.toString(), "--text", emma.toString(), "--out",
                 out.toString(), "--group", "32", "--act-span", "32", "--calibration-tokens", "512");
@@ -73,8 +54,8 @@ class W4AxCommandsTest {
 
     @Test
     void perplexityRunsW4A8InMemory() {
-        Path stories = shared("models/stories260K/stories260K.bin");
-        Path pride = shared("data/text/austen_pride_and_prejudice.txt");
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
+        Path pride = SharedTestFiles.require("data/text/austen_pride_and_prejudice.txt");
         String text = run(0, "perplexity", "--model", stories.toString(), "--text", pride.toString(), "--tokens",
                 "64", "--window", "64", "--weights", "w4a8", "--group", "32");
         assertTrue(text.contains("weights w4a8") && text.contains("w4ax: w4a8 g32"), text);
