@@ -1,12 +1,11 @@
 package dev.gale.kernels.activation;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.gale.kernels.AllocationCheck;
 import dev.gale.kernels.Operands;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.util.Random;
 
 /** Helpers shared by the element-wise op tests: operand segments at odd offsets, random data, allocation checks. */
@@ -81,37 +80,8 @@ public final class ElemTestSupport {
         return Math.abs(got - want) / Math.ulp((float) want);
     }
 
-    /** Bytes allocated by this thread so far. */
-    public static long allocatedBytes() {
-        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
-    }
-
-    /**
-     * Runs {@code op} enough times for C2 to compile it, then checks that 200 more calls allocate less than one
-     * 16-byte object per two calls: nothing per call (the slack absorbs the counter's own and one-off JIT noise).
-     */
+    /** {@link AllocationCheck#assertNoAllocation} with rounds of 200 calls. */
     public static void assertNoAllocation(String what, Runnable op) {
-        long t0 = System.nanoTime();
-        for (int i = 0; i < 2_000; i++) {
-            op.run();
-        }
-        // C2 compiles in the background: on a busy machine the compiled code may arrive later, so keep running
-        // (up to a deadline) until a window of 200 calls is clean. Interpreted or C1 code boxes every vector.
-        long slack = 200 * 16 / 2;
-        long best = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (best >= slack && System.nanoTime() < deadline) {
-            long before = allocatedBytes();
-            for (int i = 0; i < 200; i++) {
-                op.run();
-            }
-            best = Math.min(best, allocatedBytes() - before);
-            for (int i = 0; i < 2_000 && best >= slack; i++) {
-                op.run();
-            }
-        }
-        System.out.printf("zero-allocation %s: %d bytes over 200 calls, checked in %.1f s%n", what, best,
-                (System.nanoTime() - t0) / 1e9);
-        assertTrue(best < slack, what + " allocated " + best + " bytes over 200 warm calls");
+        AllocationCheck.assertNoAllocation(what, 200, op);
     }
 }

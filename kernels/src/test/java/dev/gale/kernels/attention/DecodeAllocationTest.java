@@ -1,28 +1,23 @@
 package dev.gale.kernels.attention;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.gale.core.buffer.DType;
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.AllocationCheck;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * A decode step at a steady shape allocates nothing once compiled: the in-place fold's vectors (F16 widened in
- * registers, the score and {@code P·V} tiles, the inlined exp) stay in registers. A vector C2 does not keep there is
+ * A decode step at a steady shape allocates nothing once compiled: the fold's vectors (the score and {@code P·V}
+ * tiles, the lane tree, the inlined exp) stay in registers. A vector C2 does not keep there is
  * boxed on every use, which shows up here as kilobytes per call. One pool thread, so every segment runs on the
  * measuring thread; the list still has two workers and splits tiles, so the merge pass runs too.
  */
 @Tag("vector")
 class DecodeAllocationTest {
     private static final int CALLS = 50;
-    /** Slack for the measurement itself (the MXBean call), not per call. */
-    private static final long SLACK = 1024;
-    private static final long WARM_NANOS = 25_000_000_000L;
 
     enum Rows {
         /** g = 4: the four-row tiles. */
@@ -53,27 +48,9 @@ class DecodeAllocationTest {
                 DecodeAttention runner = new DecodeAttention(pool);
                 MemorySegment out = arena.allocate(4L * rows.heads * 72);
                 float scale = c.spec().scale();
-                assertNoAllocation(rows + " " + dtype, () -> runner.run(c.kv(), list, rows.heads, scale, c.q(), 0,
-                        out, 0));
+                AllocationCheck.assertNoAllocation(rows + " " + dtype, CALLS,
+                        () -> runner.run(c.kv(), list, rows.heads, scale, c.q(), 0, out, 0));
             }
         }
-    }
-
-    /** Rounds of {@link #CALLS} calls until one allocates nothing (C1 and the interpreter box every vector). */
-    private static void assertNoAllocation(String what, Runnable call) {
-        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long deadline = System.nanoTime() + WARM_NANOS;
-        long allocated;
-        int rounds = 0;
-        do {
-            long before = mx.getCurrentThreadAllocatedBytes();
-            for (int i = 0; i < CALLS; i++) {
-                call.run();
-            }
-            allocated = mx.getCurrentThreadAllocatedBytes() - before;
-            rounds++;
-        } while (allocated > SLACK && System.nanoTime() < deadline);
-        assertTrue(allocated <= SLACK, what + " still allocated " + allocated + " bytes over " + CALLS
-                + " calls after " + rounds + " rounds of warm-up");
     }
 }

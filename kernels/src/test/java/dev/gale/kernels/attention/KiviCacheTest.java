@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
+import dev.gale.kernels.AllocationCheck;
 import dev.gale.kernels.Numerics;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -18,8 +19,6 @@ import org.junit.jupiter.api.Test;
  */
 class KiviCacheTest {
     private static final double U = Numerics.U_F32;
-    /** Slack for the allocation measurement itself (the MXBean call), not per call. */
-    private static final long SLACK = 1024;
 
     @Test
     void quantizerRoundTripIsWithinHalfAScaleAndVectorEqualsScalar() {
@@ -358,18 +357,10 @@ class KiviCacheTest {
             float[] q = random(r, g * c.d, 0.3);
             float[] st = new float[g * (c.d + 2)];
             float[] scratch = new float[cache.scratchFloats(n, g)];
-            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            long allocated;
-            do {
-                long before = mx.getCurrentThreadAllocatedBytes();
-                for (int i = 0; i < 200; i++) {
-                    SoftmaxState.reset(st, 0, g, c.d);
-                    cache.accumulate(0, 0, 0, n, q, 0, g, st, 0, scratch);
-                }
-                allocated = mx.getCurrentThreadAllocatedBytes() - before;
-            } while (allocated > SLACK && System.nanoTime() < deadline);
-            assertTrue(allocated <= SLACK, "accumulate still allocates after warm-up: " + allocated + " bytes");
+            AllocationCheck.assertNoAllocation("kivi accumulate", 200, () -> {
+                SoftmaxState.reset(st, 0, g, c.d);
+                cache.accumulate(0, 0, 0, n, q, 0, g, st, 0, scratch);
+            });
         }
     }
 }

@@ -1,11 +1,9 @@
 package dev.gale.kernels.quant;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
+import dev.gale.kernels.AllocationCheck;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -17,8 +15,6 @@ class QuantAllocationTest {
 
     @Test
     void hotPathsAllocateNothing() {
-        com.sun.management.ThreadMXBean mx =
-                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         int in = 128;
         int rows = 13;
         int tokens = 5;
@@ -60,21 +56,7 @@ class QuantAllocationTest {
             };
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {
-                Runnable path = paths[p];
-                long allocated = Long.MAX_VALUE;
-                // On a loaded machine C2 may not have installed the kernel after one warm-up: warm up again (a few
-                // times at most) before judging; a boxed vector in compiled code allocates on every round.
-                for (int round = 0; round < 4 && allocated >= 4096; round++) {
-                    for (int i = 0; i < 20_000; i++) {
-                        path.run();
-                    }
-                    long before = mx.getCurrentThreadAllocatedBytes();
-                    for (int i = 0; i < 1_000; i++) {
-                        path.run();
-                    }
-                    allocated = mx.getCurrentThreadAllocatedBytes() - before;
-                }
-                assertTrue(allocated < 4096, "path " + p + " allocated " + allocated + " bytes in 1000 calls");
+                AllocationCheck.assertNoAllocation("quant path " + p, 1_000, paths[p]);
             }
         }
     }
