@@ -141,8 +141,9 @@ final class StepGraph {
 
         AttentionSpec spec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, true);
         AttentionSpec decodeSpec = AttentionSpec.of(c.heads(), c.kvHeads(), hd, false);
-        Op attention = t == 1 ? new DecodeAttentionOp(decodeSpec, schedule) : new CachedPrefillAttentionOp(spec);
-        Op ownAttention = fresh ? new PrefillAttentionOp(spec, t) : null;
+        // A fresh prompt (any cache) attends over itself; with a dense cache, decode and continuing prompts read it.
+        Op attention = fresh ? new PrefillAttentionOp(spec, t)
+                : t == 1 ? new DecodeAttentionOp(decodeSpec, schedule) : new CachedPrefillAttentionOp(spec);
         // H2O keeps original positions beyond its budget: the table covers the model's positions too.
         RopeOp rope = new RopeOp(Rope.table(c, Math.max(capacity, c.seqLen())));
         RmsNormOp norm = new RmsNormOp(c.normEps());
@@ -159,7 +160,7 @@ final class StepGraph {
                 graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2);
                 if (fresh) {
                     graph.launch(p + "rope", rope, q3, k3, pos)
-                            .launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                            .launch(p + "attention", attention, q3, k3, v3, seqs, att3);
                 } else {
                     graph.launch(p + "attention", new CacheAttentionOp(sinks.get(l), decodeSpec), q3, att3);
                 }
@@ -171,7 +172,7 @@ final class StepGraph {
                 graph.launch(p + "rope", rope, q3, k3, pos)
                         .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos);
                 if (fresh) {
-                    graph.launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                    graph.launch(p + "attention", attention, q3, k3, v3, seqs, att3);
                 } else {
                     graph.launch(p + "attention", new CacheAttentionOp(kivi.get(l), decodeSpec), q3, att3);
                 }
@@ -185,7 +186,7 @@ final class StepGraph {
                 graph.launch(p + "rope", rope, q3, k3, pos)
                         .launch(p + "kv_append", KvAppendOp.INSTANCE, k3, v3, ck, cv, len, pos);
                 if (fresh) {
-                    graph.launch(p + "attention", ownAttention, q3, k3, v3, seqs, att3);
+                    graph.launch(p + "attention", attention, q3, k3, v3, seqs, att3);
                 } else {
                     graph.launch(p + "attention", attention, q3, ck, cv, len, att3);
                 }
