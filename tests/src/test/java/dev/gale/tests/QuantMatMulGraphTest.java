@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The quantized matmul graph op on every backend: its Vector API path (packed layout), its reference and its device
  * kernels (block layout) against an independent dequantize-then-multiply in double, for decode (1 token) and prefill
- * (several tokens).
+ * (several tokens; 53 is past the CPU path's switch to the GEMM over dequantized panels, which the report names).
  */
 class QuantMatMulGraphTest {
     private static final int ROWS = 37;
@@ -41,7 +41,7 @@ class QuantMatMulGraphTest {
     @Test
     void q8AndQ4MatmulsAgreeOnEveryBackend() {
         for (boolean q4 : new boolean[] {false, true}) {
-            for (int tokens : new int[] {1, 5}) {
+            for (int tokens : new int[] {1, 5, 53}) {
                 check(q4, tokens);
             }
         }
@@ -101,6 +101,10 @@ class QuantMatMulGraphTest {
                     b.bind(wp, w).bind(xp, x).bind(yp, y);
                     RunReport report = plan.run(b);
                     assertFalse(report.tasks().get(0).detail().startsWith("fallback"), report.toString());
+                    if (report.tasks().get(0).path() == ImplPath.VECTOR_API) {
+                        assertTrue(report.tasks().get(0).detail().contains(tokens >= 48 ? "GEMM" : "GEMV"),
+                                report.toString());
+                    }
                     for (int i = 0; i < tokens * ROWS; i++) {
                         double err = Math.abs(y.getFloat(i) - want[i]);
                         double bound = Numerics.dotBound(scale[i], IN);

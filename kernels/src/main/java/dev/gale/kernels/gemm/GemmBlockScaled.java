@@ -44,6 +44,27 @@ public final class GemmBlockScaled {
         GemmKernel.outputs(s, x, xOff, y, yOff, tokens, rows, in, rowStart, rowEnd);
     }
 
+    /**
+     * {@code Y = X · Wᵀ} for F32 activations {@code X} {@code [tokens][in]} and block-scaled weights (Q4_0/Q8_0
+     * prefill): the F32 GEMM with each weight panel dequantized ({@code s·q}, one rounding, the weight itself) while
+     * it is packed, so the decoding is shared by every token of the block. All tokens and rows, split over
+     * {@link WorkerPool#shared()} like {@link GemmF32#gemm}; the error bound is {@link GemmF32}'s for the dequantized
+     * weights.
+     */
+    public static <W> void gemmDequantized(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
+            MemorySegment y, long yOff, int tokens, int rows, int in) {
+        Operands.dims(OP, tokens, rows, in);
+        int group = codec.group(w);
+        if (group <= 0 || in % group != 0) {
+            throw new dev.gale.core.ShapeMismatchException(OP + ": weight group " + group + " must divide " + in
+                    + " inputs");
+        }
+        Operands.matrix(OP, "X (activations)", x, xOff, tokens, in, Float.BYTES, "F32");
+        Operands.matrix(OP, "Y (output)", y, yOff, tokens, rows, Float.BYTES, "F32");
+        GemmKernel.parallel(new GemmKernel.Scaling<>(codec, w, group, null, 0, in, 1), x, xOff, y, yOff, tokens,
+                rows, in);
+    }
+
     private static <W> GemmKernel.Scaling<W> check(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
             MemorySegment sx, long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in) {
         Operands.dims(OP, tokens, rows, in);

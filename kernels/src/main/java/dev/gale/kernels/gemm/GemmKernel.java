@@ -96,6 +96,19 @@ final class GemmKernel {
      */
     record Scaling<W>(BlockScaledCodec<W> codec, W w, int group, MemorySegment sx, long sxOff, int xGroup,
             int sxStride) {
+        /**
+         * Whether the activations are plain F32 ({@code sx} null): the panels then hold the dequantized weights
+         * {@code s·q}, input blocks are whole groups up to {@link #KC}, and the tile needs no scaling. This is the
+         * prefill GEMM of Q4_0/Q8_0 weights: decoding costs once per panel and is shared by every token.
+         */
+        boolean dequantized() {
+            return sx == null;
+        }
+
+        /** Inputs per packed block: one group for scaled tiles, else the most whole groups that fit in KC. */
+        int kStep() {
+            return dequantized() ? Math.max(1, KC / group) * group : group;
+        }
     }
 
     /**
@@ -155,7 +168,7 @@ final class GemmKernel {
         long ldy = 4L * out;
         long y0 = yOff + tStart * ldy;
         int full = mt - mt % MR;
-        int kStep = sc == null ? KC : sc.group();
+        int kStep = sc == null ? KC : sc.kStep();
         for (int k0 = 0; k0 < in; k0 += kStep) {
             int kc = Math.min(kStep, in - k0);
             boolean first = k0 == 0;
@@ -178,14 +191,14 @@ final class GemmKernel {
                         int t = ic;
                         for (; t < Math.min(icEnd, full); t += MR) {
                             tile(xp, t * kc, wp, wo, kc, acc);
-                            if (sc != null) {
+                            if (sc != null && !sc.dequantized()) {
                                 scale(acc, MR, sp, p, sc, tStart + t, k0);
                             }
                             merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
                         }
                         for (; t < icEnd; t++) {
                             tile1(xp, t * kc, wp, wo, kc, acc);
-                            if (sc != null) {
+                            if (sc != null && !sc.dequantized()) {
                                 scale(acc, 1, sp, p, sc, tStart + t, k0);
                             }
                             merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
@@ -202,8 +215,21 @@ final class GemmKernel {
      */
     private static <W> void packScaled(Scaling<W> sc, int p0, int nr, int k0, int kc, float[] wp, int wo, float[] sp,
             int so) {
-        int g = k0 / sc.group();
+        int group = sc.group();
+        int g = k0 / group;
         for (int j = 0; j < nr; j++) {
+            if (sc.dequantized()) {
+                // each group's codes times its scale: one rounding, the dequantized weight itself
+                for (int kg = 0; kg < kc; kg += group) {
+                    int at = wo + j + kg * NR;
+                    sc.codec().decode(sc.w(), p0 + j, k0 + kg, group, wp, at, NR);
+                    float s = sc.codec().scale(sc.w(), p0 + j, g + kg / group);
+                    for (int k = 0; k < group; k++) {
+                        wp[at + k * NR] *= s;
+                    }
+                }
+                continue;
+            }
             sc.codec().decode(sc.w(), p0 + j, k0, kc, wp, wo + j, NR);
             sp[so + j] = sc.codec().scale(sc.w(), p0 + j, g);
         }

@@ -312,4 +312,24 @@ public final class Q8_0Packed {
         QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "Q8_0 packed matmul activations");
         QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q8_0 packed matmul output");
     }
+
+    /** The packed quants ({@link PackedPanels} decodes them). */
+    MemorySegment quants() {
+        return quants;
+    }
+
+    /** The widened block scales. */
+    MemorySegment scales() {
+        return scales;
+    }
+
+    /** Byte offset in {@link #quants()} of row {@code r}'s block {@code b}. */
+    long quantOffset(int r, int b) {
+        return ((long) (r / 4) * nb + b) * GQ + (long) (GQ / 4) * (r % 4);
+    }
+
+    /** Byte offset in {@link #scales()} of row {@code r}'s block {@code b} scale. */
+    long scaleOffset(int r, int b) {
+        return ((long) (r / 4) * nb + b) * GS + 4L * (r % 4);
+    }
 }

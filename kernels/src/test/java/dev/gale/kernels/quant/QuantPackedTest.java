@@ -186,6 +186,53 @@ class QuantPackedTest {
     }
 
     /**
+     * The prefill GEMM over dequantized panels ({@link PackedPanels}) against the exact product of the dequantized
+     * weights (each {@code d·q} is exact in F32) in double, within the F32 dot bound of {@code Σ|w·x|}: shapes with a
+     * ragged last panel (rows not a multiple of the 16-output panel), leftover tokens past the 4-token tile, and inputs
+     * past one 256-input block.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void gemmOverDequantizedPanels(Fmt fmt) {
+        Random rnd = new Random(91 + fmt.ordinal());
+        int[][] shapes = {{32, 1, 1}, {64, 33, 17}, {320, 70, 37}, {544, 16, 8}, {256, 130, 9}};
+        for (int[] s : shapes) {
+            int in = s[0];
+            int rows = s[1];
+            int tokens = s[2];
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+                Packed p = Packed.of(fmt, w, rows, in, arena);
+                MemorySegment xf = QuantMatmulTest.randomActivations(arena, rnd, tokens, in);
+                MemorySegment got = arena.allocate(4L * rows * tokens);
+                if (p.q4() != null) {
+                    dev.gale.kernels.gemm.GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, p.q4(), xf, 0, got, 0,
+                            tokens, rows, in);
+                } else {
+                    dev.gale.kernels.gemm.GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, p.q8(), xf, 0, got, 0,
+                            tokens, rows, in);
+                }
+                long rb = fmt.rowBytes(in);
+                for (int t = 0; t < tokens; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        double exact = 0;
+                        double abs = 0;
+                        for (int k = 0; k < in; k++) {
+                            double wk = (float) (fmt.d(w, r * rb, k / 32) * fmt.q(w, r * rb, k));
+                            double term = wk * xf.get(F, 4L * ((long) t * in + k));
+                            exact += term;
+                            abs += Math.abs(term);
+                        }
+                        float y = got.get(F, 4L * ((long) t * rows + r));
+                        assertTrue(Math.abs(y - exact) <= Numerics.dotBound(abs, in), fmt + " " + in + "x" + rows
+                                + "x" + tokens + " t" + t + " r" + r + ": " + y + " vs " + exact);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * For row {@code r} and token {@code t}: the Q8 path's block-term scale {@code Σ_b |d_w·d_x|·(Σ|q_w·q_x| (+ 8|Σq_x|
      * for Q4))}, the F32 path's term scale {@code Σ_b |d_w|·Σ|terms added|} (Q8_0: {@code Σ|q·x|}; Q4_0: see
      * {@link Q4_0Packed}), and the exact F32 product in double.

@@ -1,0 +1,78 @@
+package dev.gale.kernels.quant;
+
+import dev.gale.kernels.gemm.BlockScaledCodec;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * {@link Q4_0Packed} and {@link Q8_0Packed} as {@link BlockScaledCodec}s, so that a prompt's tokens run through the
+ * F32 GEMM micro-kernel ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized}) instead of one GEMV per token:
+ * each block of 32 weights is decoded once per packed panel and shared by every token of the prompt. The codes are
+ * those of the packed layouts (see their class comments); the scale is the block's {@code d}, widened exactly.
+ */
+final class PackedPanels {
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Q4_0: element {@code c} of a block is byte {@code c mod 16}'s low nibble for c < 16, its high one above, minus 8. */
+    static final BlockScaledCodec<Q4_0Packed> Q4_0 = new BlockScaledCodec<>() {
+        @Override
+        public int group(Q4_0Packed w) {
+            return QuantVectors.QK;
+        }
+
+        @Override
+        public void decode(Q4_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
+            long base = w.quantOffset(row, k0 / QuantVectors.QK);
+            MemorySegment q = w.quants();
+            // two 8-byte reads per block instead of 16 checked byte reads: decoding is the GEMM's only per-weight
+            // cost that does not shrink with the token count
+            for (int half = 0; half < 2; half++) {
+                long bytes = q.get(LONG, base + 8 * half);
+                for (int j = 0; j < 8; j++) {
+                    int v = (int) (bytes >>> (8 * j)) & 0xff;
+                    int lo = 8 * half + j;
+                    if (lo < kc) {
+                        dst[off + lo * stride] = (v & 15) - 8;
+                    }
+                    if (lo + 16 < kc) {
+                        dst[off + (lo + 16) * stride] = (v >>> 4) - 8;
+                    }
+                }
+            }
+        }
+
+        @Override
+        public float scale(Q4_0Packed w, int row, int g) {
+            return w.scales().get(ValueLayout.JAVA_FLOAT_UNALIGNED, w.scaleOffset(row, g));
+        }
+    };
+
+    /** Q8_0: the block's 32 signed bytes in element order. */
+    static final BlockScaledCodec<Q8_0Packed> Q8_0 = new BlockScaledCodec<>() {
+        @Override
+        public int group(Q8_0Packed w) {
+            return QuantVectors.QK;
+        }
+
+        @Override
+        public void decode(Q8_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
+            long base = w.quantOffset(row, k0 / QuantVectors.QK);
+            MemorySegment q = w.quants();
+            for (int k8 = 0; k8 < kc; k8 += 8) {
+                long bytes = q.get(LONG, base + k8);
+                for (int j = 0; j < Math.min(8, kc - k8); j++) {
+                    dst[off + (k8 + j) * stride] = (byte) (bytes >>> (8 * j));
+                }
+            }
+        }
+
+        @Override
+        public float scale(Q8_0Packed w, int row, int g) {
+            return w.scales().get(ValueLayout.JAVA_FLOAT_UNALIGNED, w.scaleOffset(row, g));
+        }
+    };
+
+    private PackedPanels() {
+    }
+}
