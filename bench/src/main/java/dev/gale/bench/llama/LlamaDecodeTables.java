@@ -54,6 +54,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         int layers = quick ? 2 : 0;
         List<List<String>> rows = new ArrayList<>();
         List<List<String>> memory = new ArrayList<>();
+        List<List<String>> breakdown = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         ProbeResult read = new RooflineProbes(RooflineProbes.Config.quick(), WorkerPool.shared())
                 .measure(Roofline.READ_BW, false);
@@ -75,7 +76,8 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                     devices.add(Devices.cpu());
                     Devices.all().stream().filter(d -> d.id().startsWith("opencl")).forEach(devices::add);
                     for (Device d : devices) {
-                        rows.add(row(m, w, type, d, quick, read.value(), c.layers()));
+                        rows.add(row(m, w, type, d, quick, read.value(), c.layers(),
+                                d == Devices.cpu() ? breakdown : null));
                     }
                     if (memory.isEmpty()) {
                         memory.addAll(memoryRows(w, c));
@@ -93,9 +95,15 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         notes.add("step gap: (step wall time - sum of its tasks' times) / step wall time, median over the timed "
                 + "steps; the goal is at most 15%");
         notes.add("prefill: one batched pass of a " + (quick ? 64 : 512) + "-token prompt (GEMMs and "
-                + "FlashAttention-2 over the cache) where the device has the ops, else token by token");
+                + "FlashAttention-2 over the prompt) where the device has the ops, else token by token; timed after a "
+                + "64-token prompt has warmed the same kernels up");
         return List.of(new Table(TITLE + (quick ? ", 2 of 16 layers" : ""), List.of("weights", "device",
                 "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes),
+                new Table("llama decode step by op kind (synthetic Llama-3.2-1B, cpu)" + (quick ? ", 2 of 16 layers"
+                        : ""), List.of("weights", "op", "ms / token", "share of step", "MB read", "GB/s",
+                        "x read probe"), breakdown, List.of("ms / token: the op kind's task times summed over a step "
+                        + "(all layers), median over the timed steps; MB read: its weight matrices (attention: the "
+                        + "F32 KV cache at the mean position); x read probe: against the probe above, all threads")),
                 new Table("KV memory per session, synthetic Llama-3.2-1B" + (quick ? " (2 of 16 layers)" : "")
                         + ", 4096 positions", List.of("kv", "allocated MB", "bytes / token / layer"), memory,
                         List.of("allocated: what a session's Arrow allocator holds, each buffer rounded up to a power of two by Arrow (KIVI: codes, scales, zero "
@@ -121,7 +129,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
     }
 
     private static List<String> row(LlamaModel m, BoundWeights w, WeightType type, Device d, boolean quick,
-            double probe, int layers) {
+            double probe, int layers, List<List<String>> breakdown) {
         int prompt = quick ? 64 : 512;
         int steps = quick ? 8 : 32;
         int warm = quick ? 4 : 8;
@@ -133,6 +141,10 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
             for (int i = 0; i < prompt; i++) {
                 ids[i] = 3 + r.nextInt(m.config().vocab() - 3);
             }
+            // A shorter prompt first warms the GEMM path up in the JIT (and builds device programs); after a reset
+            // to position 0 the full prompt is timed.
+            s.prefill(Arrays.copyOf(ids, Math.min(prompt, 64)));
+            s.reset();
             long t0 = System.nanoTime();
             int next = s.prefill(ids);
             long prefillNanos = System.nanoTime() - t0;
@@ -140,6 +152,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                 next = s.step(next);
             }
             double[] gaps = new double[steps];
+            java.util.Map<String, long[]> kinds = new java.util.TreeMap<>();
             long start = System.nanoTime();
             for (int i = 0; i < steps; i++) {
                 long a = System.nanoTime();
@@ -148,6 +161,14 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                 RunReport rep = s.lastReport();
                 long ops = rep.tasks().stream().mapToLong(RunReport.TaskReport::nanos).sum();
                 gaps[i] = Math.max(0, (wall - ops) / (double) wall);
+                if (breakdown != null) {
+                    java.util.Map<String, Long> step = new java.util.HashMap<>();
+                    for (RunReport.TaskReport t : rep.tasks()) {
+                        step.merge(kind(t.task()), t.nanos(), Long::sum);
+                    }
+                    int at = i;
+                    step.forEach((k, ns) -> kinds.computeIfAbsent(k, x -> new long[steps])[at] = ns);
+                }
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             Arrays.sort(gaps);
@@ -156,6 +177,21 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
             double bytes = w.bytesPerToken() + kvBytes;
             double tps = steps / seconds;
             double gbs = bytes * tps / 1e9;
+            if (breakdown != null) {
+                double stepMs = seconds * 1e3 / steps;
+                double positions = prompt + warm + steps / 2.0;
+                kinds.entrySet().stream()
+                        .map(e -> java.util.Map.entry(e.getKey(), median(e.getValue()) / 1e6))
+                        .sorted((a, b) -> Double.compare(b.getValue(), a.getValue()))
+                        .forEach(e -> {
+                            double mb = kindBytes(m, e.getKey(), positions) / 1e6;
+                            double opGbs = mb / e.getValue();
+                            breakdown.add(List.of(type.name(), e.getKey(), String.format(Locale.ROOT, "%.3f",
+                                    e.getValue()), String.format(Locale.ROOT, "%.0f%%", 100 * e.getValue() / stepMs),
+                                    mb > 0 ? fmt(mb) : "", mb > 0 ? fmt(opGbs) : "",
+                                    mb > 0 ? String.format(Locale.ROOT, "%.2f", opGbs / probe) : ""));
+                        });
+            }
             String prefill = fmt(prompt * 1e9 / prefillNanos) + (s.prefillMode().startsWith("batched") ? ""
                     : " (" + s.prefillMode() + ")");
             return List.of(type.name(), d.id(), fmt(tps), fmt(bytes / 1e6), fmt(gbs),
@@ -164,6 +200,37 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         } catch (RuntimeException e) {
             return List.of(type.name(), d.id(), "failed: " + e.getMessage(), "", "", "", "", "");
         }
+    }
+
+    /** A task's kind: its name without the layer prefix ({@code l12.wq} → {@code wq}). */
+    private static String kind(String task) {
+        int dot = task.indexOf('.');
+        return dot > 1 && task.charAt(0) == 'l' && Character.isDigit(task.charAt(1)) ? task.substring(dot + 1) : task;
+    }
+
+    private static double median(long[] v) {
+        long[] c = v.clone();
+        Arrays.sort(c);
+        return c[c.length / 2];
+    }
+
+    /** Bytes an op kind reads per step: its weight matrices over all layers, or the F32 cache for attention. */
+    private static double kindBytes(LlamaModel m, String kind, double positions) {
+        double n = 0;
+        for (var lay : m.weights().layers()) {
+            n += switch (kind) {
+                case "wq" -> lay.wq().byteSize();
+                case "wk" -> lay.wk().byteSize();
+                case "wv" -> lay.wv().byteSize();
+                case "wo" -> lay.wo().byteSize();
+                case "w1" -> lay.w1().byteSize();
+                case "w2" -> lay.w2().byteSize();
+                case "w3" -> lay.w3().byteSize();
+                case "attention" -> 2.0 * m.config().kvDim() * 4.0 * positions;
+                default -> 0;
+            };
+        }
+        return kind.equals("classifier") ? m.weights().classifier().byteSize() : n;
     }
 
     private static String fmt(double v) {
