@@ -51,6 +51,74 @@ public final class AttentionPrefillOps {
         });
     }
 
+    /**
+     * A prompt chunk continuing one sequence's head-major cache (F32 and F16), the chunk's keys already in it: the
+     * Vector API's {@link FlashPrefill} over head-major views, {@link PrefillKernels#cachedPrefillF32} /
+     * {@link PrefillKernels#cachedPrefillF16} elsewhere, against {@link AttentionReference} on the same (widened) cache.
+     * Shapes: one query at the end, a chunk across two query blocks of 64, a chunk that is the whole cache, and a
+     * window.
+     */
+    /**
+     * {heads, kvHeads, d, window, capacity, cached n, chunk t}; one head dim, since each is one more program build per
+     * device (the row code is {@link #prefill}'s, which covers the odd head dims).
+     */
+    private static final int[][] CACHED = {{4, 2, 8, 0, 40, 33, 1}, {4, 1, 8, 0, 160, 150, 70}, {3, 3, 8, 0, 9, 9, 9},
+        {6, 2, 8, 7, 100, 80, 20}};
+
+    public static OpCheck prefillCached(DType dtype) {
+        String name = "prefill_attention_cached_" + dtype.name().toLowerCase();
+        return new OpCheck(name, "|err| <= FlashPrefill.errorBound * sum p|v| per element", (t, errors) -> {
+            SplittableRandom r = new SplittableRandom(dtype == DType.F16 ? 17 : 19);
+            for (int[] c : CACHED) {
+                AttentionSpec spec = AttentionSpec.of(c[0], c[1], c[2], true).withWindow(c[3]);
+                int hq = c[0];
+                int hkv = c[1];
+                int d = c[2];
+                int cap = c[4];
+                int n = c[5];
+                int chunk = c[6];
+                long kvn = (long) hkv * cap * d;
+                try (Buffer q = Buffers.f32("q", Ops.random(r, chunk * hq * d, 1));
+                     Buffer k = Buffers.allocate("k", dtype, kvn); Buffer v = Buffers.allocate("v", dtype, kvn);
+                     Buffer out = Ops.f32("out", chunk * hq * d); Buffer want = Ops.f32("want", chunk * hq * d)) {
+                    for (long i = 0; i < kvn; i++) {
+                        k.setFloat(i, (float) (r.nextDouble() * 2 - 1));
+                        v.setFloat(i, (float) (r.nextDouble() * 2 - 1));
+                    }
+                    HeadView qv = HeadView.tokenMajor(q.segment(), 0, hq, d);
+                    HeadView kv = HeadView.headMajor(k.segment(), 0, dtype, cap, d);
+                    HeadView vv = HeadView.headMajor(v.segment(), 0, dtype, cap, d);
+                    if (t.vectorApi()) {
+                        new FlashPrefill(spec).apply(PrefillBatch.single(chunk, n), qv, kv, vv,
+                                HeadView.tokenMajor(out.segment(), 0, hq, d), null, 0);
+                    } else {
+                        t.kernel(PrefillKernels.class, dtype == DType.F16 ? "cachedPrefillF16" : "cachedPrefillF32",
+                                PrefillAttentionOp.grid(chunk, hq, 1), q, k, v, out, hq, hkv, cap, chunk, n,
+                                spec.window(), spec.scale(), d, PrefillAttentionOp.BR, PrefillAttentionOp.BC);
+                    }
+                    double[] scale = new double[chunk * hq * d];
+                    AttentionReference.attend(spec, qv, kv, vv, HeadView.tokenMajor(want.segment(), 0, hq, d), chunk,
+                            n, null, 0, null, scale);
+                    for (int i = 0; i < chunk; i++) {
+                        for (int h = 0; h < hq; h++) {
+                            double q1 = 0;
+                            for (int e = 0; e < d; e++) {
+                                q1 += Math.abs(q.getFloat(((long) i * hq + h) * d + e));
+                            }
+                            double tol = FlashPrefill.errorBound(n, d, q1 * spec.scale());
+                            for (int e = 0; e < d; e++) {
+                                long at = ((long) i * hq + h) * d + e;
+                                errors.check(name + " " + spec + " n " + n + " chunk " + chunk + " row " + i
+                                        + " head " + h + " e " + e, out.getFloat(at), want.getFloat(at),
+                                        scale[(i * hq + h) * d + e], tol);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     static void run(Target t, Errors errors, Shape sh) {
         AttentionSpec spec = sh.spec();
         PrefillBatch b = sh.batch();

@@ -101,6 +101,7 @@ public final class Ops {
                 KvQuantOps.append(), KvQuantOps.decodePartial(),
                 SinkOps.decode(), SinkOps.append(),
                 AttentionPrefillOps.prefill(),
+                AttentionPrefillOps.prefillCached(DType.F32), AttentionPrefillOps.prefillCached(DType.F16),
                 W4AxOps.gemv(), W4AxOps.gemm(),
                 DynamicInt8Ops.quantize(), DynamicInt8Ops.gemm(), DynamicInt8Ops.biasAdd());
     }

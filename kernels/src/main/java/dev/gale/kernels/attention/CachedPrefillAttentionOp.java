@@ -2,9 +2,6 @@ package dev.gale.kernels.attention;
 
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
-import dev.gale.core.cpu.CpuDevice;
-import dev.gale.core.device.Device;
-import dev.gale.core.device.ImplPath;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.kernels.KernelOp;
@@ -18,8 +15,9 @@ import java.util.List;
  * {@code 0 … n − T + i} (bottom-right aligned): a fresh prompt and a prompt continuing a reused prefix alike.
  *
  * <p>The Vector API path is {@link FlashPrefill} reading the cache through head-major {@link HeadView}s; the reference
- * is {@link AttentionReference} in double. Devices have no path yet (the prefill kernel reads token-major keys), so a
- * device plan asks for fallback and the report shows it.
+ * is {@link AttentionReference} in double; devices and the emulator run {@link PrefillKernels#cachedPrefillF32} or
+ * {@link PrefillKernels#cachedPrefillF16} with the cached length read from {@code lengths} when the launch is built
+ * (as the decode op reads it for its work list).
  */
 public final class CachedPrefillAttentionOp extends KernelOp {
     private final AttentionSpec spec;
@@ -38,10 +36,6 @@ public final class CachedPrefillAttentionOp extends KernelOp {
         return "prefill_attention_cached";
     }
 
-    @Override
-    public List<ImplPath> paths(Device device, List<Arg> args) {
-        return device instanceof CpuDevice ? List.of(ImplPath.VECTOR_API, ImplPath.REFERENCE) : List.of();
-    }
 
     @Override
     public void check(List<Arg> args) {
@@ -69,16 +63,41 @@ public final class CachedPrefillAttentionOp extends KernelOp {
         run(ctx, true);
     }
 
-    private void run(LaunchContext ctx, boolean reference) {
-        TensorDesc q = ctx.desc(0);
+    @Override
+    protected boolean hasKernel(List<Arg> args) {
+        return true;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
         TensorDesc k = ctx.desc(1);
-        int t = (int) q.dim(0);
+        int t = (int) ctx.desc(0).dim(0);
+        int n = cached(ctx);
+        String kernel = k.dtype() == DType.F16 ? "cachedPrefillF16" : "cachedPrefillF32";
+        return List.of(new KernelCall(PrefillKernels.class, kernel, PrefillAttentionOp.grid(t, spec.heads(), 1),
+                ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(4), spec.heads(), spec.kvHeads(),
+                (int) k.dim(2), t, n, spec.window(), spec.scale(), spec.headDim(), PrefillAttentionOp.BR,
+                PrefillAttentionOp.BC));
+    }
+
+    /** The cached length (the chunk's keys included), checked against the chunk and the capacity. */
+    private static int cached(LaunchContext ctx) {
+        int t = (int) ctx.desc(0).dim(0);
         int n = ctx.segment(3).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
-        int capacity = (int) k.dim(2);
+        int capacity = (int) ctx.desc(1).dim(2);
         if (n < t || n > capacity) {
             throw new IllegalStateException("prefill attention: the cache holds " + n + " tokens, fewer than the "
                     + t + " queries or more than its capacity " + capacity);
         }
+        return n;
+    }
+
+    private void run(LaunchContext ctx, boolean reference) {
+        TensorDesc q = ctx.desc(0);
+        TensorDesc k = ctx.desc(1);
+        int t = (int) q.dim(0);
+        int n = cached(ctx);
+        int capacity = (int) k.dim(2);
         int d = spec.headDim();
         HeadView qv = HeadView.tokenMajor(ctx.segment(0), 0, spec.heads(), d);
         HeadView kv = HeadView.headMajor(ctx.segment(1), 0, k.dtype(), capacity, d);

@@ -42,7 +42,7 @@ import java.util.Map;
  * position and the coin as its only run-time inputs; the sampled id lands in the buffer the next step embeds from.
  *
  * <p>A prompt runs as {@code T > 1} tokens in one of two ways. Continuing a dense cache, attention reads the cache
- * (the chunk's keys appended first; {@link CachedPrefillAttentionOp}, CPU only). Starting a sequence
+ * (the chunk's keys appended first; {@link CachedPrefillAttentionOp}, dense F32/F16 caches). Starting a sequence
  * ({@code fresh}: position 0), the cache holds nothing but the chunk itself, so attention runs over the chunk's own
  * F32 keys and values ({@link PrefillAttentionOp}, which has a device kernel) while the append writes them to the
  * cache in its own format: dense F32/F16, KIVI (quantize-on-append; KIVI's prefill attends in full precision too),

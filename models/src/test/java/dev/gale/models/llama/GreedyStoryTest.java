@@ -127,9 +127,11 @@ class GreedyStoryTest {
                 var attention = s.lastReport().task("l0.attention");
                 assertEquals(d.id(), attention.device(), attention.toString());
                 assertTrue(s.lastReport().toString().contains("llama fresh prefill x3"), s.lastReport().toString());
-                // Continuing it needs attention over the cache, which has no device kernel: token by token, said so.
+                // Continuing it: one batched pass with attention over the cache, on the device too.
                 assertEquals(cpu.get(4), s.prefill(new int[] {cpu.get(2), cpu.get(3)}));
-                assertTrue(s.prefillMode().startsWith("token by token"), s.prefillMode());
+                assertEquals("batched: attention over the cache", s.prefillMode());
+                assertFalse(s.lastReport().anyFallback(), s.lastReport().toString());
+                assertEquals(d.id(), s.lastReport().task("l0.attention").device(), s.lastReport().toString());
             }
         }
     }
