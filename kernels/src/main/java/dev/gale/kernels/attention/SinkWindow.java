@@ -49,6 +49,18 @@ public final class SinkWindow {
         return sinks + window;
     }
 
+    /**
+     * Puts the addressing where it stands after {@code appended} appends (a saved cache resumed): the slots depend on
+     * nothing else, since the ring's head is {@code (appended − S − W) mod W} once it has wrapped.
+     */
+    public void restore(long appended) {
+        if (appended < 0) {
+            throw new IllegalArgumentException("sink window: appended must be >= 0, got " + appended);
+        }
+        this.appended = appended;
+        this.head = appended <= capacity() ? 0 : (int) ((appended - capacity()) % window);
+    }
+
     /** Tokens ever appended to the stream. */
     public long appended() {
         return appended;

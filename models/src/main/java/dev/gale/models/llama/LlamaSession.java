@@ -80,6 +80,8 @@ public final class LlamaSession implements AutoCloseable {
     private final MappedKvCache resumed;
     /** Every region of a KIVI session's caches (fresh or resumed), in allocation order: what {@link #save} writes. */
     private final List<KvRegion> kiviRegions = new ArrayList<>();
+    /** A sink session's slot storage, fresh or resumed: what {@link #save} writes for it. */
+    private final List<KvRegion> sinkRegions = new ArrayList<>();
     /** Per layer, the KIVI cache when the precision is quantized; null for dense caches. */
     private final List<KiviCache> kivi;
     /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
@@ -196,25 +198,28 @@ public final class LlamaSession implements AutoCloseable {
         this.kivi = options.kv().quantized() ? new ArrayList<>() : null;
         KiviLayout layout = kivi == null ? null : kiviLayout(options.kv(), config.headDim());
         if (options.policy().sinks()) {
-            if (resumed != null) {
-                throw new IllegalArgumentException("resuming a saved session is supported for the full policy");
-            }
             KvPolicy p = options.policy();
             long slotBytes = kvType().byteSize((long) config.kvHeads() * (p.sinkCount() + p.window())
                     * config.headDim());
             this.sinks = new ArrayList<>();
             for (int l = 0; l < config.layers(); l++) {
-                sinks.add(new SinkWindowKv(1, config.kvHeads(), config.headDim(), p.sinkCount(), p.window(),
-                        kvType(), kv.allocate("l" + l + ".k", DType.U8, slotBytes).segment(),
-                        kv.allocate("l" + l + ".v", DType.U8, slotBytes).segment(),
-                        Rope.table(config, p.sinkCount() + p.window())));
+                Buffer k = sinkRegion("l" + l + ".k", slotBytes);
+                Buffer v = sinkRegion("l" + l + ".v", slotBytes);
+                SinkWindowKv cache = new SinkWindowKv(1, config.kvHeads(), config.headDim(), p.sinkCount(),
+                        p.window(), kvType(), k.segment(), v.segment(), Rope.table(config, p.sinkCount() + p.window()));
+                if (resumed != null) {
+                    // Keys are cached un-rotated, so the slots and the token count are the whole state.
+                    cache.window(0).restore(resumed.header().tokens());
+                }
+                sinks.add(cache);
             }
         } else {
             this.sinks = null;
         }
         if (options.policy().h2o()) {
             if (resumed != null) {
-                throw new IllegalArgumentException("resuming a saved session is supported for the full policy");
+                throw new IllegalArgumentException("resuming a saved session is supported for the full and sinks "
+                        + "policies");
             }
             KvPolicy p = options.policy();
             long floats = (long) config.kvHeads() * p.budget() * config.headDim();
@@ -405,9 +410,9 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
-        if (sinks != null || heavy != null) {
-            throw new UnsupportedOperationException("saving a session is supported for the full policy, not "
-                    + options.policy());
+        if (heavy != null) {
+            throw new UnsupportedOperationException("saving a session is supported for the full and sinks policies, "
+                    + "not " + options.policy() + " (its accumulated attention scores are not saved)");
         }
         Map<String, String> attrs = new HashMap<>(attributes);
         attrs.put("capacity", Integer.toString(options.capacity()));
@@ -415,16 +420,17 @@ public final class LlamaSession implements AutoCloseable {
         attrs.put("kv.shape", config.kvHeads() + "x" + config.headDim());
         attrs.put("rng.state", Long.toString(rng.state()));
         List<KvRegion> regions = new ArrayList<>(kiviRegions);
+        regions.addAll(sinkRegions);
         if (kivi != null) {
             attrs.put("kivi.layout", kiviLayout(options.kv(), config.headDim()).toString());
         }
-        for (int l = 0; l < config.layers() && kivi == null; l++) {
+        for (int l = 0; l < config.layers() && kivi == null && sinks == null; l++) {
             regions.add(new KvRegion("l" + l + ".k", cacheK.get(l)));
             regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
             regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));
         }
-        KvCacheFile.write(file, new KvCacheHeader(modelId, precision(options.kv()), "full", position, attrs),
-                regions);
+        KvCacheFile.write(file, new KvCacheHeader(modelId, precision(options.kv()), options.policy().toString(),
+                position, attrs), regions);
     }
 
     /**
@@ -437,6 +443,10 @@ public final class LlamaSession implements AutoCloseable {
         try {
             LlamaConfig c = weights.config();
             Map<String, String> a = m.header().attributes();
+            if (!m.header().policy().equals(options.policy().toString())) {
+                throw new KvCacheFileException(file, "gale.kv.policy", -1, "the cache was saved with policy "
+                        + m.header().policy() + ", this session asks for " + options.policy());
+            }
             String want = options.capacity() + "/" + c.layers() + "/" + c.kvHeads() + "x" + c.headDim();
             String got = a.get("capacity") + "/" + a.get("layers") + "/" + a.get("kv.shape");
             if (!want.equals(got)) {
@@ -456,6 +466,17 @@ public final class LlamaSession implements AutoCloseable {
             m.close();
             throw e;
         }
+    }
+
+    /** A sink cache's slot storage: fresh Arrow memory, or the resumed file's region of that name and size. */
+    private Buffer sinkRegion(String name, long bytes) {
+        Buffer b = resumed == null ? kv.allocate(name, DType.U8, bytes) : resumed.region(name);
+        if (b.dtype() != DType.U8 || b.length() != bytes) {
+            throw new KvCacheFileException(resumed.file(), "region " + name, -1, "holds " + b.length() + " "
+                    + b.dtype() + ", this session's sink cache needs " + bytes + " U8");
+        }
+        sinkRegions.add(new KvRegion(name, b));
+        return b;
     }
 
     /**

@@ -78,4 +78,49 @@ class SinkPolicyTest {
             assertTrue(window < full * 1.25, "window " + window + " vs full " + full);
         }
     }
+
+    /**
+     * A sink session saved after its ring has wrapped and resumed in a fresh session continues exactly as the
+     * uninterrupted one (the slots and the token count are its whole state); a file saved with another policy is
+     * refused by name, and an H2O session says why it cannot be saved.
+     */
+    @Test
+    void aSinkSessionSavedPastItsWindowResumesExactly() throws IOException {
+        java.nio.file.Path dir = Files.createTempDirectory("gale-sinks");
+        java.nio.file.Path file = dir.resolve("sinks.arrow");
+        KvPolicy policy = KvPolicy.sinks(4, 20);
+        LlamaSession.Options o = options(KvPrecision.F16, policy, 24);
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            List<Integer> whole = greedy(m, o, 70);
+            int t = Llama2cTokenizerFile.BOS;
+            try (LlamaSession a = new LlamaSession(w, alloc, "first", o)) {
+                for (int i = 0; i < 50; i++) {
+                    t = a.step(t);
+                }
+                a.save(file, "stories260K", java.util.Map.of());
+            }
+            List<Integer> resumed = new ArrayList<>(whole.subList(0, 50));
+            try (LlamaSession b = LlamaSession.resume(w, alloc, "second", o, file, "stories260K")) {
+                for (int i = 0; i < 20; i++) {
+                    t = b.step(t);
+                    resumed.add(t);
+                }
+            }
+            assertEquals(whole, resumed);
+            var wrong = org.junit.jupiter.api.Assertions.assertThrows(dev.gale.kvcache.KvCacheFileException.class,
+                    () -> LlamaSession.resume(w, alloc, "third", options(KvPrecision.F16, KvPolicy.sinks(4, 12), 24),
+                            file, "stories260K"));
+            assertTrue(wrong.getMessage().contains("gale.kv.policy"), wrong.getMessage());
+            try (LlamaSession h = new LlamaSession(w, alloc, "h2o", options(KvPrecision.F32, KvPolicy.h2o(8, 8), 16))) {
+                h.step(Llama2cTokenizerFile.BOS);
+                var e = org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class,
+                        () -> h.save(dir.resolve("h2o.arrow"), "stories260K", java.util.Map.of()));
+                assertTrue(e.getMessage().contains("h2o"), e.getMessage());
+            }
+        } finally {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(dir);
+        }
+    }
 }
