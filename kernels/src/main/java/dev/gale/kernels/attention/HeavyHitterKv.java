@@ -4,6 +4,8 @@ import static dev.gale.kernels.Operands.F32;
 
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -20,6 +22,10 @@ import java.util.Arrays;
 public final class HeavyHitterKv {
     /** Tokens per fold: the block the probabilities are recovered per. */
     private static final int BLOCK = 64;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final int kvHeads;
     private final int d;
     private final int heavy;
@@ -74,6 +80,54 @@ public final class HeavyHitterKv {
             a += h[slot];
         }
         return a;
+    }
+
+    /**
+     * Bytes of {@link #saveState}'s record: the length (int), each slot's position (long) and each KV head's
+     * accumulated attention per slot (float), little-endian.
+     */
+    public long stateBytes() {
+        return 4L + 8L * budget + 4L * kvHeads * budget;
+    }
+
+    /**
+     * Writes what the keys and values do not hold (which slots are live, their positions, their accumulated
+     * attention) to {@code dst} at byte 0: with the key and value storage it is the whole cache.
+     */
+    public void saveState(MemorySegment dst) {
+        requireState(dst);
+        dst.set(INT, 0, length);
+        for (int s = 0; s < budget; s++) {
+            dst.set(LONG, 4L + 8L * s, position[s]);
+        }
+        long at = 4L + 8L * budget;
+        for (int h = 0; h < kvHeads; h++) {
+            MemorySegment.copy(acc[h], 0, dst, FLOAT, at + 4L * h * budget, budget);
+        }
+    }
+
+    /** Restores {@link #saveState}'s record from {@code src} (over key and value storage saved with it). */
+    public void restoreState(MemorySegment src) {
+        requireState(src);
+        int n = src.get(INT, 0);
+        if (n < 0 || n > budget) {
+            throw new IllegalArgumentException("h2o state: length " + n + " outside [0, " + budget + "]");
+        }
+        length = n;
+        for (int s = 0; s < budget; s++) {
+            position[s] = src.get(LONG, 4L + 8L * s);
+        }
+        long at = 4L + 8L * budget;
+        for (int h = 0; h < kvHeads; h++) {
+            MemorySegment.copy(src, FLOAT, at + 4L * h * budget, acc[h], 0, budget);
+        }
+    }
+
+    private void requireState(MemorySegment m) {
+        if (m.byteSize() < stateBytes()) {
+            throw new IllegalArgumentException("h2o state: " + m.byteSize() + " bytes, the record needs "
+                    + stateBytes());
+        }
     }
 
     /**

@@ -80,8 +80,10 @@ public final class LlamaSession implements AutoCloseable {
     private final MappedKvCache resumed;
     /** Every region of a KIVI session's caches (fresh or resumed), in allocation order: what {@link #save} writes. */
     private final List<KvRegion> kiviRegions = new ArrayList<>();
-    /** A sink session's slot storage, fresh or resumed: what {@link #save} writes for it. */
-    private final List<KvRegion> sinkRegions = new ArrayList<>();
+    /** An evicting (sink or H2O) session's storage, fresh or resumed: what {@link #save} writes for it. */
+    private final List<KvRegion> evictingRegions = new ArrayList<>();
+    /** Per layer, the region {@link #save} writes each H2O cache's bookkeeping into. */
+    private final List<Buffer> heavyState = new ArrayList<>();
     /** Per layer, the KIVI cache when the precision is quantized; null for dense caches. */
     private final List<KiviCache> kivi;
     /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
@@ -203,8 +205,8 @@ public final class LlamaSession implements AutoCloseable {
                     * config.headDim());
             this.sinks = new ArrayList<>();
             for (int l = 0; l < config.layers(); l++) {
-                Buffer k = sinkRegion("l" + l + ".k", slotBytes);
-                Buffer v = sinkRegion("l" + l + ".v", slotBytes);
+                Buffer k = evictingRegion("l" + l + ".k", slotBytes);
+                Buffer v = evictingRegion("l" + l + ".v", slotBytes);
                 SinkWindowKv cache = new SinkWindowKv(1, config.kvHeads(), config.headDim(), p.sinkCount(),
                         p.window(), kvType(), k.segment(), v.segment(), Rope.table(config, p.sinkCount() + p.window()));
                 if (resumed != null) {
@@ -217,17 +219,20 @@ public final class LlamaSession implements AutoCloseable {
             this.sinks = null;
         }
         if (options.policy().h2o()) {
-            if (resumed != null) {
-                throw new IllegalArgumentException("resuming a saved session is supported for the full and sinks "
-                        + "policies");
-            }
             KvPolicy p = options.policy();
-            long floats = (long) config.kvHeads() * p.budget() * config.headDim();
+            long bytes = 4L * config.kvHeads() * p.budget() * config.headDim();
             this.heavy = new ArrayList<>();
             for (int l = 0; l < config.layers(); l++) {
-                heavy.add(new HeavyHitterKv(config.kvHeads(), config.headDim(), p.first(), p.second(),
-                        kv.allocate("l" + l + ".k", DType.F32, floats).segment(),
-                        kv.allocate("l" + l + ".v", DType.F32, floats).segment()));
+                HeavyHitterKv cache = new HeavyHitterKv(config.kvHeads(), config.headDim(), p.first(), p.second(),
+                        evictingRegion("l" + l + ".k", bytes).segment(),
+                        evictingRegion("l" + l + ".v", bytes).segment());
+                // Which slots hold which positions and their accumulated attention: a region of its own.
+                Buffer state = evictingRegion("l" + l + ".h2o", cache.stateBytes());
+                if (resumed != null) {
+                    cache.restoreState(state.segment());
+                }
+                heavyState.add(state);
+                heavy.add(cache);
             }
         } else {
             this.heavy = null;
@@ -410,9 +415,8 @@ public final class LlamaSession implements AutoCloseable {
      * {@code attributes} travel with it (for example the last sampled token, to continue from).
      */
     public void save(Path file, String modelId, Map<String, String> attributes) {
-        if (heavy != null) {
-            throw new UnsupportedOperationException("saving a session is supported for the full and sinks policies, "
-                    + "not " + options.policy() + " (its accumulated attention scores are not saved)");
+        for (int l = 0; heavy != null && l < heavy.size(); l++) {
+            heavy.get(l).saveState(heavyState.get(l).segment());
         }
         Map<String, String> attrs = new HashMap<>(attributes);
         attrs.put("capacity", Integer.toString(options.capacity()));
@@ -420,11 +424,11 @@ public final class LlamaSession implements AutoCloseable {
         attrs.put("kv.shape", config.kvHeads() + "x" + config.headDim());
         attrs.put("rng.state", Long.toString(rng.state()));
         List<KvRegion> regions = new ArrayList<>(kiviRegions);
-        regions.addAll(sinkRegions);
+        regions.addAll(evictingRegions);
         if (kivi != null) {
             attrs.put("kivi.layout", kiviLayout(options.kv(), config.headDim()).toString());
         }
-        for (int l = 0; l < config.layers() && kivi == null && sinks == null; l++) {
+        for (int l = 0; l < config.layers() && kivi == null && sinks == null && heavy == null; l++) {
             regions.add(new KvRegion("l" + l + ".k", cacheK.get(l)));
             regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
             regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));
@@ -468,14 +472,17 @@ public final class LlamaSession implements AutoCloseable {
         }
     }
 
-    /** A sink cache's slot storage: fresh Arrow memory, or the resumed file's region of that name and size. */
-    private Buffer sinkRegion(String name, long bytes) {
+    /**
+     * Storage of an evicting cache (sink slots, H2O slots and bookkeeping), as bytes: fresh Arrow memory, or the
+     * resumed file's region of that name and size.
+     */
+    private Buffer evictingRegion(String name, long bytes) {
         Buffer b = resumed == null ? kv.allocate(name, DType.U8, bytes) : resumed.region(name);
         if (b.dtype() != DType.U8 || b.length() != bytes) {
             throw new KvCacheFileException(resumed.file(), "region " + name, -1, "holds " + b.length() + " "
-                    + b.dtype() + ", this session's sink cache needs " + bytes + " U8");
+                    + b.dtype() + ", this session's " + options.policy() + " cache needs " + bytes + " U8");
         }
-        sinkRegions.add(new KvRegion(name, b));
+        evictingRegions.add(new KvRegion(name, b));
         return b;
     }
 

@@ -82,10 +82,11 @@ class SinkPolicyTest {
     /**
      * A sink session saved after its ring has wrapped and resumed in a fresh session continues exactly as the
      * uninterrupted one (the slots and the token count are its whole state); a file saved with another policy is
-     * refused by name, and an H2O session says why it cannot be saved.
+     * refused by name; an H2O session saved after evictions resumes exactly too (its slots' positions and
+     * accumulated attention travel in a region of their own).
      */
     @Test
-    void aSinkSessionSavedPastItsWindowResumesExactly() throws IOException {
+    void evictingSessionsSavedPastTheirBudgetResumeExactly() throws IOException {
         java.nio.file.Path dir = Files.createTempDirectory("gale-sinks");
         java.nio.file.Path file = dir.resolve("sinks.arrow");
         KvPolicy policy = KvPolicy.sinks(4, 20);
@@ -112,13 +113,26 @@ class SinkPolicyTest {
                     () -> LlamaSession.resume(w, alloc, "third", options(KvPrecision.F16, KvPolicy.sinks(4, 12), 24),
                             file, "stories260K"));
             assertTrue(wrong.getMessage().contains("gale.kv.policy"), wrong.getMessage());
-            try (LlamaSession h = new LlamaSession(w, alloc, "h2o", options(KvPrecision.F32, KvPolicy.h2o(8, 8), 16))) {
-                h.step(Llama2cTokenizerFile.BOS);
-                var e = org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class,
-                        () -> h.save(dir.resolve("h2o.arrow"), "stories260K", java.util.Map.of()));
-                assertTrue(e.getMessage().contains("h2o"), e.getMessage());
+            // H2O: evicted by accumulated attention, so its bookkeeping travels too; past its budget of 16.
+            LlamaSession.Options h = options(KvPrecision.F32, KvPolicy.h2o(8, 8), 16);
+            List<Integer> h2oWhole = greedy(m, h, 60);
+            int u = Llama2cTokenizerFile.BOS;
+            try (LlamaSession a = new LlamaSession(w, alloc, "h2o", h)) {
+                for (int i = 0; i < 40; i++) {
+                    u = a.step(u);
+                }
+                a.save(dir.resolve("h2o.arrow"), "stories260K", java.util.Map.of());
             }
+            List<Integer> h2oResumed = new ArrayList<>(h2oWhole.subList(0, 40));
+            try (LlamaSession b = LlamaSession.resume(w, alloc, "h2o2", h, dir.resolve("h2o.arrow"), "stories260K")) {
+                for (int i = 0; i < 20; i++) {
+                    u = b.step(u);
+                    h2oResumed.add(u);
+                }
+            }
+            assertEquals(h2oWhole, h2oResumed);
         } finally {
+            Files.deleteIfExists(dir.resolve("h2o.arrow"));
             Files.deleteIfExists(file);
             Files.deleteIfExists(dir);
         }
