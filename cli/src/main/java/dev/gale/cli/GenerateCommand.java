@@ -2,6 +2,8 @@ package dev.gale.cli;
 
 import dev.gale.core.device.Device;
 import dev.gale.core.device.Devices;
+import dev.gale.kvcache.KvCacheFile;
+import dev.gale.kvcache.MappedKvCache;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.llama.BoundWeights;
 import dev.gale.models.llama.Generator;
@@ -9,6 +11,7 @@ import dev.gale.models.llama.KvPolicy;
 import dev.gale.models.llama.LlamaSession;
 import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.models.ModelFiles;
+import dev.gale.models.ModelIdentity;
 import dev.gale.models.WeightType;
 import dev.gale.models.llama.WeightQuantizer;
 import dev.gale.models.tokenizer.Tokenizer;
@@ -16,6 +19,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.apache.arrow.memory.RootAllocator;
 
@@ -27,7 +31,8 @@ final class GenerateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale generate --model FILE.bin|FILE.gguf [--tokenizer FILE] "
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
             + "[--weights f32|q8_0|q4_0|w4a4|w4a8] " + W4AxChoice.USAGE + " [--kv f32|f16|int8|int4|int2] "
-            + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R]";
+            + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R] [--kv-capacity N] [--save-kv FILE] "
+            + "[--resume-kv FILE]";
 
     @Override
     public String summary() {
@@ -50,7 +55,8 @@ final class GenerateCommand implements Gale.Command {
         W4AxChoice w4 = null;
         try {
             Set<String> known = new java.util.HashSet<>(Set.of("model", "tokenizer", "prompt", "steps",
-                    "temperature", "top-p", "seed", "device", "kv", "kv-policy", "weights"));
+                    "temperature", "top-p", "seed", "device", "kv", "kv-policy", "weights", "save-kv", "resume-kv",
+                    "kv-capacity"));
             known.addAll(W4AxChoice.OPTIONS);
             a = CliArgs.parse("generate", args, known);
             model = Path.of(a.require("model"));
@@ -78,15 +84,40 @@ final class GenerateCommand implements Gale.Command {
              BoundWeights w = new BoundWeights(m); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = ModelFiles.tokenizer(loaded, model, tokFile);
             // A full cache holds every position; a sink/window cache holds sinks + window and runs past seqLen.
-            int capacity = policy.budget() > 0 ? policy.budget() : Math.min(steps, m.config().seqLen());
+            // --kv-capacity leaves room for a saved session to continue past --steps.
+            int capacity = policy.budget() > 0 ? policy.budget()
+                    : Math.min(a.integer("kv-capacity", steps, 1), m.config().seqLen());
+            Path resume = a.has("resume-kv") ? Path.of(a.get("resume-kv", null)) : null;
+            String modelId = resume != null || a.has("save-kv") ? ModelIdentity.of(m) : null;
+            int pending = -1;
+            int cached = 0;
+            if (resume != null) {
+                // The saved cache fixes the capacity; --steps then counts the tokens to generate after it.
+                try (MappedKvCache saved = KvCacheFile.open(resume, modelId, kv.name().toLowerCase(Locale.ROOT))) {
+                    Map<String, String> attrs = saved.header().attributes();
+                    capacity = policy.budget() > 0 ? policy.budget() : Integer.parseInt(attrs.get("capacity"));
+                    pending = Integer.parseInt(attrs.getOrDefault("next", "-1"));
+                    cached = Math.toIntExact(saved.header().tokens());
+                }
+            }
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
                     temperature == 0 ? 1f : topP, seed, false, policy);
-            try (LlamaSession s = new LlamaSession(w, alloc, "cli", o)) {
-                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), policy.budget() > 0 ? steps : capacity,
-                        text -> {
+            try (LlamaSession s = resume == null ? new LlamaSession(w, alloc, "cli", o)
+                    : LlamaSession.resume(w, alloc, "cli", o, resume, modelId)) {
+                int end = policy.budget() > 0 ? cached + steps : Math.min(capacity, cached + steps);
+                if (resume != null) {
+                    out.println("(resumed " + cached + " cached tokens from " + resume + ")");
+                }
+                Generator.Stats st = Generator.generate(s, tok, a.get("prompt", ""), end, pending, text -> {
                     out.print(text);
                     out.flush();
                 });
+                if (a.has("save-kv")) {
+                    Path file = Path.of(a.get("save-kv", null));
+                    s.save(file, modelId, Map.of("next", Integer.toString(st.next())));
+                    out.println();
+                    out.print("(saved " + s.position() + " cached tokens to " + file + ")");
+                }
                 out.println();
                 out.println("---");
                 out.printf(Locale.ROOT, "device %s, kv %s (%s), %s%n", device.id(), kv.name().toLowerCase(Locale.ROOT),

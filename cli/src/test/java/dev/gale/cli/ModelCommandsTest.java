@@ -71,6 +71,30 @@ class ModelCommandsTest {
         assertTrue(run(1, "generate", "--model", tmp.resolve("missing.bin").toString()).contains("missing.bin"));
     }
 
+    /**
+     * A run saved with room to continue, resumed by a second run, prints the uninterrupted run's text: the second
+     * continues from the pending token at the saved position (greedy, so the texts must agree). A cache saved with
+     * another precision is refused with the file's field named.
+     */
+    @Test
+    void generateSavesAndResumesTheKvCache() {
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
+        Path file = tmp.resolve("ctx.arrow");
+        String whole = run(0, "generate", "--model", stories.toString(), "--steps", "59");
+        String first = run(0, "generate", "--model", stories.toString(), "--steps", "30", "--kv-capacity", "100",
+                "--save-kv", file.toString());
+        assertTrue(first.contains("(saved 29 cached tokens to " + file + ")"), first);
+        String second = run(0, "generate", "--model", stories.toString(), "--resume-kv", file.toString(), "--steps",
+                "30");
+        assertTrue(second.contains("(resumed 29 cached tokens from " + file + ")"), second);
+        String story = whole.substring(0, whole.indexOf("\n---"));
+        String joined = first.substring(0, first.indexOf("\n(saved")) + second.substring(second.indexOf(")\n") + 2,
+                second.indexOf("\n---"));
+        assertEquals(story, joined);
+        assertTrue(run(1, "generate", "--model", stories.toString(), "--resume-kv", file.toString(), "--kv", "f16")
+                .contains("precision"));
+    }
+
     @Test
     void perplexityPrintsTheNumberAndAProgressBar() {
         Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);

@@ -11,8 +11,11 @@ import java.util.function.Consumer;
  * as llama2.c counts) or when the model emits BOS or EOS.
  */
 public final class Generator {
-    /** What a run did and how fast. */
-    public record Stats(int promptTokens, long prefillNanos, int generated, long decodeNanos) {
+    /**
+     * What a run did and how fast; {@code next} is the last token sampled and not yet fed to the session (the token
+     * to continue from), or −1 when the model ended the text.
+     */
+    public record Stats(int promptTokens, long prefillNanos, int generated, long decodeNanos, int next) {
         public double prefillTokensPerSecond() {
             return prefillNanos == 0 ? 0 : promptTokens * 1e9 / prefillNanos;
         }
@@ -26,22 +29,45 @@ public final class Generator {
     }
 
     public static Stats generate(LlamaSession session, Tokenizer tok, String prompt, int steps, Consumer<String> out) {
-        int[] ids = tok.encode(prompt, true, false);
-        if (ids.length >= steps) {
-            throw new IllegalArgumentException("the prompt is " + ids.length + " tokens; --steps " + steps
-                    + " leaves no room to generate");
+        return generate(session, tok, prompt, steps, -1, out);
+    }
+
+    /**
+     * {@link #generate} for a session that may already hold tokens (a resumed cache): its context continues with
+     * {@code pending} (the token its last run sampled, when ≥ 0) and the prompt without a BOS, and {@code steps} counts
+     * positions from 0 as before, so the run ends at position {@code steps}.
+     */
+    public static Stats generate(LlamaSession session, Tokenizer tok, String prompt, int steps, int pending,
+            Consumer<String> out) {
+        int start = session.position();
+        int[] ids;
+        if (start == 0) {
+            ids = tok.encode(prompt, true, false);
+        } else {
+            int[] text = tok.encode(prompt, false, false);
+            ids = pending < 0 ? text : java.util.stream.IntStream.concat(java.util.stream.IntStream.of(pending),
+                    java.util.Arrays.stream(text)).toArray();
+            if (ids.length == 0) {
+                throw new IllegalArgumentException("the session ended its text and no prompt continues it");
+            }
+        }
+        if (start + ids.length >= steps) {
+            throw new IllegalArgumentException("the prompt is " + ids.length + " tokens" + (start > 0 ? " after "
+                    + start + " cached ones" : "") + "; --steps " + steps + " leaves no room to generate");
         }
         Utf8Stream text = new Utf8Stream(out);
-        for (int i = 1; i < ids.length; i++) {
-            text.add(tok.pieceBytes(ids[i - 1], ids[i]));
+        // Echo the prompt: not the BOS of a fresh run, nor a pending token (the run that sampled it printed it).
+        for (int i = start == 0 || pending >= 0 ? 1 : 0; i < ids.length; i++) {
+            text.add(tok.pieceBytes(i == 0 ? -1 : ids[i - 1], ids[i]));
         }
         long t0 = System.nanoTime();
         int next = session.prefill(ids);
         long t1 = System.nanoTime();
         int prev = ids[ids.length - 1];
         int generated = 0;
-        for (int pos = ids.length; pos < steps; pos++) {
+        for (int pos = start + ids.length; pos < steps; pos++) {
             if (next == tok.bos() || next == tok.eos()) {
+                next = -1;
                 break;
             }
             text.add(tok.pieceBytes(prev, next));
@@ -53,7 +79,7 @@ public final class Generator {
         }
         long t2 = System.nanoTime();
         text.flush();
-        return new Stats(ids.length, t1 - t0, generated, t2 - t1);
+        return new Stats(ids.length, t1 - t0, generated, t2 - t1, next);
     }
 
     /** Bytes to text, holding back an incomplete UTF-8 sequence until its last byte arrives. */
