@@ -1,9 +1,15 @@
 package dev.gale.kernels.quant;
 
 import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * FMPQ activations (COMET §4.1 items 2, 5, 6): {@code tokens × in} F32 activations quantized per token per block of
@@ -28,6 +34,15 @@ import java.lang.foreign.ValueLayout;
  */
 public final class ActivationQuant {
     static final ValueLayout.OfFloat F32 = QuantVectors.F32;
+    private static final boolean VECTOR_OK = QuantVectors.VECTOR_OK;
+    private static final VectorSpecies<Float> F = QuantVectors.F;
+    private static final VectorSpecies<Byte> B = QuantVectors.B;
+    private static final int L = QuantVectors.L;
+    private static final ByteOrder LE = QuantVectors.LE;
+    /** 1.5·2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, ties to even. */
+    private static final FloatVector RINT = FloatVector.broadcast(F, 0x1.8p23f);
+    /** Token count from which one quantization is split over the worker pool (a prefill; decode stays serial). */
+    private static final int PARALLEL_TOKENS = 16;
 
     private final int maxTokens;
     private final int in;
@@ -74,14 +89,35 @@ public final class ActivationQuant {
         return m;
     }
 
-    /** Quantizes {@code tokens} rows of F32 {@code x} at {@code xOff} (row stride {@code in}); allocates nothing. */
+    /**
+     * Quantizes {@code tokens} rows of F32 {@code x} at {@code xOff} (row stride {@code in}): per (token, block)
+     * {@code s = max|x|/qmax}, {@code q = clamp(rint(x/s), −qmax, qmax)} with {@code qmax} 7 (A4) or 127 (A8). The
+     * Vector API path gives the same bits as {@link #quantizeReference(MemorySegment, long, int)}; it allocates
+     * nothing for one token, and splits larger token counts over {@link WorkerPool#shared()}.
+     */
     public void quantize(MemorySegment x, long xOff, int tokens) {
-        if (tokens <= 0 || tokens > maxTokens) {
-            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
-        }
+        checkTokens(tokens);
         QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "activation quantize source");
         this.tokens = tokens;
-        for (int t = 0; t < tokens; t++) {
+        if (!VECTOR_OK) {
+            referenceRows(x, xOff, 0, tokens);
+        } else if (tokens < PARALLEL_TOKENS) {
+            plainRows(x, xOff, 0, tokens);
+        } else {
+            WorkerPool.shared().parallelFor(tokens, PARALLEL_TOKENS / 2, (t0, t1) -> plainRows(x, xOff, t0, t1));
+        }
+    }
+
+    /** The scalar reference of {@link #quantize(MemorySegment, long, int)}. */
+    public void quantizeReference(MemorySegment x, long xOff, int tokens) {
+        checkTokens(tokens);
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "activation quantize source");
+        this.tokens = tokens;
+        referenceRows(x, xOff, 0, tokens);
+    }
+
+    private void referenceRows(MemorySegment x, long xOff, int t0, int t1) {
+        for (int t = t0; t < t1; t++) {
             for (int b = 0; b < blocks; b++) {
                 long base = xOff + 4L * ((long) t * in + (long) b * W4Weights.BLOCK);
                 float max = 0;
@@ -101,27 +137,51 @@ public final class ActivationQuant {
         }
     }
 
+    private void plainRows(MemorySegment x, long xOff, int t0, int t1) {
+        for (int t = t0; t < t1; t++) {
+            for (int b = 0; b < blocks; b++) {
+                long base = xOff + 4L * ((long) t * in + (long) b * W4Weights.BLOCK);
+                int qmax = eightBit[b] ? 127 : 7;
+                float s = absMax(x, base, W4Weights.BLOCK) / qmax;
+                scales.set(F32, 4L * ((long) t * blocks + b), s);
+                block(x, base, W4Weights.BLOCK, s, -qmax, qmax, (long) t * in + (long) b * W4Weights.BLOCK);
+            }
+        }
+    }
+
     /**
      * Quantizes {@code tokens} rows of F32 {@code x} (row stride {@code blocks.in()} floats) laid out by
      * {@code blocks} (whose {@link ChannelBlocks#width()} and precision map this buffer was allocated with): block
      * {@code b} reads the contiguous channels {@code [start(b), start(b) + length(b))} and zero-pads the rest, so
      * the padding of a layer narrower than a block costs no copy. A8 blocks round as {@link #quantize}; A4 blocks
-     * use all 16 codes, {@code s = m/−8} for the block's signed extreme {@code m}, {@code q = clamp(rint(x/s), −8,
-     * 7)} (one step of {@code max/8} instead of {@code max/7}; measured in docs/w4a4.md). The kernels' exactness
-     * bound holds: {@code |16·q_w·q_x| ≤ 16·8·127}.
+     * use all 16 codes, {@code s = m/−8} for the block's signed extreme {@code m} (the first channel of largest
+     * magnitude), {@code q = clamp(rint(x/s), −8, 7)} (one step of {@code max/8} instead of {@code max/7}; measured
+     * in docs/w4a4.md). The kernels' exactness bound holds: {@code |16·q_w·q_x| ≤ 16·8·127}. The Vector API path
+     * gives the same bits as {@link #quantizeReference(MemorySegment, long, int, ChannelBlocks)}.
      */
     public void quantize(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
-        if (layout.width() != in || !java.util.Arrays.equals(layout.eightBit(), eightBit)) {
-            throw new ShapeMismatchException("channel layout (" + layout + ") does not match this buffer's " + in
-                    + " channels and precision map");
-        }
-        if (tokens <= 0 || tokens > maxTokens) {
-            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
-        }
-        int src = layout.in();
-        QuantVectors.requireBytes(x, xOff, 4L * tokens * src, "activation quantize source");
+        checkLayout(x, xOff, tokens, layout);
         this.tokens = tokens;
-        for (int t = 0; t < tokens; t++) {
+        if (!VECTOR_OK) {
+            referenceRows(x, xOff, 0, tokens, layout);
+        } else if (tokens < PARALLEL_TOKENS) {
+            layoutRows(x, xOff, 0, tokens, layout);
+        } else {
+            WorkerPool.shared().parallelFor(tokens, PARALLEL_TOKENS / 2,
+                    (t0, t1) -> layoutRows(x, xOff, t0, t1, layout));
+        }
+    }
+
+    /** The scalar reference of {@link #quantize(MemorySegment, long, int, ChannelBlocks)}. */
+    public void quantizeReference(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
+        checkLayout(x, xOff, tokens, layout);
+        this.tokens = tokens;
+        referenceRows(x, xOff, 0, tokens, layout);
+    }
+
+    private void referenceRows(MemorySegment x, long xOff, int t0, int t1, ChannelBlocks layout) {
+        int src = layout.in();
+        for (int t = t0; t < t1; t++) {
             for (int b = 0; b < blocks; b++) {
                 long base = xOff + 4L * ((long) t * src + layout.start(b));
                 int n = layout.length(b);
@@ -145,6 +205,114 @@ public final class ActivationQuant {
                 }
             }
         }
+    }
+
+    private void layoutRows(MemorySegment x, long xOff, int t0, int t1, ChannelBlocks layout) {
+        int src = layout.in();
+        for (int t = t0; t < t1; t++) {
+            for (int b = 0; b < blocks; b++) {
+                long base = xOff + 4L * ((long) t * src + layout.start(b));
+                int n = layout.length(b);
+                float m = signedExtreme(x, base, n);
+                float s = eightBit[b] ? Math.abs(m) / 127 : m / -8f;
+                scales.set(F32, 4L * ((long) t * blocks + b), s);
+                block(x, base, n, s, eightBit[b] ? -127 : -8, eightBit[b] ? 127 : 7,
+                        (long) t * in + (long) b * W4Weights.BLOCK);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ Vector API block steps
+
+    /** {@code max|x|} of {@code n} floats at {@code base} (0 for none); the maximum is exact in any order. */
+    private static float absMax(MemorySegment x, long base, int n) {
+        int i = 0;
+        float max = 0;
+        if (n >= L) {
+            FloatVector v = FloatVector.fromMemorySegment(F, x, base, LE).abs();
+            for (i = L; i + L <= n; i += L) {
+                v = v.max(FloatVector.fromMemorySegment(F, x, base + 4L * i, LE).abs());
+            }
+            max = v.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            max = Math.max(max, Math.abs(x.get(F32, base + 4L * i)));
+        }
+        return max;
+    }
+
+    /**
+     * The first of {@code n} floats at {@code base} with the largest magnitude, as the reference's strict-{@code >}
+     * scan picks it; {@code +0} when all are zero (the reference's start value, so an all-zero A4 block gets the
+     * same {@code −0} scale).
+     */
+    private static float signedExtreme(MemorySegment x, long base, int n) {
+        float max = absMax(x, base, n);
+        if (max == 0) {
+            return 0f;
+        }
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(F, x, base + 4L * i, LE);
+            VectorMask<Float> hit = v.abs().eq(max);
+            if (hit.anyTrue()) {
+                return x.get(F32, base + 4L * (i + hit.firstTrue()));
+            }
+        }
+        for (; ; i++) {
+            float v = x.get(F32, base + 4L * i);
+            if (Math.abs(v) == max) {
+                return v;
+            }
+        }
+    }
+
+    /**
+     * Codes and F32 codes of one block: {@code clamp(rint(x/s), lo, hi)} for its {@code n} source channels, 0 after
+     * them and everywhere when {@code s == 0}. The division is the reference's F32 division; {@code rint} is
+     * {@code (v + 1.5·2^23) − 1.5·2^23}, which rounds ties to even exactly as {@link Math#rint} for
+     * {@code |v| < 2^22} (the sum's unit is 1) and yields {@code +0}, never {@code −0}, like {@code (float) q}.
+     * {@code |x/s|} is at most about 8 or 127 here, since {@code s} comes from the block's own maximum.
+     */
+    private void block(MemorySegment x, long base, int n, float s, int lo, int hi, long c0) {
+        int i = 0;
+        if (s != 0) {
+            FloatVector vs = FloatVector.broadcast(F, s);
+            FloatVector vlo = FloatVector.broadcast(F, lo);
+            FloatVector vhi = FloatVector.broadcast(F, hi);
+            for (; i + L <= n; i += L) {
+                FloatVector q = FloatVector.fromMemorySegment(F, x, base + 4L * i, LE).div(vs)
+                        .add(RINT).sub(RINT).max(vlo).min(vhi);
+                q.intoMemorySegment(wide, 4 * (c0 + i), LE);
+                q.convertShape(VectorOperators.F2B, B, 0).intoMemorySegment(codes, c0 + i, LE);
+            }
+            for (; i < n; i++) {
+                int q = (int) Math.max(lo, Math.min(hi, Math.rint(x.get(F32, base + 4L * i) / s)));
+                codes.set(ValueLayout.JAVA_BYTE, c0 + i, (byte) q);
+                wide.set(F32, 4 * (c0 + i), (float) q);
+            }
+        }
+        if (i < W4Weights.BLOCK) {
+            codes.asSlice(c0 + i, W4Weights.BLOCK - i).fill((byte) 0);
+            wide.asSlice(4 * (c0 + i), 4L * (W4Weights.BLOCK - i)).fill((byte) 0);
+        }
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    private void checkTokens(int tokens) {
+        if (tokens <= 0 || tokens > maxTokens) {
+            throw new ShapeMismatchException("tokens " + tokens + " outside [1, " + maxTokens + "]");
+        }
+    }
+
+    private void checkLayout(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
+        if (layout.width() != in || !java.util.Arrays.equals(layout.eightBit(), eightBit)) {
+            throw new ShapeMismatchException("channel layout (" + layout + ") does not match this buffer's " + in
+                    + " channels and precision map");
+        }
+        checkTokens(tokens);
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * layout.in(), "activation quantize source");
     }
 
     /** Tokens this buffer holds at most. */
