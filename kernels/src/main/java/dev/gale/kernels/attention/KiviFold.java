@@ -19,12 +19,12 @@ import jdk.incubator.vector.VectorSpecies;
  * per pass so eight accumulators hide the FMA latency and each broadcast {@code q·s} feeds two FMAs. No horizontal
  * reductions: after the channel loop each accumulator holds {@code L} finished scores.
  *
- * <p>Values ({@code [t][d·B/32 words]}, channels innermost): {@code Õ_r += Σ_t (p_{r,t}·s_{t,cg})·code_t +
- * Σ_t p_{r,t}·z_{t,cg}}. The products {@code p·s} and sums {@code p·z} are formed vectorised over tokens before the
- * loop; then each token's word is unpacked once for four rows, two channel chunks per pass.
+ * <p>Values ({@code [t][d·B/32 words]}, channels innermost): each token's word is unpacked once, dequantized with
+ * one FMA ({@code code·s + z}) and weighed into four rows, two channel chunks per pass (see {@link #valueFold} for
+ * why not KIVI's factorised form here).
  *
- * <p>Rows left over after fours ({@code g} = 1 without GQA) take two chunks and two interleaved accumulators per
- * chunk, so one row still has four independent FMA chains.
+ * <p>Rows left over after fours ({@code g} = 1 without GQA) keep several independent FMA chains per row (two chunks
+ * and even/odd channels for keys, even/odd tokens for values).
  */
 final class KiviFold {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -44,12 +44,6 @@ final class KiviFold {
     private final boolean wide;
     /** For {@link #wide}: per chunk of {@code L} elements, lane → word relative to the chunk's first word. */
     private final VectorShuffle<Integer>[] spread;
-    /**
-     * For the vectorised {@code p·s}: {@code expand[m]} sends lane {@code i} to token {@code m·L/vg + i/vg} of a
-     * vector of {@code L} probabilities, lining them up with scales stored {@code [t][vg]}; null unless
-     * {@code vg} divides {@code L}.
-     */
-    private final VectorShuffle<Float>[] expand;
 
     @SuppressWarnings("unchecked")
     KiviFold(int bits, int group, int d) {
@@ -74,32 +68,24 @@ final class KiviFold {
             }
             spread[k] = VectorShuffle.fromArray(I, idx, 0);
         }
-        if (L % valueGroups == 0) {
-            expand = new VectorShuffle[valueGroups];
-            for (int m = 0; m < valueGroups; m++) {
-                for (int i = 0; i < L; i++) {
-                    idx[i] = m * (L / valueGroups) + i / valueGroups;
-                }
-                expand[m] = VectorShuffle.fromArray(F, idx, 0);
-            }
-        } else {
-            expand = null;
-        }
     }
 
-    /** Floats of one staged key group: words (padded for a wide load), scales, zeros. */
-    int keyStage() {
-        return d * groupWords + L + 2 * d;
+    /**
+     * Floats of {@code m} staged key groups: their words {@code [m][d][G·B/32]} (then {@code L} floats of padding
+     * for a wide load), scales {@code [m][d]}, zeros {@code [m][d]}: the cache's layout, so three bulk copies.
+     */
+    int keyStage(int m) {
+        return m * (d * groupWords + 2 * d) + L;
     }
 
-    /** Floats of one staged value group of up to {@code G} tokens: words (padded), scales, zeros. */
-    int valueStage() {
-        return G * valueWords + L + 2 * G * valueGroups;
+    /** Floats of {@code m·G} staged value tokens: words {@code [t][d·B/32]}, padding, scales and zeros {@code [t][d/G]}. */
+    int valueStage(int m) {
+        return m * G * (valueWords + 2 * valueGroups) + L;
     }
 
-    /** Floats of the score, {@code q·s}, {@code q·z}, {@code p·s} and {@code p·z} scratch for {@code g} rows. */
+    /** Floats of the score, {@code q·s} and {@code q·z} scratch for {@code g} rows. */
     int workFloats(int g) {
-        return g * G + g * d + g + g * G * valueGroups + g * valueGroups + L;
+        return g * G + g * d + g;
     }
 
     /** {@code L} codes of a staged word run: element chunk with shifts {@code sh} starting at word {@code at}. */
@@ -111,13 +97,11 @@ final class KiviFold {
     }
 
     /**
-     * Scores of a whole staged key group at {@code s[ks …]} (layout of {@link #keyStage}) for the {@code g} rows at
-     * {@code q[qOff …]}, into {@code s[sc + r·G + j]}. Uses {@code s[qs …]} ({@code g·d}) and {@code s[qz …]}
-     * ({@code g}) for {@code q·s} and {@code q·z}.
+     * Scores of a whole staged key group (words at {@code s[ks …]}, scales and zeros at {@code s[scale …]},
+     * {@code s[zero …]}) for the {@code g} rows at {@code q[qOff …]}, into {@code s[sc + r·G + j]}. Uses
+     * {@code s[qs …]} ({@code g·d}) and {@code s[qz …]} ({@code g}) for {@code q·s} and {@code q·z}.
      */
-    void keyScores(float[] s, int ks, float[] q, int qOff, int g, int sc, int qs, int qz) {
-        int scale = ks + d * groupWords + L;
-        int zero = scale + d;
+    void keyScores(float[] s, int ks, int scale, int zero, float[] q, int qOff, int g, int sc, int qs, int qz) {
         for (int r = 0; r < g; r++) {
             FloatVector za = FloatVector.zero(F);
             int qr = qOff + r * d;
@@ -128,79 +112,96 @@ final class KiviFold {
             }
             s[qz + r] = za.reduceLanes(VectorOperators.ADD);
         }
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            keys4(s, ks, qs + r * d, qz + r, sc + r * G);
+        }
+        for (; r < g; r++) {
+            keys1(s, ks, qs + r * d, qz + r, sc + r * G);
+        }
+    }
+
+    // The row loops are methods of their own: one method holding both overflowed C2's inlining budget once both were
+    // hot (a process decoding with g = 4 and g = 1), and the Vector API calls left out were boxed, 5x slower.
+
+    /** Scores of four rows ({@code q·s} at {@code s[qs …]}, {@code q·z} at {@code s[qz …]}) into {@code s[sc …]}. */
+    private void keys4(float[] s, int ks, int qs, int qz, int sc) {
         boolean wide = this.wide;
         int mask = levels;
         int gw = groupWords;
         int chunks = G / L;
-        int r = 0;
-        for (; r + 4 <= g; r += 4) {
-            int q0 = qs + r * d;
-            int q1 = q0 + d;
-            int q2 = q1 + d;
-            int q3 = q2 + d;
-            for (int k = 0; k < chunks; k += 2) {
-                // An odd last chunk pairs with itself (its second half is then stored twice, same values).
-                int k1 = Math.min(k + 1, chunks - 1);
-                IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
-                IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
-                VectorShuffle<Integer> sp0 = spread[k];
-                VectorShuffle<Integer> sp1 = spread[k1];
-                int w0 = ks + (k * L) / perWord;
-                int w1 = ks + (k1 * L) / perWord;
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                for (int c = 0; c < d; c++) {
-                    FloatVector x = unpack(s, w0 + c * gw, sh0, sp0, wide, mask);
-                    FloatVector y = unpack(s, w1 + c * gw, sh1, sp1, wide, mask);
-                    FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
-                    a0 = x.fma(qv, a0);
-                    b0 = y.fma(qv, b0);
-                    qv = FloatVector.broadcast(F, s[q1 + c]);
-                    a1 = x.fma(qv, a1);
-                    b1 = y.fma(qv, b1);
-                    qv = FloatVector.broadcast(F, s[q2 + c]);
-                    a2 = x.fma(qv, a2);
-                    b2 = y.fma(qv, b2);
-                    qv = FloatVector.broadcast(F, s[q3 + c]);
-                    a3 = x.fma(qv, a3);
-                    b3 = y.fma(qv, b3);
-                }
-                int o = sc + r * G + k * L;
-                int p = sc + r * G + k1 * L;
-                a0.add(s[qz + r]).intoArray(s, o);
-                a1.add(s[qz + r + 1]).intoArray(s, o + G);
-                a2.add(s[qz + r + 2]).intoArray(s, o + 2 * G);
-                a3.add(s[qz + r + 3]).intoArray(s, o + 3 * G);
-                b0.add(s[qz + r]).intoArray(s, p);
-                b1.add(s[qz + r + 1]).intoArray(s, p + G);
-                b2.add(s[qz + r + 2]).intoArray(s, p + 2 * G);
-                b3.add(s[qz + r + 3]).intoArray(s, p + 3 * G);
+        int q0 = qs;
+        int q1 = q0 + d;
+        int q2 = q1 + d;
+        int q3 = q2 + d;
+        for (int k = 0; k < chunks; k += 2) {
+            // An odd last chunk pairs with itself (its second half is then stored twice, same values).
+            int k1 = Math.min(k + 1, chunks - 1);
+            IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
+            IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
+            VectorShuffle<Integer> sp0 = spread[k];
+            VectorShuffle<Integer> sp1 = spread[k1];
+            int w0 = ks + (k * L) / perWord;
+            int w1 = ks + (k1 * L) / perWord;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int c = 0; c < d; c++) {
+                FloatVector x = unpack(s, w0 + c * gw, sh0, sp0, wide, mask);
+                FloatVector y = unpack(s, w1 + c * gw, sh1, sp1, wide, mask);
+                FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
+                a0 = x.fma(qv, a0);
+                b0 = y.fma(qv, b0);
+                qv = FloatVector.broadcast(F, s[q1 + c]);
+                a1 = x.fma(qv, a1);
+                b1 = y.fma(qv, b1);
+                qv = FloatVector.broadcast(F, s[q2 + c]);
+                a2 = x.fma(qv, a2);
+                b2 = y.fma(qv, b2);
+                qv = FloatVector.broadcast(F, s[q3 + c]);
+                a3 = x.fma(qv, a3);
+                b3 = y.fma(qv, b3);
             }
+            int o = sc + k * L;
+            int p = sc + k1 * L;
+            a0.add(s[qz]).intoArray(s, o);
+            a1.add(s[qz + 1]).intoArray(s, o + G);
+            a2.add(s[qz + 2]).intoArray(s, o + 2 * G);
+            a3.add(s[qz + 3]).intoArray(s, o + 3 * G);
+            b0.add(s[qz]).intoArray(s, p);
+            b1.add(s[qz + 1]).intoArray(s, p + G);
+            b2.add(s[qz + 2]).intoArray(s, p + 2 * G);
+            b3.add(s[qz + 3]).intoArray(s, p + 3 * G);
         }
-        for (; r < g; r++) {
-            int q0 = qs + r * d;
-            for (int k = 0; k < chunks; k += 2) {
-                int k1 = Math.min(k + 1, chunks - 1);
-                IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
-                IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
-                VectorShuffle<Integer> sp0 = spread[k];
-                VectorShuffle<Integer> sp1 = spread[k1];
-                int w0 = ks + (k * L) / perWord;
-                int w1 = ks + (k1 * L) / perWord;
-                // Even and odd channels in separate accumulators: four independent chains for one row.
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = a0, b0 = a0, b1 = a0;
-                for (int c = 0; c < d; c += 2) {
-                    FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
-                    a0 = unpack(s, w0 + c * gw, sh0, sp0, wide, mask).fma(qv, a0);
-                    b0 = unpack(s, w1 + c * gw, sh1, sp1, wide, mask).fma(qv, b0);
-                    qv = FloatVector.broadcast(F, s[q0 + c + 1]);
-                    a1 = unpack(s, w0 + (c + 1) * gw, sh0, sp0, wide, mask).fma(qv, a1);
-                    b1 = unpack(s, w1 + (c + 1) * gw, sh1, sp1, wide, mask).fma(qv, b1);
-                }
-                a0.add(a1).add(s[qz + r]).intoArray(s, sc + r * G + k * L);
-                b0.add(b1).add(s[qz + r]).intoArray(s, sc + r * G + k1 * L);
+    }
+
+    /** Scores of one row. */
+    private void keys1(float[] s, int ks, int qs, int qz, int sc) {
+        boolean wide = this.wide;
+        int mask = levels;
+        int gw = groupWords;
+        int chunks = G / L;
+        int q0 = qs;
+        for (int k = 0; k < chunks; k += 2) {
+            int k1 = Math.min(k + 1, chunks - 1);
+            IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
+            IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
+            VectorShuffle<Integer> sp0 = spread[k];
+            VectorShuffle<Integer> sp1 = spread[k1];
+            int w0 = ks + (k * L) / perWord;
+            int w1 = ks + (k1 * L) / perWord;
+            // Even and odd channels in separate accumulators: four independent chains for one row.
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0, b0 = a0, b1 = a0;
+            for (int c = 0; c < d; c += 2) {
+                FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
+                a0 = unpack(s, w0 + c * gw, sh0, sp0, wide, mask).fma(qv, a0);
+                b0 = unpack(s, w1 + c * gw, sh1, sp1, wide, mask).fma(qv, b0);
+                qv = FloatVector.broadcast(F, s[q0 + c + 1]);
+                a1 = unpack(s, w0 + (c + 1) * gw, sh0, sp0, wide, mask).fma(qv, a1);
+                b1 = unpack(s, w1 + (c + 1) * gw, sh1, sp1, wide, mask).fma(qv, b1);
             }
+            a0.add(a1).add(s[qz]).intoArray(s, sc + k * L);
+            b0.add(b1).add(s[qz]).intoArray(s, sc + k1 * L);
         }
     }
 
@@ -255,133 +256,117 @@ final class KiviFold {
     }
 
     /**
-     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over the {@code n ≤ G} staged value tokens at {@code s[vs …]} (layout of
-     * {@link #valueStage}), with the probabilities at {@code s[sc + r·G + t]}; {@code s[ps …]}
-     * ({@code g·G·vg}) and {@code s[pz …]} ({@code g·vg}) hold {@code p·s} and {@code p·z}.
+     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over {@code n ≤ G} staged value tokens (words at {@code s[vs …]}, scales and
+     * zeros {@code [t][d/G]} at {@code s[scale …]}, {@code s[zero …]}), with the probabilities at
+     * {@code s[sc + r·G + t]}. Each unpacked vector is dequantized once, {@code code·s + z} (one FMA), then weighs
+     * into the rows: KIVI's factorised form {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t} saves that FMA but needs
+     * {@code p·s} per (row, token, group), whose products and the transposition of the {@code [t][d/G]} scales they
+     * need cost about four times as much here (measured 410 against about 100 ns per group of 32 tokens).
      */
-    void valueFold(float[] s, int vs, int n, int g, float[] st, int stOff, int sc, int ps, int pz) {
-        int vg = valueGroups;
-        int scale = vs + G * valueWords + L;
-        int zero = scale + G * vg;
-        // p·s at ps[(r·G + t)·vg + cg] and Σ_t p·z per (r, cg).
-        int nv = expand == null ? 0 : n - n % L;
-        for (int r = 0; r < g; r++) {
-            int pr = sc + r * G;
-            int out = ps + r * G * vg;
-            FloatVector za = FloatVector.zero(F);
-            for (int t = 0; t < nv; t += L) {
-                FloatVector p = FloatVector.fromArray(F, s, pr + t);
-                for (int m = 0; m < vg; m++) {
-                    FloatVector pe = p.rearrange(expand[m]);
-                    int at = t * vg + m * L;
-                    pe.mul(FloatVector.fromArray(F, s, scale + at)).intoArray(s, out + at);
-                    za = pe.fma(FloatVector.fromArray(F, s, zero + at), za);
-                }
-            }
-            // Lane i of za belongs to group i mod vg.
-            za.intoArray(s, pz + g * vg);
-            for (int cg = 0; cg < vg; cg++) {
-                float z = 0f;
-                if (nv > 0) {
-                    for (int i = cg; i < L; i += vg) {
-                        z += s[pz + g * vg + i];
-                    }
-                }
-                for (int t = nv; t < n; t++) {
-                    float p = s[pr + t];
-                    s[out + t * vg + cg] = p * s[scale + t * vg + cg];
-                    z += p * s[zero + t * vg + cg];
-                }
-                s[pz + r * vg + cg] = z;
-            }
+    void valueFold(float[] s, int vs, int scale, int zero, int n, int g, float[] st, int stOff, int sc) {
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            weigh4(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * G);
         }
+        for (; r < g; r++) {
+            weigh1(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * G);
+        }
+    }
+
+    /** {@link #valueFold} for four rows: states at {@code st[stOff …]}, probabilities at {@code s[p …]} (stride G). */
+    private void weigh4(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p) {
+        int vg = valueGroups;
         boolean wide = this.wide;
         int mask = levels;
         int vw = valueWords;
         int st1 = d + 2;
+        int o = stOff + SoftmaxState.O;
+        int p1 = p + G;
+        int p2 = p1 + G;
+        int p3 = p2 + G;
         int chunks = d / L;
-        // Channel chunks in pairs when a pair stays inside one channel group (the same p·s for both).
+        // Channel chunks in pairs when a pair stays inside one channel group (the same scale and zero for both).
         int step = G % (2 * L) == 0 ? 2 : 1;
-        int r = 0;
-        for (; r + 4 <= g; r += 4) {
-            for (int k = 0; k < chunks; k += step) {
-                int k1 = k + step - 1;
-                int e0 = k * L;
-                int cg = e0 / G;
-                IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
-                IntVector sh1 = IntVector.fromArray(I, shifts, (k1 * L) % G);
-                VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
-                VectorShuffle<Integer> sp1 = spread[((k1 * L) % G) / L];
-                int w0 = vs + e0 / perWord;
-                int w1 = vs + (k1 * L) / perWord;
-                int o = stOff + r * st1 + SoftmaxState.O;
-                int p0 = ps + r * G * vg + cg;
-                int p1 = p0 + G * vg;
-                int p2 = p1 + G * vg;
-                int p3 = p2 + G * vg;
-                FloatVector a0 = FloatVector.fromArray(F, st, o + e0);
-                FloatVector a1 = FloatVector.fromArray(F, st, o + st1 + e0);
-                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1 + e0);
-                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1 + e0);
-                FloatVector b0 = FloatVector.zero(F);
-                FloatVector b1 = b0, b2 = b0, b3 = b0;
-                for (int t = 0; t < n; t++) {
-                    FloatVector x = unpack(s, w0 + t * vw, sh0, sp0, wide, mask);
-                    FloatVector y = unpack(s, w1 + t * vw, sh1, sp1, wide, mask);
-                    int pt = t * vg;
-                    FloatVector pv = FloatVector.broadcast(F, s[p0 + pt]);
-                    a0 = x.fma(pv, a0);
-                    b0 = y.fma(pv, b0);
-                    pv = FloatVector.broadcast(F, s[p1 + pt]);
-                    a1 = x.fma(pv, a1);
-                    b1 = y.fma(pv, b1);
-                    pv = FloatVector.broadcast(F, s[p2 + pt]);
-                    a2 = x.fma(pv, a2);
-                    b2 = y.fma(pv, b2);
-                    pv = FloatVector.broadcast(F, s[p3 + pt]);
-                    a3 = x.fma(pv, a3);
-                    b3 = y.fma(pv, b3);
-                }
-                int z0 = pz + r * vg + cg;
-                a0.add(s[z0]).intoArray(st, o + e0);
-                a1.add(s[z0 + vg]).intoArray(st, o + st1 + e0);
-                a2.add(s[z0 + 2 * vg]).intoArray(st, o + 2 * st1 + e0);
-                a3.add(s[z0 + 3 * vg]).intoArray(st, o + 3 * st1 + e0);
-                if (k1 != k) {
-                    int e1 = k1 * L;
-                    b0.add(FloatVector.fromArray(F, st, o + e1)).add(s[z0]).intoArray(st, o + e1);
-                    b1.add(FloatVector.fromArray(F, st, o + st1 + e1)).add(s[z0 + vg]).intoArray(st, o + st1 + e1);
-                    b2.add(FloatVector.fromArray(F, st, o + 2 * st1 + e1)).add(s[z0 + 2 * vg])
-                            .intoArray(st, o + 2 * st1 + e1);
-                    b3.add(FloatVector.fromArray(F, st, o + 3 * st1 + e1)).add(s[z0 + 3 * vg])
-                            .intoArray(st, o + 3 * st1 + e1);
-                }
+        for (int k = 0; k < chunks; k += step) {
+            int k1 = k + step - 1;
+            int e0 = k * L;
+            int e1 = k1 * L;
+            int cg = e0 / G;
+            IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
+            IntVector sh1 = IntVector.fromArray(I, shifts, e1 % G);
+            VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
+            VectorShuffle<Integer> sp1 = spread[(e1 % G) / L];
+            int w0 = vs + e0 / perWord;
+            int w1 = vs + e1 / perWord;
+            FloatVector a0 = FloatVector.fromArray(F, st, o + e0);
+            FloatVector a1 = FloatVector.fromArray(F, st, o + st1 + e0);
+            FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1 + e0);
+            FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1 + e0);
+            FloatVector b0 = FloatVector.zero(F);
+            FloatVector b1 = b0, b2 = b0, b3 = b0;
+            for (int t = 0; t < n; t++) {
+                FloatVector sv = FloatVector.broadcast(F, s[scale + t * vg + cg]);
+                FloatVector zv = FloatVector.broadcast(F, s[zero + t * vg + cg]);
+                FloatVector x = unpack(s, w0 + t * vw, sh0, sp0, wide, mask).fma(sv, zv);
+                FloatVector y = unpack(s, w1 + t * vw, sh1, sp1, wide, mask).fma(sv, zv);
+                FloatVector pv = FloatVector.broadcast(F, s[p + t]);
+                a0 = x.fma(pv, a0);
+                b0 = y.fma(pv, b0);
+                pv = FloatVector.broadcast(F, s[p1 + t]);
+                a1 = x.fma(pv, a1);
+                b1 = y.fma(pv, b1);
+                pv = FloatVector.broadcast(F, s[p2 + t]);
+                a2 = x.fma(pv, a2);
+                b2 = y.fma(pv, b2);
+                pv = FloatVector.broadcast(F, s[p3 + t]);
+                a3 = x.fma(pv, a3);
+                b3 = y.fma(pv, b3);
+            }
+            a0.intoArray(st, o + e0);
+            a1.intoArray(st, o + st1 + e0);
+            a2.intoArray(st, o + 2 * st1 + e0);
+            a3.intoArray(st, o + 3 * st1 + e0);
+            if (k1 != k) {
+                b0.add(FloatVector.fromArray(F, st, o + e1)).intoArray(st, o + e1);
+                b1.add(FloatVector.fromArray(F, st, o + st1 + e1)).intoArray(st, o + st1 + e1);
+                b2.add(FloatVector.fromArray(F, st, o + 2 * st1 + e1)).intoArray(st, o + 2 * st1 + e1);
+                b3.add(FloatVector.fromArray(F, st, o + 3 * st1 + e1)).intoArray(st, o + 3 * st1 + e1);
             }
         }
-        for (; r < g; r++) {
-            int o = stOff + r * st1 + SoftmaxState.O;
-            int pr = ps + r * G * vg;
-            for (int k = 0; k < chunks; k++) {
-                int e0 = k * L;
-                int cg = e0 / G;
-                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
-                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
-                int w0 = vs + e0 / perWord;
-                int p0 = pr + cg;
-                // Even and odd tokens in separate accumulators: two independent chains per chunk.
-                FloatVector a0 = FloatVector.fromArray(F, st, o + e0);
-                FloatVector a1 = FloatVector.zero(F);
-                int t = 0;
-                for (; t + 2 <= n; t += 2) {
-                    a0 = unpack(s, w0 + t * vw, sh, sp, wide, mask).fma(FloatVector.broadcast(F, s[p0 + t * vg]), a0);
-                    a1 = unpack(s, w0 + (t + 1) * vw, sh, sp, wide, mask)
-                            .fma(FloatVector.broadcast(F, s[p0 + (t + 1) * vg]), a1);
-                }
-                if (t < n) {
-                    a0 = unpack(s, w0 + t * vw, sh, sp, wide, mask).fma(FloatVector.broadcast(F, s[p0 + t * vg]), a0);
-                }
-                a0.add(a1).add(s[pz + r * vg + cg]).intoArray(st, o + e0);
+    }
+
+    /** {@link #valueFold} for one row. */
+    private void weigh1(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p) {
+        int vg = valueGroups;
+        boolean wide = this.wide;
+        int mask = levels;
+        int vw = valueWords;
+        int o = stOff + SoftmaxState.O;
+        for (int e0 = 0; e0 < d; e0 += L) {
+            int cg = e0 / G;
+            IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+            VectorShuffle<Integer> sp = spread[(e0 % G) / L];
+            int w0 = vs + e0 / perWord;
+            // Even and odd tokens in separate accumulators: two independent chains.
+            FloatVector a0 = FloatVector.fromArray(F, st, o + e0);
+            FloatVector a1 = FloatVector.zero(F);
+            int t = 0;
+            for (; t + 2 <= n; t += 2) {
+                int u = scale + t * vg + cg;
+                int z = zero + t * vg + cg;
+                FloatVector x = unpack(s, w0 + t * vw, sh, sp, wide, mask)
+                        .fma(FloatVector.broadcast(F, s[u]), FloatVector.broadcast(F, s[z]));
+                FloatVector y = unpack(s, w0 + (t + 1) * vw, sh, sp, wide, mask)
+                        .fma(FloatVector.broadcast(F, s[u + vg]), FloatVector.broadcast(F, s[z + vg]));
+                a0 = x.fma(FloatVector.broadcast(F, s[p + t]), a0);
+                a1 = y.fma(FloatVector.broadcast(F, s[p + t + 1]), a1);
             }
+            if (t < n) {
+                FloatVector x = unpack(s, w0 + t * vw, sh, sp, wide, mask).fma(
+                        FloatVector.broadcast(F, s[scale + t * vg + cg]), FloatVector.broadcast(F, s[zero + t * vg + cg]));
+                a0 = x.fma(FloatVector.broadcast(F, s[p + t]), a0);
+            }
+            a0.add(a1).intoArray(st, o + e0);
         }
     }
 }
