@@ -33,10 +33,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The decode inner loop ({@link #accumulate}) fuses dequantisation with KIVI's factorisation: a key group's scores
  * are {@code Σ_c (q_c·s_c)·code_{c,t} + Σ_c q_c·z_c}, with {@code q·s} and {@code q·z} formed once per group; values
- * are dequantized once per token and channel chunk ({@code code·s + z}) and shared by the rows. Each group is first bulk-copied into the
- * worker's scratch, then {@link KiviFold} unpacks it with one word broadcast, a variable shift and a mask per
- * {@code L} codes, each unpacked vector feeding the {@code g} query rows of the GQA group. Appends are
- * single-threaded per cache; {@link #accumulate} may run concurrently on distinct states.
+ * are dequantized once per token and channel chunk ({@code code·s + z}) and shared by the rows. Blocks of up to
+ * {@link #STAGE_GROUPS} groups are first bulk-copied into the worker's scratch, then {@link KiviFold} unpacks them
+ * with one word broadcast, a variable shift and a mask per {@code L} codes, each unpacked vector feeding the
+ * {@code g} query rows of the GQA group. Appends are single-threaded per cache; {@link #accumulate} may run
+ * concurrently on distinct states.
  */
 public final class KiviCache implements DecodeKv, AutoCloseable {
     /** Where the cache's memory comes from (a later issue moves it into Arrow memory). */
