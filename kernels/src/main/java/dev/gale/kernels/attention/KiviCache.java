@@ -7,14 +7,9 @@ import static dev.gale.kernels.Operands.LE;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
-import dev.gale.kernels.activation.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,9 +33,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The decode inner loop ({@link #accumulate}) fuses dequantisation with KIVI's factorisation: a key group's scores
  * are {@code Σ_c (q_c·s_c)·code_{c,t} + Σ_c q_c·z_c}, with {@code q·s} and {@code q·z} formed once per group; values
- * are {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t} per channel group. Codes are unpacked with one word broadcast, a
- * variable shift and a mask per {@code L} codes, and each unpacked vector feeds the {@code g} query rows of the GQA
- * group. Appends are single-threaded per cache; {@link #accumulate} may run concurrently on distinct states.
+ * are dequantized once per token and channel chunk ({@code code·s + z}) and shared by the rows. Blocks of up to
+ * {@link #STAGE_GROUPS} groups are first bulk-copied into the worker's scratch, then {@link KiviFold} unpacks them
+ * with one word broadcast, a variable shift and a mask per {@code L} codes, each unpacked vector feeding the
+ * {@code g} query rows of the GQA group. Appends are single-threaded per cache; {@link #accumulate} may run
+ * concurrently on distinct states.
  */
 public final class KiviCache implements DecodeKv, AutoCloseable {
     /** Where the cache's memory comes from (a later issue moves it into Arrow memory). */
@@ -53,7 +50,6 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     public static final Storage NATIVE = Buffers::allocate;
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final ValueLayout.OfInt WORD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
@@ -80,12 +76,8 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     private final Buffer keyResidual;
     private final Buffer valueResidual;
     private final int[] lengths;
-    /** Shift of element {@code j} of a group within its word, {@code (j mod perWord)·B}, for {@code j < G}. */
-    private final int[] shifts;
-    /** {@code L > perWord} (8-bit codes on 8 lanes): a chunk spans words, unpacked by a load and a permute. */
-    private final boolean wide;
-    /** For {@link #wide}: per chunk of {@code L} elements, lane → word relative to the chunk's first word. */
-    private final VectorShuffle<Integer>[] spread;
+    /** The fused decode loop on staged groups. */
+    private final KiviFold fold;
     /**
      * The Vector API paths need whole vectors of tokens per group and of channels per head ({@code G} and {@code d}
      * multiples of {@code L}); otherwise appends and the decode loop take the scalar paths (same codes, same math).
@@ -96,7 +88,6 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     private final int[] codes;
     private final float[] sz;
 
-    @SuppressWarnings("unchecked")
     public KiviCache(KiviLayout layout, int sequences, int kvHeads, int d, int capacity, KvPrecision residual,
             Storage storage) {
         KiviLayout.check(layout.bits(), layout.group(), layout.residual(), d);
@@ -122,7 +113,7 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         this.valueGroups = d / G;
         long tiles = (long) sequences * kvHeads;
         DType rd = f16 ? DType.F16 : DType.F32;
-        // L words of padding: a wide unpack loads a whole vector of words from a chunk's first word.
+        // L words of padding after the codes (part of the buffers' sizes that device transfers and saved caches use).
         keyCodes = storage.allocate("kivi.keyCodes", DType.I32, tiles * (this.capacity / G) * d * groupWords + L);
         keyScale = storage.allocate("kivi.keyScale", DType.F32, tiles * (this.capacity / G) * d);
         keyZero = storage.allocate("kivi.keyZero", DType.F32, tiles * (this.capacity / G) * d);
@@ -132,20 +123,7 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         keyResidual = storage.allocate("kivi.keyResidual", rd, tiles * R * d);
         valueResidual = storage.allocate("kivi.valueResidual", rd, tiles * R * d);
         lengths = new int[sequences];
-        shifts = new int[Math.max(G, L)];
-        for (int j = 0; j < shifts.length; j++) {
-            shifts[j] = (j % perWord) * B;
-        }
-        wide = L > perWord;
-        int chunks = Math.max(1, G / L);
-        spread = new VectorShuffle[chunks];
-        int[] idx = new int[L];
-        for (int k = 0; k < chunks; k++) {
-            for (int i = 0; i < L; i++) {
-                idx[i] = (k * L + i) / perWord - (k * L) / perWord;
-            }
-            spread[k] = VectorShuffle.fromArray(I, idx, 0);
-        }
+        fold = new KiviFold(B, G, d);
         vectorOk = G % L == 0 && d % L == 0;
         window = new float[R * d];
         codes = new int[Math.max(R, G) * Math.max(d, L)];
@@ -491,10 +469,21 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
 
     // ---- the fused decode loop --------------------------------------------------------------------------------
 
+    /**
+     * Groups staged per bulk copy: a copy has a fixed cost of the order of a hundred nanoseconds, as much as moving a
+     * whole INT4 group, and 8 groups (256 tokens, 40 KB of scratch in INT4) stay in L1/L2.
+     */
+    static final int STAGE_GROUPS = 8;
+
     @Override
     public int scratchFloats(int tokens, int g) {
-        // scores/probabilities [g][G], q·s [g][d], q·z [g], p·s [groups][g][G], p·z [g][groups], one row [d]
-        return g * G + g * d + g + valueGroups * g * G + g * valueGroups + d;
+        int m = stageGroups(tokens);
+        // fold work (scores, q·s, q·z), the staged key and value groups, one row [d]
+        return fold.workFloats(g) + fold.keyStage(m) + fold.valueStage(m) + d;
+    }
+
+    private int stageGroups(int tokens) {
+        return Math.max(1, Math.min(STAGE_GROUPS, (tokens + G - 1) / G));
     }
 
     @Override
@@ -508,36 +497,67 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         int tile = seq * kvHeads + kvHead;
         int kq = layout.quantizedKeys(len);
         int vq = layout.quantizedValues(len);
+        int m = stageGroups(to - from);
         int sc = 0;
         int qs = sc + g * G;
         int qz = qs + g * d;
-        int ps = qz + g;
-        int pz = ps + valueGroups * g * G;
-        int row = pz + g * valueGroups;
-        for (int t0 = from; t0 < to; t0 += G) {
-            int n = Math.min(G, to - t0);
-            if (t0 + n <= kq && vectorOk) {
-                keyScores(tile, t0 / G, q, qOff, g, scratch, sc, qs, qz);
-            } else {
-                for (int i = 0; i < n; i++) {
-                    scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, sc + i, row);
-                }
-            }
-            softmax(g, n, st, stOff, scratch, sc);
-            int tq = Math.min(t0 + n, Math.max(vq, t0));
-            if (tq > t0) {
-                if (vectorOk) {
-                    valueFold(tile, t0, tq - t0, g, st, stOff, scratch, sc, ps, pz);
+        int ks = fold.workFloats(g);
+        int kScale = ks + m * d * groupWords + L;
+        int kZero = kScale + m * d;
+        int vs = ks + fold.keyStage(m);
+        int vScale = vs + m * G * valueWords + L;
+        int vZero = vScale + m * G * valueGroups;
+        int row = vs + fold.valueStage(m);
+        for (int b0 = from; b0 < to; b0 += m * G) {
+            int b1 = Math.min(to, b0 + m * G);
+            // The block's quantized keys (whole groups) and values, staged by six bulk copies.
+            int kEnd = vectorOk ? Math.max(b0, Math.min(b1, kq)) : b0;
+            int vEnd = vectorOk ? Math.max(b0, Math.min(b1, vq)) : b0;
+            stageKeys(tile, b0 / G, (kEnd - b0) / G, scratch, ks, kScale, kZero);
+            stageValues(tile, b0, vEnd - b0, scratch, vs, vScale, vZero);
+            for (int t0 = b0; t0 < b1; t0 += G) {
+                int n = Math.min(G, b1 - t0);
+                int j = (t0 - b0) / G;
+                if (t0 + n <= kEnd) {
+                    fold.keyScores(scratch, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q, qOff, g, sc,
+                            qs, qz);
                 } else {
-                    for (int t = t0; t < tq; t++) {
-                        valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+                    for (int i = 0; i < n; i++) {
+                        scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, sc + i, row);
                     }
                 }
-            }
-            for (int t = tq; t < t0 + n; t++) {
-                valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+                fold.softmax(g, n, st, stOff, scratch, sc);
+                int tq = Math.min(t0 + n, Math.max(vEnd, t0));
+                if (tq > t0) {
+                    int at = (t0 - b0) * valueWords;
+                    int sz = (t0 - b0) * valueGroups;
+                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, sc);
+                }
+                for (int t = tq; t < t0 + n; t++) {
+                    valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+                }
             }
         }
+    }
+
+    /** Key groups {@code [grp, grp + m)} into scratch: words, scales and zeros, one bulk copy each (raw bits). */
+    private void stageKeys(int tile, int grp, int m, float[] dst, int words, int scale, int zero) {
+        if (m == 0) {
+            return;
+        }
+        MemorySegment.copy(keyCodes.segment(), F32, keyCodeByte(tile, grp, 0), dst, words, m * d * groupWords);
+        MemorySegment.copy(keyScale.segment(), F32, 4 * keySz(tile, grp), dst, scale, m * d);
+        MemorySegment.copy(keyZero.segment(), F32, 4 * keySz(tile, grp), dst, zero, m * d);
+    }
+
+    /** Value tokens {@code [t0, t0 + n)} into scratch: words, scales and zeros, one bulk copy each (raw bits). */
+    private void stageValues(int tile, int t0, int n, float[] dst, int words, int scale, int zero) {
+        if (n == 0) {
+            return;
+        }
+        MemorySegment.copy(valueCodes.segment(), F32, valueCodeByte(tile, t0), dst, words, n * valueWords);
+        MemorySegment.copy(valueScale.segment(), F32, 4 * valueSz(tile, t0), dst, scale, n * valueGroups);
+        MemorySegment.copy(valueZero.segment(), F32, 4 * valueSz(tile, t0), dst, zero, n * valueGroups);
     }
 
     /** One token's scores for the {@code g} rows, from its dequantized or residual key (tails and fallbacks). */
@@ -568,302 +588,5 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
             ResidualFold.load(valueResidual.segment(), residualByte(tile, t % R), f16, d, scratch, row);
         }
         ResidualFold.values(scratch, row, d, scratch, p, G, g, st, stOff);
-    }
-
-    /**
-     * Scores of the {@code G} tokens of quantized key group {@code grp} for the {@code g} rows, into
-     * {@code scratch[sc + r·G + j]}: {@code Σ_c (q_c·s_c)·code_{c,j} + Σ_c q_c·z_c}. Chunk by chunk of {@code L}
-     * tokens, every channel's word is broadcast, shifted per lane and masked to {@code L} codes, which feed four rows
-     * at a time (one unpack, four FMAs).
-     */
-    private void keyScores(int tile, int grp, float[] q, int qOff, int g, float[] scratch, int sc, int qs, int qz) {
-        MemorySegment ks = keyScale.segment();
-        MemorySegment kz = keyZero.segment();
-        MemorySegment kc = keyCodes.segment();
-        long szB = 4 * keySz(tile, grp);
-        for (int r = 0; r < g; r++) {
-            FloatVector za = FloatVector.zero(F);
-            int qr = qOff + r * d;
-            for (int c = 0; c < d; c += L) {
-                FloatVector qv = FloatVector.fromArray(F, q, qr + c);
-                qv.mul(FloatVector.fromMemorySegment(F, ks, szB + 4L * c, LE)).intoArray(scratch, qs + r * d + c);
-                za = qv.fma(FloatVector.fromMemorySegment(F, kz, szB + 4L * c, LE), za);
-            }
-            scratch[qz + r] = za.reduceLanes(VectorOperators.ADD);
-        }
-        long base = keyCodeByte(tile, grp, 0);
-        long cs = groupWords * 4L;
-        int chunks = G / L;
-        int r = 0;
-        for (; r + 4 <= g; r += 4) {
-            int q0 = qs + r * d;
-            int k = 0;
-            // Two chunks per pass: each broadcast q·s feeds eight FMAs (eight accumulators, fifteen registers).
-            for (; k + 2 <= chunks; k += 2) {
-                IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
-                IntVector sh1 = IntVector.fromArray(I, shifts, (k + 1) * L);
-                VectorShuffle<Integer> sp0 = spread[k];
-                VectorShuffle<Integer> sp1 = spread[k + 1];
-                long w0 = base + 4L * ((k * L) / perWord);
-                long w1 = base + 4L * (((k + 1) * L) / perWord);
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = a0;
-                FloatVector a2 = a0;
-                FloatVector a3 = a0;
-                FloatVector b0 = a0;
-                FloatVector b1 = a0;
-                FloatVector b2 = a0;
-                FloatVector b3 = a0;
-                for (int c = 0; c < d; c++) {
-                    IntVector wx = wide ? IntVector.fromMemorySegment(I, kc, w0 + c * cs, LE).rearrange(sp0)
-                            : IntVector.broadcast(I, kc.get(WORD, w0 + c * cs));
-                    IntVector wy = wide ? IntVector.fromMemorySegment(I, kc, w1 + c * cs, LE).rearrange(sp1)
-                            : IntVector.broadcast(I, kc.get(WORD, w1 + c * cs));
-                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    FloatVector qv = FloatVector.broadcast(F, scratch[q0 + c]);
-                    a0 = x.fma(qv, a0);
-                    b0 = y.fma(qv, b0);
-                    qv = FloatVector.broadcast(F, scratch[q0 + d + c]);
-                    a1 = x.fma(qv, a1);
-                    b1 = y.fma(qv, b1);
-                    qv = FloatVector.broadcast(F, scratch[q0 + 2 * d + c]);
-                    a2 = x.fma(qv, a2);
-                    b2 = y.fma(qv, b2);
-                    qv = FloatVector.broadcast(F, scratch[q0 + 3 * d + c]);
-                    a3 = x.fma(qv, a3);
-                    b3 = y.fma(qv, b3);
-                }
-                int o = sc + r * G + k * L;
-                a0.add(scratch[qz + r]).intoArray(scratch, o);
-                a1.add(scratch[qz + r + 1]).intoArray(scratch, o + G);
-                a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
-                a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
-                b0.add(scratch[qz + r]).intoArray(scratch, o + L);
-                b1.add(scratch[qz + r + 1]).intoArray(scratch, o + G + L);
-                b2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G + L);
-                b3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G + L);
-            }
-            for (; k < chunks; k++) {
-                IntVector sh = IntVector.fromArray(I, shifts, k * L);
-                VectorShuffle<Integer> sp = spread[k];
-                long w0 = base + 4L * ((k * L) / perWord);
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = a0;
-                FloatVector a2 = a0;
-                FloatVector a3 = a0;
-                for (int c = 0; c < d; c++) {
-                    long at = w0 + c * cs;
-                    IntVector w = wide ? IntVector.fromMemorySegment(I, kc, at, LE).rearrange(sp)
-                            : IntVector.broadcast(I, kc.get(WORD, at));
-                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    a0 = x.fma(FloatVector.broadcast(F, scratch[q0 + c]), a0);
-                    a1 = x.fma(FloatVector.broadcast(F, scratch[q0 + d + c]), a1);
-                    a2 = x.fma(FloatVector.broadcast(F, scratch[q0 + 2 * d + c]), a2);
-                    a3 = x.fma(FloatVector.broadcast(F, scratch[q0 + 3 * d + c]), a3);
-                }
-                int o = sc + r * G + k * L;
-                a0.add(scratch[qz + r]).intoArray(scratch, o);
-                a1.add(scratch[qz + r + 1]).intoArray(scratch, o + G);
-                a2.add(scratch[qz + r + 2]).intoArray(scratch, o + 2 * G);
-                a3.add(scratch[qz + r + 3]).intoArray(scratch, o + 3 * G);
-            }
-        }
-        for (; r < g; r++) {
-            int q0 = qs + r * d;
-            for (int k = 0; k < chunks; k++) {
-                IntVector sh = IntVector.fromArray(I, shifts, k * L);
-                VectorShuffle<Integer> sp = spread[k];
-                long w0 = base + 4L * ((k * L) / perWord);
-                FloatVector a0 = FloatVector.zero(F);
-                for (int c = 0; c < d; c++) {
-                    long at = w0 + c * cs;
-                    IntVector w = wide ? IntVector.fromMemorySegment(I, kc, at, LE).rearrange(sp)
-                            : IntVector.broadcast(I, kc.get(WORD, at));
-                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    a0 = x.fma(FloatVector.broadcast(F, scratch[q0 + c]), a0);
-                }
-                a0.add(scratch[qz + r]).intoArray(scratch, sc + r * G + k * L);
-            }
-        }
-    }
-
-    /**
-     * The online-softmax step for a block of {@code n} scores per row (papers.md §0, incremental form): new maximum,
-     * rescale of {@code l} and {@code Õ}, and the scores replaced by {@code p = exp(s − m')} in place.
-     */
-    private void softmax(int g, int n, float[] st, int stOff, float[] scratch, int sc) {
-        int nv = n - n % L;
-        for (int r = 0; r < g; r++) {
-            int o = stOff + r * (d + 2);
-            int s0 = sc + r * G;
-            float mb = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                mb = Math.max(mb, scratch[s0 + j]);
-            }
-            float l = st[o + SoftmaxState.L];
-            float m = Math.max(st[o + SoftmaxState.M], mb);
-            float corr = l == 0f ? 0f : VectorMath.exp(st[o + SoftmaxState.M] - m);
-            FloatVector sum = FloatVector.zero(F);
-            for (int j = 0; j < nv; j += L) {
-                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, scratch, s0 + j).sub(m));
-                p.intoArray(scratch, s0 + j);
-                sum = sum.add(p);
-            }
-            float total = sum.reduceLanes(VectorOperators.ADD);
-            for (int j = nv; j < n; j++) {
-                float p = VectorMath.exp(scratch[s0 + j] - m);
-                scratch[s0 + j] = p;
-                total += p;
-            }
-            st[o + SoftmaxState.M] = m;
-            st[o + SoftmaxState.L] = corr * l + total;
-            if (corr != 1f) {
-                int ob = o + SoftmaxState.O;
-                int dv = d - d % L;
-                for (int e = 0; e < dv; e += L) {
-                    FloatVector.fromArray(F, st, ob + e).mul(corr).intoArray(st, ob + e);
-                }
-                for (int e = dv; e < d; e++) {
-                    st[ob + e] *= corr;
-                }
-            }
-        }
-    }
-
-    /**
-     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over {@code n} quantized value tokens from {@code t0}, factorised per channel
-     * group: {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t}. The products {@code p·s} are formed once per (token, group,
-     * row); then for each chunk of {@code L} channels every token's word is unpacked once for four rows.
-     */
-    private void valueFold(int tile, int t0, int n, int g, float[] st, int stOff, float[] scratch, int sc, int ps,
-            int pz) {
-        MemorySegment vs = valueScale.segment();
-        MemorySegment vz = valueZero.segment();
-        MemorySegment vc = valueCodes.segment();
-        Arrays.fill(scratch, pz, pz + g * valueGroups, 0f);
-        for (int t = 0; t < n; t++) {
-            long szB = 4 * valueSz(tile, t0 + t);
-            for (int cg = 0; cg < valueGroups; cg++) {
-                float s = vs.get(F32, szB + 4L * cg);
-                float z = vz.get(F32, szB + 4L * cg);
-                for (int r = 0; r < g; r++) {
-                    float p = scratch[sc + r * G + t];
-                    scratch[ps + (cg * g + r) * G + t] = p * s;
-                    scratch[pz + r * valueGroups + cg] += p * z;
-                }
-            }
-        }
-        long base = valueCodeByte(tile, t0);
-        long ts = valueWords * 4L;
-        int st1 = d + 2;
-        // Channel chunks in pairs when a pair stays inside one channel group (same p·s for both).
-        int pairEnd = G % (2 * L) == 0 ? d : 0;
-        int r = 0;
-        for (; r + 4 <= g; r += 4) {
-            int e0 = 0;
-            for (; e0 + 2 * L <= pairEnd; e0 += 2 * L) {
-                int cg = e0 / G;
-                IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
-                IntVector sh1 = IntVector.fromArray(I, shifts, (e0 + L) % G);
-                VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
-                VectorShuffle<Integer> sp1 = spread[((e0 + L) % G) / L];
-                long w0 = base + 4L * (e0 / perWord);
-                long w1 = base + 4L * ((e0 + L) / perWord);
-                int o = stOff + r * st1 + SoftmaxState.O + e0;
-                int p0 = ps + (cg * g + r) * G;
-                FloatVector a0 = FloatVector.fromArray(F, st, o);
-                FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
-                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1);
-                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1);
-                FloatVector b0 = FloatVector.fromArray(F, st, o + L);
-                FloatVector b1 = FloatVector.fromArray(F, st, o + st1 + L);
-                FloatVector b2 = FloatVector.fromArray(F, st, o + 2 * st1 + L);
-                FloatVector b3 = FloatVector.fromArray(F, st, o + 3 * st1 + L);
-                for (int t = 0; t < n; t++) {
-                    IntVector wx = wide ? IntVector.fromMemorySegment(I, vc, w0 + t * ts, LE).rearrange(sp0)
-                            : IntVector.broadcast(I, vc.get(WORD, w0 + t * ts));
-                    IntVector wy = wide ? IntVector.fromMemorySegment(I, vc, w1 + t * ts, LE).rearrange(sp1)
-                            : IntVector.broadcast(I, vc.get(WORD, w1 + t * ts));
-                    FloatVector x = (FloatVector) wx.lanewise(VectorOperators.LSHR, sh0).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    FloatVector y = (FloatVector) wy.lanewise(VectorOperators.LSHR, sh1).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    FloatVector pv = FloatVector.broadcast(F, scratch[p0 + t]);
-                    a0 = x.fma(pv, a0);
-                    b0 = y.fma(pv, b0);
-                    pv = FloatVector.broadcast(F, scratch[p0 + G + t]);
-                    a1 = x.fma(pv, a1);
-                    b1 = y.fma(pv, b1);
-                    pv = FloatVector.broadcast(F, scratch[p0 + 2 * G + t]);
-                    a2 = x.fma(pv, a2);
-                    b2 = y.fma(pv, b2);
-                    pv = FloatVector.broadcast(F, scratch[p0 + 3 * G + t]);
-                    a3 = x.fma(pv, a3);
-                    b3 = y.fma(pv, b3);
-                }
-                int z0 = pz + r * valueGroups + cg;
-                a0.add(scratch[z0]).intoArray(st, o);
-                a1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1);
-                a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
-                a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
-                b0.add(scratch[z0]).intoArray(st, o + L);
-                b1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1 + L);
-                b2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1 + L);
-                b3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1 + L);
-            }
-            for (; e0 < d; e0 += L) {
-                int cg = e0 / G;
-                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
-                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
-                long w0 = base + 4L * (e0 / perWord);
-                int o = stOff + r * st1 + SoftmaxState.O + e0;
-                int p0 = ps + (cg * g + r) * G;
-                FloatVector a0 = FloatVector.fromArray(F, st, o);
-                FloatVector a1 = FloatVector.fromArray(F, st, o + st1);
-                FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1);
-                FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1);
-                for (int t = 0; t < n; t++) {
-                    long at = w0 + t * ts;
-                    IntVector w = wide ? IntVector.fromMemorySegment(I, vc, at, LE).rearrange(sp)
-                            : IntVector.broadcast(I, vc.get(WORD, at));
-                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    a0 = x.fma(FloatVector.broadcast(F, scratch[p0 + t]), a0);
-                    a1 = x.fma(FloatVector.broadcast(F, scratch[p0 + G + t]), a1);
-                    a2 = x.fma(FloatVector.broadcast(F, scratch[p0 + 2 * G + t]), a2);
-                    a3 = x.fma(FloatVector.broadcast(F, scratch[p0 + 3 * G + t]), a3);
-                }
-                int z0 = pz + r * valueGroups + cg;
-                a0.add(scratch[z0]).intoArray(st, o);
-                a1.add(scratch[z0 + valueGroups]).intoArray(st, o + st1);
-                a2.add(scratch[z0 + 2 * valueGroups]).intoArray(st, o + 2 * st1);
-                a3.add(scratch[z0 + 3 * valueGroups]).intoArray(st, o + 3 * st1);
-            }
-        }
-        for (; r < g; r++) {
-            for (int e0 = 0; e0 < d; e0 += L) {
-                int cg = e0 / G;
-                IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
-                VectorShuffle<Integer> sp = spread[(e0 % G) / L];
-                long w0 = base + 4L * (e0 / perWord);
-                int o = stOff + r * st1 + SoftmaxState.O + e0;
-                int p0 = ps + (cg * g + r) * G;
-                FloatVector a0 = FloatVector.fromArray(F, st, o);
-                for (int t = 0; t < n; t++) {
-                    long at = w0 + t * ts;
-                    IntVector w = wide ? IntVector.fromMemorySegment(I, vc, at, LE).rearrange(sp)
-                            : IntVector.broadcast(I, vc.get(WORD, at));
-                    FloatVector x = (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(levels)
-                            .convert(VectorOperators.I2F, 0);
-                    a0 = x.fma(FloatVector.broadcast(F, scratch[p0 + t]), a0);
-                }
-                a0.add(scratch[pz + r * valueGroups + cg]).intoArray(st, o);
-            }
-        }
     }
 }

@@ -1,0 +1,126 @@
+package dev.gale.bench.attention.kv;
+
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.kernels.attention.DecodeKv;
+import dev.gale.kernels.attention.DenseKv;
+import dev.gale.kernels.attention.HeadView;
+import dev.gale.kernels.attention.KiviCache;
+import dev.gale.kernels.attention.KiviLayout;
+import dev.gale.kernels.attention.KvPrecision;
+import dev.gale.kernels.attention.SoftmaxState;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * The decode inner loop of each cache timed in <em>thread CPU time</em> on one thread, for comparisons on a loaded
+ * machine (wall time there mostly measures the other tenants): one KV head's 32k-token range folded into g = 4 and
+ * g = 1 states through {@link DecodeKv#accumulate} in pieces of 256 tokens (as {@code DecodeAttention} calls it), F16
+ * {@link DenseKv} against INT4 and INT2 {@link KiviCache}, interleaved round by round.
+ *
+ * <p>Run: {@code java $GALE_JVM_FLAGS -Xbatch -cp bench/target/benchmarks.jar
+ * dev.gale.bench.attention.kv.KvDecodeCpuTime [tokens] [rounds]}.
+ */
+public final class KvDecodeCpuTime {
+    private static final int D = 128;
+    private static final int HEADS = 2;
+    private static final int PIECE = 256;
+
+    private KvDecodeCpuTime() {
+    }
+
+    public static void main(String[] args) {
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 32768;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
+        SplittableRandom r = new SplittableRandom(5);
+        List<String> names = new ArrayList<>();
+        List<DecodeKv> caches = new ArrayList<>();
+        long elems = (long) HEADS * n * D;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k16 = arena.allocate(2 * elems, 64);
+            MemorySegment v16 = arena.allocate(2 * elems, 64);
+            for (long i = 0; i < elems; i++) {
+                k16.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16((float) r.nextDouble(-2, 2)));
+                v16.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16((float) r.nextDouble(-2, 2)));
+            }
+            caches.add(DenseKv.headMajor(k16, v16, DType.F16, HEADS, n, D, new int[] {n}));
+            names.add("f16");
+            for (KvPrecision p : new KvPrecision[] {KvPrecision.INT4, KvPrecision.INT2}) {
+                KiviCache c = new KiviCache(KiviLayout.of(p, KvQuantBenchCases.G, KvQuantBenchCases.R), 1, HEADS, D,
+                        n, KvPrecision.F16);
+                try (Buffer kb = Buffers.allocate("k", DType.F32, elems);
+                     Buffer vb = Buffers.allocate("v", DType.F32, elems)) {
+                    for (long i = 0; i < elems; i++) {
+                        kb.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-2, 2));
+                        vb.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-2, 2));
+                    }
+                    c.prefill(0, HeadView.tokenMajor(kb.segment(), 0, HEADS, D),
+                            HeadView.tokenMajor(vb.segment(), 0, HEADS, D), n);
+                }
+                caches.add(c);
+                names.add(p.toString().toLowerCase());
+            }
+            for (int g : new int[] {4, 1}) {
+                time(caches, names, n, g, rounds, r);
+            }
+            for (DecodeKv c : caches) {
+                if (c instanceof KiviCache k) {
+                    k.close();
+                }
+            }
+        }
+    }
+
+    private static void time(List<DecodeKv> caches, List<String> names, int n, int g, int rounds,
+            SplittableRandom r) {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        float[] q = new float[g * D];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) (r.nextDouble(-1, 1) / Math.sqrt(D));
+        }
+        float[] st = new float[g * (D + 2)];
+        float[][] scratch = new float[caches.size()][];
+        for (int i = 0; i < caches.size(); i++) {
+            scratch[i] = new float[caches.get(i).scratchFloats(PIECE, g)];
+        }
+        double[][] ms = new double[caches.size()][rounds];
+        for (int round = -5; round < rounds; round++) {
+            for (int i = 0; i < caches.size(); i++) {
+                DecodeKv kv = caches.get(i);
+                long c0 = mx.getCurrentThreadCpuTime();
+                for (int h = 0; h < HEADS; h++) {
+                    SoftmaxState.reset(st, 0, g, D);
+                    for (int t = 0; t < n; t += PIECE) {
+                        kv.accumulate(0, h, t, Math.min(n, t + PIECE), q, 0, g, st, 0, scratch[i]);
+                    }
+                }
+                if (round >= 0) {
+                    ms[i][round] = (mx.getCurrentThreadCpuTime() - c0) / 1e6 / HEADS;
+                }
+            }
+        }
+        double f16 = min(ms[0]);
+        for (int i = 0; i < caches.size(); i++) {
+            double[] s = ms[i].clone();
+            Arrays.sort(s);
+            System.out.printf("g %d %-4s one head, %d tokens, thread CPU time: min %.3f ms, median %.3f ms,"
+                    + " f16 / this (min) %.2f%n", g, names.get(i), n, s[0], s[s.length / 2], f16 / s[0]);
+        }
+    }
+
+    private static double min(double[] x) {
+        double m = Double.POSITIVE_INFINITY;
+        for (double v : x) {
+            m = Math.min(m, v);
+        }
+        return m;
+    }
+}
