@@ -38,9 +38,13 @@ public final class BertEncoder implements SentenceEncoder {
         this.attention = attention;
     }
 
-    /** With the FlashAttention-2 Vector API kernel ({@link ReferenceBidirectionalAttention} is the double one). */
+    /**
+     * With {@link TiledBidirectionalAttention} (whole score rows, for encoder-length sentences; {@link
+     * FlashBidirectionalAttention} is the FlashAttention-2 kernel, {@link ReferenceBidirectionalAttention} the double
+     * one).
+     */
     public BertEncoder(BertWeights weights) {
-        this(weights, new FlashBidirectionalAttention());
+        this(weights, new TiledBidirectionalAttention());
     }
 
     @Override
