@@ -300,7 +300,7 @@ final class GemmKernel {
     }
 
     /** MR tokens × NR outputs over kc inputs, into {@code acc[MR][NR]}. */
-    private static void tile(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
+    static void tile(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -368,7 +368,7 @@ final class GemmKernel {
     }
 
     /** One token × NR outputs over kc inputs (leftover tokens), into {@code acc[0][NR]}. */
-    private static void tile1(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
+    static void tile1(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
         FloatVector c0 = FloatVector.zero(F);
         FloatVector c1 = c0, c2 = c0;
         for (int k = 0, wi = wo; k < kc; k++, wi += NR) {

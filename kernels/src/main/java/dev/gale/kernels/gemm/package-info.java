@@ -15,6 +15,10 @@
  *   <li>{@link dev.gale.kernels.gemm.GemmBlockScaled}: the same GEMM engine for block-scaled integer weights read
  *       through a {@link dev.gale.kernels.gemm.BlockScaledCodec} (W4A4/W4A8 prefill; its scalar reference is the
  *       format's own, {@code W4AxMatmul.reference}).</li>
+ *   <li>{@link dev.gale.kernels.gemm.GemmPacked}: the same register tile on weights packed once at load
+ *       ({@link dev.gale.kernels.gemm.PackedWeights}), all inputs in one pass, bias and GELU fused into the epilogue;
+ *       and the int8 graphs' u8 × s8 layer on that F32 tile in exact 512-input chunks (bit for bit
+ *       {@code GemmU8S8}). For a model's fixed weights (BERT's projections) where packing per call costs.</li>
  * </ul>
  * Operands are {@link java.lang.foreign.MemorySegment}s, little endian, row-major, at byte offsets (so slices of
  * larger buffers work); the order is always weights, activations, output, then dimensions. Every call validates the

@@ -82,8 +82,40 @@ public final class DynamicQuantU8 {
         });
     }
 
+    /**
+     * Only the quantization parameters ({@code params}, as {@link #applyParallel} writes them), for a consumer that
+     * quantizes the values itself while it reads them ({@link dev.gale.kernels.gemm.GemmPacked#u8s8Quantizing}).
+     */
+    public static void paramsParallel(MemorySegment x, MemorySegment lengths, MemorySegment params, int batch, int seq,
+            int cols) {
+        long n = (long) batch * seq * cols;
+        if (x.byteSize() < 4 * n || lengths.byteSize() < 4L * batch || params.byteSize() < 8L * batch) {
+            throw new IllegalArgumentException("dynamic_quant: segments too small for " + batch + "x" + seq + "x"
+                    + cols);
+        }
+        WorkerPool.shared().parallelFor(batch, 1, (s, e) -> {
+            for (int b = s; b < e; b++) {
+                range(x, lengths, params, b, seq, cols);
+            }
+        });
+    }
+
     private static void sentence(MemorySegment x, MemorySegment lengths, MemorySegment q, MemorySegment params, int b,
             int seq, int cols) {
+        range(x, lengths, params, b, seq, cols);
+        float scale = params.getAtIndex(F32, 2L * b);
+        float zp = params.getAtIndex(F32, 2L * b + 1);
+        long from = (long) b * seq * cols;
+        // The quantization itself stays scalar (division, rint and the clamp are single instructions): the vector
+        // form's narrowing F2I → I2B to bytes is not intrinsified on AVX2 and ran ~50x slower than this loop.
+        long end = from + (long) seq * cols;
+        for (long i = from; i < end; i++) {
+            q.set(JAVA_BYTE, i, (byte) quantize(x.getAtIndex(F32, i), scale, zp));
+        }
+    }
+
+    /** Sentence {@code b}'s range over its real rows, as its scale and zero point in {@code params}. */
+    private static void range(MemorySegment x, MemorySegment lengths, MemorySegment params, int b, int seq, int cols) {
         long from = (long) b * seq * cols;
         long real = from + (long) length(lengths, b, seq) * cols;
         FloatVector lo = FloatVector.zero(F);
@@ -109,12 +141,6 @@ public final class DynamicQuantU8 {
         float zp = zeroPoint(min, scale);
         params.setAtIndex(F32, 2L * b, scale);
         params.setAtIndex(F32, 2L * b + 1, zp);
-        // The quantization itself stays scalar (division, rint and the clamp are single instructions): the vector
-        // form's narrowing F2I → I2B to bytes is not intrinsified on AVX2 and ran ~50x slower than this loop.
-        long end = from + (long) seq * cols;
-        for (i = from; i < end; i++) {
-            q.set(JAVA_BYTE, i, (byte) quantize(x.getAtIndex(F32, i), scale, zp));
-        }
     }
 
     private static int length(MemorySegment lengths, int b, int seq) {

@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.gale.core.cpu.WorkerPool;
-import dev.gale.kernels.activation.Gelu;
 import dev.gale.kernels.activation.ResidualAdd;
 import dev.gale.kernels.norm.LayerNorm;
 import java.lang.foreign.Arena;
@@ -23,9 +22,9 @@ import java.util.List;
  * Sentences of different lengths run together padded to the longest; padded rows are computed but never seen: keys
  * are masked in attention and rows are skipped in pooling.
  *
- * <p>Paths: projections {@link F32Linear} (Gale's Vector API GEMM) or {@link Int8Linear} (the graph's dynamic uint8 ×
- * int8 scheme, the encoder's own Vector API integer product); {@link LayerNorm}, {@link Gelu} and {@link ResidualAdd}
- * are Gale's Vector API kernels; attention is whatever {@link BidirectionalAttention} the encoder is given.
+ * <p>Paths: projections {@link F32Linear} or {@link Int8Linear} (the graph's dynamic uint8 × int8 scheme), both on
+ * Gale's packed-weight Vector API GEMM with the bias and the FFN's GELU fused; {@link LayerNorm} and
+ * {@link ResidualAdd} are Gale's Vector API kernels; attention is whatever {@link BidirectionalAttention} the encoder is given.
  * Thread-safe: each call allocates its own activations.
  */
 public final class BertEncoder implements SentenceEncoder {
@@ -39,9 +38,13 @@ public final class BertEncoder implements SentenceEncoder {
         this.attention = attention;
     }
 
-    /** With the FlashAttention-2 Vector API kernel ({@link ReferenceBidirectionalAttention} is the double one). */
+    /**
+     * With {@link TiledBidirectionalAttention} (whole score rows, for encoder-length sentences; {@link
+     * FlashBidirectionalAttention} is the FlashAttention-2 kernel, {@link ReferenceBidirectionalAttention} the double
+     * one).
+     */
     public BertEncoder(BertWeights weights) {
-        this(weights, new FlashBidirectionalAttention());
+        this(weights, new TiledBidirectionalAttention());
     }
 
     @Override
@@ -62,7 +65,8 @@ public final class BertEncoder implements SentenceEncoder {
     @Override
     public String ranOn() {
         return "cpu: every step as Gale's Vector API kernels called directly (" + attention.getClass().getSimpleName()
-                + " attention), no task graph";
+                + " attention; projections " + (weights.int8() ? "GemmPacked.u8s8, u8 x s8 as exact F32 chunks"
+                        : "GemmPacked, F32") + " on weights packed at load, bias and GELU fused), no task graph";
     }
 
     /** L2-normalised mean-pooled embeddings, one row of {@code hidden} per sentence. */
@@ -126,8 +130,7 @@ public final class BertEncoder implements SentenceEncoder {
             l.o().apply(ctx, q, bsz, seq, len);
             ResidualAdd.applyParallel(q, 0, x, 0, q, 0, (long) rows * d);
             LayerNorm.applyParallel(q, 0, seg(arena, l.ln1G()), 0, seg(arena, l.ln1B()), 0, x, 0, rows, d, cfg.eps());
-            l.up().apply(x, ffn, bsz, seq, len);
-            Gelu.applyParallel(Gelu.Variant.ERF, ffn, 0, ffn, 0, (long) rows * cfg.ffn());
+            l.up().applyGelu(x, ffn, bsz, seq, len);
             l.down().apply(ffn, q, bsz, seq, len);
             ResidualAdd.applyParallel(q, 0, x, 0, q, 0, (long) rows * d);
             LayerNorm.applyParallel(q, 0, seg(arena, l.ln2G()), 0, seg(arena, l.ln2B()), 0, x, 0, rows, d, cfg.eps());

@@ -2,27 +2,23 @@ package dev.gale.models.bert;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-import dev.gale.core.cpu.WorkerPool;
-import dev.gale.kernels.gemm.GemmF32;
+import dev.gale.kernels.gemm.GemmPacked;
+import dev.gale.kernels.gemm.PackedWeights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
- * An F32 linear layer on Gale's GEMM ({@link GemmF32}, Vector API, register-tiled, parallel over output panels),
- * then the bias. The ONNX file stores {@code W} as {@code [in][out]} ({@code y = x·W}); it is transposed once at load
- * to the {@code [out][in]} rows the GEMM reads.
+ * An F32 linear layer on Gale's packed-weight GEMM ({@link GemmPacked}: Vector API, register-tiled, the bias and an
+ * optional GELU fused into the epilogue). The ONNX file stores {@code W} as {@code [in][out]} ({@code y = x·W}); it is
+ * packed once at load into the GEMM's panels, and kept transposed to {@code [out][in]} for the device graph.
  */
 public final class F32Linear implements Linear {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-
     private final int in;
     private final int out;
     private final MemorySegment w;
+    private final PackedWeights packed;
     private final float[] bias;
+    private final MemorySegment biasSegment;
 
     /** @param wInOut the ONNX weight, {@code [in][out]} row-major */
     public F32Linear(float[] wInOut, float[] bias, int in, int out) {
@@ -33,7 +29,11 @@ public final class F32Linear implements Linear {
         this.in = in;
         this.out = out;
         this.bias = bias.clone();
-        this.w = Arena.ofAuto().allocate((long) in * out * Float.BYTES, 64);
+        Arena arena = Arena.ofAuto();
+        this.biasSegment = arena.allocate((long) out * Float.BYTES, 64);
+        MemorySegment.copy(bias, 0, biasSegment, JAVA_FLOAT, 0, out);
+        this.packed = PackedWeights.columns(wInOut, in, out);
+        this.w = arena.allocate((long) in * out * Float.BYTES, 64);
         for (int o = 0; o < out; o++) {
             for (int i = 0; i < in; i++) {
                 w.setAtIndex(JAVA_FLOAT, (long) o * in + i, wInOut[i * out + o]);
@@ -51,7 +51,7 @@ public final class F32Linear implements Linear {
         return out;
     }
 
-    /** The weight transposed to {@code [out][in]} F32, as the GEMM reads it (read-only use). */
+    /** The weight transposed to {@code [out][in]} F32, as the device GEMM reads it (read-only use). */
     public MemorySegment weights() {
         return w;
     }
@@ -62,23 +62,11 @@ public final class F32Linear implements Linear {
 
     @Override
     public void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
-        int rows = batch * seq;
-        GemmF32.gemm(w, 0, x, 0, y, 0, rows, out, in);
-        WorkerPool.shared().parallelFor(rows, Math.max(1, 8192 / out), (s, e) -> addBias(y, s, e));
+        GemmPacked.gemm(packed, x, 0, y, 0, batch * seq, biasSegment, false);
     }
 
-    private void addBias(MemorySegment y, int from, int to) {
-        int bound = F.loopBound(out);
-        for (int r = from; r < to; r++) {
-            long row = (long) r * out * Float.BYTES;
-            int c = 0;
-            for (; c < bound; c += F.length()) {
-                FloatVector.fromMemorySegment(F, y, row + 4L * c, ORDER).add(FloatVector.fromArray(F, bias, c))
-                        .intoMemorySegment(y, row + 4L * c, ORDER);
-            }
-            for (; c < out; c++) {
-                y.set(JAVA_FLOAT, row + 4L * c, y.get(JAVA_FLOAT, row + 4L * c) + bias[c]);
-            }
-        }
+    @Override
+    public void applyGelu(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
+        GemmPacked.gemm(packed, x, 0, y, 0, batch * seq, biasSegment, true);
     }
 }

@@ -1,5 +1,6 @@
 package dev.gale.models.bert;
 
+import dev.gale.kernels.activation.Gelu;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -13,4 +14,13 @@ public interface Linear {
     int out();
 
     void apply(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths);
+
+    /**
+     * {@link #apply} then GELU (erf) on {@code y}, the FFN's first half; the bits of the two steps, which an
+     * implementation may fuse (GELU on each block of outputs while it is still in cache).
+     */
+    default void applyGelu(MemorySegment x, MemorySegment y, int batch, int seq, int[] lengths) {
+        apply(x, y, batch, seq, lengths);
+        Gelu.applyParallel(Gelu.Variant.ERF, y, 0, y, 0, (long) batch * seq * out());
+    }
 }
