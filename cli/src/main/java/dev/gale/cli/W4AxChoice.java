@@ -18,8 +18,8 @@ import java.util.Set;
  * {@code --weights w4a4|w4a8}, {@code --calibration FILE} (the text FMPQ calibrates on), {@code --fmpq on|off},
  * {@code --group 32|64|128}, {@code --outlier-factor F}, {@code --calibration-tokens N}, {@code --act-span
  * 32|64|128} (activation channels per scale), {@code --weight-clip on|off} (each weight group's scale by a clip
- * search, weighted by the calibration text's {@code E[x²]} when there is one), {@code --act-clip R} (A4 activation
- * clip ratio) and {@code --smooth A} (SmoothQuant exponent, 0 = off).
+ * search, weighted by the calibration text's {@code E[x²]}; on by default when there is a calibration text, else off),
+ * {@code --act-clip R} (A4 activation clip ratio, default 0.9) and {@code --smooth A} (SmoothQuant exponent, 0 = off).
  */
 final class W4AxChoice {
     static final Set<String> OPTIONS = Set.of("calibration", "fmpq", "group", "outlier-factor", "calibration-tokens",
@@ -59,10 +59,11 @@ final class W4AxChoice {
         int span = Integer.parseInt(a.choice("act-span", "128", List.of("32", "64", "128")));
         float factor = a.decimal("outlier-factor", W4AxConversion.Options.DEFAULT_FACTOR);
         int tokens = a.integer("calibration-tokens", 4096, Calibration.MIN_TOKENS);
-        boolean clip = a.choice("weight-clip", "on", List.of("on", "off")).equals("on");
+        Path cal = calibrationText;
+        // the clip search is measured weighted by a calibration text's E[x²]; without one it is opt-in (unweighted)
+        boolean clip = a.choice("weight-clip", cal != null ? "on" : "off", List.of("on", "off")).equals("on");
         float actClip = a.decimal("act-clip", W4AxConversion.Options.DEFAULT_ACTIVATION_CLIP);
         float smooth = a.decimal("smooth", 0f);
-        Path cal = calibrationText;
         if ((fmpq || smooth > 0) && cal == null) {
             throw new IllegalArgumentException("gale " + command + ": " + (fmpq ? "--weights w4a4" : "--smooth")
                     + " calibrates on a text: pass --calibration FILE" + (fmpq ? " (or --fmpq off for plain W4A4)"
