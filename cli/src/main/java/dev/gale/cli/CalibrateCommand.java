@@ -20,7 +20,8 @@ import java.util.Set;
 final class CalibrateCommand implements Gale.Command {
     private static final String USAGE = "usage: gale calibrate --model IN.bin|IN.gguf --text CALIBRATION.txt "
             + "--out OUT.gguf [--weights w4a4|w4a8] [--tokenizer FILE] [--fmpq on|off] [--group 32|64|128] "
-            + "[--outlier-factor F] [--calibration-tokens N] [--act-span 32|64|128]";
+            + "[--outlier-factor F] [--calibration-tokens N] [--act-span 32|64|128] [--weight-clip on|off] "
+            + "[--act-clip R] [--smooth A]";
 
     @Override
     public String summary() {

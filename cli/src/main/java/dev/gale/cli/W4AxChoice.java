@@ -16,14 +16,16 @@ import java.util.Set;
 /**
  * The W4Ax options shared by {@code gale generate}, {@code gale perplexity} and {@code gale calibrate}:
  * {@code --weights w4a4|w4a8}, {@code --calibration FILE} (the text FMPQ calibrates on), {@code --fmpq on|off},
- * {@code --group 32|64|128}, {@code --outlier-factor F}, {@code --calibration-tokens N} and {@code --act-span
- * 32|64|128} (activation channels per scale).
+ * {@code --group 32|64|128}, {@code --outlier-factor F}, {@code --calibration-tokens N}, {@code --act-span
+ * 32|64|128} (activation channels per scale), {@code --weight-clip on|off} (each weight group's scale by a clip
+ * search, weighted by the calibration text's {@code E[x²]}; on by default when there is a calibration text, else off),
+ * {@code --act-clip R} (A4 activation clip ratio, default 0.9) and {@code --smooth A} (SmoothQuant exponent, 0 = off).
  */
 final class W4AxChoice {
     static final Set<String> OPTIONS = Set.of("calibration", "fmpq", "group", "outlier-factor", "calibration-tokens",
-            "act-span");
+            "act-span", "weight-clip", "act-clip", "smooth");
     static final String USAGE = "[--calibration TEXT] [--fmpq on|off] [--group 32|64|128] [--outlier-factor F] "
-            + "[--calibration-tokens N] [--act-span 32|64|128]";
+            + "[--calibration-tokens N] [--act-span 32|64|128] [--weight-clip on|off] [--act-clip R] [--smooth A]";
 
     final W4AxConversion.Options options;
     final Path calibration;
@@ -40,8 +42,8 @@ final class W4AxChoice {
     }
 
     /**
-     * The choice for {@code --weights scheme}: w4a4 is FMPQ unless {@code --fmpq off}, and FMPQ needs
-     * {@code --calibration}; w4a8 takes no calibration.
+     * The choice for {@code --weights scheme}: w4a4 is FMPQ unless {@code --fmpq off}, and FMPQ (or smoothing)
+     * needs {@code --calibration}; otherwise a calibration text only weights the weight clip search.
      */
     static W4AxChoice parse(CliArgs a, String scheme, String command) {
         return parse(a, scheme, command, a.has("calibration") ? Path.of(a.get("calibration", null)) : null);
@@ -58,15 +60,21 @@ final class W4AxChoice {
         float factor = a.decimal("outlier-factor", W4AxConversion.Options.DEFAULT_FACTOR);
         int tokens = a.integer("calibration-tokens", 4096, Calibration.MIN_TOKENS);
         Path cal = calibrationText;
-        if (fmpq && cal == null) {
-            throw new IllegalArgumentException("gale " + command + ": --weights w4a4 calibrates FMPQ on a text: pass "
-                    + "--calibration FILE (or --fmpq off for plain W4A4)");
+        // the clip search is measured weighted by a calibration text's E[x²]; without one it is opt-in (unweighted)
+        boolean clip = a.choice("weight-clip", cal != null ? "on" : "off", List.of("on", "off")).equals("on");
+        float actClip = a.decimal("act-clip", W4AxConversion.Options.DEFAULT_ACTIVATION_CLIP);
+        float smooth = a.decimal("smooth", 0f);
+        if ((fmpq || smooth > 0) && cal == null) {
+            throw new IllegalArgumentException("gale " + command + ": " + (fmpq ? "--weights w4a4" : "--smooth")
+                    + " calibrates on a text: pass --calibration FILE" + (fmpq ? " (or --fmpq off for plain W4A4)"
+                    : ""));
         }
-        if (!fmpq && cal != null && a.has("calibration")) {
-            throw new IllegalArgumentException("gale " + command + ": --calibration is for FMPQ (--weights w4a4 "
-                    + "--fmpq on)");
+        if (!fmpq && smooth == 0 && !clip && cal != null && a.has("calibration")) {
+            throw new IllegalArgumentException("gale " + command + ": --calibration is for FMPQ, --smooth or "
+                    + "--weight-clip on");
         }
-        return new W4AxChoice(new W4AxConversion.Options(scheme, group, fmpq, factor, span), cal, tokens);
+        return new W4AxChoice(new W4AxConversion.Options(scheme, group, fmpq, factor, span, clip, smooth, actClip),
+                cal, tokens);
     }
 
     /**
@@ -85,7 +93,7 @@ final class W4AxChoice {
     /** {@code f32} converted (calibrating first when FMPQ), with a line on what was done. */
     LlamaModel convert(LlamaModel f32, Path model, Path tokenizer, PrintStream out) {
         Calibration.Stats stats = null;
-        if (options.fmpq()) {
+        if (calibration != null && (options.calibrated() || options.clip())) {
             Tokenizer tok = ModelFiles.tokenizer(f32, model, tokenizer);
             String text;
             try {

@@ -33,6 +33,12 @@ class W4AxCommandsTest {
         assertTrue(run(2, "generate", "--model", "m.bin", "--weights", "w4a4", "--fmpq", "off", "--group", "48")
                 .contains("[32, 64, 128]"));
         assertTrue(run(2, "calibrate", "--model", "m.bin", "--out", "o.gguf").contains("--text is required"));
+        assertTrue(run(2, "perplexity", "--model", "m.bin", "--text", "t", "--weights", "w4a4", "--fmpq", "off",
+                "--act-clip", "1.5").contains("activation clip ratio must be in (0, 1]"));
+        assertTrue(run(2, "perplexity", "--model", "m.bin", "--text", "t", "--weights", "w4a4", "--fmpq", "off",
+                "--smooth", "0.5").contains("--smooth calibrates on a text"));
+        assertTrue(run(2, "perplexity", "--model", "m.bin", "--text", "t", "--weights", "w4a8", "--weight-clip",
+                "off", "--calibration", "c.txt").contains("--calibration is for FMPQ"));
     }
 
     @Test

@@ -16,6 +16,7 @@ import java.util.Map;
  * @param group               the weights' group size (32, 64 or 128)
  * @param span                activation channels per 128-channel block, the activation scale granularity (32, 64
  *                            or 128; {@link ChannelBlocks#split(int, int, int)})
+ * @param activationClip      the A4 activation blocks' clip ratio, in (0, 1] ({@link ChannelBlocks#activationClip()})
  * @param fmpq                whether outlier channels were calibrated, permuted and kept A8 (false: naive W4A4,
  *                            or W4A8)
  * @param outlierFactor       the calibration threshold: a channel is an outlier when its calibration {@code max|x|}
@@ -25,7 +26,7 @@ import java.util.Map;
  * @param matrices            per code tensor of the model's {@link LlamaWeights} (by identity), its W4 weights and
  *                            channel layout
  */
-public record W4AxMatrices(String scheme, int group, int span, boolean fmpq, float outlierFactor, int[] residualOrder,
+public record W4AxMatrices(String scheme, int group, int span, float activationClip, boolean fmpq, float outlierFactor, int[] residualOrder,
         List<int[]> ffnOrder, Map<WeightTensor, Matrix> matrices) {
     /** One matrix: its W4 weights (columns in {@code layout}'s order, zero-padded) and its input's layout. */
     public record Matrix(W4Weights weights, ChannelBlocks layout) {
@@ -57,7 +58,8 @@ public record W4AxMatrices(String scheme, int group, int span, boolean fmpq, flo
     /** One line for reports: scheme, group, FMPQ and the A8 share. */
     public String describe() {
         long[] s = eightBitShare();
-        return scheme + " g" + group + ", activation scales per " + span + " channels" + (fmpq ? ", FMPQ (outliers > " + outlierFactor + "x median)" : ", no FMPQ")
+        return scheme + " g" + group + ", activation scales per " + span + " channels"
+                + (activationClip < 1 ? " (A4 clipped at " + activationClip + "x)" : "") + (fmpq ? ", FMPQ (outliers > " + outlierFactor + "x median)" : ", no FMPQ")
                 + ", " + s[0] + "/" + s[1] + " matrix input channels A8";
     }
 }

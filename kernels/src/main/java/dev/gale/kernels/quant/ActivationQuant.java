@@ -156,8 +156,9 @@ public final class ActivationQuant {
      * the padding of a layer narrower than a block costs no copy. A8 blocks round as {@link #quantize}; A4 blocks
      * use all 16 codes, {@code s = m/−8} for the block's signed extreme {@code m} (the first channel of largest
      * magnitude), {@code q = clamp(rint(x/s), −8, 7)} (one step of {@code max/8} instead of {@code max/7}; measured
-     * in docs/w4a4.md). The kernels' exactness bound holds: {@code |16·q_w·q_x| ≤ 16·8·127}. The Vector API path
-     * gives the same bits as {@link #quantizeReference(MemorySegment, long, int, ChannelBlocks)}.
+     * in docs/w4a4.md), times the layout's {@link ChannelBlocks#activationClip() clip ratio} (1 unless the
+     * conversion chose one). The kernels' exactness bound holds: {@code |16·q_w·q_x| ≤ 16·8·127}. The Vector API
+     * path gives the same bits as {@link #quantizeReference(MemorySegment, long, int, ChannelBlocks)}.
      */
     public void quantize(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
         checkLayout(x, xOff, tokens, layout);
@@ -194,7 +195,7 @@ public final class ActivationQuant {
                 // the extreme lands on −8, the step is max/8 rather than max/7; s is negative when m is positive).
                 int lo = eightBit[b] ? -127 : -8;
                 int hi = eightBit[b] ? 127 : 7;
-                float s = eightBit[b] ? Math.abs(m) / 127 : m / -8f;
+                float s = eightBit[b] ? Math.abs(m) / 127 : layout.activationClip() * m / -8f;
                 scales.set(F32, 4L * ((long) t * blocks + b), s);
                 long c0 = (long) t * in + (long) b * W4Weights.BLOCK;
                 for (int i = 0; i < W4Weights.BLOCK; i++) {
@@ -214,7 +215,7 @@ public final class ActivationQuant {
                 long base = xOff + 4L * ((long) t * src + layout.start(b));
                 int n = layout.length(b);
                 float m = signedExtreme(x, base, n);
-                float s = eightBit[b] ? Math.abs(m) / 127 : m / -8f;
+                float s = eightBit[b] ? Math.abs(m) / 127 : layout.activationClip() * m / -8f;
                 scales.set(F32, 4L * ((long) t * blocks + b), s);
                 block(x, base, n, s, eightBit[b] ? -127 : -8, eightBit[b] ? 127 : 7,
                         (long) t * in + (long) b * W4Weights.BLOCK);

@@ -18,6 +18,12 @@ import java.lang.foreign.MemorySegment;
  * layout, {@link #padded()} false), and then the activations are quantized straight from the producer's buffer.
  *
  * <p>Reading each block is one contiguous range of the producer's output: no gather at run time.
+ *
+ * <p><b>Activation clipping</b> ({@link #activationClip()}, a plan field the quantizer reads): an A4 block's scale is
+ * {@code clip · m/−8} for its signed extreme {@code m}, codes clamped to −8..7. A ratio below 1 saturates the block's
+ * few largest values and spends the 16 codes on the bulk: on stories260K the conversion's default 0.9 is the largest
+ * single gain of the W4A4 recipe (docs/w4a4.md). 1 is the unclipped rule. A8 blocks are never clipped. The device
+ * and fused quantizers must read it too; a quantizer that ignores it computes the unclipped rule.
  */
 public final class ChannelBlocks {
     private final int in;
@@ -26,8 +32,15 @@ public final class ChannelBlocks {
     private final int[] start;
     private final int[] length;
     private final boolean[] eightBit;
+    private final float activationClip;
 
-    private ChannelBlocks(int in, int span, int eightBitChannels, int[] start, int[] length, boolean[] eightBit) {
+    private ChannelBlocks(int in, int span, int eightBitChannels, int[] start, int[] length, boolean[] eightBit,
+            float activationClip) {
+        if (!(activationClip > 0 && activationClip <= 1)) {
+            throw new ShapeMismatchException("channel blocks: activation clip " + activationClip
+                    + " outside (0, 1]");
+        }
+        this.activationClip = activationClip;
         this.in = in;
         this.span = span;
         this.eightBitChannels = eightBitChannels;
@@ -66,7 +79,17 @@ public final class ChannelBlocks {
         fill(start, length, 0, 0, eightBitChannels, span);
         fill(start, length, b8, eightBitChannels, in - eightBitChannels, span);
         java.util.Arrays.fill(eightBit, 0, b8, true);
-        return new ChannelBlocks(in, span, eightBitChannels, start, length, eightBit);
+        return new ChannelBlocks(in, span, eightBitChannels, start, length, eightBit, 1f);
+    }
+
+    /** This layout with A4 blocks' scales at {@code clip · m/−8} (in (0, 1]; 1 = unclipped). */
+    public ChannelBlocks withActivationClip(float clip) {
+        return new ChannelBlocks(in, span, eightBitChannels, start, length, eightBit, clip);
+    }
+
+    /** The A4 blocks' clip ratio: their scale is {@code activationClip · m/−8} for the signed extreme {@code m}. */
+    public float activationClip() {
+        return activationClip;
     }
 
     private static int blocksOf(int channels, int span) {
@@ -151,6 +174,7 @@ public final class ChannelBlocks {
     @Override
     public String toString() {
         return in + " channels, " + eightBitChannels + " A8, " + blocks() + " blocks of " + span + " (" + eightBitBlocks()
-                + " A8)" + (padded() ? ", zero-padded to " + width() : "");
+                + " A8)" + (padded() ? ", zero-padded to " + width() : "")
+                + (activationClip < 1 ? ", A4 clipped at " + activationClip + "x" : "");
     }
 }

@@ -134,6 +134,69 @@ public final class W4Weights {
         return new W4Weights(rows, in, group, codes, scales);
     }
 
+    /** Clip ratios {@link #quantizeClipped} tries: {@code 1, 1 − 1/40, …}, down to {@code 1/2}. */
+    public static final int CLIP_RATIOS = 21;
+
+    /**
+     * As {@link #quantizeFullRange} with each group's scale chosen to minimise its weighted squared error: for
+     * ratios {@code r = 1, 0.975, …, 0.5}, {@code s = r·m/−8} ({@code m} the group's signed extreme) and
+     * {@code E(r) = Σ_i importance[c_i]·(w_i − s·q_i)²}; the smallest {@code E} wins, ties to the larger {@code r}
+     * (so {@code r = 1}, the plain rule, unless clipping strictly helps). A ratio below 1 clips the extreme to −8 or
+     * 7 and spends the 16 codes on the bulk of the group. {@code importance[c]} weighs input column {@code c}: the
+     * calibration mean square {@code E[x_c²]} of the activation it multiplies makes {@code E} the expected squared
+     * error of this group's part of the dot product for uncorrelated channels (AWQ/GPTQ-lite); null weighs every
+     * column 1 (the group's own MSE). Storage is the same as {@link #quantizeFullRange}: one scale per group.
+     */
+    public static W4Weights quantizeClipped(MemorySegment w, long wOff, int rows, int in, int group,
+            float[] importance, SegmentAllocator allocator) {
+        requireShape(rows, in, group);
+        QuantVectors.requireBytes(w, wOff, 4L * rows * in, "W4 quantize source");
+        if (importance != null && importance.length != in) {
+            throw new ShapeMismatchException("W4 importance has " + importance.length + " entries for " + in
+                    + " columns");
+        }
+        MemorySegment codes = allocator.allocate((long) rows * in / 2, 64);
+        MemorySegment scales = allocator.allocate(4L * rows * (in / group), 64);
+        int groups = in / group;
+        float[] v = new float[group];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < groups; g++) {
+                long base = wOff + 4L * ((long) r * in + (long) g * group);
+                float m = 0;
+                for (int i = 0; i < group; i++) {
+                    v[i] = w.get(F32, base + 4L * i);
+                    if (Math.abs(v[i]) > Math.abs(m)) {
+                        m = v[i];
+                    }
+                }
+                float best = m / -8f;
+                double bestErr = Double.POSITIVE_INFINITY;
+                for (int k = 0; k < CLIP_RATIOS && m != 0; k++) {
+                    float s = (1f - k / 40f) * m / -8f;
+                    double err = 0;
+                    for (int i = 0; i < group; i++) {
+                        double e = v[i] - s * (float) code(v[i], s);
+                        err += (importance == null ? 1 : importance[g * group + i]) * e * e;
+                    }
+                    if (err < bestErr) {
+                        bestErr = err;
+                        best = s;
+                    }
+                }
+                scales.set(F32, 4L * ((long) r * groups + g), best);
+                for (int i = 0; i < group; i++) {
+                    setCode(codes, r, in, g * group + i, code(v[i], best));
+                }
+            }
+        }
+        return new W4Weights(rows, in, group, codes, scales);
+    }
+
+    /** The full-range code of {@code w} at scale {@code s}: {@code clamp(rint(w/s), −8, 7)}, 0 for {@code s = 0}. */
+    private static int code(float w, float s) {
+        return s == 0 ? 0 : (int) Math.max(-8, Math.min(7, Math.rint(w / s)));
+    }
+
     /** Byte offset of element {@code c}'s byte in row {@code r}, and whether it is the high nibble ({@code c%128 >= 64}). */
     static long byteOf(int r, int in, int c) {
         return (long) r * (in / 2) + (long) (c / BLOCK) * BLOCK_BYTES + (c % BLOCK_BYTES);

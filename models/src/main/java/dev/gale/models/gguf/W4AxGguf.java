@@ -28,7 +28,8 @@ import java.util.Map;
  *   <li>{@code gale.w4ax.version} (UINT32, 1), {@code gale.w4ax.scheme} ({@code w4a4}/{@code w4a8}),
  *       {@code gale.w4ax.group} (UINT32: 32, 64 or 128), {@code gale.w4ax.activation_span} (UINT32: 32, 64 or
  *       128 channels per activation scale), {@code gale.w4ax.fmpq} (BOOL),
- *       {@code gale.w4ax.outlier_factor} (FLOAT32, 0 without FMPQ);</li>
+ *       {@code gale.w4ax.outlier_factor} (FLOAT32, 0 without FMPQ), {@code gale.w4ax.activation_clip} (FLOAT32 in
+ *       (0, 1], the A4 activation blocks' clip ratio; optional, 1 when absent);</li>
  *   <li>{@code gale.fmpq.residual_order} (ARRAY of INT32, {@code dim} entries): the original residual channel at
  *       each position, and {@code gale.fmpq.blk.N.ffn_order} (ARRAY of INT32, {@code hidden} entries) per layer;</li>
  *   <li>{@code gale.w4ax.<tensor>.a8_channels} (UINT32) per matrix: its input's leading channels kept A8, which with
@@ -46,6 +47,8 @@ public final class W4AxGguf {
     public static final String FMPQ = "gale.w4ax.fmpq";
     public static final String SPAN = "gale.w4ax.activation_span";
     public static final String FACTOR = "gale.w4ax.outlier_factor";
+    /** The A4 activation blocks' clip ratio, FLOAT32 in (0, 1]; absent in files written before it: 1. */
+    public static final String ACTIVATION_CLIP = "gale.w4ax.activation_clip";
     public static final String RESIDUAL_ORDER = "gale.fmpq.residual_order";
     private static final String[] MATRICES = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down",
         "ffn_up"};
@@ -77,7 +80,7 @@ public final class W4AxGguf {
         LlamaGguf.putConfig(w, c, WeightType.F32);
         model.tokenizer().ifPresent(t -> GgufVocabulary.write(t, w));
         w.put(VERSION, GgufValue.u32(1)).put(SCHEME, GgufValue.string(x.scheme())).put(GROUP, GgufValue.u32(x.group()))
-                .put(SPAN, GgufValue.u32(x.span()))
+                .put(SPAN, GgufValue.u32(x.span())).put(ACTIVATION_CLIP, GgufValue.f32(x.activationClip()))
                 .put(FMPQ, new GgufValue(GgufType.BOOL, x.fmpq())).put(FACTOR, GgufValue.f32(x.outlierFactor()))
                 .put(RESIDUAL_ORDER, ints(x.residualOrder()));
         for (int l = 0; l < c.layers(); l++) {
@@ -120,6 +123,10 @@ public final class W4AxGguf {
         if (span != 32 && span != 64 && span != 128) {
             throw m.error(SPAN, "activation span " + span + " is not 32, 64 or 128");
         }
+        float clip = m.float32(ACTIVATION_CLIP, 1f);
+        if (!(clip > 0 && clip <= 1)) {
+            throw m.error(ACTIVATION_CLIP, "activation clip ratio " + clip + " is not in (0, 1]");
+        }
         GgufValue fv = m.get(FMPQ);
         if (fv.type() != GgufType.BOOL) {
             throw m.error(FMPQ, "expected BOOL, found " + fv.type());
@@ -151,7 +158,7 @@ public final class W4AxGguf {
                     {dim, hid}, {hid, dim}};
                 for (int k = 0; k < MATRICES.length; k++) {
                     mats[k] = matrix(g, backing, matrices, TensorNames.layer(i, MATRICES[k]), shapes[k], group,
-                            span, scheme, fmpq);
+                            span, clip, scheme, fmpq);
                 }
                 layers.add(new LlamaWeights.Layer(f32(g, backing, TensorNames.layer(i, "attn_norm"), dim),
                         mats[0], mats[1], mats[2], mats[3], f32(g, backing, TensorNames.layer(i, "ffn_norm"), dim),
@@ -159,7 +166,7 @@ public final class W4AxGguf {
             }
             WeightTensor norm = f32(g, backing, TensorNames.FINAL_NORM, dim);
             WeightTensor cls = c.sharedClassifier() ? embd : f32(g, backing, TensorNames.CLASSIFIER, c.vocab(), dim);
-            W4AxMatrices info = new W4AxMatrices(scheme, group, span, fmpq, factor, residual, ffn, matrices);
+            W4AxMatrices info = new W4AxMatrices(scheme, group, span, clip, fmpq, factor, residual, ffn, matrices);
             return new LlamaModel(c, new LlamaWeights(embd, layers, norm, cls, backing), tok,
                     java.util.Optional.of(info));
         } catch (RuntimeException e) {
@@ -195,7 +202,7 @@ public final class W4AxGguf {
 
     /** Matrix {@code name} of logical {@code shape} [rows, in]: its codes and scales, checked against its layout. */
     private static WeightTensor matrix(GgufFile g, List<Buffer> backing, Map<WeightTensor, W4AxMatrices.Matrix> out,
-            String name, long[] shape, int group, int span, String scheme, boolean fmpq) {
+            String name, long[] shape, int group, int span, float clip, String scheme, boolean fmpq) {
         GgufMetadata m = g.metadata();
         int rows = (int) shape[0];
         int in = (int) shape[1];
@@ -205,7 +212,7 @@ public final class W4AxGguf {
             throw m.error(key, a8 + " A8 channels of " + in + " contradicts scheme " + scheme
                     + (fmpq ? " with" : " without") + " FMPQ");
         }
-        ChannelBlocks layout = ChannelBlocks.split(in, a8, span);
+        ChannelBlocks layout = ChannelBlocks.split(in, a8, span).withActivationClip(clip);
         long[] codesShape = {rows, layout.width() / 2};
         GgufTensorInfo ci = g.tensor(name);
         if (ci.type() != WeightType.I8 || !Arrays.equals(ci.shape(), codesShape)) {

@@ -36,12 +36,31 @@ public final class Calibration {
      */
     public static final int MIN_TOKENS = 2 * WINDOW;
 
-    /** Per matrix (by identity), the per-input-channel {@code max|x|} over {@code tokens} positions. */
-    public record Stats(Map<WeightTensor, float[]> maxAbs, int tokens) {
+    /**
+     * Per matrix (by identity), the per-input-channel {@code max|x|} (FMPQ's outlier rule, the smoothing scales) and
+     * mean square {@code E[x²]} (the weights' error weights, {@link dev.gale.kernels.quant.W4Weights#quantizeClipped})
+     * over {@code tokens} positions. {@code meanSquare} may be empty (statistics built by hand), and then only the
+     * maxima are available.
+     */
+    public record Stats(Map<WeightTensor, float[]> maxAbs, Map<WeightTensor, float[]> meanSquare, int tokens) {
+        /** Maxima only. */
+        public Stats(Map<WeightTensor, float[]> maxAbs, int tokens) {
+            this(maxAbs, Map.of(), tokens);
+        }
+
         public float[] of(WeightTensor t) {
-            float[] s = maxAbs.get(t);
+            return get(maxAbs, t, "max|x|");
+        }
+
+        /** The per-channel mean square of {@code t}'s input. */
+        public float[] meanSquareOf(WeightTensor t) {
+            return get(meanSquare, t, "mean square");
+        }
+
+        private static float[] get(Map<WeightTensor, float[]> m, WeightTensor t, String what) {
+            float[] s = m.get(t);
             if (s == null) {
-                throw new IllegalArgumentException("no calibration statistics for " + t);
+                throw new IllegalArgumentException("no calibration statistics (" + what + ") for " + t);
             }
             return s;
         }
@@ -62,11 +81,14 @@ public final class Calibration {
         }
         int n = ids.length / WINDOW * WINDOW;
         Map<WeightTensor, float[]> stats = new IdentityHashMap<>();
+        Map<WeightTensor, Observer> observers = new IdentityHashMap<>();
         try (BoundWeights w = new BoundWeights(model); RootAllocator alloc = new RootAllocator()) {
             w.wrapMatmuls(b -> {
                 float[] s = new float[(int) b.tensor().rowLength()];
                 stats.put(b.tensor(), s);
-                return new BoundWeights.Bound(b.tensor(), b.buffer(), new Observer(b.op(), s));
+                Observer obs = new Observer(b.op(), s);
+                observers.put(b.tensor(), obs);
+                return new BoundWeights.Bound(b.tensor(), b.buffer(), obs);
             });
             LlamaSession.Options o = LlamaSession.Options.greedy(dev.gale.core.device.Devices.cpu(), WINDOW);
             for (int start = 0; start < n; start += WINDOW) {
@@ -79,7 +101,9 @@ public final class Calibration {
                 }
             }
         }
-        return new Stats(stats, n);
+        Map<WeightTensor, float[]> meanSquare = new IdentityHashMap<>();
+        observers.forEach((t, obs) -> meanSquare.put(t, obs.meanSquare()));
+        return new Stats(stats, meanSquare, n);
     }
 
     /** Up to {@code n} tokens of {@code text}, as many as it has. */
@@ -98,14 +122,28 @@ public final class Calibration {
         }
     }
 
-    /** A matmul that also folds its input's per-channel {@code max|x|} into {@code maxAbs} (CPU only). */
+    /**
+     * A matmul that also folds its input's per-channel {@code max|x|} into {@code maxAbs} and its sum of squares into
+     * a double sum (CPU only).
+     */
     private static final class Observer implements Op {
         private final Op inner;
         private final float[] maxAbs;
+        private final double[] sumSquares;
+        private long rows;
 
         Observer(Op inner, float[] maxAbs) {
             this.inner = inner;
             this.maxAbs = maxAbs;
+            this.sumSquares = new double[maxAbs.length];
+        }
+
+        float[] meanSquare() {
+            float[] m = new float[sumSquares.length];
+            for (int c = 0; c < m.length; c++) {
+                m[c] = rows == 0 ? 0 : (float) (sumSquares[c] / rows);
+            }
+            return m;
         }
 
         @Override
@@ -140,8 +178,10 @@ public final class Calibration {
                         float v = Math.abs(x.getAtIndex(ValueLayout.JAVA_FLOAT, t * in + c));
                         // NaN propagates (Math.max): a channel that overflowed ranks as the strongest outlier
                         maxAbs[c] = Math.max(maxAbs[c], v);
+                        sumSquares[c] += (double) v * v;
                     }
                 }
+                rows += tokens;
             }
         }
     }

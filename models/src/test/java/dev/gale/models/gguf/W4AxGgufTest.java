@@ -157,6 +157,13 @@ class W4AxGgufTest {
         assertEquals(W4AxGguf.VERSION, rejected(b -> b.putInt(v, 2)).field());
         int sc = valueOffset(W4AxGguf.SCHEME) + 8 + 3; // "w4a4": the last character
         assertEquals(W4AxGguf.SCHEME, rejected(b -> b.put(sc, (byte) '9')).field());
+        int c = valueOffset(W4AxGguf.ACTIVATION_CLIP);
+        assertEquals(1f, ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getFloat(c));
+        for (float bad : new float[] {0f, -0.5f, 1.01f, Float.NaN}) {
+            ModelFormatException e = rejected(b -> b.putFloat(c, bad));
+            assertEquals(W4AxGguf.ACTIVATION_CLIP, e.field());
+            assertTrue(e.getMessage().contains("not in (0, 1]"), e.getMessage());
+        }
     }
 
     @Test

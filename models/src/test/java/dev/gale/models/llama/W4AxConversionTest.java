@@ -179,7 +179,8 @@ class W4AxConversionTest {
         Path out = dir.resolve("w4a4.gguf");
         try (LlamaModel m = synthetic(dir);
              LlamaModel w = W4AxConversion.convert(m, outlierStats(m, new int[] {2, 9}),
-                     new W4AxConversion.Options("w4a4", 64, true, 8f, 32))) {
+                     new W4AxConversion.Options("w4a4", 64, true, 8f, 32, true, 0f, 0.875f))) {
+            assertTrue(w.w4ax().get().describe().contains("clipped at 0.875x"), w.w4ax().get().describe());
             W4AxGguf.write(w, out);
             try (LlamaModel back = LlamaGguf.load(out)) {
                 assertEquals(w.w4ax().get().describe(), back.w4ax().orElseThrow().describe());
@@ -239,8 +240,12 @@ class W4AxConversionTest {
                 for (WeightTensor t : List.of(l.wq(), l.wo(), l.w1(), l.w2())) {
                     float[] v = s.of(t);
                     assertEquals(t.rowLength(), v.length);
+                    float[] ms = s.meanSquareOf(t);
                     for (int c = 0; c < v.length; c++) {
                         assertTrue(v[c] > 0, t + ": channel " + c + " has no calibration magnitude");
+                        // a mean of squares is positive and at most the largest square (float rounding aside)
+                        assertTrue(ms[c] > 0 && ms[c] <= v[c] * v[c] * (1 + 1e-6), t + ": channel " + c
+                                + " mean square " + ms[c] + ", max " + v[c]);
                     }
                 }
             }
@@ -252,5 +257,68 @@ class W4AxConversionTest {
         assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a8", 32, true, 8f, 128));
         assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a4", 48, false, 0, 128));
         assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a4", 32, false, 0, 16));
+        assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a4", 32, false, 0, 32,
+                true, 1f, 1f));
+        assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a4", 32, false, 0, 32,
+                true, 0f, 0f));
+        assertThrows(IllegalArgumentException.class, () -> new W4AxConversion.Options("w4a4", 32, false, 0, 32,
+                true, 0f, 1.1f));
+    }
+
+    /** A calibration over a random-letter text of 512 tokens (the synthetic model's vocabulary is letters). */
+    static Calibration.Stats calibrate(LlamaModel m) {
+        StringBuilder text = new StringBuilder();
+        Random r = new Random(5);
+        for (int i = 0; i < 1500; i++) {
+            text.append((char) ('a' + r.nextInt(26))).append(i % 7 == 0 ? " " : "");
+        }
+        return Calibration.collect(m, m.tokenizer().orElseThrow(), "random", text.toString(), 512);
+    }
+
+    @Test
+    void smoothedModelComputesTheSameLogitsAndItsStatisticsAreItsOwn() {
+        try (LlamaModel m = synthetic(dir)) {
+            assertThrows(IllegalArgumentException.class, () -> W4AxConversion.convert(m, null,
+                    new W4AxConversion.Options("w4a4", 32, false, 0, 32, true, 0.5f, 1f)));
+            Calibration.Stats stats = calibrate(m);
+            W4AxConversion.Smoothed sm = W4AxConversion.smooth(m, stats, 0.5f);
+            try (LlamaModel s = sm.model()) {
+                float[][] a = logits(m, IDS);
+                float[][] b = logits(s, IDS);
+                for (int t = 0; t < IDS.length; t++) {
+                    double scale = 0;
+                    for (float v : a[t]) {
+                        scale = Math.max(scale, Math.abs(v));
+                    }
+                    // each weight is rounded once more (w·s_c in F32) and the norm gain once (g/s_c): a few ulps
+                    for (int v = 0; v < a[t].length; v++) {
+                        assertEquals(a[t][v], b[t][v], 2e-5 * scale, "token " + t + " logit " + v);
+                    }
+                }
+                // the rescaled statistics are what a calibration of the smoothed model measures
+                Calibration.Stats again = calibrate(s);
+                boolean moved = false;
+                for (int l = 0; l < CONFIG.layers(); l++) {
+                    LlamaWeights.Layer x = s.weights().layers().get(l);
+                    LlamaWeights.Layer o = m.weights().layers().get(l);
+                    for (int k : new int[] {1, 4, 6, 7}) { // wq, wo, w1, w2: the four inputs
+                        float[] want = sm.stats().of(x.all().get(k));
+                        float[] got = again.of(x.all().get(k));
+                        float[] before = stats.of(o.all().get(k));
+                        for (int c = 0; c < want.length; c++) {
+                            assertEquals(want[c], got[c], 1e-4 * want[c], "layer " + l + " " + x.all().get(k)
+                                    + " channel " + c);
+                            moved |= Math.abs(want[c] - before[c]) > 0.01 * before[c];
+                        }
+                        float[] wantMs = sm.stats().meanSquareOf(x.all().get(k));
+                        float[] gotMs = again.meanSquareOf(x.all().get(k));
+                        for (int c = 0; c < want.length; c++) {
+                            assertEquals(wantMs[c], gotMs[c], 1e-3 * wantMs[c], "mean square, channel " + c);
+                        }
+                    }
+                }
+                assertTrue(moved, "smoothing changed no activation");
+            }
+        }
     }
 }

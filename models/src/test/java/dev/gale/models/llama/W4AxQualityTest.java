@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * W4A4 on stories260K (needs ../shared; skips with the reason when absent, fails under GALE_REQUIRE_SHARED=1):
- * FMPQ calibrated on Emma beats naive W4A4 on Pride and Prejudice, and W4A8 stays near F32. A short text (two
+ * FMPQ calibrated on Emma beats naive W4A4 (with the same weights and activation clipping) on Pride and Prejudice
+ * and stays within 10 % of F32 with an INT4 KV cache, and W4A8 stays near F32. A short text (two
  * windows of 256 tokens, the minimum calibration) keeps the test quick; docs/w4a4.md has the long table.
  */
 class W4AxQualityTest {
@@ -43,24 +44,29 @@ class W4AxQualityTest {
             double fmpq;
             double naive;
             double a8;
-            try (LlamaModel m = W4AxConversion.convert(f32, stats, new W4AxConversion.Options("w4a4", 32, true, 2f,
-                    32))) {
+            // the recipe of docs/w4a4.md; the naive model gets the same weights' treatment (clip search weighted
+            // by the same calibration) and activation clip, so the two differ by FMPQ alone
+            float clip = W4AxConversion.Options.DEFAULT_ACTIVATION_CLIP;
+            try (LlamaModel m = W4AxConversion.convert(f32, stats, new W4AxConversion.Options("w4a4", 32, true,
+                    W4AxConversion.Options.DEFAULT_FACTOR, 32, true, 0f, clip))) {
                 fmpq = ppl(m, tok, text);
             }
-            try (LlamaModel m = W4AxConversion.convert(f32, null, new W4AxConversion.Options("w4a4", 32, false, 0,
-                    32))) {
+            try (LlamaModel m = W4AxConversion.convert(f32, stats, new W4AxConversion.Options("w4a4", 32, false, 0,
+                    32, true, 0f, clip))) {
                 naive = ppl(m, tok, text);
             }
-            try (LlamaModel m = W4AxConversion.convert(f32, null, new W4AxConversion.Options("w4a8", 32, false, 0,
-                    128))) {
+            try (LlamaModel m = W4AxConversion.convert(f32, stats, new W4AxConversion.Options("w4a8", 32, false, 0,
+                    128, true, 0f, 1f))) {
                 a8 = ppl(m, tok, text);
             }
             String all = String.format(Locale.ROOT, "int4 KV, %d tokens: f32 %.3f, w4a8 %.3f, w4a4 fmpq %.3f, "
                     + "w4a4 naive %.3f", TOKENS, base, a8, fmpq, naive);
             System.out.println(all);
             assertTrue(fmpq < naive, all);
-            assertTrue(a8 < 1.15 * base, all);
-            assertTrue(fmpq < 1.25 * base, all);
+            // measured: f32 35.46, w4a8 35.11, fmpq 36.70 (+3.5 %), naive 37.02; the goal is W4A4-FMPQ + KV4 within
+            // 10 % of F32 (issue 6), W4A8 within 5 %
+            assertTrue(a8 < 1.05 * base, all);
+            assertTrue(fmpq < 1.10 * base, all);
         }
     }
 }
