@@ -108,30 +108,7 @@ public final class W4Weights {
      */
     public static W4Weights quantizeFullRange(MemorySegment w, long wOff, int rows, int in, int group,
             SegmentAllocator allocator) {
-        requireShape(rows, in, group);
-        QuantVectors.requireBytes(w, wOff, 4L * rows * in, "W4 quantize source");
-        MemorySegment codes = allocator.allocate((long) rows * in / 2, 64);
-        MemorySegment scales = allocator.allocate(4L * rows * (in / group), 64);
-        int groups = in / group;
-        for (int r = 0; r < rows; r++) {
-            for (int g = 0; g < groups; g++) {
-                long base = wOff + 4L * ((long) r * in + (long) g * group);
-                float m = 0;
-                for (int i = 0; i < group; i++) {
-                    float v = w.get(F32, base + 4L * i);
-                    if (Math.abs(v) > Math.abs(m)) {
-                        m = v;
-                    }
-                }
-                float s = m / -8f;
-                scales.set(F32, 4L * ((long) r * groups + g), s);
-                for (int i = 0; i < group; i++) {
-                    int q = s == 0 ? 0 : (int) Math.max(-8, Math.min(7, Math.rint(w.get(F32, base + 4L * i) / s)));
-                    setCode(codes, r, in, g * group + i, q);
-                }
-            }
-        }
-        return new W4Weights(rows, in, group, codes, scales);
+        return quantizeSearch(w, wOff, rows, in, group, null, 1, allocator); // ratio 1 only: the plain rule
     }
 
     /** Clip ratios {@link #quantizeClipped} tries: {@code 1, 1 − 1/40, …}, down to {@code 1/2}. */
@@ -149,6 +126,12 @@ public final class W4Weights {
      */
     public static W4Weights quantizeClipped(MemorySegment w, long wOff, int rows, int in, int group,
             float[] importance, SegmentAllocator allocator) {
+        return quantizeSearch(w, wOff, rows, in, group, importance, CLIP_RATIOS, allocator);
+    }
+
+    /** The first {@code ratios} of {@link #quantizeClipped}'s clip ratios searched per group. */
+    private static W4Weights quantizeSearch(MemorySegment w, long wOff, int rows, int in, int group,
+            float[] importance, int ratios, SegmentAllocator allocator) {
         requireShape(rows, in, group);
         QuantVectors.requireBytes(w, wOff, 4L * rows * in, "W4 quantize source");
         if (importance != null && importance.length != in) {
@@ -171,7 +154,7 @@ public final class W4Weights {
                 }
                 float best = m / -8f;
                 double bestErr = Double.POSITIVE_INFINITY;
-                for (int k = 0; k < CLIP_RATIOS && m != 0; k++) {
+                for (int k = 0; k < ratios && m != 0; k++) {
                     float s = (1f - k / 40f) * m / -8f;
                     double err = 0;
                     for (int i = 0; i < group; i++) {
