@@ -91,19 +91,26 @@ final class GenerateCommand implements Gale.Command {
             String modelId = resume != null || a.has("save-kv") ? ModelIdentity.of(m) : null;
             int pending = -1;
             int cached = 0;
-            if (resume != null) {
+            // Opened (mapped and checksummed) once: the session takes it over.
+            MappedKvCache saved = resume == null ? null
+                    : KvCacheFile.open(resume, modelId, kv.name().toLowerCase(Locale.ROOT));
+            if (saved != null) {
                 // The saved cache fixes the capacity; --steps then counts the tokens to generate after it.
-                try (MappedKvCache saved = KvCacheFile.open(resume, modelId, kv.name().toLowerCase(Locale.ROOT))) {
+                try {
                     Map<String, String> attrs = saved.header().attributes();
                     capacity = policy.budget() > 0 ? policy.budget() : Integer.parseInt(attrs.get("capacity"));
                     pending = Integer.parseInt(attrs.getOrDefault("next", "-1"));
                     cached = Math.toIntExact(saved.header().tokens());
+                } catch (RuntimeException e) {
+                    saved.close();
+                    throw new IllegalArgumentException(resume + ": not a cache saved by gale generate (" + e + ")",
+                            e);
                 }
             }
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
                     temperature == 0 ? 1f : topP, seed, false, policy);
-            try (LlamaSession s = resume == null ? new LlamaSession(w, alloc, "cli", o)
-                    : LlamaSession.resume(w, alloc, "cli", o, resume, modelId)) {
+            try (LlamaSession s = saved == null ? new LlamaSession(w, alloc, "cli", o)
+                    : LlamaSession.resume(w, alloc, "cli", o, saved)) {
                 int end = policy.budget() > 0 ? cached + steps : Math.min(capacity, cached + steps);
                 if (resume != null) {
                     out.println("(resumed " + cached + " cached tokens from " + resume + ")");

@@ -443,8 +443,22 @@ public final class LlamaSession implements AutoCloseable {
      */
     public static LlamaSession resume(BoundWeights weights, BufferAllocator allocator, String name, Options options,
             Path file, String modelId) {
-        MappedKvCache m = KvCacheFile.open(file, modelId, precision(options.kv()));
+        return resume(weights, allocator, name, options, KvCacheFile.open(file, modelId, precision(options.kv())));
+    }
+
+    /**
+     * {@link #resume(BoundWeights, BufferAllocator, String, Options, Path, String)} over a cache already opened (and
+     * checked) by {@link KvCacheFile#open}, for a caller that read its header first (the CLI takes the capacity from
+     * it): the file is mapped and checksummed once. The session owns {@code m} from here on, closed on failure too.
+     */
+    public static LlamaSession resume(BoundWeights weights, BufferAllocator allocator, String name, Options options,
+            MappedKvCache m) {
+        Path file = m.file();
         try {
+            if (!m.header().precision().equals(precision(options.kv()))) {
+                throw new KvCacheFileException(file, "gale.kv.precision", -1, "holds " + m.header().precision()
+                        + " KV, this session asks for " + precision(options.kv()));
+            }
             LlamaConfig c = weights.config();
             Map<String, String> a = m.header().attributes();
             if (!m.header().policy().equals(options.policy().toString())) {
@@ -478,7 +492,7 @@ public final class LlamaSession implements AutoCloseable {
      */
     private Buffer evictingRegion(String name, long bytes) {
         Buffer b = resumed == null ? kv.allocate(name, DType.U8, bytes) : resumed.region(name);
-        if (b.dtype() != DType.U8 || b.length() != bytes) {
+        if (resumed != null && (b.dtype() != DType.U8 || b.length() != bytes)) {
             throw new KvCacheFileException(resumed.file(), "region " + name, -1, "holds " + b.length() + " "
                     + b.dtype() + ", this session's " + options.policy() + " cache needs " + bytes + " U8");
         }
