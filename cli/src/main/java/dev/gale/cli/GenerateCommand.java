@@ -32,7 +32,7 @@ final class GenerateCommand implements Gale.Command {
             + "[--prompt TEXT] [--steps N] [--temperature T] [--top-p P] [--seed S] [--device cpu|opencl:N] "
             + "[--weights f32|q8_0|q4_0|w4a4|w4a8] " + W4AxChoice.USAGE + " [--kv f32|f16|int8|int4|int2] "
             + "[--kv-policy full|sinks:S,window:W|h2o:heavy:H,recent:R] [--kv-capacity N] [--save-kv FILE] "
-            + "[--resume-kv FILE]";
+            + "[--resume-kv FILE] [--fallback none|cpu]";
 
     @Override
     public String summary() {
@@ -53,10 +53,11 @@ final class GenerateCommand implements Gale.Command {
         KvPolicy policy;
         Device device;
         W4AxChoice w4 = null;
+        boolean fallback;
         try {
             Set<String> known = new java.util.HashSet<>(Set.of("model", "tokenizer", "prompt", "steps",
                     "temperature", "top-p", "seed", "device", "kv", "kv-policy", "weights", "save-kv", "resume-kv",
-                    "kv-capacity"));
+                    "kv-capacity", "fallback"));
             known.addAll(W4AxChoice.OPTIONS);
             a = CliArgs.parse("generate", args, known);
             model = Path.of(a.require("model"));
@@ -73,6 +74,9 @@ final class GenerateCommand implements Gale.Command {
                     .toUpperCase(Locale.ROOT));
             policy = KvPolicy.parse(a.get("kv-policy", "full"));
             device = Devices.byId(a.get("device", "cpu"));
+            // Ops with no kernel on the device (the session-owned KIVI, sink and H2O caches on OpenCL) are an
+            // error unless the user asks for them to run on the CPU; the plan printed at the end names each one.
+            fallback = a.choice("fallback", "none", List.of("none", "cpu")).equals("cpu");
         } catch (RuntimeException e) {
             out.println("gale generate: " + e.getMessage().replaceFirst("^gale generate: ", ""));
             out.println(USAGE);
@@ -108,7 +112,7 @@ final class GenerateCommand implements Gale.Command {
                 }
             }
             LlamaSession.Options o = new LlamaSession.Options(device, kv, capacity, temperature,
-                    temperature == 0 ? 1f : topP, seed, false, policy);
+                    temperature == 0 ? 1f : topP, seed, fallback, policy);
             try (LlamaSession s = saved == null ? new LlamaSession(w, alloc, "cli", o)
                     : LlamaSession.resume(w, alloc, "cli", o, saved)) {
                 int end = policy.budget() > 0 ? cached + steps : Math.min(capacity, cached + steps);
@@ -143,10 +147,20 @@ final class GenerateCommand implements Gale.Command {
                     out.println("last step: " + s.lastReport().tasks().size() + " tasks, "
                             + (s.lastReport().anyFallback() ? "with fallbacks" : "no fallback") + "; plan:");
                     out.println(s.describeDecodePlan().lines().limit(18).reduce((x, y) -> x + "\n" + y).orElse(""));
+                    List<String> fell = s.lastReport().tasks().stream().filter(t -> t.detail().startsWith("fallback"))
+                            .map(t -> t.task() + " -> " + t.device() + " " + t.path()).toList();
+                    if (!fell.isEmpty()) {
+                        out.println("fallbacks (--fallback cpu): " + fell.size() + " tasks: " + String.join(", ",
+                                fell.subList(0, Math.min(6, fell.size()))) + (fell.size() > 6 ? ", ..." : ""));
+                    }
                 }
             }
         } catch (RuntimeException e) {
-            out.println("gale generate: " + e.getMessage());
+            String msg = e.getMessage();
+            if (msg != null && msg.contains("has no implementation on") && !fallback) {
+                msg += " (--fallback cpu runs such tasks on the CPU and lists them)";
+            }
+            out.println("gale generate: " + msg);
             return 1;
         }
         return 0;

@@ -72,6 +72,31 @@ class ModelCommandsTest {
     }
 
     /**
+     * A KIVI cache on an OpenCL device: its append and attention have no device kernel in the decode graph, so the
+     * run is an error naming the task and the option, and with {@code --fallback cpu} it runs them on the CPU, lists
+     * them, and tells the same story as the CPU.
+     */
+    @Test
+    void generateOnOpenClNamesTheTasksWithoutAKernelAndFallsBackOnlyWhenAsked() {
+        Path stories = SharedTestFiles.require(SharedTestFiles.STORIES);
+        boolean openCl = dev.gale.core.device.Devices.all().stream().anyMatch(d -> d.id().equals("opencl:0"));
+        if (!openCl && "1".equals(System.getenv("GALE_REQUIRE_OPENCL"))) {
+            throw new AssertionError("GALE_REQUIRE_OPENCL=1 but no OpenCL device is present");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(openCl, "no OpenCL device");
+        String refused = run(1, "generate", "--model", stories.toString(), "--steps", "20", "--device", "opencl:0",
+                "--kv", "int4");
+        assertTrue(refused.contains("l0.kv_append") && refused.contains("--fallback cpu"), refused);
+        String cpu = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--kv", "int4");
+        String mixed = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--device", "opencl:0",
+                "--kv", "int4", "--fallback", "cpu");
+        assertEquals(cpu.substring(0, cpu.indexOf("---")), mixed.substring(0, mixed.indexOf("---")));
+        assertTrue(mixed.contains("with fallbacks") && mixed.contains("l0.attention -> cpu VECTOR_API")
+                && mixed.contains("l0.wq -> opencl:0 DEVICE_KERNEL"), mixed);
+        assertTrue(run(2, "generate", "--model", stories.toString(), "--fallback", "gpu").contains("none, cpu"));
+    }
+
+    /**
      * A run saved with room to continue, resumed by a second run, prints the uninterrupted run's text: the second
      * continues from the pending token at the saved position (greedy, so the texts must agree). A cache saved with
      * another precision is refused with the file's field named.
