@@ -7,6 +7,7 @@ import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.attention.AttentionSpec;
 import dev.gale.kernels.attention.HeadView;
+import dev.gale.kernels.attention.SinkAttentionOp;
 import dev.gale.kernels.attention.SinkKernels;
 import dev.gale.kernels.attention.SinkWindow;
 import dev.gale.kernels.attention.SinkWindowKv;
@@ -147,7 +148,8 @@ final class SinkOps {
                 ns[s] = kv.length(s);
             }
             try (Buffer seg = ints("segments", wl.segments()); Buffer ws = ints("workerStart", wl.workerStart());
-                 Buffer cos = pairTable("cos", su.rope(), true); Buffer sin = pairTable("sin", su.rope(), false);
+                 Buffer cos = SinkAttentionOp.pairTable("cos", su.rope(), su.rope().maxPositions(), true);
+                 Buffer sin = SinkAttentionOp.pairTable("sin", su.rope(), su.rope().maxPositions(), false);
                  Buffer len = ints("lengths", ns); Buffer ring = ints("ringHeads", heads);
                  Buffer partials = Ops.f32("partials", Math.max(1, wl.slots() * g * stride))) {
                 t.kernel(SinkKernels.class, kv.dtype() == DType.F16 ? "sinkDecodeF16" : "sinkDecodeF32",
@@ -229,17 +231,6 @@ final class SinkOps {
     }
 
     /** cos or sin per pair, {@code [p·d/2 + i]}, as the kernels read them. */
-    private static Buffer pairTable(String name, RopeTable rope, boolean cos) {
-        int half = rope.headDim() / 2;
-        float[] t = new float[rope.maxPositions() * half];
-        for (int p = 0; p < rope.maxPositions(); p++) {
-            for (int i = 0; i < half; i++) {
-                t[p * half + i] = cos ? rope.cos(p, i) : rope.sin(p, i);
-            }
-        }
-        return Buffers.f32(name, t);
-    }
-
     private static Buffer ints(String name, int[] values) {
         Buffer b = Buffers.allocate(name, DType.I32, Math.max(1, values.length));
         for (int i = 0; i < values.length; i++) {
@@ -266,22 +257,26 @@ final class SinkOps {
                     SinkWindowKv got = new SinkWindowKv(seqs, hkv, d, sinks, window, dtype, gotK.segment(),
                             gotV.segment(), null);
                     for (int step = 0; step < sinks + 2 * window + 1; step++) {
-                        float[] ks = Ops.random(r, seqs * hkv * d, 3);
-                        float[] vs = Ops.random(r, seqs * hkv * d, 3);
+                        // Odd steps append the second token of a two-token batch (the first is noise the kernel
+                        // must not read), as a prompt's launches do.
+                        int token = step % 2;
+                        int row = seqs * hkv * d;
+                        float[] ks = Ops.random(r, (token + 1) * row, 3);
+                        float[] vs = Ops.random(r, (token + 1) * row, 3);
                         try (Buffer kb = Buffers.f32("kNew", ks); Buffer vb = Buffers.f32("vNew", vs);
-                             Buffer slots = Buffers.allocate("slots", DType.I32, seqs)) {
+                             Buffer slots = Buffers.allocate("slots", DType.I32, (token + 1) * seqs)) {
                             for (int s = 0; s < seqs; s++) {
-                                long off = 4L * s * hkv * d;
+                                long off = 4L * (token * row + s * hkv * d);
                                 want.append(s, kb.segment(), off, vb.segment(), off);
                                 if (t.vectorApi()) {
                                     got.append(s, kb.segment(), off, vb.segment(), off);
                                 } else {
-                                    slots.setInt(s, got.window(s).append());
+                                    slots.setInt(token * seqs + s, got.window(s).append());
                                 }
                             }
                             if (!t.vectorApi()) {
                                 t.kernel(SinkKernels.class, dtype == DType.F16 ? "sinkAppendF16" : "sinkAppendF32",
-                                        Ops.elementGrid(seqs * hkv * d), kb, vb, gotK, gotV, slots, seqs * hkv, hkv,
+                                        Ops.elementGrid(row), kb, vb, gotK, gotV, slots, token, seqs * hkv, hkv,
                                         sinks + window, d);
                             }
                         }

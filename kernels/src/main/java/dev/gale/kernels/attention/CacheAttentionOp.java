@@ -11,8 +11,9 @@ import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /**
- * Decode attention over a session-owned cache of any layout (a KIVI quantized cache, a sink/ring cache) as a graph
- * launch: {@code (q [1, Hq, d] F32, out [1, Hq, d] F32)}. The cache is not a graph tensor: it keeps its own codes,
+ * Decode attention over a session-owned cache of any layout (a KIVI quantized cache; sink caches have
+ * {@link SinkAttentionOp}, which also runs on devices) as a graph launch: {@code (q [1, Hq, d] F32, out [1, Hq, d]
+ * F32)}. The cache is not a graph tensor: it keeps its own codes,
  * scales and residual windows, and implements {@link DecodeKv} with its dequantisation fused into the loop; the
  * planner picks the schedule from its lengths each run, and the report names it. The Vector API path only: the
  * cache's own reference (its {@code dequantize} then {@link AttentionReference}) is what the family's tests hold it to.

@@ -1,7 +1,5 @@
 package dev.gale.kernels.attention;
 
-import dev.gale.core.buffer.Buffer;
-import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.cpu.CpuDevice;
@@ -34,7 +32,7 @@ public final class DecodeAttentionOp extends KernelOp {
     private final DecodePlanner planner = DecodePlanner.standard();
     /** Per-thread runner and device scratch: plans run concurrently, and a decode step should not reallocate. */
     private final ThreadLocal<DecodeAttention> runners = ThreadLocal.withInitial(DecodeAttention::new);
-    private final ThreadLocal<Buffer[]> deviceScratch = ThreadLocal.withInitial(() -> new Buffer[4]);
+    private final DecodeLaunchBuffers deviceBuffers = new DecodeLaunchBuffers(0);
 
     public DecodeAttentionOp(AttentionSpec spec, DecodePlanner.Schedule schedule) {
         if (spec.window() != 0) {
@@ -72,7 +70,7 @@ public final class DecodeAttentionOp extends KernelOp {
     }
 
     /** Workers of a launch on {@code device}: pool threads on the CPU, resident work groups on a device. */
-    private static int workers(Device device) {
+    static int workers(Device device) {
         return device instanceof CpuDevice ? WorkerPool.shared().threads()
                 : DecodePlanner.deviceWorkers(device.capabilities());
     }
@@ -119,44 +117,17 @@ public final class DecodeAttentionOp extends KernelOp {
     @Override
     protected List<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
         DenseKv kv = kv(ctx);
-        WorkList list = planner.plan(schedule, DecodeShape.of(kv), workers(device));
         int g = spec.group();
         int d = spec.headDim();
-        Buffer[] b = deviceScratch.get();
-        Buffer segments = ints(b, 0, "decode.segments", list.segments());
-        Buffer workerStart = ints(b, 1, "decode.workerStart", list.workerStart());
-        Buffer tileSlots = ints(b, 2, "decode.tileSlots", list.tileSlots());
-        long partialFloats = Math.max(1L, (long) list.slots() * g * (d + 2));
-        if (b[3] == null || b[3].length() < partialFloats) {
-            if (b[3] != null) {
-                b[3].close();
-            }
-            b[3] = Buffers.allocate("decode.partials", DType.F32, partialFloats);
-        }
+        DecodeLaunchBuffers.Bound b = deviceBuffers.bind(planner.plan(schedule, DecodeShape.of(kv), workers(device)),
+                g, d);
         TensorDesc k = ctx.desc(1);
         String partial = k.dtype() == DType.F16 ? "partialF16" : "partialF32";
-        int tiles = list.tiles();
-        int outs = tiles * g * d;
         return List.of(
                 new KernelCall(DecodeKernels.class, partial,
-                        Grid.of1(list.workers() * PARTIAL_GROUP, PARTIAL_GROUP), segments, workerStart,
-                        ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), b[3], spec.kvHeads(), (int) k.dim(2),
+                        Grid.of1(b.list().workers() * PARTIAL_GROUP, PARTIAL_GROUP), b.segments(), b.workerStart(),
+                        ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), b.partials(), spec.kvHeads(), (int) k.dim(2),
                         spec.scale(), g, d, PARTIAL_GROUP),
-                new KernelCall(DecodeKernels.class, "merge", elementGrid(Math.max(1, outs)), tileSlots, b[3],
-                        ctx.buffer(4), tiles, g, d));
-    }
-
-    /** {@code values} in scratch buffer {@code i}, grown when too small (I32; at least one element). */
-    private static Buffer ints(Buffer[] b, int i, String name, int[] values) {
-        if (b[i] == null || b[i].length() < Math.max(1, values.length)) {
-            if (b[i] != null) {
-                b[i].close();
-            }
-            b[i] = Buffers.allocate(name, DType.I32, Math.max(1, values.length));
-        }
-        for (int j = 0; j < values.length; j++) {
-            b[i].setInt(j, values[j]);
-        }
-        return b[i];
+                DecodeLaunchBuffers.merge(b, ctx.buffer(4), g, d, elementGrid(b.outputs(g, d))));
     }
 }

@@ -32,9 +32,12 @@ import dev.gale.core.kernel.KernelContext;
  * RoPE ({@code SinkWindowKv} with no table) has no device kernel here. Local memory: {@code (2·g·d + g·group + 3·g)}
  * floats and {@code group} ints.
  *
- * <p><b>Append</b> ({@link #sinkAppendF32}, {@link #sinkAppendF16}): one item per element of {@code [seq][kvHead][d]},
- * {@code Grid.of1(roundUp(seqs·kvHeads·d, local), local)}; row {@code seq} goes to slot {@code slots[seq]}, which the
- * host's {@link SinkWindow#append} chose (the addressing state lives on the host; the device only moves data).
+ * <p><b>Append</b> ({@link #sinkAppendF32}, {@link #sinkAppendF16}): token {@code token} of {@code kNew/vNew}
+ * ({@code [token][seq][kvHead][d]}), one item per element of {@code [seq][kvHead][d]},
+ * {@code Grid.of1(roundUp(seqs·kvHeads·d, local), local)}; row {@code seq} goes to slot
+ * {@code slots[token·seqs + seq]}, which the host's {@link SinkWindow#append} chose (the addressing state lives on the
+ * host; the device only moves data). A prompt appends its tokens with one launch each, in order, so a window that
+ * wraps within the prompt keeps the latest token in each slot.
  */
 public final class SinkKernels {
     private SinkKernels() {
@@ -273,28 +276,30 @@ public final class SinkKernels {
     }
 
     @Kernel
-    public static void sinkAppendF32(KernelContext ctx, F32 kNew, F32 vNew, F32 k, F32 v, I32 slots, int rows,
-            int kvHeads, int capacity, int d) {
+    public static void sinkAppendF32(KernelContext ctx, F32 kNew, F32 vNew, F32 k, F32 v, I32 slots, int token,
+            int rows, int kvHeads, int capacity, int d) {
         int id = ctx.globalId(0);
         if (id >= rows * d) {
             return;
         }
         int row = id / d;
-        long dst = ((long) row * capacity + slots.get(row / kvHeads)) * d + id % d;
-        k.set(dst, kNew.get(id));
-        v.set(dst, vNew.get(id));
+        long src = (long) token * rows * d + id;
+        long dst = ((long) row * capacity + slots.get(token * (rows / kvHeads) + row / kvHeads)) * d + id % d;
+        k.set(dst, kNew.get(src));
+        v.set(dst, vNew.get(src));
     }
 
     @Kernel
-    public static void sinkAppendF16(KernelContext ctx, F32 kNew, F32 vNew, F16 k, F16 v, I32 slots, int rows,
-            int kvHeads, int capacity, int d) {
+    public static void sinkAppendF16(KernelContext ctx, F32 kNew, F32 vNew, F16 k, F16 v, I32 slots, int token,
+            int rows, int kvHeads, int capacity, int d) {
         int id = ctx.globalId(0);
         if (id >= rows * d) {
             return;
         }
         int row = id / d;
-        long dst = ((long) row * capacity + slots.get(row / kvHeads)) * d + id % d;
-        k.set(dst, kNew.get(id));
-        v.set(dst, vNew.get(id));
+        long src = (long) token * rows * d + id;
+        long dst = ((long) row * capacity + slots.get(token * (rows / kvHeads) + row / kvHeads)) * d + id % d;
+        k.set(dst, kNew.get(src));
+        v.set(dst, vNew.get(src));
     }
 }

@@ -88,6 +88,9 @@ public final class LlamaSession implements AutoCloseable {
     private final List<KiviCache> kivi;
     /** Per layer, the sink/ring cache under the sinks policy; null otherwise. */
     private final List<SinkWindowKv> sinks;
+    /** Per layer under the sinks policy: its K and V slot storage typed for the graph (views of the regions). */
+    private final List<Buffer> sinkSlotsK = new ArrayList<>();
+    private final List<Buffer> sinkSlotsV = new ArrayList<>();
     /** Per layer, the H2O cache under the h2o policy; null otherwise. */
     private final List<HeavyHitterKv> heavy;
     private int position;
@@ -120,6 +123,9 @@ public final class LlamaSession implements AutoCloseable {
             for (int l = 0; l < g.cacheK.size(); l++) {
                 bindings.bind(g.cacheK.get(l), cacheK.get(l)).bind(g.cacheV.get(l), cacheV.get(l))
                         .bind(g.lengths.get(l), cacheLength.get(l));
+            }
+            for (int l = 0; l < g.sinkK.size(); l++) {
+                bindings.bind(g.sinkK.get(l), sinkSlotsK.get(l)).bind(g.sinkV.get(l), sinkSlotsV.get(l));
             }
             Buffer x = own(tokens, "x", DType.F32, (long) tokens * config.dim());
             bindings.bind(g.x, x).bind(g.lastX, x.slice((long) (tokens - 1) * config.dim(), config.dim()));
@@ -205,8 +211,11 @@ public final class LlamaSession implements AutoCloseable {
                     * config.headDim());
             this.sinks = new ArrayList<>();
             for (int l = 0; l < config.layers(); l++) {
-                Buffer k = evictingRegion("l" + l + ".k", slotBytes);
-                Buffer v = evictingRegion("l" + l + ".v", slotBytes);
+                long slots = (long) config.kvHeads() * (p.sinkCount() + p.window()) * config.headDim();
+                Buffer k = evictingRegion("l" + l + ".k", slotBytes).viewAs("l" + l + ".sink.k", kvType(), 0, slots);
+                Buffer v = evictingRegion("l" + l + ".v", slotBytes).viewAs("l" + l + ".sink.v", kvType(), 0, slots);
+                sinkSlotsK.add(k);
+                sinkSlotsV.add(v);
                 SinkWindowKv cache = new SinkWindowKv(1, config.kvHeads(), config.headDim(), p.sinkCount(),
                         p.window(), kvType(), k.segment(), v.segment(), Rope.table(config, p.sinkCount() + p.window()));
                 if (resumed != null) {

@@ -21,6 +21,7 @@ import dev.gale.kernels.attention.KvAppendOp;
 import dev.gale.kernels.attention.PrefillAttentionOp;
 import dev.gale.kernels.attention.PrefillBatch;
 import dev.gale.kernels.attention.SinkAppendOp;
+import dev.gale.kernels.attention.SinkAttentionOp;
 import dev.gale.kernels.attention.SinkWindowKv;
 import dev.gale.kernels.norm.RmsNormOp;
 import dev.gale.kernels.rope.RopeOp;
@@ -86,6 +87,9 @@ final class StepGraph {
     final List<TensorParam> cacheK = new ArrayList<>();
     final List<TensorParam> cacheV = new ArrayList<>();
     final List<TensorParam> lengths = new ArrayList<>();
+    /** Per layer under the sinks policy: the sink cache's slots as graph tensors (bound to its own storage). */
+    final List<TensorParam> sinkK = new ArrayList<>();
+    final List<TensorParam> sinkV = new ArrayList<>();
     final Map<WeightTensor, TensorParam> weightParams = new IdentityHashMap<>();
     final IntScalar pos;
     final FloatScalar coin;
@@ -156,13 +160,19 @@ final class StepGraph {
                     .launch(p + "wk", w.matmul(lay.wk()), weight(w, lay.wk()), h, k2)
                     .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2);
             if (sinks != null) {
-                // Keys are cached un-rotated; the cache rotates keys and query by their cache positions.
-                graph.launch(p + "kv_append", new SinkAppendOp(sinks.get(l)), k2, v2);
+                // Keys are cached un-rotated; the cache rotates keys and query by their cache positions. Its slots
+                // are graph tensors over the cache's own storage, so a device appends and attends in place.
+                SinkWindowKv sc = sinks.get(l);
+                TensorParam ck = graph.tensor(p + "sink.k", sc.dtype(), 1, c.kvHeads(), sc.capacity(), hd);
+                TensorParam cv = graph.tensor(p + "sink.v", sc.dtype(), 1, c.kvHeads(), sc.capacity(), hd);
+                sinkK.add(ck);
+                sinkV.add(cv);
+                graph.launch(p + "kv_append", new SinkAppendOp(sc), k2, v2, ck, cv);
                 if (fresh) {
                     graph.launch(p + "rope", rope, q3, k3, pos)
                             .launch(p + "attention", attention, q3, k3, v3, seqs, att3);
                 } else {
-                    graph.launch(p + "attention", new CacheAttentionOp(sinks.get(l), decodeSpec), q3, att3);
+                    graph.launch(p + "attention", new SinkAttentionOp(sc, decodeSpec), q3, ck, cv, att3);
                 }
             } else if (heavy != null) {
                 graph.launch(p + "rope", rope, q3, k3, pos)

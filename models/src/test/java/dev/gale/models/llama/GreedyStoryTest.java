@@ -137,6 +137,57 @@ class GreedyStoryTest {
     }
 
     /**
+     * The StreamingLLM cache on each OpenCL device: a prompt, then decoding well past the ring's capacity (so slots
+     * are overwritten and the ring head moves), gives the CPU's greedy tokens, in F32 and F16, with the append and
+     * the attention on the device and no fallback.
+     */
+    @Test
+    void openClDevicesRunTheSinkCache() {
+        List<Device> devices = new dev.gale.opencl.OpenClDeviceProvider().devices();
+        if (devices.isEmpty() && "1".equals(System.getenv("GALE_REQUIRE_OPENCL"))) {
+            throw new AssertionError("GALE_REQUIRE_OPENCL=1 but no OpenCL device is present");
+        }
+        org.junit.jupiter.api.Assumptions.assumeFalse(devices.isEmpty(), "no OpenCL device");
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+            int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
+            KvPolicy policy = KvPolicy.parse("sinks:4,window:24");
+            for (KvPrecision kv : new KvPrecision[] {KvPrecision.F32, KvPrecision.F16}) {
+                List<Integer> want = sinkRun(w, alloc, Devices.cpu(), kv, policy, prompt, 80, null);
+                for (Device d : devices) {
+                    List<Integer> got = sinkRun(w, alloc, d, kv, policy, prompt, 80, s -> {
+                        assertFalse(s.lastReport().anyFallback(), s.lastReport().toString());
+                        for (String task : new String[] {"l0.kv_append", "l0.attention"}) {
+                            var r = s.lastReport().task(task);
+                            assertEquals(d.id(), r.device(), r.toString());
+                            assertEquals(dev.gale.core.device.ImplPath.DEVICE_KERNEL, r.path(), r.toString());
+                        }
+                    });
+                    assertEquals(want, got, d.id() + " " + kv + ": " + text(got) + " vs " + text(want));
+                }
+            }
+        }
+    }
+
+    private static List<Integer> sinkRun(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv,
+            KvPolicy policy, int[] prompt, int steps, java.util.function.Consumer<LlamaSession> afterStep) {
+        List<Integer> out = new ArrayList<>();
+        try (LlamaSession s = new LlamaSession(w, alloc, "sinks", new LlamaSession.Options(d, kv, policy.budget(), 0f,
+                1f, 1, false, policy))) {
+            int t = s.prefill(prompt);
+            for (int i = 0; i < steps; i++) {
+                out.add(t);
+                t = s.step(t);
+                if (afterStep != null && i == steps - 1) {
+                    afterStep.accept(s);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
      * A prompt fed as one batched prefill continues exactly as the same prompt fed token by token through the decode
      * step, in F32 and with an F16 cache.
      */
