@@ -72,9 +72,9 @@ class ModelCommandsTest {
     }
 
     /**
-     * A KIVI cache on an OpenCL device: its append and attention have no device kernel in the decode graph, so the
+     * An H2O cache on an OpenCL device: its append and attention have no device kernel in the decode graph, so the
      * run is an error naming the task and the option, and with {@code --fallback cpu} it runs them on the CPU, lists
-     * them, and tells the same story as the CPU.
+     * them, and tells the same story as the CPU. A KIVI cache runs there with no fallback.
      */
     @Test
     void generateOnOpenClNamesTheTasksWithoutAKernelAndFallsBackOnlyWhenAsked() {
@@ -84,15 +84,19 @@ class ModelCommandsTest {
             throw new AssertionError("GALE_REQUIRE_OPENCL=1 but no OpenCL device is present");
         }
         org.junit.jupiter.api.Assumptions.assumeTrue(openCl, "no OpenCL device");
+        String h2o = "h2o:heavy:4,recent:8";
         String refused = run(1, "generate", "--model", stories.toString(), "--steps", "20", "--device", "opencl:0",
-                "--kv", "int4");
+                "--kv-policy", h2o);
         assertTrue(refused.contains("l0.kv_append") && refused.contains("--fallback cpu"), refused);
-        String cpu = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--kv", "int4");
+        String cpu = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--kv-policy", h2o);
         String mixed = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--device", "opencl:0",
-                "--kv", "int4", "--fallback", "cpu");
+                "--kv-policy", h2o, "--fallback", "cpu");
         assertEquals(cpu.substring(0, cpu.indexOf("---")), mixed.substring(0, mixed.indexOf("---")));
         assertTrue(mixed.contains("with fallbacks") && mixed.contains("l0.attention -> cpu VECTOR_API")
                 && mixed.contains("l0.wq -> opencl:0 DEVICE_KERNEL"), mixed);
+        String kivi = run(0, "generate", "--model", stories.toString(), "--steps", "20", "--device", "opencl:0",
+                "--kv", "int4");
+        assertTrue(kivi.contains("no fallback") && kivi.contains("l0.attention -> opencl:0 DEVICE_KERNEL"), kivi);
         assertTrue(run(2, "generate", "--model", stories.toString(), "--fallback", "gpu").contains("none, cpu"));
     }
 

@@ -1,11 +1,9 @@
 package dev.gale.kernels.attention;
 
 import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
-import dev.gale.core.cpu.CpuDevice;
-import dev.gale.core.device.Device;
-import dev.gale.core.device.ImplPath;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.kernels.KernelOp;
@@ -19,6 +17,7 @@ import java.util.List;
  */
 public final class KiviAppendOp extends KernelOp {
     private final KiviCache cache;
+    private final DecodeLaunchBuffers scratch = new DecodeLaunchBuffers(1);
 
     public KiviAppendOp(KiviCache cache) {
         this.cache = cache;
@@ -29,9 +28,29 @@ public final class KiviAppendOp extends KernelOp {
         return "kivi_append";
     }
 
+    /**
+     * One token on a device: {@link KvQuantKernels#kiviAppend} quantizes on the device. A prompt's many tokens have no
+     * device path (the kernel appends one token per launch; a session starts such a sequence token by token there).
+     */
     @Override
-    public List<ImplPath> paths(Device device, List<Arg> args) {
-        return device instanceof CpuDevice ? List.of(ImplPath.VECTOR_API, ImplPath.REFERENCE) : List.of();
+    protected boolean hasKernel(List<Arg> args) {
+        return ((dev.gale.core.graph.TensorParam) args.get(0)).desc().dim(0) == 1
+                && cache.residualPrecision() == KvPrecision.F16;
+    }
+
+    @Override
+    protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        int pos = checkedPos(ctx);
+        KiviLayout layout = cache.layout();
+        Buffer lengths = scratch.ints(0, "kivi.lengths", pos);
+        // The host's length runs ahead of the launch: the kernel reads the length before the append, and the
+        // attention launched next sizes its work list from the length after it.
+        cache.setLength(0, pos + 1);
+        return List.of(new KernelCall(KvQuantKernels.class, "kiviAppend", elementGrid(cache.kvHeads()
+                * cache.headDim()), ctx.buffer(0), ctx.buffer(1), lengths, cache.keyCodes(), cache.keyScale(),
+                cache.keyZero(), cache.valueCodes(), cache.valueScale(), cache.valueZero(), cache.keyResidual(),
+                cache.valueResidual(), 1, cache.kvHeads(), cache.headDim(), layout.bits(), layout.group(),
+                layout.residual(), cache.capacity(), KiviQuantizer.invLevels(layout.levels())));
     }
 
     @Override
@@ -44,7 +63,8 @@ public final class KiviAppendOp extends KernelOp {
                 + " must be [T, " + cache.kvHeads() + ", " + cache.headDim() + "]");
     }
 
-    private void run(LaunchContext ctx, boolean reference) {
+    /** The position, checked to continue the cache (a fresh sequence at 0 empties it first). */
+    private int checkedPos(LaunchContext ctx) {
         int pos = ctx.intArg(2);
         int tokens = (int) ctx.desc(0).dim(0);
         if (pos == 0) {
@@ -54,6 +74,12 @@ public final class KiviAppendOp extends KernelOp {
             throw new ShapeMismatchException("kivi_append: position " + pos + " but the cache holds "
                     + cache.length(0) + " of " + cache.capacity() + " tokens; appends go in order");
         }
+        return pos;
+    }
+
+    private void run(LaunchContext ctx, boolean reference) {
+        checkedPos(ctx);
+        int tokens = (int) ctx.desc(0).dim(0);
         HeadView k = HeadView.tokenMajor(ctx.segment(0), 0, cache.kvHeads(), cache.headDim());
         HeadView v = HeadView.tokenMajor(ctx.segment(1), 0, cache.kvHeads(), cache.headDim());
         for (int t = 0; t < tokens; t++) {

@@ -274,7 +274,9 @@ public final class LlamaSession implements AutoCloseable {
         steps.put(1, new Step(1, false));
         continueRefusal = kivi == null && sinks == null && heavy == null ? null
                 : "only f32/f16 caches with the full policy continue a sequence in one pass";
-        freshRefusal = heavy == null ? null : "H2O scores need every query's attention to every key";
+        freshRefusal = heavy != null ? "H2O scores need every query's attention to every key"
+                : kivi != null && !(options.device() instanceof dev.gale.core.cpu.CpuDevice)
+                        ? "the device's KIVI append quantizes one token per launch" : null;
     }
 
     /** The logits of the last token of the last run (a copy). */

@@ -137,12 +137,12 @@ class GreedyStoryTest {
     }
 
     /**
-     * The StreamingLLM cache on each OpenCL device: a prompt, then decoding well past the ring's capacity (so slots
-     * are overwritten and the ring head moves), gives the CPU's greedy tokens, in F32 and F16, with the append and
-     * the attention on the device and no fallback.
+     * The StreamingLLM and KIVI caches on each OpenCL device: a prompt, then decoding well past the sink ring's
+     * capacity (slots overwritten, the ring head moving) or past KIVI's residual window of 128 (tokens quantized on
+     * the device), gives the CPU's greedy tokens, with the append and the attention on the device and no fallback.
      */
     @Test
-    void openClDevicesRunTheSinkCache() {
+    void openClDevicesRunTheSinkAndKiviCaches() {
         List<Device> devices = new dev.gale.opencl.OpenClDeviceProvider().devices();
         if (devices.isEmpty() && "1".equals(System.getenv("GALE_REQUIRE_OPENCL"))) {
             throw new AssertionError("GALE_REQUIRE_OPENCL=1 but no OpenCL device is present");
@@ -152,11 +152,16 @@ class GreedyStoryTest {
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
             int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
-            KvPolicy policy = KvPolicy.parse("sinks:4,window:24");
-            for (KvPrecision kv : new KvPrecision[] {KvPrecision.F32, KvPrecision.F16}) {
-                List<Integer> want = sinkRun(w, alloc, Devices.cpu(), kv, policy, prompt, 80, null);
+            Object[][] caches = {{KvPrecision.F32, KvPolicy.parse("sinks:4,window:24"), 80},
+                {KvPrecision.F16, KvPolicy.parse("sinks:4,window:24"), 80}, {KvPrecision.INT4, KvPolicy.FULL, 160},
+                {KvPrecision.INT8, KvPolicy.FULL, 160}};
+            for (Object[] c : caches) {
+                KvPrecision kv = (KvPrecision) c[0];
+                KvPolicy policy = (KvPolicy) c[1];
+                int steps = (Integer) c[2];
+                List<Integer> want = cacheRun(w, alloc, Devices.cpu(), kv, policy, prompt, steps, null);
                 for (Device d : devices) {
-                    List<Integer> got = sinkRun(w, alloc, d, kv, policy, prompt, 80, s -> {
+                    List<Integer> got = cacheRun(w, alloc, d, kv, policy, prompt, steps, s -> {
                         assertFalse(s.lastReport().anyFallback(), s.lastReport().toString());
                         for (String task : new String[] {"l0.kv_append", "l0.attention"}) {
                             var r = s.lastReport().task(task);
@@ -164,24 +169,35 @@ class GreedyStoryTest {
                             assertEquals(dev.gale.core.device.ImplPath.DEVICE_KERNEL, r.path(), r.toString());
                         }
                     });
-                    assertEquals(want, got, d.id() + " " + kv + ": " + text(got) + " vs " + text(want));
+                    assertEquals(want, got, d.id() + " " + kv + " " + policy + ": " + text(got) + " vs "
+                            + text(want));
                 }
             }
         }
     }
 
-    private static List<Integer> sinkRun(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv,
-            KvPolicy policy, int[] prompt, int steps, java.util.function.Consumer<LlamaSession> afterStep) {
+    private static List<Integer> cacheRun(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv,
+            KvPolicy policy, int[] prompt, int steps, java.util.function.Consumer<LlamaSession> afterLastStep) {
         List<Integer> out = new ArrayList<>();
-        try (LlamaSession s = new LlamaSession(w, alloc, "sinks", new LlamaSession.Options(d, kv, policy.budget(), 0f,
-                1f, 1, false, policy))) {
-            int t = s.prefill(prompt);
+        int capacity = policy.budget() > 0 ? policy.budget() : prompt.length + steps;
+        try (LlamaSession s = new LlamaSession(w, alloc, "cache", new LlamaSession.Options(d, kv, capacity, 0f, 1f,
+                1, false, policy))) {
+            // KIVI on a device starts a sequence token by token (its append takes one token per launch): the CPU
+            // run does the same, so both attend over the same F16 residual keys from the first token on.
+            int t = 0;
+            if (kv.quantized()) {
+                for (int p : prompt) {
+                    t = s.step(p);
+                }
+            } else {
+                t = s.prefill(prompt);
+            }
             for (int i = 0; i < steps; i++) {
                 out.add(t);
                 t = s.step(t);
-                if (afterStep != null && i == steps - 1) {
-                    afterStep.accept(s);
-                }
+            }
+            if (afterLastStep != null) {
+                afterLastStep.accept(s);
             }
         }
         return out;
