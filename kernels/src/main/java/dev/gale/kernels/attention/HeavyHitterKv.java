@@ -135,11 +135,16 @@ public final class HeavyHitterKv {
      * {@code k} and {@code v}. Returns the slot it took.
      */
     public int append(MemorySegment k, MemorySegment v, long pos) {
+        return append(k, 0, v, 0, pos);
+    }
+
+    /** {@link #append(MemorySegment, MemorySegment, long)} with the token's keys and values at the byte offsets. */
+    public int append(MemorySegment k, long kOff, MemorySegment v, long vOff, long pos) {
         int slot = length < budget ? length++ : victim(pos);
         for (int h = 0; h < kvHeads; h++) {
             long dst = 4L * ((long) h * budget + slot) * d;
-            MemorySegment.copy(k, 4L * h * d, keys, dst, 4L * d);
-            MemorySegment.copy(v, 4L * h * d, values, dst, 4L * d);
+            MemorySegment.copy(k, kOff + 4L * h * d, keys, dst, 4L * d);
+            MemorySegment.copy(v, vOff + 4L * h * d, values, dst, 4L * d);
             acc[h][slot] = 0f;
         }
         position[slot] = pos;
@@ -173,17 +178,42 @@ public final class HeavyHitterKv {
      * its counters. Slots are visited in slot order; attention does not depend on the order of its keys.
      */
     public void decode(AttentionSpec spec, MemorySegment q, MemorySegment out) {
+        decode(spec, q, 0, out, 0);
+    }
+
+    /** {@link #decode(AttentionSpec, MemorySegment, MemorySegment)} with the query and output at the byte offsets. */
+    public void decode(AttentionSpec spec, MemorySegment q, long qOff, MemorySegment out, long outOff) {
         if (spec.kvHeads() != kvHeads || spec.headDim() != d) {
             throw new IllegalArgumentException("h2o: spec " + spec + " does not match the cache");
         }
         WorkerPool.shared().parallelFor(kvHeads, 1, (h0, h1) -> {
             for (int h = h0; h < h1; h++) {
-                head(spec, h, q, out);
+                head(spec, h, q, qOff, out, outOff);
             }
         });
     }
 
-    private void head(AttentionSpec spec, int h, MemorySegment q, MemorySegment out) {
+    /**
+     * A prompt of {@code T} tokens at positions {@code pos …}: each token enters the cache (evicting as
+     * {@link #append} does) and its query then attends over the kept tokens, counters updated, in token order. That is
+     * exactly what {@code T} decode steps do here (H2O's counters need every query's attention to every kept key, and
+     * an eviction can fall inside the prompt), so only the model's matrix products are batched around it.
+     *
+     * @param q   {@code [T][Hq][d]} F32, not scaled
+     * @param k   {@code [T][Hkv][d]} F32, rotated
+     * @param out {@code [T][Hq][d]} F32
+     */
+    public void prompt(AttentionSpec spec, int tokens, MemorySegment q, MemorySegment k, MemorySegment v, long pos,
+            MemorySegment out) {
+        long qBytes = 4L * spec.heads() * d;
+        long kvBytes = 4L * kvHeads * d;
+        for (int t = 0; t < tokens; t++) {
+            append(k, t * kvBytes, v, t * kvBytes, pos + t);
+            decode(spec, q, t * qBytes, out, t * qBytes);
+        }
+    }
+
+    private void head(AttentionSpec spec, int h, MemorySegment q, long qOff, MemorySegment out, long outOff) {
         int g = spec.group();
         int n = length;
         int stride = d + 2;
@@ -195,15 +225,15 @@ public final class HeavyHitterKv {
             s = new float[need];
             scratch[h] = s;
         }
-        int qOff = 0;
+        int qAt = 0;
         int stOff = g * d;
         int work = stOff + g * stride;
         int probs = work + OnlineSoftmaxBlock.scratchFloats(BLOCK, g, d);
         int maxes = probs + blocks * BLOCK * g;
         // Bulk copies in and out of the segments (see SoftmaxState#normalise for why not element by element).
-        MemorySegment.copy(q, F32, 4L * h * g * d, s, qOff, g * d);
+        MemorySegment.copy(q, F32, qOff + 4L * h * g * d, s, qAt, g * d);
         for (int i = 0; i < g * d; i++) {
-            s[qOff + i] *= spec.scale();
+            s[qAt + i] *= spec.scale();
         }
         SoftmaxState.reset(s, stOff, g, d);
         long base = 4L * h * budget * d;
@@ -215,7 +245,7 @@ public final class HeavyHitterKv {
             int scores = vAt + cnt * d;
             MemorySegment.copy(keys, F32, base + 4L * from * d, s, work, cnt * d);
             MemorySegment.copy(values, F32, base + 4L * from * d, s, vAt, cnt * d);
-            OnlineSoftmaxBlock.fold(s, qOff, g, d, s, work, s, vAt, cnt, s, scores, s, stOff);
+            OnlineSoftmaxBlock.fold(s, qAt, g, d, s, work, s, vAt, cnt, s, scores, s, stOff);
             for (int r = 0; r < g; r++) {
                 System.arraycopy(s, scores + r * cnt, s, probs + (b * g + r) * BLOCK, cnt);
                 s[maxes + b * g + r] = s[stOff + r * stride + SoftmaxState.M];
@@ -225,7 +255,7 @@ public final class HeavyHitterKv {
         for (int r = 0; r < g; r++) {
             int st = stOff + r * stride;
             float l = s[st + SoftmaxState.L];
-            SoftmaxState.normalise(s, st, d, out, 4L * (h * g + r) * d);
+            SoftmaxState.normalise(s, st, d, out, outOff + 4L * (h * g + r) * d);
             if (l == 0f) {
                 continue;
             }

@@ -18,6 +18,49 @@ class HeavyHitterKvTest {
     static final int HQ = 6;
     static final int D = 24;
 
+    /**
+     * A prompt (tokens appended and attending in order, evictions inside it) leaves the cache, the counters and every
+     * token's output bit-identical to the same tokens fed one append and one decode at a time.
+     */
+    @Test
+    void aPromptIsItsTokensInOrder() {
+        AttentionSpec spec = AttentionSpec.of(HQ, HKV, D, false);
+        SplittableRandom r = new SplittableRandom(9);
+        int tokens = 23;
+        int heavy = 3;
+        int recent = 5;
+        try (Arena a = Arena.ofShared()) {
+            long floats = (long) HKV * (heavy + recent) * D;
+            HeavyHitterKv batched = new HeavyHitterKv(HKV, D, heavy, recent, a.allocate(4 * floats),
+                    a.allocate(4 * floats));
+            HeavyHitterKv stepped = new HeavyHitterKv(HKV, D, heavy, recent, a.allocate(4 * floats),
+                    a.allocate(4 * floats));
+            MemorySegment k = a.allocate(4L * tokens * HKV * D);
+            MemorySegment v = a.allocate(4L * tokens * HKV * D);
+            MemorySegment q = a.allocate(4L * tokens * HQ * D);
+            fill(k, r, 2);
+            fill(v, r, 1);
+            fill(q, r, 2);
+            MemorySegment got = a.allocate(4L * tokens * HQ * D);
+            MemorySegment want = a.allocate(4L * tokens * HQ * D);
+            batched.prompt(spec, tokens, q, k, v, 7, got);
+            for (int t = 0; t < tokens; t++) {
+                stepped.append(k.asSlice(4L * t * HKV * D), v.asSlice(4L * t * HKV * D), 7 + t);
+                stepped.decode(spec, q.asSlice(4L * t * HQ * D), want.asSlice(4L * t * HQ * D));
+            }
+            assertEquals(-1, got.mismatch(want), "outputs");
+            assertEquals(-1, batched.keysForTests().mismatch(stepped.keysForTests()), "keys");
+            float[][] cb = batched.counters();
+            float[][] cs = stepped.counters();
+            for (int h = 0; h < HKV; h++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(cs[h], cb[h], "counters of head " + h);
+            }
+            for (int s = 0; s < heavy + recent; s++) {
+                assertEquals(stepped.position(s), batched.position(s), "slot " + s);
+            }
+        }
+    }
+
     @Test
     void attentionCountersAndEvictionFollowH2o() {
         AttentionSpec spec = AttentionSpec.of(HQ, HKV, D, false);

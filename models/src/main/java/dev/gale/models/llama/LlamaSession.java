@@ -98,6 +98,8 @@ public final class LlamaSession implements AutoCloseable {
     private String continueRefusal;
     /** Why prompts starting a sequence go token by token, or null: they run in one pass (all but H2O). */
     private String freshRefusal;
+    private static final String H2O_PROMPT = "batched: the matrix products; H2O's attention goes token by token "
+            + "inside them (its counters need each query over the keys kept at its step)";
     private final Map<Integer, Step> freshSteps = new HashMap<>();
     private String prefillNote = "no prompt yet";
     private RunReport lastReport;
@@ -272,11 +274,10 @@ public final class LlamaSession implements AutoCloseable {
             }
         }
         steps.put(1, new Step(1, false));
-        continueRefusal = kivi == null && sinks == null && heavy == null ? null
-                : "only f32/f16 caches with the full policy continue a sequence in one pass";
-        freshRefusal = heavy != null ? "H2O scores need every query's attention to every key"
-                : kivi != null && !(options.device() instanceof dev.gale.core.cpu.CpuDevice)
-                        ? "the device's KIVI append quantizes one token per launch" : null;
+        continueRefusal = kivi == null && sinks == null ? null
+                : "only f32/f16 caches with the full or h2o policy continue a sequence in one pass";
+        freshRefusal = kivi != null && !(options.device() instanceof dev.gale.core.cpu.CpuDevice)
+                ? "the device's KIVI append quantizes one token per launch" : null;
     }
 
     /** The logits of the last token of the last run (a copy). */
@@ -365,7 +366,7 @@ public final class LlamaSession implements AutoCloseable {
             }
             steps.put(n, s);
         }
-        prefillNote = "batched: attention over the cache";
+        prefillNote = heavy != null ? H2O_PROMPT : "batched: attention over the cache";
         return s;
     }
 
@@ -393,7 +394,7 @@ public final class LlamaSession implements AutoCloseable {
             }
             freshSteps.put(n, s);
         }
-        prefillNote = "batched: attention over the prompt";
+        prefillNote = heavy != null ? H2O_PROMPT : "batched: attention over the prompt";
         return s;
     }
 

@@ -112,11 +112,8 @@ final class StepGraph {
         if (fresh && t == 1) {
             throw new IllegalArgumentException("a fresh prefill has more than one token");
         }
-        if (t > 1 && !fresh && (kivi != null || sinks != null || heavy != null)) {
-            throw new IllegalArgumentException("only dense caches continue a prompt in one pass");
-        }
-        if (fresh && heavy != null) {
-            throw new IllegalArgumentException("H2O caches take one token per step");
+        if (t > 1 && !fresh && (kivi != null || sinks != null)) {
+            throw new IllegalArgumentException("only dense and H2O caches continue a prompt in one pass");
         }
         graph = new TaskGraph(t == 1 ? "llama decode step" : (fresh ? "llama fresh prefill x" : "llama prefill x") + t);
         ids = graph.tensor("ids", DType.I32, t);
@@ -175,9 +172,16 @@ final class StepGraph {
                     graph.launch(p + "attention", new SinkAttentionOp(sc, decodeSpec), q3, ck, cv, att3);
                 }
             } else if (heavy != null) {
-                graph.launch(p + "rope", rope, q3, k3, pos)
-                        .launch(p + "kv_append", HeavyHitterOps.append(heavy.get(l)), k2, v2, pos)
-                        .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l), decodeSpec), q3, att3);
+                graph.launch(p + "rope", rope, q3, k3, pos);
+                if (t > 1) {
+                    // H2O's counters need each query's attention over the keys kept at its step: the prompt's
+                    // tokens enter and attend in order, and only the matrix products around them run batched.
+                    graph.launch(p + "attention", HeavyHitterOps.prompt(heavy.get(l), decodeSpec), q3, k3, v3, pos,
+                            att3);
+                } else {
+                    graph.launch(p + "kv_append", HeavyHitterOps.append(heavy.get(l)), k2, v2, pos)
+                            .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l), decodeSpec), q3, att3);
+                }
             } else if (kivi != null) {
                 graph.launch(p + "rope", rope, q3, k3, pos)
                         .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos);

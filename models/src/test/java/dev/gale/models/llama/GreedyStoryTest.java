@@ -289,15 +289,56 @@ class GreedyStoryTest {
                 }
                 assertEquals(stepped, batched, what + ": " + text(batched) + " vs " + text(stepped));
             }
-            // H2O keeps token-by-token prompts, and says why; a prompt overflowing a sink cache too.
-            try (LlamaSession h = new LlamaSession(w, alloc, "h2o", options(KvPrecision.F32,
-                    KvPolicy.parse("h2o:heavy:16,recent:16")));
-                 LlamaSession s = new LlamaSession(w, alloc, "sinks", options(KvPrecision.F32,
+            // A prompt overflowing a sink cache goes token by token, and says why.
+            try (LlamaSession s = new LlamaSession(w, alloc, "sinks", options(KvPrecision.F32,
                     KvPolicy.parse("sinks:2,window:6")))) {
-                h.prefill(prompt);
-                assertTrue(h.prefillMode().startsWith("token by token: H2O"), h.prefillMode());
                 s.prefill(prompt);
                 assertTrue(s.prefillMode().startsWith("token by token: the prompt overflows"), s.prefillMode());
+            }
+        }
+    }
+
+    /**
+     * H2O prompts, starting a sequence and continuing one, run the model's matrix products batched with the tokens
+     * entering the cache and attending in order inside: the greedy continuation is that of the same prompts fed
+     * token by token, with a budget the prompt fits and with one it overflows (evictions inside the prompt).
+     */
+    @Test
+    void h2oPromptsRunBatchedAndContinueLikeStepByStep() {
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+            int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
+            int[] more = tok.encode(" He liked to run", false, false);
+            for (String policy : new String[] {"h2o:heavy:16,recent:16", "h2o:heavy:4,recent:4"}) {
+                LlamaSession.Options o = options(KvPrecision.F32, KvPolicy.parse(policy));
+                List<Integer> batched = new ArrayList<>();
+                List<Integer> stepped = new ArrayList<>();
+                try (LlamaSession a = new LlamaSession(w, alloc, "batched", o);
+                     LlamaSession b = new LlamaSession(w, alloc, "stepped", o)) {
+                    a.prefill(prompt);
+                    assertTrue(a.prefillMode().startsWith("batched: the matrix products"), a.prefillMode());
+                    int t = a.prefill(more);
+                    assertTrue(a.prefillMode().startsWith("batched: the matrix products"), a.prefillMode());
+                    String detail = a.lastReport().task("l0.attention").detail();
+                    assertTrue(detail.contains("appended then attending in order"), detail);
+                    for (int i = 0; i < 16; i++) {
+                        batched.add(t);
+                        t = a.step(t);
+                    }
+                    int u = 0;
+                    for (int p : prompt) {
+                        u = b.step(p);
+                    }
+                    for (int p : more) {
+                        u = b.step(p);
+                    }
+                    for (int i = 0; i < 16; i++) {
+                        stepped.add(u);
+                        u = b.step(u);
+                    }
+                }
+                assertEquals(stepped, batched, policy + ": " + text(batched) + " vs " + text(stepped));
             }
         }
     }
