@@ -193,26 +193,6 @@ public final class HeavyHitterKv {
         });
     }
 
-    /**
-     * A prompt of {@code T} tokens at positions {@code pos …}: each token enters the cache (evicting as
-     * {@link #append} does) and its query then attends over the kept tokens, counters updated, in token order. That is
-     * exactly what {@code T} decode steps do here (H2O's counters need every query's attention to every kept key, and
-     * an eviction can fall inside the prompt), so only the model's matrix products are batched around it.
-     *
-     * @param q   {@code [T][Hq][d]} F32, not scaled
-     * @param k   {@code [T][Hkv][d]} F32, rotated
-     * @param out {@code [T][Hq][d]} F32
-     */
-    public void prompt(AttentionSpec spec, int tokens, MemorySegment q, MemorySegment k, MemorySegment v, long pos,
-            MemorySegment out) {
-        long qBytes = 4L * spec.heads() * d;
-        long kvBytes = 4L * kvHeads * d;
-        for (int t = 0; t < tokens; t++) {
-            append(k, t * kvBytes, v, t * kvBytes, pos + t);
-            decode(spec, q, t * qBytes, out, t * qBytes);
-        }
-    }
-
     private void head(AttentionSpec spec, int h, MemorySegment q, long qOff, MemorySegment out, long outOff) {
         int g = spec.group();
         int n = length;

@@ -11,8 +11,8 @@ import dev.gale.kernels.KernelOp;
 import java.util.List;
 
 /**
- * The graph launches of an H2O cache ({@link HeavyHitterKv}): append a token, attend while counting, and a prompt
- * doing both token by token.
+ * The graph launches of an H2O cache ({@link HeavyHitterKv}): append a token, and attend while counting (a prompt:
+ * {@link TokenOrderPromptOp#h2o}).
  */
 public final class HeavyHitterOps {
     private HeavyHitterOps() {
@@ -26,14 +26,6 @@ public final class HeavyHitterOps {
     /** {@code (q [1, Hq, d] F32, out [1, Hq, d] F32)}: attention over the kept tokens, counters updated. */
     public static KernelOp attention(HeavyHitterKv cache, AttentionSpec spec) {
         return new Attend(cache, spec);
-    }
-
-    /**
-     * {@code (q [T, Hq, d] F32, k [T, Hkv, d] F32 rotated, v (same), pos, out [T, Hq, d] F32)}: a prompt's tokens
-     * enter the cache and attend in order ({@link HeavyHitterKv#prompt}), so the model around it runs batched.
-     */
-    public static KernelOp prompt(HeavyHitterKv cache, AttentionSpec spec) {
-        return new Prompt(cache, spec);
     }
 
     private abstract static class CpuOnly extends KernelOp {
@@ -65,56 +57,6 @@ public final class HeavyHitterOps {
         @Override
         protected void vector(LaunchContext ctx) {
             cache.append(ctx.segment(0), ctx.segment(1), ctx.intArg(2));
-        }
-
-        @Override
-        protected void reference(LaunchContext ctx) {
-            vector(ctx);
-        }
-    }
-
-    private static final class Prompt extends CpuOnly {
-        private final HeavyHitterKv cache;
-        private final AttentionSpec spec;
-
-        Prompt(HeavyHitterKv cache, AttentionSpec spec) {
-            this.cache = cache;
-            this.spec = spec;
-        }
-
-        @Override
-        public String name() {
-            return "h2o_prompt";
-        }
-
-        @Override
-        public String detail(Device device, List<Arg> args) {
-            return cache.toString() + ", each token appended then attending in order";
-        }
-
-        @Override
-        public void check(List<Arg> args) {
-            arity(args, 5, "(q [T, Hq, d], k [T, Hkv, d], v [T, Hkv, d], pos, out [T, Hq, d])");
-            TensorDesc q = tensor(args, 0, "q", DType.F32);
-            TensorDesc k = tensor(args, 1, "k", DType.F32);
-            sameShape("k and v", k, tensor(args, 2, "v", DType.F32));
-            sameShape("q and out", q, tensor(args, 4, "out", DType.F32));
-            require(q.rank() == 3 && q.dim(1) == spec.heads() && q.dim(2) == spec.headDim() && k.rank() == 3
-                    && k.dim(0) == q.dim(0) && k.dim(1) == spec.kvHeads() && k.dim(2) == spec.headDim(),
-                    "q " + q + " and k " + k + " must be [T, " + spec.heads() + ", " + spec.headDim() + "] and [T, "
-                            + spec.kvHeads() + ", " + spec.headDim() + "]");
-        }
-
-        @Override
-        protected void vector(LaunchContext ctx) {
-            cache.prompt(spec, (int) ctx.desc(0).dim(0), ctx.segment(0), ctx.segment(1), ctx.segment(2),
-                    ctx.intArg(3), ctx.segment(4));
-        }
-
-        /** The counters are part of the op, so there is one path (as for the decode attention). */
-        @Override
-        public List<ImplPath> paths(Device device, List<Arg> args) {
-            return device instanceof CpuDevice ? List.of(ImplPath.VECTOR_API) : List.of();
         }
 
         @Override

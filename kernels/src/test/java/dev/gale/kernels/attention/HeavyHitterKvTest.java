@@ -3,6 +3,15 @@ package dev.gale.kernels.attention;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.Buffers;
+import dev.gale.core.buffer.DType;
+import dev.gale.core.device.Devices;
+import dev.gale.core.graph.Bindings;
+import dev.gale.core.graph.IntScalar;
+import dev.gale.core.graph.Plan;
+import dev.gale.core.graph.TaskGraph;
+import dev.gale.core.graph.TensorParam;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -19,8 +28,9 @@ class HeavyHitterKvTest {
     static final int D = 24;
 
     /**
-     * A prompt (tokens appended and attending in order, evictions inside it) leaves the cache, the counters and every
-     * token's output bit-identical to the same tokens fed one append and one decode at a time.
+     * A prompt launch ({@link TokenOrderPromptOp#h2o}: tokens appended and attending in order, evictions inside it)
+     * leaves the cache, the counters and every token's output bit-identical to the same tokens fed one append and
+     * one decode at a time.
      */
     @Test
     void aPromptIsItsTokensInOrder() {
@@ -35,15 +45,31 @@ class HeavyHitterKvTest {
                     a.allocate(4 * floats));
             HeavyHitterKv stepped = new HeavyHitterKv(HKV, D, heavy, recent, a.allocate(4 * floats),
                     a.allocate(4 * floats));
-            MemorySegment k = a.allocate(4L * tokens * HKV * D);
-            MemorySegment v = a.allocate(4L * tokens * HKV * D);
-            MemorySegment q = a.allocate(4L * tokens * HQ * D);
+            Buffer kb = Buffers.allocate("k", DType.F32, (long) tokens * HKV * D);
+            Buffer vb = Buffers.allocate("v", DType.F32, (long) tokens * HKV * D);
+            Buffer qb = Buffers.allocate("q", DType.F32, (long) tokens * HQ * D);
+            Buffer gotb = Buffers.allocate("out", DType.F32, (long) tokens * HQ * D);
+            MemorySegment k = kb.segment();
+            MemorySegment v = vb.segment();
+            MemorySegment q = qb.segment();
+            MemorySegment got = gotb.segment();
             fill(k, r, 2);
             fill(v, r, 1);
             fill(q, r, 2);
-            MemorySegment got = a.allocate(4L * tokens * HQ * D);
             MemorySegment want = a.allocate(4L * tokens * HQ * D);
-            batched.prompt(spec, tokens, q, k, v, 7, got);
+            TaskGraph g = new TaskGraph("h2o prompt");
+            TensorParam qp = g.tensor("q", DType.F32, tokens, HQ, D);
+            TensorParam kp = g.tensor("k", DType.F32, tokens, HKV, D);
+            TensorParam vp = g.tensor("v", DType.F32, tokens, HKV, D);
+            TensorParam op = g.tensor("out", DType.F32, tokens, HQ, D);
+            IntScalar pos = g.intScalar("pos");
+            g.launch("prompt", TokenOrderPromptOp.h2o(batched, spec), qp, kp, vp, pos, op);
+            Plan plan = g.compile(Devices.cpu());
+            try (Bindings b = plan.newBindings()) {
+                b.bind(qp, qb).bind(kp, kb).bind(vp, vb).bind(op, gotb);
+                b.set(pos, 7);
+                plan.run(b);
+            }
             for (int t = 0; t < tokens; t++) {
                 stepped.append(k.asSlice(4L * t * HKV * D), v.asSlice(4L * t * HKV * D), 7 + t);
                 stepped.decode(spec, q.asSlice(4L * t * HQ * D), want.asSlice(4L * t * HQ * D));

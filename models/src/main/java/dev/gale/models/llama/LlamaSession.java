@@ -98,8 +98,9 @@ public final class LlamaSession implements AutoCloseable {
     private String continueRefusal;
     /** Why prompts starting a sequence go token by token, or null: they run in one pass (all but H2O). */
     private String freshRefusal;
-    private static final String H2O_PROMPT = "batched: the matrix products; H2O's attention goes token by token "
-            + "inside them (its counters need each query over the keys kept at its step)";
+    /** A prompt whose tokens must see the cache as each left it (evictions, quantization, counters). */
+    private static final String IN_ORDER_PROMPT = "batched: the matrix products; the cache's appends and attention go "
+            + "token by token inside them, as decode steps would";
     private final Map<Integer, Step> freshSteps = new HashMap<>();
     private String prefillNote = "no prompt yet";
     private RunReport lastReport;
@@ -274,8 +275,7 @@ public final class LlamaSession implements AutoCloseable {
             }
         }
         steps.put(1, new Step(1, false));
-        continueRefusal = kivi == null && sinks == null ? null
-                : "only f32/f16 caches with the full or h2o policy continue a sequence in one pass";
+        continueRefusal = null;
         freshRefusal = kivi != null && !(options.device() instanceof dev.gale.core.cpu.CpuDevice)
                 ? "the device's KIVI append quantizes one token per launch" : null;
     }
@@ -366,7 +366,8 @@ public final class LlamaSession implements AutoCloseable {
             }
             steps.put(n, s);
         }
-        prefillNote = heavy != null ? H2O_PROMPT : "batched: attention over the cache";
+        prefillNote = heavy != null || sinks != null || kivi != null ? IN_ORDER_PROMPT
+                : "batched: attention over the cache";
         return s;
     }
 
@@ -380,8 +381,8 @@ public final class LlamaSession implements AutoCloseable {
             return null;
         }
         if (sinks != null && n > options.policy().sinkCount() + options.policy().window()) {
-            prefillNote = "token by token: the prompt overflows the " + options.policy() + " cache";
-            return null;
+            // The ring wraps inside the prompt: its tokens enter and attend in order, as when continuing.
+            return prefillStep(n);
         }
         Step s = freshSteps.get(n);
         if (s == null) {
@@ -394,7 +395,7 @@ public final class LlamaSession implements AutoCloseable {
             }
             freshSteps.put(n, s);
         }
-        prefillNote = heavy != null ? H2O_PROMPT : "batched: attention over the prompt";
+        prefillNote = heavy != null ? IN_ORDER_PROMPT : "batched: attention over the prompt";
         return s;
     }
 

@@ -23,6 +23,7 @@ import dev.gale.kernels.attention.PrefillBatch;
 import dev.gale.kernels.attention.SinkAppendOp;
 import dev.gale.kernels.attention.SinkAttentionOp;
 import dev.gale.kernels.attention.SinkWindowKv;
+import dev.gale.kernels.attention.TokenOrderPromptOp;
 import dev.gale.kernels.norm.RmsNormOp;
 import dev.gale.kernels.rope.RopeOp;
 import dev.gale.kernels.sampling.ArgmaxOp;
@@ -112,9 +113,6 @@ final class StepGraph {
         if (fresh && t == 1) {
             throw new IllegalArgumentException("a fresh prefill has more than one token");
         }
-        if (t > 1 && !fresh && (kivi != null || sinks != null)) {
-            throw new IllegalArgumentException("only dense and H2O caches continue a prompt in one pass");
-        }
         graph = new TaskGraph(t == 1 ? "llama decode step" : (fresh ? "llama fresh prefill x" : "llama prefill x") + t);
         ids = graph.tensor("ids", DType.I32, t);
         x = graph.tensor("x", DType.F32, t, dim);
@@ -164,24 +162,33 @@ final class StepGraph {
                 TensorParam cv = graph.tensor(p + "sink.v", sc.dtype(), 1, c.kvHeads(), sc.capacity(), hd);
                 sinkK.add(ck);
                 sinkV.add(cv);
-                graph.launch(p + "kv_append", new SinkAppendOp(sc), k2, v2, ck, cv);
                 if (fresh) {
-                    graph.launch(p + "rope", rope, q3, k3, pos)
+                    graph.launch(p + "kv_append", new SinkAppendOp(sc), k2, v2, ck, cv)
+                            .launch(p + "rope", rope, q3, k3, pos)
                             .launch(p + "attention", attention, q3, k3, v3, seqs, att3);
+                } else if (t > 1) {
+                    // Continuing (or overflowing) the ring: each token enters, then attends as a decode step would.
+                    graph.launch(p + "attention", TokenOrderPromptOp.sinks(sc, decodeSpec), q3, k3, v3, pos, att3);
                 } else {
-                    graph.launch(p + "attention", new SinkAttentionOp(sc, decodeSpec), q3, ck, cv, att3);
+                    graph.launch(p + "kv_append", new SinkAppendOp(sc), k2, v2, ck, cv)
+                            .launch(p + "attention", new SinkAttentionOp(sc, decodeSpec), q3, ck, cv, att3);
                 }
             } else if (heavy != null) {
                 graph.launch(p + "rope", rope, q3, k3, pos);
                 if (t > 1) {
                     // H2O's counters need each query's attention over the keys kept at its step: the prompt's
                     // tokens enter and attend in order, and only the matrix products around them run batched.
-                    graph.launch(p + "attention", HeavyHitterOps.prompt(heavy.get(l), decodeSpec), q3, k3, v3, pos,
+                    graph.launch(p + "attention", TokenOrderPromptOp.h2o(heavy.get(l), decodeSpec), q3, k3, v3, pos,
                             att3);
                 } else {
                     graph.launch(p + "kv_append", HeavyHitterOps.append(heavy.get(l)), k2, v2, pos)
                             .launch(p + "attention", HeavyHitterOps.attention(heavy.get(l), decodeSpec), q3, att3);
                 }
+            } else if (kivi != null && t > 1 && !fresh) {
+                // Continuing a KIVI sequence: each token is quantized in, then attends as a decode step would.
+                graph.launch(p + "rope", rope, q3, k3, pos)
+                        .launch(p + "attention", TokenOrderPromptOp.kivi(kivi.get(l), decodeSpec), q3, k3, v3, pos,
+                                att3);
             } else if (kivi != null) {
                 graph.launch(p + "rope", rope, q3, k3, pos)
                         .launch(p + "kv_append", new KiviAppendOp(kivi.get(l)), k3, v3, pos);
