@@ -6,7 +6,6 @@ import dev.gale.core.kernel.I8;
 import dev.gale.core.kernel.KMath;
 import dev.gale.core.kernel.Kernel;
 import dev.gale.core.kernel.KernelContext;
-import dev.gale.core.kernel.U8;
 
 /**
  * Q4_0 and Q8_0 GEMV with F32 activations on {@link SplitBlocks} (quant bytes and F32 block scales in two buffers),
@@ -19,14 +18,14 @@ import dev.gale.core.kernel.U8;
  * nibbles) for Q4_0, or elements {@code j, j + 8, j + 16, j + 24} for Q8_0, so every load of the lane set is
  * contiguous (two 8-byte quant loads, four 8-float activation loads). The lane's four products go into one FMA
  * chain and the block's scale multiplies the lane sum once, into the lane's accumulator. Compiled by PoCL 3.1
- * (LLVM 15, AVX2), the Q4_0 block loop is 24 instructions for 20 bytes of weights: two {@code vpmovzxbd} loads,
- * nibble mask/shift and {@code −8} in integers, four {@code vcvtdq2ps}, four FMAs with memory operands, one
- * broadcast and the scale FMA; the block-layout {@link QuantKernels#q4Gemv} needs about 60 for 18 bytes (the fp16
- * decode alone is 25 scalar instructions, and its lanes need shuffles).
+ * (LLVM 15, AVX2), the Q4_0 block loop is 22 instructions for 20 bytes of weights: two {@code vpmovsxbd} loads, three
+ * shifts per 8 nibble pairs for {@code nib − 8} (the XOR-ed storage of {@link SplitBlocks}), four {@code vcvtdq2ps},
+ * four FMAs with memory operands, one broadcast and the scale FMA. The block-layout {@link QuantKernels#q4Gemv} needs
+ * about 60 for 18 bytes (the fp16 decode alone is 25 scalar instructions, and its lanes need shuffles); with ggml's
+ * nibbles (mask, shift, {@code − 8}) this loop was 24.
  *
- * <p>The {@code − 8} is applied to each nibble in integers before the multiply, as the reference does, so Inf and NaN
- * activations give what the reference gives (folding {@code −8·Σx} per block would turn {@code nib·∞ − 8·∞} into
- * NaN). Numerics: per lane an FMA chain, then the eight lanes in a plain chain (a tree-shaped final sum kept LLVM from
+ * <p>Each nibble is {@code nib − 8} in integers before the multiply, as in the reference, so Inf and NaN activations
+ * give what the reference gives (folding {@code −8·Σx} per block would turn {@code nib·∞ − 8·∞} into NaN). Numerics: per lane an FMA chain, then the eight lanes in a plain chain (a tree-shaped final sum kept LLVM from
  * vectorising on PoCL, see {@link QuantKernels}); the rounding error stays within
  * {@code Numerics.dotBound(Σ|d·q·x|, in)}.
  */
@@ -34,15 +33,19 @@ public final class SplitGemvKernels {
     private SplitGemvKernels() {
     }
 
-    /** Lane {@code j} of the Q4_0 block whose 16 quant bytes start at {@code p}: elements j, j+8, j+16, j+24. */
+    /**
+     * Lane {@code j} of the Q4_0 block whose 16 quant bytes (XOR 0x88, see {@link SplitBlocks}) start at {@code p}:
+     * elements j, j+8 (low nibbles) and j+16, j+24 (high nibbles), each {@code nib − 8} from the signed byte by
+     * arithmetic shifts.
+     */
     @DeviceFunction
-    static float q4Lane(U8 q, F32 x, long p, long xb, int j) {
+    static float q4Lane(I8 q, F32 x, long p, long xb, int j) {
         int v0 = q.get(p + j);
         int v1 = q.get(p + 8 + j);
-        float s = (float) ((v0 & 0xF) - 8) * x.get(xb + j);
-        s = KMath.fma((float) ((v1 & 0xF) - 8), x.get(xb + 8 + j), s);
-        s = KMath.fma((float) ((v0 >>> 4) - 8), x.get(xb + 16 + j), s);
-        return KMath.fma((float) ((v1 >>> 4) - 8), x.get(xb + 24 + j), s);
+        float s = (float) ((v0 << 28) >> 28) * x.get(xb + j);
+        s = KMath.fma((float) ((v1 << 28) >> 28), x.get(xb + 8 + j), s);
+        s = KMath.fma((float) (v0 >> 4), x.get(xb + 16 + j), s);
+        return KMath.fma((float) (v1 >> 4), x.get(xb + 24 + j), s);
     }
 
     /** Lane {@code j} of the Q8_0 block whose 32 quant bytes start at {@code p}: elements j, j+8, j+16, j+24. */
@@ -56,7 +59,7 @@ public final class SplitGemvKernels {
 
     /** Q4_0 GEMV on split blocks: one item per output row. */
     @Kernel
-    public static void q4GemvSplit(KernelContext ctx, U8 q, F32 d, F32 x, F32 y, int rows, int in) {
+    public static void q4GemvSplit(KernelContext ctx, I8 q, F32 d, F32 x, F32 y, int rows, int in) {
         int o = ctx.globalId(0);
         if (o >= rows) {
             return;
