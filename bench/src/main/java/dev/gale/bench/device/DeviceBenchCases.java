@@ -39,7 +39,8 @@ import java.util.function.Predicate;
  * group per row, {@code swiGlu} and {@code residualAdd} one item per element, {@code argmax} one group, and RoPE from
  * cos/sin tables ({@code ropeTable}: one launch for q, one for k). See {@link DeviceCase} for what a run times.
  *
- * <p>Also one table per device ({@link DeviceOverhead}): cold and warm program builds and launch overhead.
+ * <p>Also two tables per device: cold and warm program builds and launch overhead ({@link DeviceOverhead}), and the
+ * quantized GEMVs against the Vector API timed in interleaved rounds ({@link InterleavedQuantGemv}).
  *
  * <p>Without an OpenCL device the provider lists no cases and says why, once; it never reports numbers it did not
  * measure.
@@ -94,6 +95,9 @@ public final class DeviceBenchCases implements BenchCaseProvider {
             String title = DeviceOverhead.title(d);
             if (wanted.test(title)) {
                 t.add(DeviceOverhead.measure(d, quick));
+            }
+            if (wanted.test(InterleavedQuantGemv.title(d))) {
+                t.add(InterleavedQuantGemv.measure(d, quick));
             }
         }
         return t;

@@ -157,6 +157,18 @@ class DeviceBenchCasesTest {
     }
 
     @Test
+    void interleavedQuantGemvTableHasOneWellFormedRowWhenQuick() {
+        OpenClDevice d = device();
+        Table t = InterleavedQuantGemv.measure(d, true);
+        assertTrue(t.title().contains(d.id()));
+        assertEquals(1, t.rows().size());
+        List<String> row = t.rows().getFirst();
+        assertEquals(t.columns().size(), row.size());
+        assertEquals("q4GemvSplit", row.get(2));
+        assertTrue(Double.parseDouble(row.get(6)) > 0, row.toString());
+    }
+
+    @Test
     void overheadTableHasEveryRowAndTheCacheOrigins() {
         OpenClDevice d = device();
         Table t = DeviceOverhead.measure(d, true);
