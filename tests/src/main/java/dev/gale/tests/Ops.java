@@ -103,7 +103,8 @@ public final class Ops {
                 AttentionPrefillOps.prefill(),
                 AttentionPrefillOps.prefillCached(DType.F32), AttentionPrefillOps.prefillCached(DType.F16),
                 W4AxOps.gemv(), W4AxOps.gemm(),
-                DynamicInt8Ops.quantize(), DynamicInt8Ops.gemm(), DynamicInt8Ops.biasAdd());
+                DynamicInt8Ops.quantize(), DynamicInt8Ops.gemm(), DynamicInt8Ops.biasAdd(),
+                QuantSplitOps.gemv(false), QuantSplitOps.gemv(true));
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

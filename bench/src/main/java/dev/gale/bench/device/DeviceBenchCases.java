@@ -11,6 +11,9 @@ import dev.gale.core.kernel.KernelSource;
 import dev.gale.kernels.activation.ActivationKernels;
 import dev.gale.kernels.gemm.GemvKernels;
 import dev.gale.kernels.quant.QuantKernels;
+import dev.gale.kernels.quant.SplitBlocks;
+import dev.gale.kernels.quant.SplitGemvKernels;
+import java.lang.foreign.MemorySegment;
 import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.core.buffer.DType;
 import java.lang.foreign.Arena;
@@ -31,11 +34,13 @@ import java.util.function.Predicate;
  * at the Vector API cases' shapes, with the same op and shape strings and the same byte and flop counts as
  * {@code GemmBenchCases} and {@code ElemBenchCases}, so the report pairs them ("Device vs Vector API"). Kernels and
  * geometries are the ones the graph ops launch ({@code KernelOp}: work groups of 64): F32 GEMV {@code gemvF32Rows16}
- * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Rows}, {@code rmsNorm} and {@code softmax} one
+ * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Rows}, Q8_0/Q4_0 GEMV on split blocks (and on
+ * ggml's blocks, the previous kernels, for comparison), {@code rmsNorm} and {@code softmax} one
  * group per row, {@code swiGlu} and {@code residualAdd} one item per element, {@code argmax} one group, and RoPE from
  * cos/sin tables ({@code ropeTable}: one launch for q, one for k). See {@link DeviceCase} for what a run times.
  *
- * <p>Also one table per device ({@link DeviceOverhead}): cold and warm program builds and launch overhead.
+ * <p>Also two tables per device: cold and warm program builds and launch overhead ({@link DeviceOverhead}), and the
+ * quantized GEMVs against the Vector API timed in interleaved rounds ({@link InterleavedQuantGemv}).
  *
  * <p>Without an OpenCL device the provider lists no cases and says why, once; it never reports numbers it did not
  * measure.
@@ -91,6 +96,9 @@ public final class DeviceBenchCases implements BenchCaseProvider {
             if (wanted.test(title)) {
                 t.add(DeviceOverhead.measure(d, quick));
             }
+            if (wanted.test(InterleavedQuantGemv.title(d))) {
+                t.add(InterleavedQuantGemv.measure(d, quick));
+            }
         }
         return t;
     }
@@ -106,12 +114,14 @@ public final class DeviceBenchCases implements BenchCaseProvider {
             c.add(gemv(d, false, 14336, 4096, "Llama-3-8B ffn_up"));
             c.add(gemv(d, true, 14336, 4096, "Llama-3-8B ffn_up"));
         }
-        c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L1B_UP));
-        c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP));
-        if (!quick) {
-            c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L8B_UP));
-            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L8B_UP));
-            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.Q4_128MIB));
+        for (boolean split : new boolean[] {true, false}) {
+            c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L1B_UP, split));
+            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP, split));
+            if (!quick) {
+                c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L8B_UP, split));
+                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L8B_UP, split));
+                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.Q4_128MIB, split));
+            }
         }
         c.add(rms(d, 1, 2048, "2048 (Llama-3.2-1B decode)"));
         c.add(rms(d, 1, 4096, "4096 (Llama-3-8B decode)"));
@@ -166,26 +176,37 @@ public final class DeviceBenchCases implements BenchCaseProvider {
     }
 
     /**
-     * Q8_0/Q4_0 GEMV with F32 activations on llama.cpp's blocks ({@code q8Gemv}/{@code q4Gemv}: one item per row),
-     * named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV, so they pair.
+     * Q8_0/Q4_0 GEMV with F32 activations, one item per row: with {@code split}, the kernel the graph op launches
+     * ({@code q8GemvSplit}/{@code q4GemvSplit} on {@link SplitBlocks}, split once at setup, outside the timing);
+     * otherwise the block-layout kernels ({@code q8Gemv}/{@code q4Gemv}) for comparison. The kernel's name is in the
+     * impl column. Named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV (bytes of
+     * ggml's blocks), so they pair.
      */
-    static DeviceCase quantGemv(OpenClDevice d, QuantBenchCases.Format f, QuantBenchCases.Shape s) {
+    static DeviceCase quantGemv(OpenClDevice d, QuantBenchCases.Format f, QuantBenchCases.Shape s, boolean split) {
         int in = s.in();
         int rows = s.out();
+        boolean q8 = f == QuantBenchCases.Format.Q8_0;
         double bytes = (double) f.rowBytes(in) * rows + 4.0 * in + 4.0 * rows;
         String op = "gemv " + f.name().toLowerCase() + " x f32";
         String shape = in + "x" + rows + " (" + s.what() + ")";
-        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, (l, a) -> {
-            Buffer w;
-            try (Arena arena = Arena.ofConfined()) {
-                w = a.bytes("w", f == QuantBenchCases.Format.Q8_0 ? DType.I8 : DType.U8,
-                        QuantBenchCases.syntheticWeights(arena, f, rows, in));
-            }
+        String kernel = split ? (q8 ? "q8GemvSplit" : "q4GemvSplit") : (q8 ? "q8Gemv" : "q4Gemv");
+        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, kernel, (l, a) -> {
             Buffer x = a.f32("x", in);
             Buffer y = a.f32("y", rows);
-            KernelSource src = l.source(QuantKernels.class, f == QuantBenchCases.Format.Q8_0 ? "q8Gemv" : "q4Gemv");
             Grid g = elementGrid(rows);
-            return () -> l.launch(src, Map.of(), g, w, x, y, rows, in);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment blocks = QuantBenchCases.syntheticWeights(arena, f, rows, in);
+                if (split) {
+                    SplitBlocks sb = q8 ? SplitBlocks.q8_0(blocks, 0, rows, in) : SplitBlocks.q4_0(blocks, 0, rows, in);
+                    Buffer q = a.adopt(sb.quants());
+                    Buffer sc = a.adopt(sb.scales());
+                    KernelSource src = l.source(SplitGemvKernels.class, kernel);
+                    return () -> l.launch(src, Map.of(), g, q, sc, x, y, rows, in);
+                }
+                Buffer w = a.bytes("w", q8 ? DType.I8 : DType.U8, blocks);
+                KernelSource src = l.source(QuantKernels.class, kernel);
+                return () -> l.launch(src, Map.of(), g, w, x, y, rows, in);
+            }
         });
     }
 

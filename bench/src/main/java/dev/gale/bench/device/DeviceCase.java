@@ -87,6 +87,11 @@ final class DeviceCase implements BenchCase {
             return b;
         }
 
+        /** A buffer made elsewhere, closed with the case from now on. */
+        Buffer adopt(Buffer b) {
+            return add(b);
+        }
+
         private Buffer add(Buffer b) {
             Buffer old = buffers.put(b.name(), b);
             if (old != null) {
@@ -116,6 +121,7 @@ final class DeviceCase implements BenchCase {
     private final double flops;
     private final Roofline roofline;
     private final Body body;
+    private final String kernel;
     private final long[] kernelNanos = new long[KEPT];
     private long runs;
     private KernelLauncher launcher;
@@ -128,6 +134,13 @@ final class DeviceCase implements BenchCase {
      */
     DeviceCase(OpenClDevice device, String op, String shape, double bytes, double flops, Roofline roofline,
             Body body) {
+        this(device, op, shape, bytes, flops, roofline, null, body);
+    }
+
+    /** @param kernel the kernel's name, appended to {@link #impl()} where an op has several kernels (else null) */
+    DeviceCase(OpenClDevice device, String op, String shape, double bytes, double flops, Roofline roofline,
+            String kernel, Body body) {
+        this.kernel = kernel;
         this.device = device;
         this.op = op;
         this.shape = shape;
@@ -147,12 +160,13 @@ final class DeviceCase implements BenchCase {
         return shape;
     }
 
-    /** {@code pocl opencl:0} on PoCL, else the device's backend id and name. */
+    /** {@code pocl opencl:0} on PoCL, else the device's backend id and name; then the kernel, when named. */
     @Override
     public String impl() {
         String name = device.name().toLowerCase(java.util.Locale.ROOT);
-        return name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
+        String where = name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
                 ? "pocl " + device.id() : device.id() + " " + device.name();
+        return kernel == null ? where : where + " " + kernel;
     }
 
     @Override

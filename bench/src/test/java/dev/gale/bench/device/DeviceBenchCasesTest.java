@@ -7,12 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.gale.bench.BenchCase;
+import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.bench.report.Table;
 import dev.gale.core.buffer.Buffer;
+import dev.gale.kernels.Numerics;
 import dev.gale.kernels.gemm.GemvF16;
 import dev.gale.kernels.gemm.GemvF32;
+import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q8_0Matmul;
 import dev.gale.kernels.sampling.Argmax;
 import dev.gale.opencl.OpenClDevice;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -113,6 +118,34 @@ class DeviceBenchCasesTest {
     }
 
     @Test
+    void smallQuantGemvsMatchTheReference() {
+        QuantBenchCases.Shape shape = new QuantBenchCases.Shape(96, 37, "test");
+        for (QuantBenchCases.Format f : QuantBenchCases.Format.values()) {
+            for (boolean split : new boolean[] {true, false}) {
+                try (DeviceCase c = DeviceBenchCases.quantGemv(device(), f, shape, split);
+                     Arena arena = Arena.ofConfined()) {
+                    assertTrue(c.impl().endsWith(split ? "GemvSplit" : "Gemv"), c.impl());
+                    c.setup();
+                    c.run();
+                    MemorySegment w = QuantBenchCases.syntheticWeights(arena, f, shape.out(), shape.in());
+                    float[] want = new float[shape.out()];
+                    MemorySegment x = c.buffer("x").segment();
+                    if (f == QuantBenchCases.Format.Q8_0) {
+                        Q8_0Matmul.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
+                    } else {
+                        Q4_0Matmul.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
+                    }
+                    for (int o = 0; o < shape.out(); o++) {
+                        // weights are d·q with d = 2^-8 and |q| <= 128, x in [-1, 1]
+                        double bound = Numerics.dotBound(shape.in() * 0.5, shape.in());
+                        assertEquals(want[o], c.buffer("y").getFloat(o), bound, c + " row " + o);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void smallArgmaxMatchesTheReference() {
         int n = 1000;
         try (DeviceCase c = DeviceBenchCases.argmax(device(), n)) {
@@ -121,6 +154,18 @@ class DeviceBenchCasesTest {
             c.run();
             assertEquals(Argmax.reference(c.buffer("x").segment(), 0, n), c.buffer("index").getInt(0));
         }
+    }
+
+    @Test
+    void interleavedQuantGemvTableHasOneWellFormedRowWhenQuick() {
+        OpenClDevice d = device();
+        Table t = InterleavedQuantGemv.measure(d, true);
+        assertTrue(t.title().contains(d.id()));
+        assertEquals(1, t.rows().size());
+        List<String> row = t.rows().getFirst();
+        assertEquals(t.columns().size(), row.size());
+        assertEquals("q4GemvSplit", row.get(2));
+        assertTrue(Double.parseDouble(row.get(6)) > 0, row.toString());
     }
 
     @Test

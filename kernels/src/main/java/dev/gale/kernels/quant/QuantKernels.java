@@ -31,7 +31,10 @@ import dev.gale.core.kernel.U8;
  * 5.5 ms. LLVM vectorises the per-item block loop (8-wide) only when nothing in it branches or selects and the
  * accumulators are summed in a plain chain at the end: with the first fp16 decode (early returns) and a tree-shaped
  * final sum the same kernels took about twice as long. {@link #q4GemvGroup} (GPU-style, a work group per row) was
- * 2-4× slower than {@link #q4Gemv} there.
+ * 2-4× slower than {@link #q4Gemv} there. The graph op's one-token device path no longer uses {@link #q4Gemv} and
+ * {@link #q8Gemv}: {@link SplitGemvKernels} read the weights with the scales split out ({@link SplitBlocks}), which
+ * removes the fp16 decode and the lane shuffles from the block loop (about 2.5× fewer instructions per block); these
+ * two stay as the block-layout baseline of the bench.
  *
  * <p>Numerics: the summation order differs from the reference's (which sums each block in order, then the blocks in
  * order); the rounding error stays within {@code Numerics.dotBound(Σ|d·q·x|, in)}.
