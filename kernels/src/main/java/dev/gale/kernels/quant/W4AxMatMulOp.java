@@ -5,6 +5,7 @@ import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.KernelOp;
 import java.lang.foreign.Arena;
 import java.util.List;
@@ -16,7 +17,9 @@ import java.util.Locale;
  * One op belongs to one weight matrix and holds it with its scales and its {@link ChannelBlocks} layout; {@code X}
  * arrives in the layout's channel order (the FMPQ permutation was folded into the producer offline), so the op
  * quantizes each block from one contiguous range of {@code X} (padding with zeros where the layout says) and runs
- * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request.
+ * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request. Given the matrix repacked
+ * into the decode layout ({@link W4Packed}, as {@link QuantMatMulOp} holds {@link Q4_0Packed}), one token runs the
+ * packed GEMV; more tokens run the GEMM over the import layout.
  *
  * <p>The activation buffer is per thread (one plan may run from several threads) and grows to the largest token
  * count seen; after that a run allocates nothing. No device kernel yet: {@link W4AxKernels} has the matmul but the
@@ -25,15 +28,30 @@ import java.util.Locale;
  */
 public final class W4AxMatMulOp extends KernelOp {
     private final W4Weights w;
+    private final W4Packed decode;
     private final ChannelBlocks layout;
     private final ThreadLocal<ActivationQuant> scratch = new ThreadLocal<>();
 
+    /** An op over the import layout only (every token count runs {@link W4AxMatmul}). */
     public W4AxMatMulOp(W4Weights w, ChannelBlocks layout) {
+        this(w, null, layout);
+    }
+
+    /**
+     * An op whose one-token (decode) runs use {@code decode}, {@code w} repacked by {@link W4Packed#pack} (null:
+     * none); the caller owns the packed segments' lifetime, as for {@link QuantMatMulOp}.
+     */
+    public W4AxMatMulOp(W4Weights w, W4Packed decode, ChannelBlocks layout) {
+        if (decode != null && (decode.rows() != w.rows() || decode.in() != w.in())) {
+            throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: packed decode weights are " + decode.rows()
+                    + "x" + decode.in() + ", the weights " + w.rows() + "x" + w.in());
+        }
         if (w.in() != layout.width()) {
             throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: weights have " + w.in()
                     + " columns, the channel layout " + layout.width() + " (" + layout + ")");
         }
         this.w = w;
+        this.decode = decode;
         this.layout = layout;
     }
 
@@ -61,7 +79,13 @@ public final class W4AxMatMulOp extends KernelOp {
         return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s", scheme(), w.group(),
                 layout.eightBitChannels(), layout.in(), layout.eightBitBlocks(), layout.blocks(),
                 layout.padded() ? " (zero-padded to " + layout.width() + ")" : "",
-                W4AxMatmul.VECTOR_OK ? "exact int piece dots in F32 lanes" : "scalar (no 256/512-bit vectors)");
+                !W4AxMatmul.VECTOR_OK ? "scalar (no 256/512-bit vectors)" : decode != null
+                        && oneToken(args) ? "packed 4-row GEMV" : "exact int piece dots in F32 lanes");
+    }
+
+    /** Whether the launch is one token (the packed decode GEMV runs it). */
+    private static boolean oneToken(List<Arg> args) {
+        return args.size() > 1 && args.get(1) instanceof TensorParam t && t.desc().dim(0) == 1;
     }
 
     @Override
@@ -92,7 +116,12 @@ public final class W4AxMatMulOp extends KernelOp {
 
     @Override
     protected void vector(LaunchContext ctx) {
-        W4AxMatmul.matmulParallel(w, quantize(ctx), ctx.segment(2), 0);
+        ActivationQuant a = quantize(ctx);
+        if (decode != null && a.tokens() == 1) {
+            decode.gemvParallel(a, ctx.segment(2), 0);
+        } else {
+            W4AxMatmul.matmulParallel(w, a, ctx.segment(2), 0);
+        }
     }
 
     @Override

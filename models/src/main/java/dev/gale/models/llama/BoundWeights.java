@@ -10,6 +10,7 @@ import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.kernels.quant.W4AxMatMulOp;
+import dev.gale.kernels.quant.W4Packed;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.W4AxMatrices;
 import dev.gale.models.LlamaConfig;
@@ -25,8 +26,8 @@ import java.util.function.UnaryOperator;
  * A model's weights as decode graphs use them, prepared once and shared by every session of the model: for each
  * matrix, the buffer a graph binds (F32/F16 as stored; Q8_0 blocks viewed as the signed bytes the device kernels read)
  * and the matmul op that multiplies by it (quantized ops hold the weight repacked for the Vector API path). A
- * W4Ax model's matrices bind their packed codes (as U8) with a {@link W4AxMatMulOp} holding codes, scales and the
- * input's channel layout.
+ * W4Ax model's matrices bind their packed codes (as U8) with a {@link W4AxMatMulOp} holding codes, scales, the
+ * input's channel layout and, for group size 128, the codes repacked for the decode GEMV ({@link W4Packed}).
  */
 public final class BoundWeights implements AutoCloseable {
     /** One weight tensor ready for a graph: its buffer and the op that consumes it. */
@@ -83,7 +84,10 @@ public final class BoundWeights implements AutoCloseable {
         W4AxMatrices.Matrix m = w4ax.map(x -> x.matrices().get(t)).orElse(null);
         if (m != null) {
             Buffer codes = data.viewAs(t.name() + ".codes", DType.U8, 0, data.length());
-            return new Bound(t, codes, new W4AxMatMulOp(m.weights(), m.layout()));
+            // As for Q4_0: the bound import layout stays (references, device kernels, prefill GEMM) and the decode
+            // GEMV reads a copy repacked once into this object's arena.
+            W4Packed decode = W4Packed.supports(m.weights()) ? W4Packed.pack(m.weights(), packed) : null;
+            return new Bound(t, codes, new W4AxMatMulOp(m.weights(), decode, m.layout()));
         }
         return switch (t.type()) {
             case F32, F16 -> new Bound(t, data, t.shape().length == 2 && !embedding ? MatMulOp.INSTANCE : null);
