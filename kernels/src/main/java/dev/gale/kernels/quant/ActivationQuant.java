@@ -177,6 +177,35 @@ public final class ActivationQuant {
         }
     }
 
+    /**
+     * Rows {@code [t0, t1)} of {@link #quantize(MemorySegment, long, int, ChannelBlocks)} of {@code tokens} rows at
+     * {@code xOff}, for a producer that fuses the quantization into its own pass over the rows (quantizing each row
+     * right after writing it, while it is in L1; {@code RmsNormQuant}). Calls covering {@code [0, tokens)} in
+     * disjoint ranges, from any threads of one parallel loop, give {@code quantize}'s bits; allocates nothing.
+     */
+    public void quantizeRows(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkRows(x, xOff, tokens, t0, t1, layout);
+        if (VECTOR_OK) {
+            layoutRows(x, xOff, t0, t1, layout);
+        } else {
+            referenceRows(x, xOff, t0, t1, layout);
+        }
+    }
+
+    /** The scalar reference of {@link #quantizeRows}. */
+    public void quantizeRowsReference(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkRows(x, xOff, tokens, t0, t1, layout);
+        referenceRows(x, xOff, t0, t1, layout);
+    }
+
+    private void checkRows(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkLayout(x, xOff, tokens, layout);
+        if (t0 < 0 || t1 > tokens || t0 > t1) {
+            throw new ShapeMismatchException("token rows [" + t0 + ", " + t1 + ") outside [0, " + tokens + ")");
+        }
+        begin(tokens); // the same values from every range: the state is complete once all ranges ran
+    }
+
     /** The scalar reference of {@link #quantize(MemorySegment, long, int, ChannelBlocks)}. */
     public void quantizeReference(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
         checkLayout(x, xOff, tokens, layout);

@@ -7,7 +7,7 @@ import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.KernelOp;
-import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Locale;
 
@@ -30,7 +30,9 @@ public final class W4AxMatMulOp extends KernelOp {
     private final W4Weights w;
     private final W4Packed decode;
     private final ChannelBlocks layout;
-    private final ThreadLocal<ActivationQuant> scratch = new ThreadLocal<>();
+    /** Where {@code X}'s quantization comes from: this op's own buffer, or one its producer fills for several. */
+    private final QuantizedInput input;
+    private final boolean shared;
 
     /** An op over the import layout only (every token count runs {@link W4AxMatmul}). */
     public W4AxMatMulOp(W4Weights w, ChannelBlocks layout) {
@@ -42,6 +44,19 @@ public final class W4AxMatMulOp extends KernelOp {
      * none); the caller owns the packed segments' lifetime, as for {@link QuantMatMulOp}.
      */
     public W4AxMatMulOp(W4Weights w, W4Packed decode, ChannelBlocks layout) {
+        this(w, decode, layout, null);
+    }
+
+    /**
+     * As {@link #W4AxMatMulOp(W4Weights, W4Packed, ChannelBlocks)}, reading {@code X}'s quantization from
+     * {@code input} when its producer (an RMSNorm fused with the quantizer) filled it from the same tensor, so
+     * matrices that share an input quantize it once; null: this op quantizes {@code X} itself.
+     */
+    public W4AxMatMulOp(W4Weights w, W4Packed decode, ChannelBlocks layout, QuantizedInput input) {
+        if (input != null && !QuantizedInput.sameQuantization(input.layout(), layout)) {
+            throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: the shared input is quantized as "
+                    + input.layout() + ", this matrix reads " + layout);
+        }
         if (decode != null && (decode.rows() != w.rows() || decode.in() != w.in())) {
             throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: packed decode weights are " + decode.rows()
                     + "x" + decode.in() + ", the weights " + w.rows() + "x" + w.in());
@@ -53,6 +68,8 @@ public final class W4AxMatMulOp extends KernelOp {
         this.w = w;
         this.decode = decode;
         this.layout = layout;
+        this.shared = input != null;
+        this.input = shared ? input : new QuantizedInput(layout);
     }
 
     public W4Weights weights() {
@@ -76,11 +93,12 @@ public final class W4AxMatMulOp extends KernelOp {
 
     @Override
     public String detail(Device device, List<Arg> args) {
-        return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s", scheme(), w.group(),
+        return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s%s", scheme(), w.group(),
                 layout.eightBitChannels(), layout.in(), layout.eightBitBlocks(), layout.blocks(),
                 layout.padded() ? " (zero-padded to " + layout.width() + ")" : "",
                 !W4AxMatmul.VECTOR_OK ? "scalar (no 256/512-bit vectors)" : decode != null
-                        && oneToken(args) ? "packed 4-row GEMV" : "exact int piece dots in F32 lanes");
+                        && oneToken(args) ? "packed 4-row GEMV" : "exact int piece dots in F32 lanes",
+                shared ? ", input quantized by its RMSNorm" : "");
     }
 
     /** Whether the launch is one token (the packed decode GEMV runs it). */
@@ -102,21 +120,28 @@ public final class W4AxMatMulOp extends KernelOp {
                 + ", " + w.rows() + "]");
     }
 
-    /** This thread's activation buffer, quantized from {@code X}. */
-    private ActivationQuant quantize(LaunchContext ctx) {
+    /**
+     * {@code X} quantized: by the shared input's producer when it filled this thread's buffer from {@code X},
+     * else here.
+     */
+    private ActivationQuant quantize(LaunchContext ctx, boolean reference) {
         int tokens = (int) ctx.desc(1).dim(0);
-        ActivationQuant a = scratch.get();
-        if (a == null || a.maxTokens() < tokens) {
-            a = ActivationQuant.allocate(tokens, layout.width(), layout.eightBit(), Arena.ofAuto());
-            scratch.set(a);
+        MemorySegment x = ctx.segment(1);
+        ActivationQuant a = shared ? input.filledFrom(x, tokens) : null;
+        if (a == null) {
+            a = input.fill(x, tokens);
+            if (reference) {
+                a.quantizeReference(x, 0, tokens, layout);
+            } else {
+                a.quantize(x, 0, tokens, layout);
+            }
         }
-        a.quantize(ctx.segment(1), 0, tokens, layout);
         return a;
     }
 
     @Override
     protected void vector(LaunchContext ctx) {
-        ActivationQuant a = quantize(ctx);
+        ActivationQuant a = quantize(ctx, false);
         if (decode != null && a.tokens() == 1) {
             decode.gemvParallel(a, ctx.segment(2), 0);
         } else {
@@ -126,6 +151,6 @@ public final class W4AxMatMulOp extends KernelOp {
 
     @Override
     protected void reference(LaunchContext ctx) {
-        W4AxMatmul.reference(w, quantize(ctx), ctx.segment(2), 0);
+        W4AxMatmul.reference(w, quantize(ctx, true), ctx.segment(2), 0);
     }
 }
