@@ -22,7 +22,9 @@ import java.util.Locale;
  * packed GEMV; more tokens run the GEMM over the import layout.
  *
  * <p>The activation buffer is per thread (one plan may run from several threads) and grows to the largest token
- * count seen; after that a run allocates nothing. No device kernel yet: {@link W4AxKernels} has the matmul but the
+ * count seen; after that a run allocates nothing. Matrices that read one vector (a layer's wq, wk, wv) can share it
+ * through a {@link QuantizedInput} that the RMSNorm before them fills ({@code RmsNormQuantOp}), so the vector is
+ * quantized once; an op reading a shared input that was not filled from its {@code X} quantizes {@code X} itself. No device kernel yet: {@link W4AxKernels} has the matmul but the
  * per-block activation quantization has no kernel, so plans on an OpenCL device refuse this op (or fall back to the
  * CPU when the caller allows it, and the run report says so).
  */
