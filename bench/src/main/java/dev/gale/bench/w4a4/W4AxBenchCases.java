@@ -76,7 +76,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
 
         @Override
         public String op() {
-            return (tokens == 1 ? "w4ax gemv " : "w4ax gemm ") + kind.name().toLowerCase().replace('_', '-')
+            return (tokens == 1 ? "w4ax gemv " : "w4ax gemm ") + (kind == Kind.W4A4_ROW_MAJOR ? "w4a4 row-major" : kind.name().toLowerCase())
                     + (kind.w4() ? " (quantize + matmul)" : " (baseline)");
         }
 
