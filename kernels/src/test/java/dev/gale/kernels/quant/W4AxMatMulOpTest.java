@@ -208,4 +208,23 @@ class W4AxMatMulOpTest {
             assertArrayEquals(out[0], out[1]);
         }
     }
+
+    /** A shared input is found only for the tensor and token count it was filled from (else the reader quantizes). */
+    @Test
+    void aSharedInputIsFoundOnlyForItsSource() {
+        ChannelBlocks layout = ChannelBlocks.split(256, 0);
+        QuantizedInput in = new QuantizedInput(layout);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment h = arena.allocate(4L * 2 * 256, 64);
+            MemorySegment other = arena.allocate(4L * 2 * 256, 64);
+            assertEquals(null, in.filledFrom(h, 1), "never filled");
+            ActivationQuant a = in.fill(h, 1);
+            assertTrue(in.filledFrom(h, 1) == a);
+            assertEquals(null, in.filledFrom(other, 1));
+            assertEquals(null, in.filledFrom(h, 2));
+            assertTrue(QuantizedInput.sameQuantization(layout, ChannelBlocks.split(256, 0)));
+            assertFalse(QuantizedInput.sameQuantization(layout, ChannelBlocks.split(256, 128)));
+            assertFalse(QuantizedInput.sameQuantization(layout, layout.withActivationClip(0.9f)));
+        }
+    }
 }
