@@ -9,6 +9,7 @@ import dev.gale.kernels.gemm.GemmF32;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.W4AxMatmul;
+import dev.gale.kernels.quant.W4Packed;
 import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -18,9 +19,11 @@ import java.util.List;
 
 /**
  * W4Ax (COMET) report cases beside their baselines, in one provider so one {@code --filter w4a} run times both:
- * W4A4 GEMM against F32 GEMM ({@code GemmF32}) at 512 tokens × 4096 → 4096, W4A4 and W4A8 GEMV
- * against Q4_0 GEMV ({@code Q4_0Packed.matmulF32Parallel}, F32 activations) at 4096 → 14336. The W4Ax runs include
- * the activation quantization (a decode or prefill step pays it). Weights group size 128; W4A8 means every block
+ * W4A4 GEMM against F32 GEMM ({@code GemmF32}) at 512 tokens × 4096 → 4096, W4A4 and W4A8 GEMV ({@link W4Packed},
+ * what the decoder's op runs; W4A4 also over the row-major import layout, the previous path) against Q4_0 GEMV
+ * ({@code Q4_0Packed.matmulF32Parallel}, F32 activations) at 4096 → 14336. Like with like, as the decoder runs them:
+ * the W4Ax runs include the activation quantization (a decode or prefill step pays it), the Q4_0 run has none to
+ * pay (its kernel reads the F32 activations). Weights group size 128; W4A8 means every block
  * A8, W4A4 every block A4 (same kernel, FMPQ's mix lies between). Synthetic weights: speed does not depend on them.
  * The 512×4096×14336 GEMM pair is left out: at the measured W4A4 GEMM speed one sample takes over 15 s here.
  */
@@ -30,6 +33,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         List<BenchCase> cases = new ArrayList<>();
         cases.add(new Case(Kind.W4A4, 1, 4096, 14336));
         cases.add(new Case(Kind.W4A8, 1, 4096, 14336));
+        cases.add(new Case(Kind.W4A4_ROW_MAJOR, 1, 4096, 14336));
         cases.add(new Case(Kind.Q4_0, 1, 4096, 14336));
         if (!quick) {
             cases.add(new Case(Kind.W4A4, 512, 4096, 4096));
@@ -40,7 +44,13 @@ public final class W4AxBenchCases implements BenchCaseProvider {
 
     /** What one case runs. */
     enum Kind {
-        W4A4, W4A8, Q4_0, F32
+        W4A4, W4A8, Q4_0, F32,
+        /** W4A4 GEMV over the import layout ({@link W4AxMatmul}'s row-major kernel): the pre-{@link W4Packed} path. */
+        W4A4_ROW_MAJOR;
+
+        boolean w4() {
+            return this == W4A4 || this == W4A8 || this == W4A4_ROW_MAJOR;
+        }
     }
 
     static final class Case implements BenchCase {
@@ -55,6 +65,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         private W4Weights w4;
         private ActivationQuant xq;
         private Q4_0Packed q4;
+        private W4Packed packed;
 
         Case(Kind kind, int tokens, int in, int out) {
             this.kind = kind;
@@ -65,8 +76,8 @@ public final class W4AxBenchCases implements BenchCaseProvider {
 
         @Override
         public String op() {
-            return (tokens == 1 ? "w4ax gemv " : "w4ax gemm ") + kind.name().toLowerCase()
-                    + (kind == Kind.W4A4 || kind == Kind.W4A8 ? " (quantize + matmul)" : " (baseline)");
+            return (tokens == 1 ? "w4ax gemv " : "w4ax gemm ") + (kind == Kind.W4A4_ROW_MAJOR ? "w4a4 row-major" : kind.name().toLowerCase())
+                    + (kind.w4() ? " (quantize + matmul)" : " (baseline)");
         }
 
         @Override
@@ -82,7 +93,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         @Override
         public double bytes() {
             double weights = switch (kind) {
-                case W4A4, W4A8 -> (double) out * in / 2 + 4.0 * out * in / 128;
+                case W4A4, W4A8, W4A4_ROW_MAJOR -> (double) out * in / 2 + 4.0 * out * in / 128;
                 case Q4_0 -> 18.0 * out * in / 32;
                 case F32 -> 4.0 * out * in;
             };
@@ -108,7 +119,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
             }
             y = arena.allocate(4L * tokens * out, 64);
             switch (kind) {
-                case W4A4, W4A8 -> {
+                case W4A4, W4A8, W4A4_ROW_MAJOR -> {
                     MemorySegment codes = arena.allocate((long) out * in / 2, 64);
                     long state = 0x9E3779B97F4A7C15L;
                     for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
@@ -120,6 +131,7 @@ public final class W4AxBenchCases implements BenchCaseProvider {
                         scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
                     }
                     w4 = W4Weights.of(out, in, 128, codes, scales);
+                    packed = kind != Kind.W4A4_ROW_MAJOR && tokens == 1 ? W4Packed.pack(w4, arena) : null;
                     xq = ActivationQuant.allocate(tokens, in, ActivationQuant.uniform(in, kind == Kind.W4A8), arena);
                 }
                 case Q4_0 -> q4 = Q4_0Packed.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0,
@@ -136,9 +148,13 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         @Override
         public void run() {
             switch (kind) {
-                case W4A4, W4A8 -> {
+                case W4A4, W4A8, W4A4_ROW_MAJOR -> {
                     xq.quantize(x, 0, tokens);
-                    W4AxMatmul.matmulParallel(w4, xq, y, 0);
+                    if (packed != null) {
+                        packed.gemvParallel(xq, y, 0);
+                    } else {
+                        W4AxMatmul.matmulParallel(w4, xq, y, 0);
+                    }
                 }
                 case Q4_0 -> q4.matmulF32Parallel(x, 0, tokens, y, 0);
                 case F32 -> GemmF32.gemm(wf, 0, x, 0, y, 0, tokens, out, in);

@@ -51,6 +51,9 @@ public final class ActivationQuant {
     private final MemorySegment codes;
     private final MemorySegment wide;
     private final MemorySegment scales;
+    /** Token 0 in the decode GEMV's operand layout ({@link #gemvOperand()}), derived on first use. */
+    private final MemorySegment operand;
+    private boolean operandReady;
     private int tokens;
 
     private ActivationQuant(int maxTokens, int in, boolean[] eightBit, SegmentAllocator allocator) {
@@ -61,6 +64,7 @@ public final class ActivationQuant {
         this.codes = allocator.allocate((long) maxTokens * in, 64);
         this.wide = allocator.allocate(4L * maxTokens * in, 64);
         this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
+        this.operand = allocator.allocate(4L * W4Packed.OPERAND_FLOATS * 4 * blocks, 64);
     }
 
     /**
@@ -98,7 +102,7 @@ public final class ActivationQuant {
     public void quantize(MemorySegment x, long xOff, int tokens) {
         checkTokens(tokens);
         QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "activation quantize source");
-        this.tokens = tokens;
+        begin(tokens);
         if (!VECTOR_OK) {
             referenceRows(x, xOff, 0, tokens);
         } else if (tokens < PARALLEL_TOKENS) {
@@ -112,7 +116,7 @@ public final class ActivationQuant {
     public void quantizeReference(MemorySegment x, long xOff, int tokens) {
         checkTokens(tokens);
         QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "activation quantize source");
-        this.tokens = tokens;
+        begin(tokens);
         referenceRows(x, xOff, 0, tokens);
     }
 
@@ -162,7 +166,7 @@ public final class ActivationQuant {
      */
     public void quantize(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
         checkLayout(x, xOff, tokens, layout);
-        this.tokens = tokens;
+        begin(tokens);
         if (!VECTOR_OK) {
             referenceRows(x, xOff, 0, tokens, layout);
         } else if (tokens < PARALLEL_TOKENS) {
@@ -173,10 +177,39 @@ public final class ActivationQuant {
         }
     }
 
+    /**
+     * Rows {@code [t0, t1)} of {@link #quantize(MemorySegment, long, int, ChannelBlocks)} of {@code tokens} rows at
+     * {@code xOff}, for a producer that fuses the quantization into its own pass over the rows (quantizing each row
+     * right after writing it, while it is in L1; {@code RmsNormQuant}). Calls covering {@code [0, tokens)} in
+     * disjoint ranges, from any threads of one parallel loop, give {@code quantize}'s bits; allocates nothing.
+     */
+    public void quantizeRows(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkRows(x, xOff, tokens, t0, t1, layout);
+        if (VECTOR_OK) {
+            layoutRows(x, xOff, t0, t1, layout);
+        } else {
+            referenceRows(x, xOff, t0, t1, layout);
+        }
+    }
+
+    /** The scalar reference of {@link #quantizeRows}. */
+    public void quantizeRowsReference(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkRows(x, xOff, tokens, t0, t1, layout);
+        referenceRows(x, xOff, t0, t1, layout);
+    }
+
+    private void checkRows(MemorySegment x, long xOff, int tokens, int t0, int t1, ChannelBlocks layout) {
+        checkLayout(x, xOff, tokens, layout);
+        if (t0 < 0 || t1 > tokens || t0 > t1) {
+            throw new ShapeMismatchException("token rows [" + t0 + ", " + t1 + ") outside [0, " + tokens + ")");
+        }
+        begin(tokens); // the same values from every range: the state is complete once all ranges ran
+    }
+
     /** The scalar reference of {@link #quantize(MemorySegment, long, int, ChannelBlocks)}. */
     public void quantizeReference(MemorySegment x, long xOff, int tokens, ChannelBlocks layout) {
         checkLayout(x, xOff, tokens, layout);
-        this.tokens = tokens;
+        begin(tokens);
         referenceRows(x, xOff, 0, tokens, layout);
     }
 
@@ -297,6 +330,47 @@ public final class ActivationQuant {
             codes.asSlice(c0 + i, W4Weights.BLOCK - i).fill((byte) 0);
             wide.asSlice(4 * (c0 + i), 4L * (W4Weights.BLOCK - i)).fill((byte) 0);
         }
+    }
+
+    /** Starts a quantization of {@code tokens} tokens: the GEMV operand is stale until asked for again. */
+    private void begin(int tokens) {
+        this.tokens = tokens;
+        this.operandReady = false;
+    }
+
+    /**
+     * Token 0's codes as the {@link W4Packed} GEMV reads them, derived from the F32 codes on the first call after
+     * each quantization (so a decode step's matrices that share this buffer derive it once). Per 32-element
+     * sub-block {@code s} (block {@code s/4}, elements {@code e = 128·(s/4) + 16·(s%4) + i} and {@code e + 64},
+     * {@code i < 16}), {@link W4Packed#OPERAND_FLOATS} floats: the {@code L} lanes of {@code −8·Σ(x_l + x_h)}
+     * (lane {@code i} summing elements {@code i mod L}), then {@code x_l = q_x[e]}, then
+     * {@code x_d = q_x[e + 64] − 16·q_x[e]}. All are small integers, exact in F32 in any order. Vector API
+     * shapes only ({@code QuantVectors.VECTOR_OK}).
+     */
+    MemorySegment gemvOperand() {
+        if (!operandReady) {
+            if (tokens == 0) {
+                throw new ShapeMismatchException("the activations hold no tokens (quantize first)");
+            }
+            FloatVector m16 = FloatVector.broadcast(F, -16f);
+            FloatVector m8 = FloatVector.broadcast(F, -8f);
+            for (int s = 0; s < 4 * blocks; s++) {
+                long xl = 4L * (W4Weights.BLOCK * (s >>> 2) + W4Packed.SUB_BYTES * (s & 3));
+                long xh = xl + 4L * W4Weights.BLOCK / 2;
+                long o = 4L * W4Packed.OPERAND_FLOATS * s;
+                FloatVector sum = FloatVector.zero(F);
+                for (int i = 0; i < W4Packed.SUB_BYTES; i += L) {
+                    FloatVector l = FloatVector.fromMemorySegment(F, wide, xl + 4L * i, LE);
+                    FloatVector h = FloatVector.fromMemorySegment(F, wide, xh + 4L * i, LE);
+                    sum = sum.add(l).add(h);
+                    l.intoMemorySegment(operand, o + 4L * (L + i), LE);
+                    l.lanewise(VectorOperators.FMA, m16, h).intoMemorySegment(operand, o + 4L * (L + W4Packed.SUB_BYTES + i), LE);
+                }
+                sum.mul(m8).intoMemorySegment(operand, o, LE);
+            }
+            operandReady = true;
+        }
+        return operand;
     }
 
     // ------------------------------------------------------------------ checks

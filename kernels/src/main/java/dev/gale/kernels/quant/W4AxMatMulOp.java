@@ -5,8 +5,9 @@ import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.KernelOp;
-import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Locale;
 
@@ -16,25 +17,61 @@ import java.util.Locale;
  * One op belongs to one weight matrix and holds it with its scales and its {@link ChannelBlocks} layout; {@code X}
  * arrives in the layout's channel order (the FMPQ permutation was folded into the producer offline), so the op
  * quantizes each block from one contiguous range of {@code X} (padding with zeros where the layout says) and runs
- * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request.
+ * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request. Given the matrix repacked
+ * into the decode layout ({@link W4Packed}, as {@link QuantMatMulOp} holds {@link Q4_0Packed}), one token runs the
+ * packed GEMV; more tokens run the GEMM over the import layout.
  *
  * <p>The activation buffer is per thread (one plan may run from several threads) and grows to the largest token
- * count seen; after that a run allocates nothing. No device kernel yet: {@link W4AxKernels} has the matmul but the
+ * count seen; after that a run allocates nothing. Matrices that read one vector (a layer's wq, wk, wv) can share it
+ * through a {@link QuantizedInput} that the RMSNorm before them fills ({@code RmsNormQuantOp}), so the vector is
+ * quantized once; an op reading a shared input that was not filled from its {@code X} quantizes {@code X} itself. No device kernel yet: {@link W4AxKernels} has the matmul but the
  * per-block activation quantization has no kernel, so plans on an OpenCL device refuse this op (or fall back to the
  * CPU when the caller allows it, and the run report says so).
  */
 public final class W4AxMatMulOp extends KernelOp {
     private final W4Weights w;
+    private final W4Packed decode;
     private final ChannelBlocks layout;
-    private final ThreadLocal<ActivationQuant> scratch = new ThreadLocal<>();
+    /** Where {@code X}'s quantization comes from: this op's own buffer, or one its producer fills for several. */
+    private final QuantizedInput input;
+    private final boolean shared;
 
+    /** An op over the import layout only (every token count runs {@link W4AxMatmul}). */
     public W4AxMatMulOp(W4Weights w, ChannelBlocks layout) {
+        this(w, null, layout);
+    }
+
+    /**
+     * An op whose one-token (decode) runs use {@code decode}, {@code w} repacked by {@link W4Packed#pack} (null:
+     * none); the caller owns the packed segments' lifetime, as for {@link QuantMatMulOp}.
+     */
+    public W4AxMatMulOp(W4Weights w, W4Packed decode, ChannelBlocks layout) {
+        this(w, decode, layout, null);
+    }
+
+    /**
+     * As {@link #W4AxMatMulOp(W4Weights, W4Packed, ChannelBlocks)}, reading {@code X}'s quantization from
+     * {@code input} when its producer (an RMSNorm fused with the quantizer) filled it from the same tensor, so
+     * matrices that share an input quantize it once; null: this op quantizes {@code X} itself.
+     */
+    public W4AxMatMulOp(W4Weights w, W4Packed decode, ChannelBlocks layout, QuantizedInput input) {
+        if (input != null && !QuantizedInput.sameQuantization(input.layout(), layout)) {
+            throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: the shared input is quantized as "
+                    + input.layout() + ", this matrix reads " + layout);
+        }
+        if (decode != null && (decode.rows() != w.rows() || decode.in() != w.in())) {
+            throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: packed decode weights are " + decode.rows()
+                    + "x" + decode.in() + ", the weights " + w.rows() + "x" + w.in());
+        }
         if (w.in() != layout.width()) {
             throw new dev.gale.core.ShapeMismatchException("W4Ax matmul: weights have " + w.in()
                     + " columns, the channel layout " + layout.width() + " (" + layout + ")");
         }
         this.w = w;
+        this.decode = decode;
         this.layout = layout;
+        this.shared = input != null;
+        this.input = shared ? input : new QuantizedInput(layout);
     }
 
     public W4Weights weights() {
@@ -58,10 +95,17 @@ public final class W4AxMatMulOp extends KernelOp {
 
     @Override
     public String detail(Device device, List<Arg> args) {
-        return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s", scheme(), w.group(),
+        return String.format(Locale.ROOT, "%s g%d, %d/%d channels A8 in %d/%d blocks%s, %s%s", scheme(), w.group(),
                 layout.eightBitChannels(), layout.in(), layout.eightBitBlocks(), layout.blocks(),
                 layout.padded() ? " (zero-padded to " + layout.width() + ")" : "",
-                W4AxMatmul.VECTOR_OK ? "exact int piece dots in F32 lanes" : "scalar (no 256/512-bit vectors)");
+                !W4AxMatmul.VECTOR_OK ? "scalar (no 256/512-bit vectors)" : decode != null
+                        && oneToken(args) ? "packed 4-row GEMV" : "exact int piece dots in F32 lanes",
+                shared ? ", input quantized by its RMSNorm" : "");
+    }
+
+    /** Whether the launch is one token (the packed decode GEMV runs it). */
+    private static boolean oneToken(List<Arg> args) {
+        return args.size() > 1 && args.get(1) instanceof TensorParam t && t.desc().dim(0) == 1;
     }
 
     @Override
@@ -78,25 +122,37 @@ public final class W4AxMatMulOp extends KernelOp {
                 + ", " + w.rows() + "]");
     }
 
-    /** This thread's activation buffer, quantized from {@code X}. */
-    private ActivationQuant quantize(LaunchContext ctx) {
+    /**
+     * {@code X} quantized: by the shared input's producer when it filled this thread's buffer from {@code X},
+     * else here.
+     */
+    private ActivationQuant quantize(LaunchContext ctx, boolean reference) {
         int tokens = (int) ctx.desc(1).dim(0);
-        ActivationQuant a = scratch.get();
-        if (a == null || a.maxTokens() < tokens) {
-            a = ActivationQuant.allocate(tokens, layout.width(), layout.eightBit(), Arena.ofAuto());
-            scratch.set(a);
+        MemorySegment x = ctx.segment(1);
+        ActivationQuant a = shared ? input.filledFrom(x, tokens) : null;
+        if (a == null) {
+            a = input.fill(x, tokens);
+            if (reference) {
+                a.quantizeReference(x, 0, tokens, layout);
+            } else {
+                a.quantize(x, 0, tokens, layout);
+            }
         }
-        a.quantize(ctx.segment(1), 0, tokens, layout);
         return a;
     }
 
     @Override
     protected void vector(LaunchContext ctx) {
-        W4AxMatmul.matmulParallel(w, quantize(ctx), ctx.segment(2), 0);
+        ActivationQuant a = quantize(ctx, false);
+        if (decode != null && a.tokens() == 1) {
+            decode.gemvParallel(a, ctx.segment(2), 0);
+        } else {
+            W4AxMatmul.matmulParallel(w, a, ctx.segment(2), 0);
+        }
     }
 
     @Override
     protected void reference(LaunchContext ctx) {
-        W4AxMatmul.reference(w, quantize(ctx), ctx.segment(2), 0);
+        W4AxMatmul.reference(w, quantize(ctx, true), ctx.segment(2), 0);
     }
 }

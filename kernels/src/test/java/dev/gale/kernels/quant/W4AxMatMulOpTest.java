@@ -161,4 +161,70 @@ class W4AxMatMulOpTest {
                     width / 2), bad.tensor("x", DType.F32, 1, width + 1), bad.tensor("y", DType.F32, 1, rows)));
         }
     }
+
+    /** One token with the packed decode weights: the row-major op's bits, and the run report names the kernel. */
+    @Test
+    void thePackedDecodeGemvGivesTheRowMajorBits() {
+        int rows = 45;
+        ChannelBlocks layout = ChannelBlocks.split(300, 40, 128);
+        int width = layout.width();
+        Random r = new Random(5);
+        float[] xf = new float[300];
+        for (int i = 0; i < xf.length; i++) {
+            xf[i] = (float) r.nextGaussian() * (i < 40 ? 20 : 1);
+        }
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment wf = arena.allocate(4L * rows * width, 64);
+            for (long i = 0; i < (long) rows * width; i++) {
+                wf.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+            }
+            W4Weights w = W4Weights.quantizeFullRange(wf, 0, rows, width, 128, arena);
+            float[][] out = new float[2][];
+            for (int packed = 0; packed < 2; packed++) {
+                W4AxMatMulOp op = packed == 0 ? new W4AxMatMulOp(w, layout)
+                        : new W4AxMatMulOp(w, W4Packed.pack(w, arena), layout);
+                TaskGraph g = new TaskGraph("w4ax decode");
+                TensorParam wp = g.tensor("w", DType.U8, rows, width / 2);
+                TensorParam xp = g.tensor("x", DType.F32, 1, 300);
+                TensorParam yp = g.tensor("y", DType.F32, 1, rows);
+                g.launch("mm", op, wp, xp, yp);
+                Plan plan = g.compile(Devices.cpu());
+                try (Buffer wb = Buffers.allocate("w", DType.U8, (long) rows * width / 2);
+                     Buffer x = Buffers.f32("x", xf); Buffer y = Buffers.allocate("y", DType.F32, rows);
+                     Bindings bind = plan.newBindings()) {
+                    wb.segment().copyFrom(w.codes());
+                    bind.bind(wp, wb).bind(xp, x).bind(yp, y);
+                    RunReport report = plan.run(bind);
+                    if (W4AxMatmul.VECTOR_OK) {
+                        assertEquals(packed == 1, report.tasks().get(0).detail().contains("packed 4-row GEMV"),
+                                report.toString());
+                    }
+                    out[packed] = new float[rows];
+                    for (int i = 0; i < rows; i++) {
+                        out[packed][i] = y.getFloat(i);
+                    }
+                }
+            }
+            assertArrayEquals(out[0], out[1]);
+        }
+    }
+
+    /** A shared input is found only for the tensor and token count it was filled from (else the reader quantizes). */
+    @Test
+    void aSharedInputIsFoundOnlyForItsSource() {
+        ChannelBlocks layout = ChannelBlocks.split(256, 0);
+        QuantizedInput in = new QuantizedInput(layout);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment h = arena.allocate(4L * 2 * 256, 64);
+            MemorySegment other = arena.allocate(4L * 2 * 256, 64);
+            assertEquals(null, in.filledFrom(h, 1), "never filled");
+            ActivationQuant a = in.fill(h, 1);
+            assertTrue(in.filledFrom(h, 1) == a);
+            assertEquals(null, in.filledFrom(other, 1));
+            assertEquals(null, in.filledFrom(h, 2));
+            assertTrue(QuantizedInput.sameQuantization(layout, ChannelBlocks.split(256, 0)));
+            assertFalse(QuantizedInput.sameQuantization(layout, ChannelBlocks.split(256, 128)));
+            assertFalse(QuantizedInput.sameQuantization(layout, layout.withActivationClip(0.9f)));
+        }
+    }
 }

@@ -6,10 +6,13 @@ import dev.gale.core.graph.Op;
 import dev.gale.kernels.embed.EmbedOp;
 import dev.gale.kernels.embed.TableFormat;
 import dev.gale.kernels.gemm.MatMulOp;
+import dev.gale.kernels.norm.RmsNormQuantOp;
 import dev.gale.kernels.quant.Q4_0Packed;
+import dev.gale.kernels.quant.QuantizedInput;
 import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.kernels.quant.W4AxMatMulOp;
+import dev.gale.kernels.quant.W4Packed;
 import dev.gale.models.LlamaModel;
 import dev.gale.models.W4AxMatrices;
 import dev.gale.models.LlamaConfig;
@@ -25,8 +28,10 @@ import java.util.function.UnaryOperator;
  * A model's weights as decode graphs use them, prepared once and shared by every session of the model: for each
  * matrix, the buffer a graph binds (F32/F16 as stored; Q8_0 blocks viewed as the signed bytes the device kernels read)
  * and the matmul op that multiplies by it (quantized ops hold the weight repacked for the Vector API path). A
- * W4Ax model's matrices bind their packed codes (as U8) with a {@link W4AxMatMulOp} holding codes, scales and the
- * input's channel layout.
+ * W4Ax model's matrices bind their packed codes (as U8) with a {@link W4AxMatMulOp} holding codes, scales, the
+ * input's channel layout and, for group size 128, the codes repacked for the decode GEMV ({@link W4Packed}); the
+ * matrices of one layer input (wq, wk, wv; w1, w3) share its quantization, done once by the RMSNorm before them
+ * ({@link #norm}: {@link RmsNormQuantOp}).
  */
 public final class BoundWeights implements AutoCloseable {
     /** One weight tensor ready for a graph: its buffer and the op that consumes it. */
@@ -38,6 +43,10 @@ public final class BoundWeights implements AutoCloseable {
     private final Arena packed = Arena.ofShared();
     private final Map<WeightTensor, Bound> bound = new IdentityHashMap<>();
     private final Optional<W4AxMatrices> w4ax;
+    /** W4Ax matrices that read one normalised vector: their shared quantization, by matrix. */
+    private final Map<WeightTensor, QuantizedInput> sharedInputs = new IdentityHashMap<>();
+    /** The fused RMSNorm + quantizer that fills a shared input, by the norm's weight tensor. */
+    private final Map<WeightTensor, RmsNormQuantOp> fusedNorms = new IdentityHashMap<>();
 
     public BoundWeights(LlamaConfig config, LlamaWeights weights) {
         this(config, weights, Optional.empty());
@@ -52,9 +61,44 @@ public final class BoundWeights implements AutoCloseable {
         this.config = config;
         this.weights = weights;
         this.w4ax = w4ax;
+        for (LlamaWeights.Layer l : weights.layers()) {
+            share(l.attnNorm(), l.wq(), l.wk(), l.wv());
+            share(l.ffnNorm(), l.w1(), l.w3());
+        }
         for (WeightTensor t : weights.all()) {
             bound.put(t, bind(t));
         }
+    }
+
+    /**
+     * When every matrix that reads {@code norm}'s output is W4Ax with the same activation quantization, one
+     * {@link QuantizedInput} for them and the fused RMSNorm that fills it (quantize once per normalised vector).
+     */
+    private void share(WeightTensor norm, WeightTensor... readers) {
+        W4AxMatrices.Matrix first = w4ax.map(x -> x.matrices().get(readers[0])).orElse(null);
+        if (first == null) {
+            return;
+        }
+        for (WeightTensor t : readers) {
+            W4AxMatrices.Matrix m = w4ax.get().matrices().get(t);
+            if (m == null || !QuantizedInput.sameQuantization(m.layout(), first.layout())) {
+                return;
+            }
+        }
+        QuantizedInput input = new QuantizedInput(first.layout());
+        for (WeightTensor t : readers) {
+            sharedInputs.put(t, input);
+        }
+        fusedNorms.put(norm, new RmsNormQuantOp(config.normEps(), input, readers.length));
+    }
+
+    /**
+     * The op that applies RMSNorm {@code norm}: the fused RMSNorm + activation quantizer when the W4Ax matrices
+     * reading its output share one quantization, else {@code plain}.
+     */
+    public Op norm(WeightTensor norm, Op plain) {
+        RmsNormQuantOp fused = fusedNorms.get(norm);
+        return fused != null ? fused : plain;
     }
 
     /** The W4Ax description of the matrices, when the model has one. */
@@ -83,7 +127,10 @@ public final class BoundWeights implements AutoCloseable {
         W4AxMatrices.Matrix m = w4ax.map(x -> x.matrices().get(t)).orElse(null);
         if (m != null) {
             Buffer codes = data.viewAs(t.name() + ".codes", DType.U8, 0, data.length());
-            return new Bound(t, codes, new W4AxMatMulOp(m.weights(), m.layout()));
+            // As for Q4_0: the bound import layout stays (references, device kernels, prefill GEMM) and the decode
+            // GEMV reads a copy repacked once into this object's arena.
+            W4Packed decode = W4Packed.supports(m.weights()) ? W4Packed.pack(m.weights(), packed) : null;
+            return new Bound(t, codes, new W4AxMatMulOp(m.weights(), decode, m.layout(), sharedInputs.get(t)));
         }
         return switch (t.type()) {
             case F32, F16 -> new Bound(t, data, t.shape().length == 2 && !embedding ? MatMulOp.INSTANCE : null);

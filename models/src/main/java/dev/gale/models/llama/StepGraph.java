@@ -150,7 +150,8 @@ final class StepGraph {
         for (int l = 0; l < c.layers(); l++) {
             LlamaWeights.Layer lay = lw.layers().get(l);
             String p = "l" + l + ".";
-            graph.launch(p + "attn_norm", norm, x, weight(w, lay.attnNorm()), h)
+            // W4Ax: the fused RMSNorm + activation quantizer when wq, wk, wv share one quantization of h
+            graph.launch(p + "attn_norm", w.norm(lay.attnNorm(), norm), x, weight(w, lay.attnNorm()), h)
                     .launch(p + "wq", w.matmul(lay.wq()), weight(w, lay.wq()), h, q2)
                     .launch(p + "wk", w.matmul(lay.wk()), weight(w, lay.wk()), h, k2)
                     .launch(p + "wv", w.matmul(lay.wv()), weight(w, lay.wv()), h, v2);
@@ -214,7 +215,7 @@ final class StepGraph {
             }
             graph.launch(p + "wo", w.matmul(lay.wo()), weight(w, lay.wo()), att2, o)
                     .launch(p + "attn_residual", ResidualAddOp.INSTANCE, x, o, x)
-                    .launch(p + "ffn_norm", norm, x, weight(w, lay.ffnNorm()), h)
+                    .launch(p + "ffn_norm", w.norm(lay.ffnNorm(), norm), x, weight(w, lay.ffnNorm()), h)
                     .launch(p + "w1", w.matmul(lay.w1()), weight(w, lay.w1()), h, gate)
                     .launch(p + "w3", w.matmul(lay.w3()), weight(w, lay.w3()), h, up)
                     .launch(p + "swiglu", SwiGluOp.INSTANCE, gate, up, act)

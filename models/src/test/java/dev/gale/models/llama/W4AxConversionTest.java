@@ -2,10 +2,12 @@ package dev.gale.models.llama;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.core.device.Devices;
+import dev.gale.core.graph.RunReport;
 import dev.gale.kernels.quant.ChannelBlocks;
 import dev.gale.models.LlamaConfig;
 import dev.gale.models.LlamaModel;
@@ -171,6 +173,38 @@ class W4AxConversionTest {
                 mag = Math.max(mag, Math.abs(f[3][v]));
             }
             assertTrue(err < 0.5 * mag, "W4A8 logits " + err + " off, magnitude " + mag);
+        }
+    }
+
+    /**
+     * The W4Ax decode step quantizes each normalised vector once, in the RMSNorm before wq/wk/wv and w1/w3 (the run
+     * report names the fused op and the readers that share it), and runs the packed GEMV for group 128.
+     */
+    @Test
+    void theDecodeStepFusesTheQuantizerIntoTheNorms() {
+        try (LlamaModel m = synthetic(dir);
+             LlamaModel a4 = W4AxConversion.convert(m, null, new W4AxConversion.Options("w4a4", 128, false, 0, 128));
+             BoundWeights w = new BoundWeights(a4); RootAllocator alloc = new RootAllocator();
+             LlamaSession s = new LlamaSession(w, alloc, "test", LlamaSession.Options.greedy(Devices.cpu(), 32))) {
+            s.step(IDS[0]);
+            s.step(IDS[1]);
+            RunReport report = s.lastReport();
+            for (int l = 0; l < CONFIG.layers(); l++) {
+                String attn = report.task("l" + l + ".attn_norm").detail();
+                String ffn = report.task("l" + l + ".ffn_norm").detail();
+                assertTrue(attn.startsWith("RMSNorm fused with the A4 activation quantizer")
+                        && attn.endsWith("shared by 3 matmuls"), attn);
+                assertTrue(ffn.endsWith("shared by 2 matmuls"), ffn);
+                for (String mm : new String[] {"wq", "wk", "wv", "w1", "w3"}) {
+                    String d = report.task("l" + l + "." + mm).detail();
+                    assertTrue(d.contains("packed 4-row GEMV") && d.endsWith("input quantized by its RMSNorm"), d);
+                }
+                String wo = report.task("l" + l + ".wo").detail();
+                assertFalse(wo.contains("RMSNorm"), wo);
+            }
+            for (float v : s.logits()) {
+                assertTrue(Float.isFinite(v));
+            }
         }
     }
 

@@ -1,0 +1,100 @@
+package dev.gale.bench.w4ax;
+
+import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.kernels.quant.ActivationQuant;
+import dev.gale.kernels.quant.Q4_0Packed;
+import dev.gale.kernels.quant.W4AxMatmul;
+import dev.gale.kernels.quant.W4Packed;
+import dev.gale.kernels.quant.W4Weights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Locale;
+
+/**
+ * The decode GEMVs on one thread, timed in thread CPU time (so a loaded machine's preemption does not count): W4A4
+ * row-major, W4A4 packed, Q4_0 packed (F32 activations, as the decoder runs it), each including what its op does per
+ * call (the W4A4 cases quantize). A development probe, run by hand:
+ * {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar dev.gale.bench.w4ax.W4GemvCpuTime [rows in reps]}.
+ */
+public final class W4GemvCpuTime {
+    private W4GemvCpuTime() {
+    }
+
+    public static void main(String[] args) {
+        int rows = args.length > 0 ? Integer.parseInt(args[0]) : 14336;
+        int in = args.length > 1 ? Integer.parseInt(args[1]) : 4096;
+        int reps = args.length > 2 ? Integer.parseInt(args[2]) : 40;
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = arena.allocate(4L * in, 64);
+            for (int i = 0; i < in; i++) {
+                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
+            }
+            MemorySegment y = arena.allocate(4L * rows, 64);
+            MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
+            long state = 0x9E3779B97F4A7C15L;
+            for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
+                state = state * 6364136223846793005L + 1442695040888963407L;
+                codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
+            }
+            MemorySegment scales = arena.allocate(4L * rows * (in / 128), 64);
+            for (long i = 0; i < (long) rows * (in / 128); i++) {
+                scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
+            }
+            W4Weights w = W4Weights.of(rows, in, 128, codes, scales);
+            W4Packed p = W4Packed.pack(w, arena);
+            ActivationQuant a = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, false), arena);
+            Q4_0Packed q4 = Q4_0Packed.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0, rows,
+                    in), 0, rows, in, arena);
+            Runnable[] cases = {
+                () -> {
+                    a.quantize(x, 0, 1);
+                    W4AxMatmul.matmul(w, a, y, 0, 0, rows);
+                },
+                () -> {
+                    a.quantize(x, 0, 1);
+                    p.gemv(a, y, 0, 0, rows);
+                },
+                () -> q4.matmulF32(x, 0, 1, y, 0, 0, rows),
+                () -> a.quantize(x, 0, 1),
+                () -> p.gemv(a, y, 0, 0, rows)
+            };
+            String[] names = {"w4a4 row-major", "w4a4 packed", "q4_0 packed f32", "quantize", "packed gemv only"};
+            int rounds = Integer.getInteger("rounds", 3);
+            double[] min = new double[cases.length];
+            java.util.Arrays.fill(min, Double.MAX_VALUE);
+            for (int round = 0; round < rounds; round++) {
+                double[] ms = new double[cases.length];
+                for (int c = 0; c < cases.length; c++) {
+                    for (int i = 0; i < 5; i++) {
+                        cases[c].run();
+                    }
+                    long best = Long.MAX_VALUE;
+                    for (int i = 0; i < reps; i++) {
+                        long t0 = mx.getCurrentThreadCpuTime();
+                        cases[c].run();
+                        best = Math.min(best, mx.getCurrentThreadCpuTime() - t0);
+                    }
+                    ms[c] = best / 1e6;
+                    min[c] = Math.min(min[c], ms[c]);
+                }
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "round %d %dx%d best CPU ms:", round,
+                        rows, in));
+                for (int c = 0; c < cases.length; c++) {
+                    line.append(String.format(Locale.ROOT, " %s %.4f;", names[c], ms[c]));
+                }
+                System.out.println(line.append(String.format(Locale.ROOT, " q4_0/packed %.3f, q4_0/row-major %.3f",
+                        ms[2] / ms[1], ms[2] / ms[0])));
+            }
+            StringBuilder line = new StringBuilder("min over rounds:");
+            for (int c = 0; c < cases.length; c++) {
+                line.append(String.format(Locale.ROOT, " %s %.4f;", names[c], min[c]));
+            }
+            System.out.println(line.append(String.format(Locale.ROOT, " q4_0/packed %.3f, q4_0/row-major %.3f",
+                    min[2] / min[1], min[2] / min[0])));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package dev.gale.kernels.quant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gale.core.ShapeMismatchException;
+import dev.gale.kernels.Numerics;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packed W4 decode layout and its GEMV: the layout holds every code and scale of the import format, and the
+ * GEMV gives the row-major GEMV's bits (same operations in the same order) and the reference within its dot bound,
+ * for every byte value, A4, A8 and a mixed precision map, row counts that are not a multiple of 4, and any split.
+ */
+@Tag("vector")
+class W4PackedTest {
+    private static final ValueLayout.OfFloat F = QuantVectors.F32;
+
+    /** Every byte value (all nibble pairs, −8 included) at the row count 11: the last group is padded. */
+    private static W4Weights everyByte(Arena arena, int rows, int in) {
+        MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
+        for (long i = 0; i < codes.byteSize(); i++) {
+            codes.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 37 + i / 256));
+        }
+        MemorySegment scales = arena.allocate(4L * rows * (in / 128), 64);
+        for (int i = 0; i < rows * (in / 128); i++) {
+            scales.set(F, 4L * i, 0.01f * (1 + i % 5) * (i % 7 == 0 ? -1 : 1));
+        }
+        return W4Weights.of(rows, in, 128, codes, scales);
+    }
+
+    @Test
+    void packingKeepsEveryCodeAndScale() {
+        try (Arena arena = Arena.ofShared()) {
+            W4Weights w = everyByte(arena, 11, 384);
+            W4Packed p = W4Packed.pack(w, arena);
+            assertEquals(11, p.rows());
+            assertEquals(384, p.in());
+            assertEquals(12L * 384 / 2 + 12L * 3 * 4, p.byteSize(), "rows padded to 12");
+            for (int r = 0; r < w.rows(); r++) {
+                for (int c = 0; c < w.in(); c++) {
+                    assertEquals(w.code(r, c), p.code(r, c), "row " + r + " column " + c);
+                }
+                for (int b = 0; b < w.in() / 128; b++) {
+                    assertEquals(w.scale(r, 128 * b), p.scale(r, b), "row " + r + " block " + b);
+                }
+            }
+        }
+    }
+
+    @Test
+    void onlyGroup128Packs() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment wf = arena.allocate(4L * 4 * 128, 64);
+            W4Weights g64 = W4Weights.quantize(wf, 0, 4, 128, 64, arena);
+            assertFalse(W4Packed.supports(g64));
+            assertThrows(ShapeMismatchException.class, () -> W4Packed.pack(g64, arena));
+        }
+    }
+
+    /** A4, A8 and a mixed map against the extreme codes: bit-equal to the row-major GEMV, within the bound. */
+    @Test
+    void gemvMatchesTheRowMajorKernelAndTheReference() {
+        int rows = 11;
+        int in = 512;
+        try (Arena arena = Arena.ofShared()) {
+            W4Weights w = everyByte(arena, rows, in);
+            W4Packed p = W4Packed.pack(w, arena);
+            MemorySegment x = arena.allocate(4L * in, 64);
+            for (int c = 0; c < in; c++) {
+                x.set(F, 4L * c, (c % 3 == 0 ? -1f : 1f) * (c % 128 < 64 ? 5f : 3f) + (c % 11) * 0.01f);
+            }
+            boolean[][] maps = {ActivationQuant.uniform(in, false), ActivationQuant.uniform(in, true),
+                {true, false, false, true}};
+            for (boolean[] map : maps) {
+                ActivationQuant a = ActivationQuant.allocate(1, in, map, arena);
+                a.quantize(x, 0, 1);
+                MemorySegment rowMajor = arena.allocate(4L * rows);
+                MemorySegment packed = arena.allocate(4L * rows);
+                W4AxMatmul.matmul(w, a, rowMajor, 0, 0, rows);
+                p.gemv(a, packed, 0, 0, rows);
+                for (int o = 0; o < rows; o++) {
+                    float got = packed.get(F, 4L * o);
+                    assertEquals(Float.floatToRawIntBits(rowMajor.get(F, 4L * o)), Float.floatToRawIntBits(got),
+                            java.util.Arrays.toString(map) + " row " + o);
+                    double want = W4AxMatmul.reference(w, a, 0, o);
+                    double bound = Numerics.dotBound(W4AxMatmul.sumAbs(w, a, 0, o), in);
+                    assertTrue(Math.abs(got - want) <= bound, "row " + o + ": " + got + " vs " + want);
+                }
+            }
+        }
+    }
+
+    /** Ranges that cut groups, the pool, and a re-quantized buffer (the operand must follow the new codes). */
+    @Test
+    void rowBitsDoNotDependOnTheSplitAndFollowRequantization() {
+        SplittableRandom r = new SplittableRandom(8);
+        int rows = 1037;
+        int in = 384;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment wf = arena.allocate(4L * rows * in, 64);
+            for (long i = 0; i < (long) rows * in; i++) {
+                wf.set(F, 4 * i, (float) r.nextDouble(-1, 1));
+            }
+            W4Weights w = W4Weights.quantize(wf, 0, rows, in, 128, arena);
+            W4Packed p = W4Packed.pack(w, arena);
+            ActivationQuant a = ActivationQuant.allocate(4, in, ActivationQuant.uniform(in, false), arena);
+            MemorySegment x = arena.allocate(4L * in, 64);
+            for (int round = 0; round < 2; round++) {
+                for (int c = 0; c < in; c++) {
+                    x.set(F, 4L * c, (float) r.nextDouble(-2, 2));
+                }
+                a.quantize(x, 0, 1);
+                MemorySegment whole = arena.allocate(4L * rows);
+                MemorySegment cut = arena.allocate(4L * rows);
+                MemorySegment pool = arena.allocate(4L * rows);
+                W4AxMatmul.matmul(w, a, whole, 0, 0, rows);
+                int[] cuts = {0, 3, 5, 6, 517, 1030, rows};
+                for (int i = 0; i + 1 < cuts.length; i++) {
+                    p.gemv(a, cut, 0, cuts[i], cuts[i + 1]);
+                }
+                p.gemvParallel(a, pool, 0);
+                for (int o = 0; o < rows; o++) {
+                    int want = Float.floatToRawIntBits(whole.get(F, 4L * o));
+                    assertEquals(want, Float.floatToRawIntBits(cut.get(F, 4L * o)), "round " + round + " row " + o);
+                    assertEquals(want, Float.floatToRawIntBits(pool.get(F, 4L * o)), "round " + round + " row " + o);
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesMoreThanOneToken() {
+        try (Arena arena = Arena.ofShared()) {
+            W4Packed p = W4Packed.pack(everyByte(arena, 4, 128), arena);
+            ActivationQuant a = ActivationQuant.allocate(2, 128, ActivationQuant.uniform(128, false), arena);
+            a.quantize(arena.allocate(4L * 2 * 128, 64), 0, 2);
+            assertThrows(ShapeMismatchException.class, () -> p.gemv(a, arena.allocate(16), 0, 0, 4));
+        }
+    }
+}
