@@ -11,6 +11,9 @@ import dev.gale.kernels.attention.KiviLayout;
 import dev.gale.kernels.attention.KvPrecision;
 import dev.gale.kernels.attention.SoftmaxState;
 import java.lang.foreign.Arena;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
@@ -25,6 +28,13 @@ import java.util.SplittableRandom;
  * machine (wall time there mostly measures the other tenants): one KV head's 32k-token range folded into g = 4 and
  * g = 1 states through {@link DecodeKv#accumulate} in pieces of 256 tokens (as {@code DecodeAttention} calls it), F16
  * {@link DenseKv} against INT4 and INT2 {@link KiviCache}, interleaved round by round.
+ *
+ * <p>Each round also times an FMA probe (eight independent chains of {@code SPECIES_PREFERRED} FMAs, operands in
+ * registers) on the same thread, so a cache's time per 32-token group is also given in <em>FMA times</em>, against
+ * the FMAs its loop must issue per group ({@code g·G·d/L} for scores and as many for values, plus {@code G·d/L} for
+ * KIVI's value dequantisation): a ratio near 1 means the loop runs at the FMA throughput bound whatever the load on
+ * the machine. With a few thousand tokens the cache stays in L2/L3 and this measures the arithmetic alone; with
+ * 32k the difference is the memory.
  *
  * <p>Run: {@code java $GALE_JVM_FLAGS -Xbatch -cp bench/target/benchmarks.jar
  * dev.gale.bench.attention.kv.KvDecodeCpuTime [tokens] [rounds]}.
@@ -92,7 +102,12 @@ public final class KvDecodeCpuTime {
             scratch[i] = new float[caches.get(i).scratchFloats(PIECE, g)];
         }
         double[][] ms = new double[caches.size()][rounds];
+        double fma = Double.POSITIVE_INFINITY;
         for (int round = -5; round < rounds; round++) {
+            double f = fmaNanos(mx);
+            if (round >= 0) {
+                fma = Math.min(fma, f);
+            }
             for (int i = 0; i < caches.size(); i++) {
                 DecodeKv kv = caches.get(i);
                 long c0 = mx.getCurrentThreadCpuTime();
@@ -108,12 +123,44 @@ public final class KvDecodeCpuTime {
             }
         }
         double f16 = min(ms[0]);
+        int groups = n / KvQuantBenchCases.G;
+        int perGroup = g * KvQuantBenchCases.G * D / F.length();
         for (int i = 0; i < caches.size(); i++) {
             double[] s = ms[i].clone();
             Arrays.sort(s);
+            double ns = s[0] * 1e6 / groups;
+            int fmas = 2 * perGroup + (i == 0 ? 0 : KvQuantBenchCases.G * D / F.length());
             System.out.printf("g %d %-4s one head, %d tokens, thread CPU time: min %.3f ms, median %.3f ms,"
-                    + " f16 / this (min) %.2f%n", g, names.get(i), n, s[0], s[s.length / 2], f16 / s[0]);
+                    + " f16 / this (min) %.2f; per group %.0f ns = %.0f FMA times for %d FMAs (%.2fx)%n", g,
+                    names.get(i), n, s[0], s[s.length / 2], f16 / s[0], ns, ns / fma, fmas, ns / fma / fmas);
         }
+        System.out.printf("FMA probe: %.3f ns per %d-lane FMA (best of the rounds)%n", fma, F.length());
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static volatile float sink;
+
+    /** Thread CPU nanoseconds per FMA at full throughput: eight independent chains, operands in registers. */
+    private static double fmaNanos(ThreadMXBean mx) {
+        int n = 1 << 20;
+        FloatVector a0 = FloatVector.broadcast(F, 1f);
+        FloatVector a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector x = FloatVector.broadcast(F, 0.999f);
+        FloatVector y = FloatVector.broadcast(F, 1e-7f);
+        long c0 = mx.getCurrentThreadCpuTime();
+        for (int i = 0; i < n; i++) {
+            a0 = a0.fma(x, y);
+            a1 = a1.fma(x, y);
+            a2 = a2.fma(x, y);
+            a3 = a3.fma(x, y);
+            a4 = a4.fma(x, y);
+            a5 = a5.fma(x, y);
+            a6 = a6.fma(x, y);
+            a7 = a7.fma(x, y);
+        }
+        long c1 = mx.getCurrentThreadCpuTime();
+        sink = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(VectorOperators.ADD);
+        return (c1 - c0) / (8.0 * n);
     }
 
     private static double min(double[] x) {
