@@ -127,8 +127,8 @@ public final class W4AxMatmul {
     public static void matmulParallel(W4Weights w, ActivationQuant x, MemorySegment y, long yOff) {
         checkOut(w, x, y, yOff);
         if (x.tokens() > 1 && VECTOR_OK) {
-            GemmBlockScaled.gemm(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
-                    w.rows(), w.in());
+            GemmBlockScaled.gemm(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, fourBit(x), y, yOff,
+                    x.tokens(), w.rows(), w.in());
             return;
         }
         // in 4-row groups, so every thread's range runs gemv4 throughout
@@ -144,11 +144,23 @@ public final class W4AxMatmul {
         checkOut(w, x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, w.rows());
         if (x.tokens() > 1 && VECTOR_OK) {
-            GemmBlockScaled.outputs(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, y, yOff, x.tokens(),
-                    w.rows(), w.in(), rowStart, rowEnd);
+            GemmBlockScaled.outputs(W4Panels.CODEC, w, x.wide(), 0, x.scales(), 0, BLOCK, fourBit(x), y, yOff,
+                    x.tokens(), w.rows(), w.in(), rowStart, rowEnd);
             return;
         }
         rows(w, x, y, yOff, rowStart, rowEnd);
+    }
+
+    /**
+     * The GEMM's pairable blocks: the A4 ones, whose codes (at most 7 in magnitude) times W4 codes (−8..7) stay
+     * within {@code GemmBlockScaled}'s paired bound of 56. A8 blocks (codes up to 127) run unpaired.
+     */
+    private static boolean[] fourBit(ActivationQuant x) {
+        boolean[] m = x.eightBit();
+        for (int b = 0; b < m.length; b++) {
+            m[b] = !m[b];
+        }
+        return m;
     }
 
     /** The GEMV ({@code tokens == 1}), or the reference where the vector shape is unsupported. */
