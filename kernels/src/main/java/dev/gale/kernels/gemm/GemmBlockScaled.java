@@ -88,6 +88,15 @@ public final class GemmBlockScaled {
                 rows, in);
     }
 
+    /**
+     * Whether pairable blocks run the paired kernel in this JVM: false where the vector shape does not suit it (below
+     * 256 bits, or AVX-512's wider F32 tile) or {@code -Dgale.gemm.paired=false}; they then run the one-product
+     * kernel, with the same result.
+     */
+    public static boolean pairs() {
+        return PairedTile.ENABLED;
+    }
+
     private static <W> GemmKernel.Scaling<W> check(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
             MemorySegment sx, long sxOff, int xGroup, boolean[] pairable, MemorySegment y, long yOff, int tokens,
             int rows, int in) {

@@ -29,6 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>After each input block the tile is spilled to a small per-thread array and added into {@code Y} (stored on
  *       the first block), whole vectors then scalars at the right edge; leftover tokens use a one-token kernel.</li>
  * </ul>
+ * Block-scaled codes with per-group scales ({@link GemmBlockScaled}) take {@link #computeScaled}: the same nest, each
+ * group's exact sums scaled and summed into a Y tile in scratch, and {@link PairedTile}'s two-products-per-lane
+ * micro-kernel on pairable blocks.
  * {@link #parallel} splits the work over output panels or over token groups, whichever packs less (every thread
  * packs the whole of the other operand). Accumulation is F32 in input order within a block, blocks summed in order,
  * for every split and tile: the result does not depend on the thread count; the error is within
