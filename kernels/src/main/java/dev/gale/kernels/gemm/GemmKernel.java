@@ -63,6 +63,13 @@ final class GemmKernel {
      */
     static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
     /**
+     * Inputs per paired block of the block-scaled GEMM ({@link #computeScaled}), 4·KC. Y is read and written once per
+     * block, and a paired block does its multiply-adds in half the FMAs, so Y's share doubles: one thread, 512 tokens
+     * × 1024 rows × 4096 W4A4, blocks of 256, 512 and 1024 inputs measured 59, 69 and 77 GFLOP/s. Its packed panels
+     * (half a float per output and input) take NC·KCP/2 floats.
+     */
+    static final int KCP = 4 * KC;
+    /**
      * Outputs per packed weight block, a multiple of NR ({@code -Dgale.gemm.nc}): 256 outputs × KC 256 are 256 KiB,
      * half of a 512 KiB L2, leaving room for the MC·KC activation block.
      */
@@ -75,7 +82,7 @@ final class GemmKernel {
 
     /** A packed weight block, a packed activation block and the spilled accumulator tile. */
     private static final class Scratch {
-        final float[] panels = new float[NC * KC];
+        final float[] panels = new float[NC * Math.max(KC, KCP / 2)];
         /** Per-output weight scales of the packed block, per group ({@link GemmBlockScaled}). */
         float[] scales = new float[NC];
         /** A tile of Y summed over the groups of an input block ({@code computeScaled}). */
@@ -100,8 +107,8 @@ final class GemmKernel {
             return row;
         }
 
-        float[] block(int tokens) {
-            int need = tokens * KC;
+        float[] block(int tokens, int kc) {
+            int need = tokens * kc;
             if (block.length < need) {
                 block = new float[need];
             }
@@ -133,20 +140,24 @@ final class GemmKernel {
         }
 
         /**
-         * Whether the input block {@code [k0, k0 + kc)} runs the {@link PairedTile paired} kernel: the caller marked
-         * all its activation blocks pairable (every code product within {@link PairedTile#MAX_PRODUCT}) and the group
-         * is whole spans.
+         * Whether the group at {@code k0} runs the {@link PairedTile paired} kernel: the caller marked its activation
+         * block pairable (every code product within {@link PairedTile#MAX_PRODUCT}) and the group is whole spans.
          */
-        boolean paired(int k0, int kc) {
-            if (pairable == null || !PairedTile.fits(group)) {
-                return false;
+        boolean paired(int k0) {
+            return pairable != null && PairedTile.fits(group) && pairable[k0 / xGroup];
+        }
+
+        /**
+         * Inputs of the scaled block starting at {@code k0}: the following groups that are all paired or all not,
+         * at most {@link #KCP} inputs when paired and {@link #KC} when not (at least one group).
+         */
+        int block(int k0, int in, boolean paired) {
+            int limit = paired ? KCP : KC;
+            int kc = group;
+            while (k0 + kc < in && kc + group <= limit && paired(k0 + kc) == paired) {
+                kc += group;
             }
-            for (int b = k0 / xGroup; b < (k0 + kc + xGroup - 1) / xGroup; b++) {
-                if (!pairable[b]) {
-                    return false;
-                }
-            }
-            return true;
+            return kc;
         }
 
         /** Whether any input block is paired: the thread split then hands out whole paired panels. */
@@ -221,7 +232,7 @@ final class GemmKernel {
         float[] sp = scratch.scales;
         float[] acc = scratch.tile;
         int mt = tEnd - tStart;
-        float[] xp = scratch.block(mt);
+        float[] xp = scratch.block(mt, KC);
         long ldy = 4L * out;
         long y0 = yOff + tStart * ldy;
         int full = mt - mt % MR;
@@ -261,13 +272,13 @@ final class GemmKernel {
     }
 
     /**
-     * {@link #compute} for scaled block-scaled codes. Input blocks hold the most whole groups that fit in
-     * {@link #KC}; per tile each group's exact sums are scaled and added, in group order, into a tile of Y held in
+     * {@link #compute} for scaled block-scaled codes. Input blocks are runs of whole groups, paired or not, of at most
+     * {@link #KCP} or {@link #KC} inputs ({@link Scaling#block}); per tile each group's exact sums are scaled and added, in group order, into a tile of Y held in
      * {@code Scratch.ysum} (Y's current values first, except in the first block), which is stored once per block.
      * That is the same sequence of F32 additions as adding every group into Y, so the bits are those of a per-group
      * merge, but Y (larger than L2 at prefill sizes) is read and written once per block instead of once per group,
-     * which had cost as much as the multiply-adds. A block whose activation blocks are all pairable runs
-     * {@link PairedTile} on panels of {@link PairedTile#PR} outputs (the same exact sums), else the F32 tile.
+     * which had cost as much as the multiply-adds. A paired block runs {@link PairedTile} on panels of
+     * {@link PairedTile#PR} outputs (the same exact sums), others the F32 tile.
      */
     private static <W> void computeScaled(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff,
             int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
@@ -276,18 +287,17 @@ final class GemmKernel {
         float[] acc = scratch.tile;
         float[] ys = scratch.ysum;
         int mt = tEnd - tStart;
-        float[] xp = scratch.block(mt);
+        float[] xp = scratch.block(mt, KCP);
         long ldy = 4L * out;
         long y0 = yOff + tStart * ldy;
         int full = mt - mt % MR;
         int group = sc.group();
-        int kStep = sc.kStep();
-        float[] sp = scratch.scales(NC * (kStep / group));
-        for (int k0 = 0; k0 < in; k0 += kStep) {
-            int kc = Math.min(kStep, in - k0);
+        float[] sp = scratch.scales(NC * Math.max(1, KCP / group));
+        for (int k0 = 0, kc; k0 < in; k0 += kc) {
+            boolean paired = sc.paired(k0);
+            kc = sc.block(k0, in, paired);
             int groups = kc / group;
             boolean first = k0 == 0;
-            boolean paired = sc.paired(k0, kc);
             // a paired panel is PR outputs wide and holds PR/2 floats per input
             int width = paired ? PairedTile.PR : NR;
             int perInput = paired ? PairedTile.PR / 2 : NR;

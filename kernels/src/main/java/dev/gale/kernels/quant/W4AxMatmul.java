@@ -49,8 +49,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code GemmBlockScaled} packs two weight columns per lane ({@code q_a + 4096·q_b}, exact because A4 codes are at
  * most 7 and W4 codes at least −8, so each product is at most 56 in magnitude), splitting the two dots apart every
  * 32 inputs; the group sums are the same exact integers, the result the same bits. A8 blocks run one product per
- * lane. One thread, 512 tokens × 1024 rows × 4096, best of 30 on a loaded 2-core Zen 3: 57 GFLOP/s paired, 33
- * unpaired, the F32 GEMM 32.
+ * lane. One thread, 512 tokens × 1024 rows × 4096, thread CPU time, best of 25 on a loaded 2-core Zen 3: 73 GFLOP/s
+ * paired, the F32 GEMM 37 (the unpaired kernel ran at the F32 GEMM's speed).
  * Entry points without {@code Parallel} run on the caller; the {@code Parallel} ones split rows (GEMV) or panels or
  * tokens (GEMM) over {@link WorkerPool#shared()}. Where the preferred shape is not 256 or 512 bits
  * ({@code QuantVectors.VECTOR_OK} false) they run the reference.
