@@ -273,8 +273,9 @@ final class GemmKernel {
 
     /**
      * {@link #compute} for scaled block-scaled codes. Input blocks are runs of whole groups, paired or not, of at most
-     * {@link #KCP} or {@link #KC} inputs ({@link Scaling#block}); per tile each group's exact sums are scaled and added, in group order, into a tile of Y held in
-     * {@code Scratch.ysum} (Y's current values first, except in the first block), which is stored once per block.
+     * {@link #KCP} or {@link #KC} inputs ({@link Scaling#block}); per tile each group's exact sums are scaled and
+     * added, in group order, into a tile of Y held in {@code Scratch.ysum} (Y's current values first, except in the
+     * first block), which is stored once per block.
      * That is the same sequence of F32 additions as adding every group into Y, so the bits are those of a per-group
      * merge, but Y (larger than L2 at prefill sizes) is read and written once per block instead of once per group,
      * which had cost as much as the multiply-adds. A paired block runs {@link PairedTile} on panels of
