@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * {@link dev.gale.kernels.Numerics#dotBound} of the exact sum and does not depend on the thread split.
  *
  * <p><b>Paired blocks.</b> Where the caller marks an activation block {@code pairable} (every product of its codes
- * with weight codes at most 56 in magnitude: W4 weights × A4 activations), that block runs {@link PairedTile}: two
+ * with weight codes in [−56, 64]: W4 weights × A4 activations, codes in [−8, 7]), that block runs {@link PairedTile}: two
  * columns' integer products per F32 lane, the same exact group sums at up to twice the multiply-adds per FMA, hence
  * the same result bit for bit. Other blocks (A8) run the one-product kernel.
  *
@@ -38,8 +38,8 @@ public final class GemmBlockScaled {
 
     /**
      * {@link #gemm} with the activation blocks marked {@code pairable[b]} (one entry per block of {@code xGroup}
-     * inputs; null for none) run by the paired kernel. The caller promises {@code |q_w·q_x| ≤ 56} for every code
-     * of a pairable block: a larger product would break the paired sums' exactness.
+     * inputs; null for none) run by the paired kernel. The caller promises {@code −56 ≤ q_w·q_x ≤ 64} for every
+     * code of a pairable block: a product outside would break the paired sums' exactness.
      */
     public static <W> void gemm(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
             long sxOff, int xGroup, boolean[] pairable, MemorySegment y, long yOff, int tokens, int rows, int in) {

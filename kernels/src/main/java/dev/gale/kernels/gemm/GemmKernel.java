@@ -141,7 +141,8 @@ final class GemmKernel {
 
         /**
          * Whether the group at {@code k0} runs the {@link PairedTile paired} kernel: the caller marked its activation
-         * block pairable (every code product within {@link PairedTile#MAX_PRODUCT}) and the group is whole spans.
+         * block pairable (every code product in [{@link PairedTile#MIN_PRODUCT}, {@link PairedTile#MAX_PRODUCT}])
+         * and the group is whole spans.
          */
         boolean paired(int k0) {
             return pairable != null && PairedTile.fits(group) && pairable[k0 / xGroup];

@@ -9,19 +9,22 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p><b>Why.</b> AVX2 has no int8 multiply-add the Vector API reaches ({@code vpmaddubsw}, {@code vpmaddwd}, VNNI),
  * so the block-scaled GEMM ran the F32 GEMM's micro-kernel over integer codes: one product per lane and FMA, the F32
- * GEMM's speed at best. But a W4A4 product is tiny ({@code |q_w·q_x| ≤ 8·7}) and an F32 lane holds 24 bits of exact
- * integer. So the weight panel holds two output columns per lane, {@code P = q_a + 4096·q_b} (exact), and one FMA
- * {@code T += x·P} adds {@code x·q_a + 4096·x·q_b}: the dot products of two columns travel in one lane.
+ * GEMM's speed at best. But a W4A4 product is tiny ({@code q_w·q_x} in [−56, 64]) and an F32 lane holds 24 bits of
+ * exact integer. So the weight panel holds two output columns per lane, {@code P = q_a + 4096·q_b} (exact), and one
+ * FMA {@code T += x·P} adds {@code x·q_a + 4096·x·q_b}: the dot products of two columns travel in one lane.
  *
- * <p><b>The bound.</b> Let every product satisfy {@code |q_w·q_x| ≤ }{@link #MAX_PRODUCT} = 56 (W4 codes in
- * [−8, 7], A4 codes in [−7, 7]). Over a span of {@link #SPAN} = 32 inputs each column's partial dot {@code S} has
- * {@code |S| ≤ 32·56 = 1792}, so every partial {@code T = S_a + 4096·S_b} has {@code |T| ≤ 1792·4097 < 2^23}: all
- * products and sums are exact integers in F32. And {@code |S_a| ≤ 1792 < 4096/2}, so
- * {@code S_b = rint(T / 4096)} and {@code S_a = T − 4096·S_b} recover both dots exactly (no tie is possible). A span
- * of 64 would need a shift above {@code 2·3584} and {@code 3584·8193 > 2^24}: it does not fit, hence 32. After each
- * span the tile is split ({@code rint} by the {@code 1.5·2^23} addition, fused with the {@code 1/4096}: three
- * operations per accumulator, two of them FADD-port work on Zen) and the two columns' dots are added into the tile's
- * group sums, which stay exact ({@code 128·56 < 2^24}). The result is therefore the same exact group sums as the
+ * <p><b>The bound.</b> Let every product lie in [{@link #MIN_PRODUCT}, {@link #MAX_PRODUCT}] = [−56, 64] (W4 codes
+ * and A4 codes in [−8, 7]: {@code (−8)·(−8) = 64}, {@code (−8)·7 = −56}). Over a span of {@link #SPAN} = 32 inputs
+ * each column's dot {@code S} lies in [−1792, 2048]: 3840 values apart, fewer than 4096, but 2048 itself would be a
+ * tie for {@code rint(T / 4096)}. So each span's accumulators start at {@link #OFFSET} = −128, the range's centre
+ * negated: {@code T = (S_a − 128) + 4096·S_b} with {@code |S_a − 128| ≤ 1920 < 4096/2}, and
+ * {@code S_b = rint(T / 4096)}, {@code S_a − 128 = T − 4096·S_b} recover both dots exactly, no tie possible. Every
+ * partial {@code T} is an integer of magnitude at most {@code 128 + 2048 + 4096·2048 < 2^24}: all products and sums
+ * are exact in F32. A span of 64 (dots 7680 values apart) would need a shift of 8192, and {@code 8192·4096 = 2^25}:
+ * it does not fit, hence 32. After each span the tile is split ({@code rint} by the {@code 1.5·2^23} addition, fused
+ * with the {@code 1/4096}: three operations per accumulator, two of them FADD-port work on Zen) and the two columns'
+ * dots are added into the tile's group sums, the low columns' sums starting at {@code +128} per span to cancel the
+ * offset; they stay exact ({@code 128·64 < 2^24}). The result is therefore the same exact group sums as the
  * unpaired kernel, scaled and added into Y by the same operations: bit for bit the unpaired result.
  *
  * <p><b>Layout.</b> A paired panel covers {@link #PR} = 4·L outputs as the 4×2 tile's two vectors: lane {@code l} of
@@ -36,8 +39,12 @@ final class PairedTile {
     private static final int L = GemmKernel.L;
     /** Inputs per span between splits (see the class comment for the bound). */
     static final int SPAN = 32;
-    /** The largest {@code |q_w·q_x|} a paired input block may hold. */
-    static final int MAX_PRODUCT = 56;
+    /** The least {@code q_w·q_x} a paired input block may hold. */
+    static final int MIN_PRODUCT = -56;
+    /** The largest {@code q_w·q_x} a paired input block may hold. */
+    static final int MAX_PRODUCT = 64;
+    /** Each span's start: the centre of its dots' range [32·MIN_PRODUCT, 32·MAX_PRODUCT], negated. */
+    static final int OFFSET = -SPAN * (MIN_PRODUCT + MAX_PRODUCT) / 2;
     /** Outputs per paired panel: two vectors of two columns per lane. */
     static final int PR = 4 * L;
     /** Packed floats per input of a paired panel. */
@@ -99,9 +106,10 @@ final class PairedTile {
      * the block. {@code xp[xi + k·4 + i]} is token i's input k, {@code wp[wo + k·2L + l]} the paired panel.
      */
     static void tile(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
-        java.util.Arrays.fill(acc, 0, 4 * PR, 0f);
+        clear(acc, 4, kc);
         for (int s = 0, wi = wo; s < kc; s += SPAN) {
-            FloatVector c00 = FloatVector.zero(F);
+            // broadcast here: a static final vector as the accumulators' start made C2 box them (20x slower)
+            FloatVector c00 = FloatVector.broadcast(F, (float) OFFSET);
             FloatVector c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
             for (int k = 0; k < SPAN; k++, wi += PW, xi += 4) {
                 FloatVector w0 = FloatVector.fromArray(F, wp, wi);
@@ -151,9 +159,9 @@ final class PairedTile {
 
     /** One token × PR outputs over {@code kc} inputs (leftover tokens, {@code xp[xi + k]}) into {@code acc[0][PR]}. */
     static void tile1(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
-        java.util.Arrays.fill(acc, 0, PR, 0f);
+        clear(acc, 1, kc);
         for (int s = 0, wi = wo; s < kc; s += SPAN) {
-            FloatVector c0 = FloatVector.zero(F);
+            FloatVector c0 = FloatVector.broadcast(F, (float) OFFSET);
             FloatVector c1 = c0;
             for (int k = 0; k < SPAN; k++, wi += PW, xi++) {
                 FloatVector b = FloatVector.broadcast(F, xp[xi]);
@@ -166,6 +174,19 @@ final class PairedTile {
             FloatVector h1 = c1.fma(INV, MAGIC).sub(MAGIC);
             h1.fma(NEG, c1).add(FloatVector.fromArray(F, acc, L)).intoArray(acc, L);
             h1.add(FloatVector.fromArray(F, acc, L + PW)).intoArray(acc, L + PW);
+        }
+    }
+
+    /**
+     * Starts the group sums of {@code rows} tokens: the low columns at {@code −OFFSET} per span of {@code kc} inputs
+     * (cancelling each span's start), the high columns at 0 (so the tile loop only adds: a store-or-add choice there
+     * made C2 box the vectors).
+     */
+    private static void clear(float[] acc, int rows, int kc) {
+        float low = (float) -OFFSET * (kc / SPAN);
+        for (int i = 0; i < rows; i++) {
+            java.util.Arrays.fill(acc, i * PR, i * PR + PW, low);
+            java.util.Arrays.fill(acc, i * PR + PW, (i + 1) * PR, 0f);
         }
     }
 }

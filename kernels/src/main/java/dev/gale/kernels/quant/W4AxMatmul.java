@@ -46,9 +46,8 @@ import jdk.incubator.vector.VectorSpecies;
  * the F32 GEMM 38-54 in the same runs). An AVX2 core has no instruction the Vector API reaches
  * that does more int8 multiply-adds per cycle than F32 FMA does (no {@code vpmaddubsw}/{@code vpmaddwd}, no VNNI),
  * so A4 blocks carry <b>two products per F32 lane</b> instead: the GEMM marks them pairable and
- * {@code GemmBlockScaled} packs two weight columns per lane ({@code q_a + 4096·q_b}, exact because A4 codes are at
- * most 7 and W4 codes at least −8, so each product is at most 56 in magnitude), splitting the two dots apart every
- * 32 inputs; the group sums are the same exact integers, the result the same bits. A8 blocks run one product per
+ * {@code GemmBlockScaled} packs two weight columns per lane ({@code q_a + 4096·q_b}, exact because A4 and W4 codes
+ * are in [−8, 7], so each product is in [−56, 64]), splitting the two dots apart every 32 inputs; the group sums are the same exact integers, the result the same bits. A8 blocks run one product per
  * lane. One thread, 512 tokens × 1024 rows × 4096, thread CPU time, best of 25 on a loaded 2-core Zen 3: 73 GFLOP/s
  * paired, the F32 GEMM 37 (the unpaired kernel ran at the F32 GEMM's speed).
  * Entry points without {@code Parallel} run on the caller; the {@code Parallel} ones split rows (GEMV) or panels or
@@ -157,8 +156,9 @@ public final class W4AxMatmul {
     }
 
     /**
-     * The GEMM's pairable blocks: the A4 ones, whose codes (at most 7 in magnitude) times W4 codes (−8..7) stay
-     * within {@code GemmBlockScaled}'s paired bound of 56. A8 blocks (codes up to 127) run unpaired.
+     * The GEMM's pairable blocks: the A4 ones, whose codes (−7..7, or −8..7 from a {@link ChannelBlocks} layout)
+     * times W4 codes (−8..7) stay within {@code GemmBlockScaled}'s paired range [−56, 64]. A8 blocks (codes up to
+     * 127) run unpaired.
      */
     private static boolean[] fourBit(ActivationQuant x) {
         boolean[] m = x.eightBit();

@@ -117,6 +117,67 @@ class W4AxPairedGemmTest {
         }
     }
 
+    /**
+     * The whole paired range through {@code GemmBlockScaled} directly: activation codes −8 (a {@link ChannelBlocks}
+     * layout's A4 extreme) against weight codes −8 and 7 make spans' dots 2048 and −1792, the ends of the range the
+     * span offset centres; unit scales, so the result is the exact integer dot.
+     */
+    @Test
+    void fullRangeCodesAreExact() {
+        int tokens = 9;
+        int rows = 40;
+        int in = 384;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
+            for (int o = 0; o < rows; o++) {
+                byte b = switch (o % 3) {
+                    case 0 -> (byte) 0x88;
+                    case 1 -> (byte) 0x77;
+                    default -> (byte) 0x78;
+                };
+                codes.asSlice((long) o * in / 2, in / 2).fill(b);
+            }
+            MemorySegment x = arena.allocate(4L * tokens * in, 64);
+            int[] xCodes = new int[tokens * in];
+            for (int t = 0; t < tokens; t++) {
+                for (int c = 0; c < in; c++) {
+                    int q = switch (t % 3) {
+                        case 0 -> -8;
+                        case 1 -> 7;
+                        default -> (c / 32) % 2 == 0 ? -8 : 7;
+                    };
+                    xCodes[t * in + c] = q;
+                    x.setAtIndex(F, (long) t * in + c, q);
+                }
+            }
+            MemorySegment sx = arena.allocate(4L * tokens * (in / W4Weights.BLOCK), 64);
+            for (long i = 0; i < (long) tokens * (in / W4Weights.BLOCK); i++) {
+                sx.setAtIndex(F, i, 1f);
+            }
+            boolean[] all = new boolean[in / W4Weights.BLOCK];
+            java.util.Arrays.fill(all, true);
+            for (int group : new int[] {32, 64, 128}) {
+                MemorySegment scales = arena.allocate(4L * rows * (in / group), 64);
+                for (long i = 0; i < (long) rows * (in / group); i++) {
+                    scales.setAtIndex(F, i, 1f);
+                }
+                W4Weights w = W4Weights.of(rows, in, group, codes, scales);
+                MemorySegment y = arena.allocate(4L * tokens * rows);
+                GemmBlockScaled.gemm(W4Panels.CODEC, w, x, 0, sx, 0, W4Weights.BLOCK, all, y, 0, tokens, rows, in);
+                for (int t = 0; t < tokens; t++) {
+                    for (int o = 0; o < rows; o++) {
+                        long dot = 0;
+                        for (int c = 0; c < in; c++) {
+                            dot += (long) xCodes[t * in + c] * w.code(o, c);
+                        }
+                        assertEquals((float) dot, y.get(F, 4L * ((long) t * rows + o)), "g" + group + " t " + t
+                                + " o " + o);
+                    }
+                }
+            }
+        }
+    }
+
     private static void assertBits(MemorySegment want, MemorySegment got, int tokens, int rows, int from, int to,
             String where) {
         for (int t = 0; t < tokens; t++) {
