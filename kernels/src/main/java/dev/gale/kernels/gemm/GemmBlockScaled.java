@@ -16,6 +16,11 @@ import java.lang.foreign.MemorySegment;
  * {@code s · sx} and added into {@code Y} in group order: the result is within
  * {@link dev.gale.kernels.Numerics#dotBound} of the exact sum and does not depend on the thread split.
  *
+ * <p><b>Paired blocks.</b> Where the caller marks an activation block {@code pairable} (every product of its codes
+ * with weight codes in [−56, 64]: W4 weights × A4 activations, codes in [−8, 7]), that block runs {@link PairedTile}: two
+ * columns' integer products per F32 lane, the same exact group sums at up to twice the multiply-adds per FMA, hence
+ * the same result bit for bit. Other blocks (A8) run the one-product kernel.
+ *
  * <p>Layout: {@code X} F32 {@code [tokens][in]} at byte {@code xOff}; {@code sx} F32 {@code [tokens][in / XG]} at
  * {@code sxOff}; {@code Y} F32 {@code [tokens][rows]} at {@code yOff}.
  */
@@ -25,10 +30,20 @@ public final class GemmBlockScaled {
     private GemmBlockScaled() {
     }
 
-    /** All tokens and rows, split over {@link WorkerPool#shared()} like {@link GemmF32#gemm}. */
+    /** All tokens and rows, split over {@link WorkerPool#shared()} like {@link GemmF32#gemm}; no block paired. */
     public static <W> void gemm(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
             long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in) {
-        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, y, yOff, tokens, rows, in);
+        gemm(codec, w, x, xOff, sx, sxOff, xGroup, null, y, yOff, tokens, rows, in);
+    }
+
+    /**
+     * {@link #gemm} with the activation blocks marked {@code pairable[b]} (one entry per block of {@code xGroup}
+     * inputs; null for none) run by the paired kernel. The caller promises {@code −56 ≤ q_w·q_x ≤ 64} for every
+     * code of a pairable block: a product outside would break the paired sums' exactness.
+     */
+    public static <W> void gemm(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
+            long sxOff, int xGroup, boolean[] pairable, MemorySegment y, long yOff, int tokens, int rows, int in) {
+        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, pairable, y, yOff, tokens, rows, in);
         GemmKernel.parallel(s, x, xOff, y, yOff, tokens, rows, in);
     }
 
@@ -39,7 +54,15 @@ public final class GemmBlockScaled {
     public static <W> void outputs(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
             long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in, int rowStart,
             int rowEnd) {
-        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, y, yOff, tokens, rows, in);
+        outputs(codec, w, x, xOff, sx, sxOff, xGroup, null, y, yOff, tokens, rows, in, rowStart, rowEnd);
+    }
+
+    /** {@link #outputs} with pairable activation blocks, as in {@link #gemm(BlockScaledCodec, Object, MemorySegment,
+     * long, MemorySegment, long, int, boolean[], MemorySegment, long, int, int, int)}. */
+    public static <W> void outputs(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff, MemorySegment sx,
+            long sxOff, int xGroup, boolean[] pairable, MemorySegment y, long yOff, int tokens, int rows, int in,
+            int rowStart, int rowEnd) {
+        GemmKernel.Scaling<W> s = check(codec, w, x, xOff, sx, sxOff, xGroup, pairable, y, yOff, tokens, rows, in);
         Operands.range(OP, "row", rowStart, rowEnd, rows);
         GemmKernel.outputs(s, x, xOff, y, yOff, tokens, rows, in, rowStart, rowEnd);
     }
@@ -61,12 +84,22 @@ public final class GemmBlockScaled {
         }
         Operands.matrix(OP, "X (activations)", x, xOff, tokens, in, Float.BYTES, "F32");
         Operands.matrix(OP, "Y (output)", y, yOff, tokens, rows, Float.BYTES, "F32");
-        GemmKernel.parallel(new GemmKernel.Scaling<>(codec, w, group, null, 0, in, 1), x, xOff, y, yOff, tokens,
+        GemmKernel.parallel(new GemmKernel.Scaling<>(codec, w, group, null, 0, in, 1, null), x, xOff, y, yOff, tokens,
                 rows, in);
     }
 
+    /**
+     * Whether pairable blocks run the paired kernel in this JVM: false where the vector shape does not suit it (below
+     * 256 bits, or AVX-512's wider F32 tile) or {@code -Dgale.gemm.paired=false}; they then run the one-product
+     * kernel, with the same result.
+     */
+    public static boolean pairs() {
+        return PairedTile.ENABLED;
+    }
+
     private static <W> GemmKernel.Scaling<W> check(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
-            MemorySegment sx, long sxOff, int xGroup, MemorySegment y, long yOff, int tokens, int rows, int in) {
+            MemorySegment sx, long sxOff, int xGroup, boolean[] pairable, MemorySegment y, long yOff, int tokens,
+            int rows, int in) {
         Operands.dims(OP, tokens, rows, in);
         int group = codec.group(w);
         if (group <= 0 || in % group != 0 || xGroup <= 0 || xGroup % group != 0 || in % xGroup != 0) {
@@ -76,6 +109,11 @@ public final class GemmBlockScaled {
         Operands.matrix(OP, "X (activation codes)", x, xOff, tokens, in, Float.BYTES, "F32");
         Operands.matrix(OP, "sx (activation scales)", sx, sxOff, tokens, in / xGroup, Float.BYTES, "F32");
         Operands.matrix(OP, "Y (output)", y, yOff, tokens, rows, Float.BYTES, "F32");
-        return new GemmKernel.Scaling<>(codec, w, group, sx, sxOff, xGroup, in / xGroup);
+        if (pairable != null && pairable.length != in / xGroup) {
+            throw new dev.gale.core.ShapeMismatchException(OP + ": " + pairable.length + " pairable flags for "
+                    + in / xGroup + " activation blocks");
+        }
+        return new GemmKernel.Scaling<>(codec, w, group, sx, sxOff, xGroup, in / xGroup,
+                pairable == null ? null : pairable.clone());
     }
 }

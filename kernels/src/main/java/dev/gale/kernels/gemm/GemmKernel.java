@@ -29,6 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>After each input block the tile is spilled to a small per-thread array and added into {@code Y} (stored on
  *       the first block), whole vectors then scalars at the right edge; leftover tokens use a one-token kernel.</li>
  * </ul>
+ * Block-scaled codes with per-group scales ({@link GemmBlockScaled}) take {@link #computeScaled}: the same nest, each
+ * group's exact sums scaled and summed into a Y tile in scratch, and {@link PairedTile}'s two-products-per-lane
+ * micro-kernel on pairable blocks.
  * {@link #parallel} splits the work over output panels or over token groups, whichever packs less (every thread
  * packs the whole of the other operand). Accumulation is F32 in input order within a block, blocks summed in order,
  * for every split and tile: the result does not depend on the thread count; the error is within
@@ -60,6 +63,13 @@ final class GemmKernel {
      */
     static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
     /**
+     * Inputs per paired block of the block-scaled GEMM ({@link #computeScaled}), 4·KC. Y is read and written once per
+     * block, and a paired block does its multiply-adds in half the FMAs, so Y's share doubles: one thread, 512 tokens
+     * × 1024 rows × 4096 W4A4, blocks of 256, 512 and 1024 inputs measured 59, 69 and 77 GFLOP/s. Its packed panels
+     * (half a float per output and input) take NC·KCP/2 floats.
+     */
+    static final int KCP = 4 * KC;
+    /**
      * Outputs per packed weight block, a multiple of NR ({@code -Dgale.gemm.nc}): 256 outputs × KC 256 are 256 KiB,
      * half of a 512 KiB L2, leaving room for the MC·KC activation block.
      */
@@ -72,14 +82,33 @@ final class GemmKernel {
 
     /** A packed weight block, a packed activation block and the spilled accumulator tile. */
     private static final class Scratch {
-        final float[] panels = new float[NC * KC];
-        /** Per-output weight scales of the packed block ({@link GemmBlockScaled}). */
-        final float[] scales = new float[NC];
-        final float[] tile = new float[MR * NR];
+        final float[] panels = new float[NC * Math.max(KC, KCP / 2)];
+        /** Per-output weight scales of the packed block, per group ({@link GemmBlockScaled}). */
+        float[] scales = new float[NC];
+        /** A tile of Y summed over the groups of an input block ({@code computeScaled}). */
+        final float[] ysum = new float[MR * Math.max(NR, PairedTile.PR)];
+        /** The spilled tile: MR × NR outputs, or MR × {@link PairedTile#PR} for a paired panel. */
+        final float[] tile = new float[MR * Math.max(NR, PairedTile.PR)];
+        /** One weight row's group of codes ({@link PairedTile#pack}). */
+        float[] row = new float[0];
         float[] block = new float[0];
 
-        float[] block(int tokens) {
-            int need = tokens * KC;
+        float[] scales(int n) {
+            if (scales.length < n) {
+                scales = new float[n];
+            }
+            return scales;
+        }
+
+        float[] row(int group) {
+            if (row.length < group) {
+                row = new float[group];
+            }
+            return row;
+        }
+
+        float[] block(int tokens, int kc) {
+            int need = tokens * kc;
             if (block.length < need) {
                 block = new float[need];
             }
@@ -95,7 +124,7 @@ final class GemmKernel {
      * group, and each tile's group sums scaled by the weight and activation scales before they are added into Y.
      */
     record Scaling<W>(BlockScaledCodec<W> codec, W w, int group, MemorySegment sx, long sxOff, int xGroup,
-            int sxStride) {
+            int sxStride, boolean[] pairable) {
         /**
          * Whether the activations are plain F32 ({@code sx} null): the panels then hold the dequantized weights
          * {@code s·q}, input blocks are whole groups up to {@link #KC}, and the tile needs no scaling. This is the
@@ -105,9 +134,44 @@ final class GemmKernel {
             return sx == null;
         }
 
-        /** Inputs per packed block: one group for scaled tiles, else the most whole groups that fit in KC. */
+        /** Inputs per packed block: the most whole groups that fit in KC (at least one). */
         int kStep() {
-            return dequantized() ? Math.max(1, KC / group) * group : group;
+            return Math.max(1, KC / group) * group;
+        }
+
+        /**
+         * Whether the group at {@code k0} runs the {@link PairedTile paired} kernel: the caller marked its activation
+         * block pairable (every code product in [{@link PairedTile#MIN_PRODUCT}, {@link PairedTile#MAX_PRODUCT}])
+         * and the group is whole spans.
+         */
+        boolean paired(int k0) {
+            return pairable != null && PairedTile.fits(group) && pairable[k0 / xGroup];
+        }
+
+        /**
+         * Inputs of the scaled block starting at {@code k0}: the following groups that are all paired or all not,
+         * at most {@link #KCP} inputs when paired and {@link #KC} when not (at least one group).
+         */
+        int block(int k0, int in, boolean paired) {
+            int limit = paired ? KCP : KC;
+            int kc = group;
+            while (k0 + kc < in && kc + group <= limit && paired(k0 + kc) == paired) {
+                kc += group;
+            }
+            return kc;
+        }
+
+        /** Whether any input block is paired: the thread split then hands out whole paired panels. */
+        boolean anyPaired() {
+            if (pairable == null || !PairedTile.fits(group)) {
+                return false;
+            }
+            for (boolean p : pairable) {
+                if (p) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 
@@ -130,9 +194,10 @@ final class GemmKernel {
     private static <W> void parallel(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
             long xOff, MemorySegment y, long yOff, int tokens, int out, int in) {
         if (out >= tokens) {
-            int panels = (out + NR - 1) / NR;
+            int width = sc != null && sc.anyPaired() ? PairedTile.PR : NR;
+            int panels = (out + width - 1) / width;
             WorkerPool.shared().parallelFor(panels, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
-                    in, 0, tokens, s * NR, Math.min(out, e * NR)));
+                    in, 0, tokens, s * width, Math.min(out, e * width)));
         } else {
             int groups = (tokens + MR - 1) / MR;
             WorkerPool.shared().parallelFor(groups, 1, (s, e) -> compute(half, w, wOff, sc, x, xOff, y, yOff, out,
@@ -155,16 +220,20 @@ final class GemmKernel {
     /**
      * Computes tokens {@code [tStart, tEnd)} × outputs {@code [oStart, oEnd)} on the calling thread ({@code tStart}
      * a multiple of MR, so the tiles are those of the whole range). Weights are F32 or F16 at {@code w}, or, when
-     * {@code sc} is not null, block-scaled codes (input blocks of one group then).
+     * {@code sc} is not null, block-scaled codes (then {@link #computeScaled} unless they are dequantized).
      */
     private static <W> void compute(boolean half, MemorySegment w, long wOff, Scaling<W> sc, MemorySegment x,
             long xOff, MemorySegment y, long yOff, int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
+        if (sc != null && !sc.dequantized()) {
+            computeScaled(sc, x, xOff, y, yOff, out, in, tStart, tEnd, oStart, oEnd);
+            return;
+        }
         Scratch scratch = SCRATCH.get();
         float[] wp = scratch.panels;
         float[] sp = scratch.scales;
         float[] acc = scratch.tile;
         int mt = tEnd - tStart;
-        float[] xp = scratch.block(mt);
+        float[] xp = scratch.block(mt, KC);
         long ldy = 4L * out;
         long y0 = yOff + tStart * ldy;
         int full = mt - mt % MR;
@@ -191,21 +260,125 @@ final class GemmKernel {
                         int t = ic;
                         for (; t < Math.min(icEnd, full); t += MR) {
                             tile(xp, t * kc, wp, wo, kc, acc);
-                            if (sc != null && !sc.dequantized()) {
-                                scale(acc, MR, sp, p, sc, tStart + t, k0);
-                            }
-                            merge(acc, MR, y, yp + t * ldy, ldy, nr, first);
+                            merge(acc, MR, NR, y, yp + t * ldy, ldy, nr, first);
                         }
                         for (; t < icEnd; t++) {
                             tile1(xp, t * kc, wp, wo, kc, acc);
-                            if (sc != null && !sc.dequantized()) {
-                                scale(acc, 1, sp, p, sc, tStart + t, k0);
-                            }
-                            merge(acc, 1, y, yp + t * ldy, ldy, nr, first);
+                            merge(acc, 1, NR, y, yp + t * ldy, ldy, nr, first);
                         }
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * {@link #compute} for scaled block-scaled codes. Input blocks are runs of whole groups, paired or not, of at most
+     * {@link #KCP} or {@link #KC} inputs ({@link Scaling#block}); per tile each group's exact sums are scaled and
+     * added, in group order, into a tile of Y held in {@code Scratch.ysum} (Y's current values first, except in the
+     * first block), which is stored once per block.
+     * That is the same sequence of F32 additions as adding every group into Y, so the bits are those of a per-group
+     * merge, but Y (larger than L2 at prefill sizes) is read and written once per block instead of once per group,
+     * which had cost as much as the multiply-adds. A paired block runs {@link PairedTile} on panels of
+     * {@link PairedTile#PR} outputs (the same exact sums), others the F32 tile.
+     */
+    private static <W> void computeScaled(Scaling<W> sc, MemorySegment x, long xOff, MemorySegment y, long yOff,
+            int out, int in, int tStart, int tEnd, int oStart, int oEnd) {
+        Scratch scratch = SCRATCH.get();
+        float[] wp = scratch.panels;
+        float[] acc = scratch.tile;
+        float[] ys = scratch.ysum;
+        int mt = tEnd - tStart;
+        float[] xp = scratch.block(mt, KCP);
+        long ldy = 4L * out;
+        long y0 = yOff + tStart * ldy;
+        int full = mt - mt % MR;
+        int group = sc.group();
+        float[] sp = scratch.scales(NC * Math.max(1, KCP / group));
+        for (int k0 = 0, kc; k0 < in; k0 += kc) {
+            boolean paired = sc.paired(k0);
+            kc = sc.block(k0, in, paired);
+            int groups = kc / group;
+            boolean first = k0 == 0;
+            // a paired panel is PR outputs wide and holds PR/2 floats per input
+            int width = paired ? PairedTile.PR : NR;
+            int perInput = paired ? PairedTile.PR / 2 : NR;
+            packX(x, xOff + 4L * tStart * in, in, mt, k0, kc, xp);
+            for (int jc = oStart; jc < oEnd; jc += NC) {
+                int nc = Math.min(NC, oEnd - jc);
+                for (int p = 0; p < nc; p += width) {
+                    int nr = Math.min(width, nc - p);
+                    int wo = p / width * kc * perInput;
+                    for (int g = 0; g < groups; g++) {
+                        int kg = k0 + g * group;
+                        int at = wo + g * group * perInput;
+                        if (paired) {
+                            PairedTile.pack(sc, jc + p, nr, kg, group, wp, at, sp, g * NC + p, scratch.row(group));
+                        } else {
+                            packScaled(sc, jc + p, nr, kg, group, wp, at, sp, g * NC + p);
+                        }
+                    }
+                }
+                for (int ic = 0; ic < mt; ic += MC) {
+                    int icEnd = Math.min(mt, ic + MC);
+                    for (int p = 0; p < nc; p += width) {
+                        int nr = Math.min(width, nc - p);
+                        int wo = p / width * kc * perInput;
+                        long yp = y0 + 4L * (jc + p);
+                        for (int t = ic; t < icEnd; ) {
+                            int rows = t < full ? MR : 1;
+                            long yt = yp + t * ldy;
+                            if (!first) {
+                                load(ys, rows, width, y, yt, ldy, nr);
+                            }
+                            for (int g = 0; g < groups; g++) {
+                                int xi = t * kc + g * group * rows;
+                                int wi = wo + g * group * perInput;
+                                if (paired && rows == MR) {
+                                    PairedTile.tile(xp, xi, wp, wi, group, acc);
+                                } else if (paired) {
+                                    PairedTile.tile1(xp, xi, wp, wi, group, acc);
+                                } else if (rows == MR) {
+                                    tile(xp, xi, wp, wi, group, acc);
+                                } else {
+                                    tile1(xp, xi, wp, wi, group, acc);
+                                }
+                                scale(acc, rows, width, sp, g * NC + p, sc, tStart + t, k0 + g * group);
+                                add(acc, rows, width, ys, first && g == 0);
+                            }
+                            merge(ys, rows, width, y, yt, ldy, nr, true);
+                            t += rows;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code ys[i][j] = Y[i][j]} for the tile's rows and {@code j < nr} (whole vectors, then scalars). */
+    private static void load(float[] ys, int rows, int width, MemorySegment y, long y0, long ldy, int nr) {
+        int nv = nr - nr % L;
+        for (int i = 0; i < rows; i++) {
+            long yr = y0 + i * ldy;
+            int a = i * width;
+            int j = 0;
+            for (; j < nv; j += L) {
+                FloatVector.fromMemorySegment(F, y, yr + 4L * j, LE).intoArray(ys, a + j);
+            }
+            for (; j < nr; j++) {
+                ys[a + j] = y.get(F32, yr + 4L * j);
+            }
+        }
+    }
+
+    /** {@code ys = acc} ({@code set}) or {@code ys += acc} over the tile's rows × {@code width}. */
+    private static void add(float[] acc, int rows, int width, float[] ys, boolean set) {
+        for (int a = 0; a < rows * width; a += L) {
+            FloatVector c = FloatVector.fromArray(F, acc, a);
+            if (!set) {
+                c = c.add(FloatVector.fromArray(F, ys, a));
+            }
+            c.intoArray(ys, a);
         }
     }
 
@@ -242,17 +415,19 @@ final class GemmKernel {
     }
 
     /**
-     * {@code acc[i][j] ·= s[j] · sx[token + i]} for the input block at {@code k0}: the tile's exact group sums become
-     * their scaled contribution ({@code s·sx} rounded once, then the product).
+     * {@code acc[i][j] ·= s[j] · sx[token + i]} ({@code j < width}, the tile's row stride) for the input block at
+     * {@code k0}: the tile's exact group sums become their scaled contribution ({@code s·sx} rounded once, then the
+     * product).
      */
-    private static <W> void scale(float[] acc, int rows, float[] sp, int so, Scaling<W> sc, int token, int k0) {
+    private static <W> void scale(float[] acc, int rows, int width, float[] sp, int so, Scaling<W> sc, int token,
+            int k0) {
         long xb = k0 / sc.xGroup();
         for (int i = 0; i < rows; i++) {
             FloatVector sx = FloatVector.broadcast(F,
                     sc.sx().get(F32, sc.sxOff() + 4L * ((long) (token + i) * sc.sxStride() + xb)));
-            for (int j = 0; j < NR; j += L) {
+            for (int j = 0; j < width; j += L) {
                 FloatVector s = FloatVector.fromArray(F, sp, so + j).mul(sx);
-                FloatVector.fromArray(F, acc, i * NR + j).mul(s).intoArray(acc, i * NR + j);
+                FloatVector.fromArray(F, acc, i * width + j).mul(s).intoArray(acc, i * width + j);
             }
         }
     }
@@ -387,14 +562,16 @@ final class GemmKernel {
     }
 
     /**
-     * Stores (first input block) or adds {@code acc[rows][0..nr)} into the Y rows at byte {@code y0}, {@code ldy}
-     * bytes apart. Whole vectors, then scalars for the right edge (no masks: they are slow on AVX2).
+     * Stores (first input block) or adds {@code acc[rows][0..nr)} (row stride {@code width}) into the Y rows at byte
+     * {@code y0}, {@code ldy} bytes apart. Whole vectors, then scalars for the right edge (no masks: they are slow on
+     * AVX2).
      */
-    private static void merge(float[] acc, int rows, MemorySegment y, long y0, long ldy, int nr, boolean first) {
+    private static void merge(float[] acc, int rows, int width, MemorySegment y, long y0, long ldy, int nr,
+            boolean first) {
         int nv = nr - nr % L;
         for (int i = 0; i < rows; i++) {
             long yr = y0 + i * ldy;
-            int a = i * NR;
+            int a = i * width;
             int j = 0;
             for (; j < nv; j += L) {
                 FloatVector c = FloatVector.fromArray(F, acc, a + j);

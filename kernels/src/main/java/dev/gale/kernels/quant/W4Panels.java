@@ -7,7 +7,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * {@link W4Weights} as {@link BlockScaledCodec} for the prefill GEMM ({@link dev.gale.kernels.gemm.GemmBlockScaled}):
  * a group of one row decoded to its signed codes as F32 (the layout's nibble rules, see {@link W4Weights}), and the
- * group scale.
+ * group scale. The codes are in [−8, 7], which {@link W4AxMatmul}'s pairing of A4 blocks (products in [−56, 64])
+ * relies on.
  */
 final class W4Panels implements BlockScaledCodec<W4Weights> {
     static final W4Panels CODEC = new W4Panels();
