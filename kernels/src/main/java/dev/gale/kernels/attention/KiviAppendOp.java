@@ -6,6 +6,7 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.KernelOp;
 import java.util.List;
 
@@ -34,7 +35,7 @@ public final class KiviAppendOp extends KernelOp {
      */
     @Override
     protected boolean hasKernel(List<Arg> args) {
-        return ((dev.gale.core.graph.TensorParam) args.get(0)).desc().dim(0) == 1
+        return ((TensorParam) args.get(0)).desc().dim(0) == 1
                 && cache.residualPrecision() == KvPrecision.F16;
     }
 
@@ -66,15 +67,22 @@ public final class KiviAppendOp extends KernelOp {
     /** The position, checked to continue the cache (a fresh sequence at 0 empties it first). */
     private int checkedPos(LaunchContext ctx) {
         int pos = ctx.intArg(2);
-        int tokens = (int) ctx.desc(0).dim(0);
+        continueAt(cache, pos, (int) ctx.desc(0).dim(0), name());
+        return pos;
+    }
+
+    /**
+     * Checks that {@code tokens} tokens at {@code pos} continue {@code cache}'s one sequence in order and fit; a
+     * sequence starting at 0 empties the cache first.
+     */
+    static void continueAt(KiviCache cache, int pos, int tokens, String op) {
         if (pos == 0) {
             cache.setLength(0, 0);
         }
         if (pos != cache.length(0) || pos + tokens > cache.capacity()) {
-            throw new ShapeMismatchException("kivi_append: position " + pos + " but the cache holds "
-                    + cache.length(0) + " of " + cache.capacity() + " tokens; appends go in order");
+            throw new ShapeMismatchException(op + ": position " + pos + " but the cache holds " + cache.length(0)
+                    + " of " + cache.capacity() + " tokens; appends go in order");
         }
-        return pos;
     }
 
     private void run(LaunchContext ctx, boolean reference) {

@@ -62,13 +62,7 @@ public final class TokenOrderPromptOp extends KernelOp {
     /** KIVI: keys rotated; {@code pos} must continue the cache (as {@link KiviAppendOp} checks). */
     public static TokenOrderPromptOp kivi(KiviCache cache, AttentionSpec spec) {
         return new TokenOrderPromptOp("kivi_prompt", cache.describe(), spec, (k, kOff, v, vOff, pos) -> {
-            if (pos == 0) {
-                cache.setLength(0, 0);
-            }
-            if (pos != cache.length(0) || pos >= cache.capacity()) {
-                throw new dev.gale.core.ShapeMismatchException("kivi_prompt: position " + pos + " but the cache "
-                        + "holds " + cache.length(0) + " of " + cache.capacity() + " tokens; appends go in order");
-            }
+            KiviAppendOp.continueAt(cache, pos, 1, "kivi_prompt");
             int row = cache.kvHeads() * cache.headDim();
             // Token-major views whose token 0 is this token: the append reads one token at index 0.
             cache.append(0, HeadView.tokenMajor(k.asSlice(kOff, 4L * row), 0, cache.kvHeads(), cache.headDim()),
