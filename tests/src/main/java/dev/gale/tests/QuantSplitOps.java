@@ -83,8 +83,8 @@ public final class QuantSplitOps {
                         }
                     } else {
                         try (SplitBlocks s = q4 ? SplitBlocks.q4_0(ms, 0, rows, in) : SplitBlocks.q8_0(ms, 0, rows, in)) {
-                            t.kernel(SplitGemvKernels.class, q4 ? "q4GemvSplit" : "q8GemvSplit", Ops.elementGrid(rows),
-                                    s.quants(), s.scales(), x, got, rows, in);
+                            t.kernel(SplitGemvKernels.class, "gemvSplit", Ops.elementGrid(rows), s.quants(),
+                                    s.scales(), x, got, rows, in, q4 ? 4 : 8);
                         }
                     }
                     double tolRel = Math.max(Numerics.F32_REL, (in / 16.0 + 16) * Numerics.U_F32);

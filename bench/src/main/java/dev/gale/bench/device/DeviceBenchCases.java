@@ -177,7 +177,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
 
     /**
      * Q8_0/Q4_0 GEMV with F32 activations, one item per row: with {@code split}, the kernel the graph op launches
-     * ({@code q8GemvSplit}/{@code q4GemvSplit} on {@link SplitBlocks}, split once at setup, outside the timing);
+     * ({@code gemvSplit} on {@link SplitBlocks}, split once at setup, outside the timing);
      * otherwise the block-layout kernels ({@code q8Gemv}/{@code q4Gemv}) for comparison. The kernel's name is in the
      * impl column. Named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV (bytes of
      * ggml's blocks), so they pair.
@@ -189,7 +189,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         double bytes = (double) f.rowBytes(in) * rows + 4.0 * in + 4.0 * rows;
         String op = "gemv " + f.name().toLowerCase() + " x f32";
         String shape = in + "x" + rows + " (" + s.what() + ")";
-        String kernel = split ? (q8 ? "q8GemvSplit" : "q4GemvSplit") : (q8 ? "q8Gemv" : "q4Gemv");
+        String kernel = split ? "gemvSplit" : (q8 ? "q8Gemv" : "q4Gemv");
         return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, kernel, (l, a) -> {
             Buffer x = a.f32("x", in);
             Buffer y = a.f32("y", rows);
@@ -201,7 +201,8 @@ public final class DeviceBenchCases implements BenchCaseProvider {
                     Buffer q = a.adopt(sb.quants());
                     Buffer sc = a.adopt(sb.scales());
                     KernelSource src = l.source(SplitGemvKernels.class, kernel);
-                    return () -> l.launch(src, Map.of(), g, q, sc, x, y, rows, in);
+                    Map<String, Integer> bits = Map.of("bits", q8 ? 8 : 4);
+                    return () -> l.launch(src, bits, g, q, sc, x, y, rows, in);
                 }
                 Buffer w = a.bytes("w", q8 ? DType.I8 : DType.U8, blocks);
                 KernelSource src = l.source(QuantKernels.class, kernel);

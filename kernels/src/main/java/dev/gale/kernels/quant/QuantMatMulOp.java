@@ -137,8 +137,8 @@ public final class QuantMatMulOp extends KernelOp {
         int tokens = tokens(ctx);
         if (tokens == 1) {
             SplitBlocks s = split(ctx);
-            return List.of(new KernelCall(SplitGemvKernels.class, q4 ? "q4GemvSplit" : "q8GemvSplit",
-                    elementGrid(rows), s.quants(), s.scales(), ctx.buffer(1), ctx.buffer(2), rows, in));
+            return List.of(new KernelCall(SplitGemvKernels.class, "gemvSplit", elementGrid(rows), s.quants(),
+                    s.scales(), ctx.buffer(1), ctx.buffer(2), rows, in, q4 ? 4 : 8));
         }
         Grid grid = Grid.of2((rows + 15) / 16 * 16, (tokens + 3) / 4, 16, 1);
         return List.of(new KernelCall(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, ctx.buffer(0),

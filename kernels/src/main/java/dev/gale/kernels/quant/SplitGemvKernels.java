@@ -1,5 +1,6 @@
 package dev.gale.kernels.quant;
 
+import dev.gale.core.kernel.Const;
 import dev.gale.core.kernel.DeviceFunction;
 import dev.gale.core.kernel.F32;
 import dev.gale.core.kernel.I8;
@@ -10,7 +11,8 @@ import dev.gale.core.kernel.KernelContext;
 /**
  * Q4_0 and Q8_0 GEMV with F32 activations on {@link SplitBlocks} (quant bytes and F32 block scales in two buffers),
  * {@code y[o] = Σ_b d[o][b] · Σ_j q_j · x[32b + j]}: one item per output row, {@code Grid.of1(roundUp(rows, local),
- * local)}; {@code in % 32 == 0}. Argument order: quants, scales, activations, output, {@code rows, in}.
+ * local)}; {@code in % 32 == 0}. Argument order: quants, scales, activations, output, {@code rows, in}, then the
+ * constant {@code bits} (4 or 8).
  *
  * <p>Shape, chosen for CPU OpenCL (PoCL runs each item's block loop as LLVM compiles it; its SLP vectorizer packs the
  * eight lanes below into one 8-wide vector): per block, lane {@code j} (0..7) takes bytes {@code j} and
@@ -57,49 +59,25 @@ public final class SplitGemvKernels {
         return KMath.fma((float) q.get(p + 24 + j), x.get(xb + 24 + j), s);
     }
 
-    /** Q4_0 GEMV on split blocks: one item per output row. */
-    @Kernel
-    public static void q4GemvSplit(KernelContext ctx, I8 q, F32 d, F32 x, F32 y, int rows, int in) {
-        int o = ctx.globalId(0);
-        if (o >= rows) {
-            return;
-        }
-        int nb = in / 32;
-        long rq = (long) o * nb * 16;
-        long rd = (long) o * nb;
-        float a0 = 0.0f;
-        float a1 = 0.0f;
-        float a2 = 0.0f;
-        float a3 = 0.0f;
-        float a4 = 0.0f;
-        float a5 = 0.0f;
-        float a6 = 0.0f;
-        float a7 = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            long p = rq + (long) b * 16;
-            long xb = (long) b * 32;
-            float s = d.get(rd + b);
-            a0 = KMath.fma(s, q4Lane(q, x, p, xb, 0), a0);
-            a1 = KMath.fma(s, q4Lane(q, x, p, xb, 1), a1);
-            a2 = KMath.fma(s, q4Lane(q, x, p, xb, 2), a2);
-            a3 = KMath.fma(s, q4Lane(q, x, p, xb, 3), a3);
-            a4 = KMath.fma(s, q4Lane(q, x, p, xb, 4), a4);
-            a5 = KMath.fma(s, q4Lane(q, x, p, xb, 5), a5);
-            a6 = KMath.fma(s, q4Lane(q, x, p, xb, 6), a6);
-            a7 = KMath.fma(s, q4Lane(q, x, p, xb, 7), a7);
-        }
-        y.set(o, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    /** Lane {@code j} of the block at {@code p}: Q4_0's for {@code bits} 4, Q8_0's for 8 (folded at build time). */
+    @DeviceFunction
+    static float lane(I8 q, F32 x, long p, long xb, int j, int bits) {
+        return bits == 4 ? q4Lane(q, x, p, xb, j) : q8Lane(q, x, p, xb, j);
     }
 
-    /** Q8_0 GEMV on split blocks: one item per output row. */
+    /**
+     * Q4_0 ({@code bits} 4, 16 quant bytes per block) or Q8_0 ({@code bits} 8, 32) GEMV on split blocks: one item per
+     * output row. {@code bits} is a build-time constant, so each format's program keeps only its own lane code.
+     */
     @Kernel
-    public static void q8GemvSplit(KernelContext ctx, I8 q, F32 d, F32 x, F32 y, int rows, int in) {
+    public static void gemvSplit(KernelContext ctx, I8 q, F32 d, F32 x, F32 y, int rows, int in, @Const int bits) {
         int o = ctx.globalId(0);
         if (o >= rows) {
             return;
         }
         int nb = in / 32;
-        long rq = (long) o * nb * 32;
+        int blockBytes = bits == 4 ? 16 : 32;
+        long rq = (long) o * nb * blockBytes;
         long rd = (long) o * nb;
         float a0 = 0.0f;
         float a1 = 0.0f;
@@ -110,17 +88,17 @@ public final class SplitGemvKernels {
         float a6 = 0.0f;
         float a7 = 0.0f;
         for (int b = 0; b < nb; b++) {
-            long p = rq + (long) b * 32;
+            long p = rq + (long) b * blockBytes;
             long xb = (long) b * 32;
             float s = d.get(rd + b);
-            a0 = KMath.fma(s, q8Lane(q, x, p, xb, 0), a0);
-            a1 = KMath.fma(s, q8Lane(q, x, p, xb, 1), a1);
-            a2 = KMath.fma(s, q8Lane(q, x, p, xb, 2), a2);
-            a3 = KMath.fma(s, q8Lane(q, x, p, xb, 3), a3);
-            a4 = KMath.fma(s, q8Lane(q, x, p, xb, 4), a4);
-            a5 = KMath.fma(s, q8Lane(q, x, p, xb, 5), a5);
-            a6 = KMath.fma(s, q8Lane(q, x, p, xb, 6), a6);
-            a7 = KMath.fma(s, q8Lane(q, x, p, xb, 7), a7);
+            a0 = KMath.fma(s, lane(q, x, p, xb, 0, bits), a0);
+            a1 = KMath.fma(s, lane(q, x, p, xb, 1, bits), a1);
+            a2 = KMath.fma(s, lane(q, x, p, xb, 2, bits), a2);
+            a3 = KMath.fma(s, lane(q, x, p, xb, 3, bits), a3);
+            a4 = KMath.fma(s, lane(q, x, p, xb, 4, bits), a4);
+            a5 = KMath.fma(s, lane(q, x, p, xb, 5, bits), a5);
+            a6 = KMath.fma(s, lane(q, x, p, xb, 6, bits), a6);
+            a7 = KMath.fma(s, lane(q, x, p, xb, 7, bits), a7);
         }
         y.set(o, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
     }
