@@ -23,6 +23,8 @@ import java.util.SplittableRandom;
 public final class KvQuantOps {
     private static final int LOCAL = 64;
     /** bits, G, R, d: the broadcast unpack (4-bit), 16 codes a word (2-bit), words spanning a chunk (8-bit). */
+    /** Tokens a device appends per batch in the append check: 51 steps in batches of 5 cross every window edge. */
+    private static final int BATCH = 5;
     private static final int[][] CONFIGS = {{4, 16, 32, 32}, {2, 16, 32, 32}, {8, 16, 32, 32}};
 
     private KvQuantOps() {
@@ -42,7 +44,7 @@ public final class KvQuantOps {
     }
 
     /**
-     * Two sequences (the second prefilled with a few tokens first) appended token by token across two residual
+     * Two sequences (the second prefilled with a few tokens first) appended across two residual
      * windows, against the scalar reference appends: every buffer must match bit for bit.
      */
     static OpCheck append() {
@@ -65,8 +67,8 @@ public final class KvQuantOps {
                         try (Buffer kb = Buffers.f32("k", kx); Buffer vb = Buffers.f32("v", vx);
                              KiviCache want = new KiviCache(layout, seqs, heads, d, n, KvPrecision.F16);
                              KiviCache got = new KiviCache(layout, seqs, heads, d, n, KvPrecision.F16);
-                             Buffer kt = Buffers.allocate("kt", DType.F32, seqs * heads * d);
-                             Buffer vt = Buffers.allocate("vt", DType.F32, seqs * heads * d);
+                             Buffer kt = Buffers.allocate("kt", DType.F32, BATCH * seqs * heads * d);
+                             Buffer vt = Buffers.allocate("vt", DType.F32, BATCH * seqs * heads * d);
                              Buffer lens = Buffers.allocate("lengths", DType.I32, seqs)) {
                             // Token i of sequence s is row (i·seqs + s) of k and v.
                             HeadView k = new HeadView(kb.segment(), 0, DType.F32, (long) seqs * heads * d, d);
@@ -80,27 +82,37 @@ public final class KvQuantOps {
                             for (int i = 0; i < steps; i++) {
                                 want.appendReference(0, k, v, i);
                                 want.appendReference(1, k1, v1, pre + i);
+                            }
+                            // Devices take the steps in batches of up to BATCH tokens, one launch per token index,
+                            // as a prompt is appended: the batch's later tokens quantize windows its earlier filled.
+                            for (int i = 0; i < steps; i += t.vectorApi() ? 1 : BATCH) {
                                 if (t.vectorApi()) {
                                     got.append(0, k, v, i);
                                     got.append(1, k1, v1, pre + i);
                                     continue;
                                 }
+                                int batch = Math.min(BATCH, steps - i);
                                 for (int s = 0; s < seqs; s++) {
-                                    int row = (s == 0 ? i : pre + i) * seqs + s;
-                                    for (int x = 0; x < heads * d; x++) {
-                                        kt.setFloat((long) s * heads * d + x, kx[row * heads * d + x]);
-                                        vt.setFloat((long) s * heads * d + x, vx[row * heads * d + x]);
-                                    }
                                     lens.setInt(s, got.length(s));
+                                    for (int j = 0; j < batch; j++) {
+                                        int row = (s == 0 ? i + j : pre + i + j) * seqs + s;
+                                        for (int x = 0; x < heads * d; x++) {
+                                            long at = ((long) j * seqs + s) * heads * d + x;
+                                            kt.setFloat(at, kx[row * heads * d + x]);
+                                            vt.setFloat(at, vx[row * heads * d + x]);
+                                        }
+                                    }
                                 }
-                                t.kernel(KvQuantKernels.class, "kiviAppend",
-                                        Grid.of1(Ops.roundUp(seqs * heads * d, LOCAL), LOCAL), kt, vt, lens,
-                                        got.keyCodes(), got.keyScale(), got.keyZero(), got.valueCodes(),
-                                        got.valueScale(), got.valueZero(), got.keyResidual(), got.valueResidual(),
-                                        seqs, heads, d, c[0], c[1], c[2], got.capacity(),
-                                        KiviQuantizer.invLevels(layout.levels()));
+                                for (int j = 0; j < batch; j++) {
+                                    t.kernel(KvQuantKernels.class, "kiviAppend",
+                                            Grid.of1(Ops.roundUp(seqs * heads * d, LOCAL), LOCAL), kt, vt, lens,
+                                            got.keyCodes(), got.keyScale(), got.keyZero(), got.valueCodes(),
+                                            got.valueScale(), got.valueZero(), got.keyResidual(),
+                                            got.valueResidual(), j, seqs, heads, d, c[0], c[1], c[2],
+                                            got.capacity(), KiviQuantizer.invLevels(layout.levels()));
+                                }
                                 for (int s = 0; s < seqs; s++) {
-                                    got.setLength(s, got.length(s) + 1);
+                                    got.setLength(s, got.length(s) + batch);
                                 }
                             }
                             Buffer[] a = want.buffers();

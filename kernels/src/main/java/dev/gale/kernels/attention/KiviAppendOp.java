@@ -8,6 +8,7 @@ import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.KernelOp;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,29 +30,31 @@ public final class KiviAppendOp extends KernelOp {
         return "kivi_append";
     }
 
-    /**
-     * One token on a device: {@link KvQuantKernels#kiviAppend} quantizes on the device. A prompt's many tokens have no
-     * device path (the kernel appends one token per launch; a session starts such a sequence token by token there).
-     */
+    /** The device kernel writes F16 residual windows (an F32 window is the Vector API's alone). */
     @Override
     protected boolean hasKernel(List<Arg> args) {
-        return ((TensorParam) args.get(0)).desc().dim(0) == 1
-                && cache.residualPrecision() == KvPrecision.F16;
+        return cache.residualPrecision() == KvPrecision.F16;
     }
 
+    /** One {@link KvQuantKernels#kiviAppend} launch per token, in order (a full window quantizes what came before). */
     @Override
     protected List<KernelCall> kernelCalls(LaunchContext ctx) {
         int pos = checkedPos(ctx);
+        int tokens = (int) ctx.desc(0).dim(0);
         KiviLayout layout = cache.layout();
         Buffer lengths = scratch.ints(0, "kivi.lengths", pos);
-        // The host's length runs ahead of the launch: the kernel reads the length before the append, and the
+        // The host's length runs ahead of the launches: the kernels read the length before the batch, and the
         // attention launched next sizes its work list from the length after it.
-        cache.setLength(0, pos + 1);
-        return List.of(new KernelCall(KvQuantKernels.class, "kiviAppend", elementGrid(cache.kvHeads()
-                * cache.headDim()), ctx.buffer(0), ctx.buffer(1), lengths, cache.keyCodes(), cache.keyScale(),
-                cache.keyZero(), cache.valueCodes(), cache.valueScale(), cache.valueZero(), cache.keyResidual(),
-                cache.valueResidual(), 1, cache.kvHeads(), cache.headDim(), layout.bits(), layout.group(),
-                layout.residual(), cache.capacity(), KiviQuantizer.invLevels(layout.levels())));
+        cache.setLength(0, pos + tokens);
+        List<KernelCall> calls = new ArrayList<>(tokens);
+        for (int t = 0; t < tokens; t++) {
+            calls.add(new KernelCall(KvQuantKernels.class, "kiviAppend", elementGrid(cache.kvHeads()
+                    * cache.headDim()), ctx.buffer(0), ctx.buffer(1), lengths, cache.keyCodes(), cache.keyScale(),
+                    cache.keyZero(), cache.valueCodes(), cache.valueScale(), cache.valueZero(), cache.keyResidual(),
+                    cache.valueResidual(), t, 1, cache.kvHeads(), cache.headDim(), layout.bits(), layout.group(),
+                    layout.residual(), cache.capacity(), KiviQuantizer.invLevels(layout.levels())));
+        }
+        return calls;
     }
 
     @Override

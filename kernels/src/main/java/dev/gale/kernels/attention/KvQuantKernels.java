@@ -39,8 +39,11 @@ public final class KvQuantKernels {
     }
 
     /**
-     * Appends one token per sequence: {@code k, v} are {@code [seq][kvHeads][d]} F32. One item per (sequence, KV head,
-     * channel), {@code Grid.of1(roundUp(seqs·kvHeads·d, local), local)}. Item {@code c} owns key channel {@code c}:
+     * Appends token {@code token} of a batch to every sequence: {@code k, v} are {@code [token][seq][kvHeads][d]} F32,
+     * and the token lands at position {@code lengths[seq] + token}. A prompt of T tokens is T launches, token 0 to
+     * T−1, on one in-order queue: a token's quantization of a full window must see the tokens before it, which a
+     * launch boundary orders and a work group barrier could not (the window spans work groups). One item per
+     * (sequence, KV head, channel), {@code Grid.of1(roundUp(seqs·kvHeads·d, local), local)}. Item {@code c} owns key channel {@code c}:
      * it writes the key to the residual window and, when the window fills, quantizes that channel's {@code R/G} token
      * groups and clears its column. Items {@code c < d/G} also own value channel group {@code c}: when the value
      * window is full they quantize the oldest token's group from the ring slot, then write the new token's group
@@ -48,8 +51,8 @@ public final class KvQuantKernels {
      */
     @Kernel
     public static void kiviAppend(KernelContext ctx, F32 k, F32 v, I32 lengths, I32 keyCodes, F32 keyScale,
-            F32 keyZero, I32 valueCodes, F32 valueScale, F32 valueZero, F16 keyRes, F16 valueRes, int seqs,
-            int kvHeads, int d, int bits, int group, int residual, int capacity, float invLevels) {
+            F32 keyZero, I32 valueCodes, F32 valueScale, F32 valueZero, F16 keyRes, F16 valueRes, int token,
+            int seqs, int kvHeads, int d, int bits, int group, int residual, int capacity, float invLevels) {
         int id = ctx.globalId(0);
         if (id >= seqs * kvHeads * d) {
             return;
@@ -57,7 +60,7 @@ public final class KvQuantKernels {
         int c = id % d;
         int tile = id / d;
         int seq = tile / kvHeads;
-        int len = lengths.get(seq);
+        int len = lengths.get(seq) + token;
         int kq = len - len % residual;
         int vq = KMath.max(0, len - residual);
         int levels = (1 << bits) - 1;
@@ -65,7 +68,7 @@ public final class KvQuantKernels {
         int gw = group * bits / 32;
         int vw = d * bits / 32;
         int vg = d / group;
-        long src = (long) tile * d;
+        long src = ((long) token * seqs * kvHeads + tile) * d;
         if (c < vg) {
             long ring = ((long) tile * residual + len % residual) * d + (long) c * group;
             if (len - vq == residual) {

@@ -4,7 +4,6 @@ import dev.gale.core.UnsupportedTaskException;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
-import dev.gale.core.cpu.CpuDevice;
 import dev.gale.core.device.Device;
 import dev.gale.core.graph.Bindings;
 import dev.gale.core.graph.Plan;
@@ -277,8 +276,7 @@ public final class LlamaSession implements AutoCloseable {
         }
         steps.put(1, new Step(1, false));
         continueRefusal = null;
-        freshRefusal = kivi != null && !(options.device() instanceof CpuDevice)
-                ? "the device's KIVI append quantizes one token per launch" : null;
+        freshRefusal = null;
     }
 
     /** The logits of the last token of the last run (a copy). */
