@@ -150,7 +150,7 @@ public final class W4AxGguf {
         try {
             long dim = c.dim();
             long hid = c.hiddenDim();
-            WeightTensor embd = f32(g, backing, TensorNames.TOKEN_EMBEDDING, c.vocab(), dim);
+            WeightTensor embd = table(g, backing, TensorNames.TOKEN_EMBEDDING, c.vocab(), dim);
             List<LlamaWeights.Layer> layers = new ArrayList<>();
             for (int i = 0; i < c.layers(); i++) {
                 WeightTensor[] mats = new WeightTensor[MATRICES.length];
@@ -165,7 +165,7 @@ public final class W4AxGguf {
                         mats[4], mats[5], mats[6]));
             }
             WeightTensor norm = f32(g, backing, TensorNames.FINAL_NORM, dim);
-            WeightTensor cls = c.sharedClassifier() ? embd : f32(g, backing, TensorNames.CLASSIFIER, c.vocab(), dim);
+            WeightTensor cls = c.sharedClassifier() ? embd : table(g, backing, TensorNames.CLASSIFIER, c.vocab(), dim);
             W4AxMatrices info = new W4AxMatrices(scheme, group, span, clip, fmpq, factor, residual, ffn, matrices);
             return new LlamaModel(c, new LlamaWeights(embd, layers, norm, cls, backing), tok,
                     java.util.Optional.of(info));
@@ -190,10 +190,23 @@ public final class W4AxGguf {
     }
 
     private static WeightTensor f32(GgufFile g, List<Buffer> backing, String name, long... shape) {
+        return mapped(g, backing, name, shape, WeightType.F32);
+    }
+
+    /**
+     * The token table or the classifier: F32, or Q8_0 where the conversion quantized an untied pair (a tied table
+     * stays F32; both are accepted so a file is read as written).
+     */
+    private static WeightTensor table(GgufFile g, List<Buffer> backing, String name, long... shape) {
+        return mapped(g, backing, name, shape, WeightType.F32, WeightType.Q8_0);
+    }
+
+    private static WeightTensor mapped(GgufFile g, List<Buffer> backing, String name, long[] shape,
+            WeightType... types) {
         GgufTensorInfo t = g.tensor(name);
-        if (t.type() != WeightType.F32 || !Arrays.equals(t.shape(), shape)) {
+        if (!Arrays.asList(types).contains(t.type()) || !Arrays.equals(t.shape(), shape)) {
             throw new ModelFormatException(g.path(), name, t.infoOffset(), t.type() + " " + Arrays.toString(t.shape())
-                    + " is not the F32 " + Arrays.toString(shape) + " a W4Ax file keeps");
+                    + " is not the " + Arrays.toString(types) + " " + Arrays.toString(shape) + " a W4Ax file keeps");
         }
         WeightTensor w = g.map(name);
         backing.add(w.data());

@@ -58,6 +58,11 @@ public final class WeightQuantizer {
         return new LlamaModel(pc, new LlamaWeights(emb, layers, w.finalNorm(), cls, all), m.tokenizer());
     }
 
+    /** One F32 matrix as {@code target} (Q8_0 or Q4_0; rows of whole 32-value blocks), its buffer added to backing. */
+    static WeightTensor matrix(WeightTensor t, WeightType target, List<Buffer> backing) {
+        return q(t, target, 0, 0, backing, new IdentityHashMap<>());
+    }
+
     /** {@code t} as {@code target}, with rows padded to {@code rowsTo} and columns to {@code colsTo} (0 = as is). */
     private static WeightTensor q(WeightTensor t, WeightType target, int rowsTo, int colsTo, List<Buffer> backing,
             Map<WeightTensor, WeightTensor> done) {

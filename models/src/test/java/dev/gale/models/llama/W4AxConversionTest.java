@@ -177,6 +177,41 @@ class W4AxConversionTest {
     }
 
     /**
+     * An untied classifier and its embedding table become Q8_0 (read per token, they would otherwise dominate a large
+     * vocabulary's step in F32); the model runs near F32's logits and its file loads back with the same tensors.
+     */
+    @Test
+    void anUntiedClassifierIsStoredQ8_0() {
+        LlamaConfig untied = new LlamaConfig(64, 172, 2, 8, 4, 512, 64, 10000f, 1e-5f, false);
+        Path f = dir.resolve("untied.gguf");
+        SyntheticLlama.write(untied, WeightType.F32, f, 13);
+        Path out = dir.resolve("untied-w4a8.gguf");
+        try (LlamaModel m = LlamaGguf.load(f);
+             LlamaModel a8 = W4AxConversion.convert(m, null, new W4AxConversion.Options("w4a8", 64, false, 0, 64))) {
+            assertFalse(a8.weights().tiedClassifier());
+            assertEquals(WeightType.Q8_0, a8.weights().classifier().type());
+            assertEquals(WeightType.Q8_0, a8.weights().tokenEmbedding().type());
+            float[][] want = logits(m, IDS);
+            float[][] got = logits(a8, IDS);
+            double err = 0;
+            double mag = 0;
+            for (int v = 0; v < want[3].length; v++) {
+                err = Math.max(err, Math.abs(want[3][v] - got[3][v]));
+                mag = Math.max(mag, Math.abs(want[3][v]));
+            }
+            assertTrue(err < 0.5 * mag, "W4A8 + Q8_0 classifier logits " + err + " off, magnitude " + mag);
+            W4AxGguf.write(a8, out);
+            try (LlamaModel back = LlamaGguf.load(out)) {
+                assertEquals(WeightType.Q8_0, back.weights().classifier().type());
+                assertEquals(-1, a8.weights().classifier().data().segment()
+                        .mismatch(back.weights().classifier().data().segment()));
+                assertEquals(-1, a8.weights().tokenEmbedding().data().segment()
+                        .mismatch(back.weights().tokenEmbedding().data().segment()));
+            }
+        }
+    }
+
+    /**
      * The W4Ax decode step quantizes each normalised vector once, in the RMSNorm before wq/wk/wv and w1/w3 (the run
      * report names the fused op and the readers that share it), and runs the packed GEMV for group 128.
      */
