@@ -34,6 +34,18 @@ public final class Errors {
         }
     }
 
+    /**
+     * A path whose contract for non-finite input is only "non-finite out" (NaN may stand for ±Inf): passes when both
+     * are non-finite, and otherwise checks as {@link #check} does.
+     */
+    public void checkNonFinite(String where, double got, double want, double scale, double tol) {
+        if (!Double.isFinite(want) && !Double.isFinite(got)) {
+            checked++;
+            return;
+        }
+        check(where, got, want, scale, tol);
+    }
+
     /** An exact comparison (indices). */
     public void exact(String where, long got, long want) {
         checked++;

@@ -22,9 +22,12 @@ import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.norm.RmsNorm;
 import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantKernels;
+import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.kernels.rope.Rope;
 import dev.gale.kernels.rope.RopeKernels;
 import dev.gale.kernels.rope.RopeLayout;
@@ -33,6 +36,7 @@ import dev.gale.kernels.sampling.Argmax;
 import dev.gale.kernels.sampling.SamplingKernels;
 import dev.gale.kernels.sampling.TopK;
 import dev.gale.kernels.sampling.TopKKernels;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -93,9 +97,9 @@ public final class Ops {
                 quant("q4_0_gemv_group", true, new int[][] {{1, 1, 32}, {1, 7, 64}, {1, 3, 4064}, {1, 33, 96},
                     {1, 5, 4128}}),
                 quant("q8_0_gemm", false, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
-                    {2, 9, 96}}),
+                    {2, 9, 96}, {53, 21, 224}}),
                 quant("q4_0_gemm", true, new int[][] {{3, 1, 32}, {3, 7, 64}, {17, 9, 4128}, {17, 33, 4064},
-                    {2, 9, 96}}),
+                    {2, 9, 96}, {53, 21, 224}}),
                 topK(),
                 AttentionDecodeOps.decode(DType.F32), AttentionDecodeOps.decode(DType.F16),
                 KvQuantOps.append(), KvQuantOps.decodePartial(),
@@ -612,8 +616,32 @@ public final class Ops {
     }
 
     /**
-     * Q8_0 or Q4_0 weights times F32 activations, shapes {tokens, rows, in}: GEMV kernel for one token, GEMM kernel
-     * otherwise. Every case pokes a subnormal fp16 scale into row 0's first block, a negative scale into row 1's and
+     * The magnitude of the terms the packed Q4_0 kernel sums for one output ({@code Q4_0Packed}: per byte
+     * {@code v·x_lo + hi·(x_hi − 16·x_lo)} with {@code v = lo + 16·hi}, and {@code −8·Σx} per block, times the scale),
+     * which bounds its F32 rounding: unlike {@code Σ|d·(q − 8)·x|} it does not vanish when every nibble is 8.
+     */
+    static double q4PackedTerms(MemorySegment w, long rowOff, int in, float[] x, int xOff) {
+        double s = 0;
+        for (int b = 0; b < in / 32; b++) {
+            long o = rowOff + 18L * b;
+            double terms = 0;
+            double sum = 0;
+            for (int j = 0; j < 16; j++) {
+                int v = w.get(ValueLayout.JAVA_BYTE, o + 2 + j) & 0xff;
+                double lo = x[xOff + 32 * b + j];
+                double hi = x[xOff + 32 * b + j + 16];
+                terms += v * Math.abs(lo) + (v >>> 4) * Math.abs(hi - 16 * lo);
+                sum += lo + hi;
+            }
+            s += Math.abs(Float.float16ToFloat(w.get(HALF, o))) * (terms + 8 * Math.abs(sum));
+        }
+        return s;
+    }
+
+    /**
+     * Q8_0 or Q4_0 weights times F32 activations, shapes {tokens, rows, in}: on devices the GEMV kernel for one token,
+     * the GEMM kernel otherwise; on the Vector API {@link QuantMatMulOp}'s path over the packed weights (the decode
+     * kernel, or the GEMM over dequantized panels for the 53-token case). Every case pokes a subnormal fp16 scale into row 0's first block, a negative scale into row 1's and
      * an all-zero block (scale 0) into the last row; the second case has +Inf and NaN activations.
      */
     static OpCheck quant(String name, boolean q4, int[][] shapes) {
@@ -658,10 +686,12 @@ public final class Ops {
                         Q8_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
                     }
                     if (t.vectorApi()) {
-                        if (q4) {
-                            Q4_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
-                        } else {
-                            Q8_0Matmul.matmulF32Parallel(ms, 0, rows, in, x.segment(), 0, tokens, got.segment(), 0);
+                        // The path a model runs: the op over weights packed at load (decode layout, or the GEMM
+                        // over dequantized panels from QuantMatMulOp.GEMM_TOKENS tokens on).
+                        try (Arena arena = Arena.ofShared()) {
+                            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ms, 0, rows, in, arena))
+                                    : QuantMatMulOp.q8_0(Q8_0Packed.pack(ms, 0, rows, in, arena));
+                            op.matmul(x.segment(), 0, tokens, got.segment(), 0);
                         }
                     } else if (name.endsWith("_group")) {
                         t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), w, x, got, rows, in,
@@ -679,9 +709,18 @@ public final class Ops {
                             for (int i = 0; i < in; i++) {
                                 sumAbs += Math.abs((double) deq.getFloat((long) o * in + i) * xs[tk * in + i]);
                             }
+                            if (q4 && t.vectorApi()) {
+                                sumAbs = Math.max(sumAbs, q4PackedTerms(ms, o * rowBytes, in, xs, tk * in));
+                            }
                             int k = tk * rows + o;
-                            e.check(name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o,
-                                    got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
+                            String where = name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o;
+                            if (q4 && t.vectorApi()) {
+                                // The packed kernel folds the zero point into sums over x (x_hi − 16·x_lo, −8·Σx):
+                                // an infinite activation gives Inf − Inf there, so NaN may stand for ±Inf.
+                                e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
+                            } else {
+                                e.check(where, got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
+                            }
                         }
                     }
                 }

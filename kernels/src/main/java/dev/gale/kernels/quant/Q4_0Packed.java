@@ -43,7 +43,9 @@ import jdk.incubator.vector.VectorOperators;
  *   <li>F32 activations: the zero point is folded into the block: each row's block sum starts at {@code −8·Σx_block}
  *       (computed once per block for the 4 rows); one scale FMA per row and block. The error is F32 summation error
  *       relative to the terms added, {@code Σ|v·xl| + |hi·(xh − 16·xl)|} plus {@code 8·|Σx|} per block (up to 16×
- *       the magnitude of {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error).</li>
+ *       the magnitude of {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error). An infinite
+ *       activation meets itself with both signs in those sums, so the output is NaN where the reference may give
+ *       ±Inf: non-finite in, non-finite out, as the cross-device suite checks.</li>
  *   <li>{@link Q8Activations}: every partial sum of {@code Σ v·x_q + hi·(x_qh − 16·x_ql)} is an integer below
  *       2^21 (32·2·255·127), so each block's {@code Σ nib·x_q} is exact; one FMA with {@code d_w·d_x}; the zero point
  *       is one scalar term per block, {@code −8·d_w·d_x·Σx_q}.</li>

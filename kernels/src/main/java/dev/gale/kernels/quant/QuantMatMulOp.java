@@ -110,8 +110,16 @@ public final class QuantMatMulOp extends KernelOp {
 
     @Override
     protected void vector(LaunchContext ctx) {
-        int tokens = tokens(ctx);
-        (tokens >= GEMM_TOKENS ? prefill : decode).run(ctx.segment(1), 0, tokens, ctx.segment(2), 0);
+        matmul(ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+    }
+
+    /**
+     * The Vector API path on plain memory, as a launch runs it: {@code Y [tokens, out] = X [tokens, in]·Wᵀ} over the
+     * packed weights, the GEMM over dequantized panels from {@link #GEMM_TOKENS} tokens on (the cross-device suite
+     * checks this, the path a model runs).
+     */
+    public void matmul(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
+        (tokens >= GEMM_TOKENS ? prefill : decode).run(x, xOff, tokens, y, yOff);
     }
 
     @Override
