@@ -95,8 +95,10 @@ public abstract class KernelOp implements Op {
     /**
      * The kernel launches for this run on {@code device} (the CPU device for the emulator); by default
      * {@link #kernelCalls(LaunchContext)}. Ops whose launch geometry follows the device's capabilities override this.
+     * Each launch completes before the next is taken from the iterator, so an op whose later launches depend on host
+     * bookkeeping done after earlier ones (a prompt appended and attended token by token) may produce them lazily.
      */
-    protected List<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+    protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
         return kernelCalls(ctx);
     }
 

@@ -67,6 +67,11 @@ public final class CacheAttentionOp extends KernelOp {
 
     @Override
     protected List<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        return calls(device, ctx.buffer(0), ctx.buffer(1));
+    }
+
+    /** The device launches for query {@code q} ({@code [1, Hq, d]}) over the cache as it stands, into {@code out}. */
+    List<KernelCall> calls(Device device, Buffer q, Buffer out) {
         KiviCache k = (KiviCache) cache;
         KiviLayout layout = k.layout();
         int g = spec.group();
@@ -78,11 +83,11 @@ public final class CacheAttentionOp extends KernelOp {
         Buffer lengths = deviceBuffers.ints(0, "kivi.lengths", k.length(0));
         return List.of(
                 new KernelCall(KvQuantKernels.class, "kiviDecodePartial", Grid.of1(b.list().workers() * local, local),
-                        b.segments(), b.workerStart(), ctx.buffer(0), b.partials(), k.keyCodes(), k.keyScale(),
+                        b.segments(), b.workerStart(), q, b.partials(), k.keyCodes(), k.keyScale(),
                         k.keyZero(), k.valueCodes(), k.valueScale(), k.valueZero(), k.keyResidual(),
                         k.valueResidual(), lengths, spec.kvHeads(), d, g, layout.bits(), layout.group(),
                         layout.residual(), k.capacity(), spec.scale(), g * d, g * layout.group(), g),
-                DecodeLaunchBuffers.merge(b, ctx.buffer(1), g, d, elementGrid(b.outputs(g, d))));
+                DecodeLaunchBuffers.merge(b, out, g, d, elementGrid(b.outputs(g, d))));
     }
 
     @Override

@@ -41,20 +41,25 @@ public final class KiviAppendOp extends KernelOp {
     protected List<KernelCall> kernelCalls(LaunchContext ctx) {
         int pos = checkedPos(ctx);
         int tokens = (int) ctx.desc(0).dim(0);
-        KiviLayout layout = cache.layout();
         Buffer lengths = scratch.ints(0, "kivi.lengths", pos);
         // The host's length runs ahead of the launches: the kernels read the length before the batch, and the
         // attention launched next sizes its work list from the length after it.
         cache.setLength(0, pos + tokens);
         List<KernelCall> calls = new ArrayList<>(tokens);
         for (int t = 0; t < tokens; t++) {
-            calls.add(new KernelCall(KvQuantKernels.class, "kiviAppend", elementGrid(cache.kvHeads()
-                    * cache.headDim()), ctx.buffer(0), ctx.buffer(1), lengths, cache.keyCodes(), cache.keyScale(),
-                    cache.keyZero(), cache.valueCodes(), cache.valueScale(), cache.valueZero(), cache.keyResidual(),
-                    cache.valueResidual(), t, 1, cache.kvHeads(), cache.headDim(), layout.bits(), layout.group(),
-                    layout.residual(), cache.capacity(), KiviQuantizer.invLevels(layout.levels())));
+            calls.add(call(ctx.buffer(0), ctx.buffer(1), lengths, t));
         }
         return calls;
+    }
+
+    /** Token {@code token} of {@code k, v} ({@code [T, Hkv, d]}) appended at {@code lengths[0] + token}. */
+    KernelCall call(Buffer k, Buffer v, Buffer lengths, int token) {
+        KiviLayout layout = cache.layout();
+        return new KernelCall(KvQuantKernels.class, "kiviAppend", elementGrid(cache.kvHeads() * cache.headDim()), k,
+                v, lengths, cache.keyCodes(), cache.keyScale(), cache.keyZero(), cache.valueCodes(),
+                cache.valueScale(), cache.valueZero(), cache.keyResidual(), cache.valueResidual(), token, 1,
+                cache.kvHeads(), cache.headDim(), layout.bits(), layout.group(), layout.residual(), cache.capacity(),
+                KiviQuantizer.invLevels(layout.levels()));
     }
 
     @Override

@@ -82,14 +82,18 @@ public final class SinkAppendOp extends KernelOp {
             slot[t] = cache.window(0).append();
         }
         Buffer s = slots.ints(0, "sink.slots", slot);
-        String kernel = cache.dtype() == DType.F16 ? "sinkAppendF16" : "sinkAppendF32";
         List<KernelCall> calls = new ArrayList<>(tokens);
         for (int t = 0; t < tokens; t++) {
-            calls.add(new KernelCall(SinkKernels.class, kernel, elementGrid(row), ctx.buffer(0), ctx.buffer(1),
-                    ctx.buffer(2), ctx.buffer(3), s, t, cache.kvHeads(), cache.kvHeads(), cache.capacity(),
-                    cache.headDim()));
+            calls.add(call(ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(3), s, t));
         }
         return calls;
+    }
+
+    /** Token {@code token} of {@code k, v} ({@code [T, Hkv·d]}) into slot {@code slots[token]} of the storage. */
+    KernelCall call(Buffer k, Buffer v, Buffer keys, Buffer values, Buffer slots, int token) {
+        String kernel = cache.dtype() == DType.F16 ? "sinkAppendF16" : "sinkAppendF32";
+        return new KernelCall(SinkKernels.class, kernel, elementGrid(cache.kvHeads() * cache.headDim()), k, v, keys,
+                values, slots, token, cache.kvHeads(), cache.kvHeads(), cache.capacity(), cache.headDim());
     }
 
     /** The host bookkeeping and the kernels both assume K and V are the cache's memory; a mismatch is a wiring bug. */

@@ -85,6 +85,14 @@ public final class SinkAttentionOp extends KernelOp {
 
     @Override
     protected List<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        return calls(device, ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(3));
+    }
+
+    /**
+     * The device launches for query {@code q} ({@code [1, Hq, d]}) over the cache's storage {@code keys, values} as
+     * the ring stands, into {@code out}.
+     */
+    List<KernelCall> calls(Device device, Buffer q, Buffer keys, Buffer values, Buffer out) {
         int g = spec.group();
         int d = spec.headDim();
         int group = DecodeAttentionOp.PARTIAL_GROUP;
@@ -98,10 +106,10 @@ public final class SinkAttentionOp extends KernelOp {
         String kernel = cache.dtype() == DType.F16 ? "sinkDecodeF16" : "sinkDecodeF32";
         return List.of(
                 new KernelCall(SinkKernels.class, kernel, Grid.of1(b.list().workers() * group, group), b.segments(),
-                        b.workerStart(), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), t[0], t[1], lengths, ringHeads,
+                        b.workerStart(), q, keys, values, t[0], t[1], lengths, ringHeads,
                         b.partials(), spec.kvHeads(), w.sinks(), w.window(), spec.scale(), g, d,
                         cache.rope().layout() == RopeLayout.HALF_SPLIT ? 1 : 0, group),
-                DecodeLaunchBuffers.merge(b, ctx.buffer(3), g, d, elementGrid(b.outputs(g, d))));
+                DecodeLaunchBuffers.merge(b, out, g, d, elementGrid(b.outputs(g, d))));
     }
 
     private Buffer[] tables() {

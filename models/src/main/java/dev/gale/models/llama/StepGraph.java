@@ -169,7 +169,8 @@ final class StepGraph {
                             .launch(p + "attention", attention, q3, k3, v3, seqs, att3);
                 } else if (t > 1) {
                     // Continuing (or overflowing) the ring: each token enters, then attends as a decode step would.
-                    graph.launch(p + "attention", TokenOrderPromptOp.sinks(sc, decodeSpec), q3, k3, v3, pos, att3);
+                    graph.launch(p + "attention", TokenOrderPromptOp.sinks(sc, decodeSpec), q3, k3, v3, pos, att3, ck,
+                            cv);
                 } else {
                     graph.launch(p + "kv_append", new SinkAppendOp(sc), k2, v2, ck, cv)
                             .launch(p + "attention", new SinkAttentionOp(sc, decodeSpec), q3, ck, cv, att3);

@@ -138,8 +138,9 @@ class GreedyStoryTest {
 
     /**
      * The StreamingLLM and KIVI caches on each OpenCL device, in lockstep with the CPU: the prompt in one batched
-     * pass, then decoding well past the sink ring's capacity (slots overwritten, the ring head moving) or past KIVI's
-     * residual window of 128 (tokens quantized on the device), both fed the CPU's greedy tokens. Every step's logits
+     * pass, a second prompt continuing the sequence (its tokens appended and attending in order on the device: the
+     * ring wraps inside it, KIVI quantizes its first window inside it), then decoding well past the sink ring's
+     * capacity or KIVI's residual window of 128, both fed the CPU's greedy tokens. Every step's logits
      * must agree with the CPU's, and the device's greedy choice must be the CPU's unless the CPU's own top two were
      * closer than the two devices' logits differ (a tie within noise); the append and the attention run on the device
      * with no fallback.
@@ -160,22 +161,28 @@ class GreedyStoryTest {
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
             int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
+            String story = " Max liked to run in the park with his friend Tom. They played with a red ball every"
+                    + " day. One day the ball went into the pond, and Max jumped in to get it. Tom laughed and"
+                    + " laughed. Then they went home and had a big lunch with their mom, and they were very happy.";
+            int[] more = tok.encode(story + story, false, false);
             Object[][] caches = {{KvPrecision.F32, KvPolicy.parse("sinks:4,window:24"), 80},
                 {KvPrecision.F16, KvPolicy.parse("sinks:4,window:24"), 80}, {KvPrecision.INT4, KvPolicy.FULL, 160},
                 {KvPrecision.INT8, KvPolicy.FULL, 160}};
             for (Object[] c : caches) {
                 for (Device d : devices) {
-                    lockstep(w, alloc, d, (KvPrecision) c[0], (KvPolicy) c[1], prompt, (Integer) c[2]);
+                    lockstep(w, alloc, d, (KvPrecision) c[0], (KvPolicy) c[1], prompt, more, (Integer) c[2]);
                 }
             }
         }
     }
 
     private static void lockstep(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv, KvPolicy policy,
-            int[] prompt, int steps) {
+            int[] prompt, int[] more, int steps) {
+        assertTrue(kv.quantized() ? prompt.length + more.length > 128
+                : prompt.length + more.length > policy.budget(), "the second prompt must cross the window");
         double tol = kv == KvPrecision.F32 ? 1e-4 : 1e-2;
         double worst = 0;
-        int capacity = policy.budget() > 0 ? policy.budget() : prompt.length + steps;
+        int capacity = policy.budget() > 0 ? policy.budget() : prompt.length + more.length + steps;
         String what = d.id() + " " + kv + " " + policy;
         try (LlamaSession cpu = new LlamaSession(w, alloc, "cpu", new LlamaSession.Options(Devices.cpu(), kv,
                 capacity, 0f, 1f, 1, false, policy));
@@ -187,28 +194,23 @@ class GreedyStoryTest {
             // once per token of the batch).
             assertTrue(device.prefillMode().startsWith("batched"), what + ": " + device.prefillMode());
             assertEquals(d.id(), device.lastReport().task("l0.kv_append").device(), what);
+            worst = agree(cpu.logits(), device.logits(), tol, what + " first prompt", t, u);
+            t = cpu.prefill(more);
+            u = device.prefill(more);
+            assertTrue(device.prefillMode().startsWith("batched"), what + ": " + device.prefillMode());
+            var inOrder = device.lastReport().task("l0.attention");
+            assertEquals(d.id(), inOrder.device(), inOrder.toString());
+            assertEquals(dev.gale.core.device.ImplPath.DEVICE_KERNEL, inOrder.path(), inOrder.toString());
             for (int i = 0; i <= steps; i++) {
-                float[] want = cpu.logits();
-                float[] got = device.logits();
-                double scale = 0;
-                double diff = 0;
-                for (int j = 0; j < want.length; j++) {
-                    scale = Math.max(scale, Math.abs(want[j]));
-                    diff = Math.max(diff, Math.abs(want[j] - got[j]));
-                }
-                worst = Math.max(worst, diff / scale);
-                assertTrue(diff <= tol * scale, what + " step " + i + ": logits differ by " + diff / scale
-                        + " of the largest (tolerance " + tol + ")");
-                assertTrue(u == t || want[t] - want[u] <= diff, what + " step " + i + ": the device chose " + u
-                        + ", the CPU " + t + " by a margin of " + (want[t] - want[u]) + " > the logits' difference "
-                        + diff);
+                worst = Math.max(worst, agree(cpu.logits(), device.logits(), tol, what + " step " + i, t, u));
                 if (i < steps) {
                     int fed = t;
                     t = cpu.step(fed);
                     u = device.step(fed);
                 }
             }
-            System.out.printf("%s: logits within %.1e of the largest over %d steps%n", what, worst, steps);
+            System.out.printf("%s: logits within %.1e of the largest over two prompts and %d steps%n", what, worst,
+                    steps);
             assertFalse(device.lastReport().anyFallback(), device.lastReport().toString());
             for (String task : new String[] {"l0.kv_append", "l0.attention"}) {
                 var r = device.lastReport().task(task);
@@ -216,6 +218,24 @@ class GreedyStoryTest {
                 assertEquals(dev.gale.core.device.ImplPath.DEVICE_KERNEL, r.path(), r.toString());
             }
         }
+    }
+
+    /**
+     * Checks the device's logits against the CPU's (within {@code tol} of the largest) and its greedy choice {@code u}
+     * against the CPU's {@code t} (equal, or a tie within the logits' difference); returns the relative difference.
+     */
+    private static double agree(float[] want, float[] got, double tol, String where, int t, int u) {
+        double scale = 0;
+        double diff = 0;
+        for (int j = 0; j < want.length; j++) {
+            scale = Math.max(scale, Math.abs(want[j]));
+            diff = Math.max(diff, Math.abs(want[j] - got[j]));
+        }
+        assertTrue(diff <= tol * scale, where + ": logits differ by " + diff / scale + " of the largest (tolerance "
+                + tol + ")");
+        assertTrue(u == t || want[t] - want[u] <= diff, where + ": the device chose " + u + ", the CPU " + t
+                + " by a margin of " + (want[t] - want[u]) + " > the logits' difference " + diff);
+        return diff / scale;
     }
 
     /**
