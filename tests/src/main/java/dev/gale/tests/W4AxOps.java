@@ -8,6 +8,7 @@ import dev.gale.kernels.Numerics;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.W4AxKernels;
 import dev.gale.kernels.quant.W4AxMatmul;
+import dev.gale.kernels.quant.W4Packed;
 import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -32,7 +33,7 @@ public final class W4AxOps {
 
     static OpCheck gemv() {
         return check("w4ax_gemv", new int[][] {{1, 1, 128, 32}, {1, 7, 256, 64}, {1, 33, 4096, 128},
-            {1, 65, 384, 32}});
+            {1, 65, 384, 32}, {1, 6, 256, 128}});
     }
 
     static OpCheck gemm() {
@@ -67,7 +68,10 @@ public final class W4AxOps {
                     ActivationQuant a = ActivationQuant.allocate(tokens, in, map, arena);
                     a.quantize(xf, 0, tokens);
                     try (Buffer got = Buffers.allocate("y", DType.F32, (long) tokens * rows)) {
-                        if (t.vectorApi()) {
+                        if (t.vectorApi() && tokens == 1 && W4Packed.supports(w)) {
+                            // The decode path a model runs at group 128: the GEMV over weights repacked at load.
+                            W4Packed.pack(w, arena).gemvParallel(a, got.segment(), 0);
+                        } else if (t.vectorApi()) {
                             W4AxMatmul.matmulParallel(w, a, got.segment(), 0);
                         } else {
                             try (Buffer wc = copy("wc", DType.U8, w.codes(), (long) rows * in / 2);
