@@ -49,8 +49,9 @@ import jdk.incubator.vector.VectorOperators;
  * formed from the activation vectors already loaded, {@code −136·Σx_l − 8·Σx_d} (as {@code x_l + x_h = 17·x_l +
  * x_d}): two additions, a multiply and an FMA per sub-block for the four rows, instead of a third activation stream.
  * That stream cost more than the arithmetic: at 160 activation bytes per sub-block (Q4_0 reads 128 per block) the
- * kernel ran at 0.87–0.91x Q4_0's speed on 2 threads and 0.88–0.92x on one, at 128 bytes 0.91–1.01x and 0.95–0.98x
- * (interleaved rounds, both 8B shapes, {@code W4GemvScaling}). The operations are those of {@link W4AxMatmul}'s
+ * kernel ran at 0.88–0.93x Q4_0's speed on one thread (thread CPU time) and 0.86–0.91x on two, at 128 bytes
+ * 0.95–0.98x and 0.91–1.01x (both 8B shapes, both variants in one JVM, interleaved rounds of {@code
+ * W4GemvScaling}, machine load 5–7). The operations are those of {@link W4AxMatmul}'s
  * row-major {@code gemv4}, and where the order differs (the zero point) the sums are exact integers, so the results
  * are bit-identical to it (tested).
  *
