@@ -51,7 +51,11 @@ import jdk.incubator.vector.VectorOperators;
  * That stream cost more than the arithmetic: at 160 activation bytes per sub-block (Q4_0 reads 128 per block) the
  * kernel ran at 0.88–0.93x Q4_0's speed on one thread (thread CPU time) and 0.86–0.91x on two, at 128 bytes
  * 0.95–0.98x and 0.91–1.01x (both 8B shapes, both variants in one JVM, interleaved rounds of {@code
- * W4GemvScaling}, machine load 5–7). The operations are those of {@link W4AxMatmul}'s
+ * W4GemvScaling}, machine load 5–7). In the bench report's JVM, after the Q4_0 GEMV cases, the difference was
+ * larger: the 160-byte kernel ran at 0.46–0.72x Q4_0 on 2 threads (median of the interleaved table, three runs, load
+ * 2–5), this one at 0.92–1.17x (two runs); why the old kernel lost more there is not known (its C2 compile shows no
+ * failed inlining). In the probe, each chunk's thread CPU time on 2 threads equals that half's CPU time alone: the
+ * split, the serial quantization and the pool are not what costs. The operations are those of {@link W4AxMatmul}'s
  * row-major {@code gemv4}, and where the order differs (the zero point) the sums are exact integers, so the results
  * are bit-identical to it (tested).
  *
