@@ -4,6 +4,7 @@ import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
 import dev.gale.bench.Roofline;
 import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.bench.report.Table;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.gemm.GemmF32;
 import dev.gale.kernels.quant.ActivationQuant;
@@ -16,16 +17,19 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * W4Ax (COMET) report cases beside their baselines, in one provider so one {@code --filter w4a} run times both:
  * W4A4 GEMM against F32 GEMM ({@code GemmF32}) at 512 tokens × 4096 → 4096 and 4096 → 14336 (issue 6's shapes;
  * llama.cpp's CPU Q4_0 prefill reached 101 GFLOP/s at the latter on a Zen 4 box), W4A4 and W4A8 GEMV ({@link W4Packed},
  * what the decoder's op runs; W4A4 also over the row-major import layout, the previous path) against Q4_0 GEMV
- * ({@code Q4_0Packed.matmulF32Parallel}, F32 activations) at 4096 → 14336. Like with like, as the decoder runs them:
- * the W4Ax runs include the activation quantization (a decode or prefill step pays it), the Q4_0 run has none to
- * pay (its kernel reads the F32 activations). Weights group size 128; W4A8 means every block
- * A8, W4A4 every block A4 (same kernel, FMPQ's mix lies between). Synthetic weights: speed does not depend on them.
+ * ({@code Q4_0Packed.matmulF32Parallel}, F32 activations) at 4096 → 14336 and 14336 → 4096, and the same GEMVs
+ * interleaved round by round ({@link W4AxGemvInterleaved}: the comparison a loaded machine does not skew). Like
+ * with like, as the decoder runs them: the W4Ax runs include the activation quantization (a decode or prefill step
+ * pays it), the Q4_0 run has none to pay (its kernel reads the F32 activations). Weights group size 128; W4A8 means
+ * every block A8, W4A4 every block A4 (same kernel, FMPQ's mix lies between). Synthetic weights: speed does not
+ * depend on them.
  */
 public final class W4AxBenchCases implements BenchCaseProvider {
     @Override
@@ -36,12 +40,20 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         cases.add(new Case(Kind.W4A4_ROW_MAJOR, 1, 4096, 14336));
         cases.add(new Case(Kind.Q4_0, 1, 4096, 14336));
         if (!quick) {
+            cases.add(new Case(Kind.W4A4, 1, 14336, 4096));
+            cases.add(new Case(Kind.W4A8, 1, 14336, 4096));
+            cases.add(new Case(Kind.Q4_0, 1, 14336, 4096));
             cases.add(new Case(Kind.W4A4, 512, 4096, 4096));
             cases.add(new Case(Kind.F32, 512, 4096, 4096));
             cases.add(new Case(Kind.W4A4, 512, 4096, 14336));
             cases.add(new Case(Kind.F32, 512, 4096, 14336));
         }
         return cases;
+    }
+
+    @Override
+    public List<Table> tables(boolean quick, Predicate<String> wanted) {
+        return wanted.test(W4AxGemvInterleaved.TITLE) ? List.of(W4AxGemvInterleaved.measure(quick)) : List.of();
     }
 
     /** What one case runs. */

@@ -342,10 +342,9 @@ public final class ActivationQuant {
      * Token 0's codes as the {@link W4Packed} GEMV reads them, derived from the F32 codes on the first call after
      * each quantization (so a decode step's matrices that share this buffer derive it once). Per 32-element
      * sub-block {@code s} (block {@code s/4}, elements {@code e = 128·(s/4) + 16·(s%4) + i} and {@code e + 64},
-     * {@code i < 16}), {@link W4Packed#OPERAND_FLOATS} floats: the {@code L} lanes of {@code −8·Σ(x_l + x_h)}
-     * (lane {@code i} summing elements {@code i mod L}), then {@code x_l = q_x[e]}, then
-     * {@code x_d = q_x[e + 64] − 16·q_x[e]}. All are small integers, exact in F32 in any order. Vector API
-     * shapes only ({@code QuantVectors.VECTOR_OK}).
+     * {@code i < 16}), {@link W4Packed#OPERAND_FLOATS} floats: {@code x_l = q_x[e]}, then
+     * {@code x_d = q_x[e + 64] − 16·q_x[e]}. All are small integers, exact in F32 (the kernel derives the zero
+     * point from them). Vector API shapes only ({@code QuantVectors.VECTOR_OK}).
      */
     MemorySegment gemvOperand() {
         if (!operandReady) {
@@ -353,20 +352,16 @@ public final class ActivationQuant {
                 throw new ShapeMismatchException("the activations hold no tokens (quantize first)");
             }
             FloatVector m16 = FloatVector.broadcast(F, -16f);
-            FloatVector m8 = FloatVector.broadcast(F, -8f);
             for (int s = 0; s < 4 * blocks; s++) {
                 long xl = 4L * (W4Weights.BLOCK * (s >>> 2) + W4Packed.SUB_BYTES * (s & 3));
                 long xh = xl + 4L * W4Weights.BLOCK / 2;
                 long o = 4L * W4Packed.OPERAND_FLOATS * s;
-                FloatVector sum = FloatVector.zero(F);
                 for (int i = 0; i < W4Packed.SUB_BYTES; i += L) {
                     FloatVector l = FloatVector.fromMemorySegment(F, wide, xl + 4L * i, LE);
                     FloatVector h = FloatVector.fromMemorySegment(F, wide, xh + 4L * i, LE);
-                    sum = sum.add(l).add(h);
-                    l.intoMemorySegment(operand, o + 4L * (L + i), LE);
-                    l.lanewise(VectorOperators.FMA, m16, h).intoMemorySegment(operand, o + 4L * (L + W4Packed.SUB_BYTES + i), LE);
+                    l.intoMemorySegment(operand, o + 4L * i, LE);
+                    l.lanewise(VectorOperators.FMA, m16, h).intoMemorySegment(operand, o + 4L * (W4Packed.SUB_BYTES + i), LE);
                 }
-                sum.mul(m8).intoMemorySegment(operand, o, LE);
             }
             operandReady = true;
         }

@@ -26,8 +26,8 @@ import jdk.incubator.vector.VectorOperators;
  * <p><b>Why.</b> The row-major GEMV reads four rows per pass from four streams {@code in/2} bytes apart (plus four
  * scale streams), and converts each byte to Q4_0's offset form with an XOR in the hot loop. Here a 4-row group's
  * bytes are one contiguous stream in the order the kernel consumes them, the XOR is applied once at load, and the
- * activation-side work the row-major kernel repeats per 4 rows ({@code x_h − 16·x_l}, the zero-point start value)
- * is done once per token ({@link ActivationQuant#gemvOperand()}).
+ * activation-side work the row-major kernel repeats per 4 rows ({@code x_h − 16·x_l}) is done once per token
+ * ({@link ActivationQuant#gemvOperand()}).
  *
  * <p><b>Layout.</b> Rows are padded to a multiple of 4 ({@code groups = ⌈rows/4⌉}); padding rows have scale 0 and
  * code bytes {@code 0x88} (both nibbles zero). A 128-element block is four 32-element <i>sub-blocks</i> {@code k}:
@@ -42,12 +42,22 @@ import jdk.incubator.vector.VectorOperators;
  * <p><b>Kernel</b> ({@code group4}). With {@code u = (lo + 8) + 16·(hi + 8)} the zero-extended byte,
  * {@code u·x_l + (u >>> 4)·(x_h − 16·x_l) = (lo + 8)·x_l + (hi + 8)·x_h}: per code vector and row one zero-extending
  * load, one shift, two conversions and two FMAs, no mask and no XOR; each activation load (two per {@code L} code
- * bytes: {@code x_l} and {@code x_h − 16·x_l}, precomputed) feeds four rows. Each row's sub-block sum starts at the
- * precomputed {@code −8·Σ(x_l + x_h)} lanes and is scaled into the row's accumulator at the end of the sub-block
- * (one FMA with {@code s_x·s_w}), so a row's dependency chain is 4 FMAs long (AVX2) and the next sub-block's chains
- * start out of order; the four accumulators plus the four sub-block sums are the 8 live accumulators. The
- * operations are those of {@link W4AxMatmul}'s row-major {@code gemv4}, and where the order differs (the zero
- * point) the sums are exact integers, so the results are bit-identical to it (tested).
+ * bytes: {@code x_l} and {@code x_d = x_h − 16·x_l}, precomputed) feeds four rows. Each row's sub-block sum takes
+ * the zero-point lanes {@code −8·Σ(x_l + x_h)} at its end and is scaled into the row's accumulator (one FMA with
+ * {@code s_x·s_w}), so a row's dependency chain is 4 FMAs long (AVX2) and the next sub-block's chains start out of
+ * order; the four accumulators plus the four sub-block sums are the 8 live accumulators. The zero-point lanes are
+ * formed from the activation vectors already loaded, {@code −136·Σx_l − 8·Σx_d} (as {@code x_l + x_h = 17·x_l +
+ * x_d}): two additions, a multiply and an FMA per sub-block for the four rows, instead of a third activation stream.
+ * That stream cost more than the arithmetic: at 160 activation bytes per sub-block (Q4_0 reads 128 per block) the
+ * kernel ran at 0.88–0.93x Q4_0's speed on one thread (thread CPU time) and 0.86–0.91x on two, at 128 bytes
+ * 0.95–0.98x and 0.91–1.01x (both 8B shapes, both variants in one JVM, interleaved rounds of {@code
+ * W4GemvScaling}, machine load 5–7). In the bench report's JVM, after the Q4_0 GEMV cases, the difference was
+ * larger: the 160-byte kernel ran at 0.46–0.72x Q4_0 on 2 threads (median of the interleaved table, three runs, load
+ * 2–5), this one at 0.92–1.17x (two runs); why the old kernel lost more there is not known (its C2 compile shows no
+ * failed inlining). In the probe, each chunk's thread CPU time on 2 threads equals that half's CPU time alone: the
+ * split, the serial quantization and the pool are not what costs. The operations are those of {@link W4AxMatmul}'s
+ * row-major {@code gemv4}, and where the order differs (the zero point) the sums are exact integers, so the results
+ * are bit-identical to it (tested).
  *
  * <p>Exactness: with {@code |q_x| ≤ 127}, every lane's sub-block partial sum is an integer below
  * {@code 2·15·127 + 8·4·127 < 2^13}, exact in F32; the error is that of the scale FMAs and the final sums, within
@@ -65,9 +75,12 @@ public final class W4Packed {
     static final int GS = 16;
     /** Code bytes per row and sub-block (32 elements: 16 low nibbles, 16 high). */
     static final int SUB_BYTES = 16;
-    /** Floats per sub-block in {@link ActivationQuant#gemvOperand()}: {@code L} zero-point lanes, 16 x_l, 16 x_d. */
-    static final int OPERAND_FLOATS = L + 2 * SUB_BYTES;
+    /** Floats per sub-block in {@link ActivationQuant#gemvOperand()}: 16 x_l, then 16 x_d. */
+    static final int OPERAND_FLOATS = 2 * SUB_BYTES;
     private static final IntVector C4 = IntVector.broadcast(I, 4);
+    /** {@code −8·(x_l + x_h) = −136·x_l − 8·x_d}: the zero point's factors on the operand's two halves. */
+    private static final FloatVector ZP_L = FloatVector.broadcast(F, -136f);
+    private static final FloatVector ZP_D = FloatVector.broadcast(F, -8f);
 
     private final int rows;
     private final int in;
@@ -204,15 +217,23 @@ public final class W4Packed {
             int b = sub >>> 2;
             long qb = q0 + 64L * sub;
             long ab = 4L * OPERAND_FLOATS * sub;
-            // Each sum starts at zero and takes the zero-point lanes at the end: starting from the loaded lanes
+            // Each sum starts at zero and takes the zero-point lanes at the end: starting from precomputed lanes
             // measured about 12 % slower (C2, Zen 3; L2-resident 128 x 4096, thread CPU time). Exact either way.
             FloatVector p0 = FloatVector.zero(F);
             FloatVector p1 = p0;
             FloatVector p2 = p0;
             FloatVector p3 = p0;
+            FloatVector xl = FloatVector.fromMemorySegment(F, a, ab, LE);
+            FloatVector xd = FloatVector.fromMemorySegment(F, a, ab + 4L * SUB_BYTES, LE);
+            FloatVector sl = xl;
+            FloatVector sd = xd;
             for (int j = 0; j < SUB_BYTES; j += L) {
-                FloatVector xl = FloatVector.fromMemorySegment(F, a, ab + 4L * (L + j), LE);
-                FloatVector xd = FloatVector.fromMemorySegment(F, a, ab + 4L * (L + SUB_BYTES + j), LE);
+                if (j > 0) { // the first vectors are loaded above, so the lane sums start without an addition
+                    xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
+                    xd = FloatVector.fromMemorySegment(F, a, ab + 4L * (SUB_BYTES + j), LE);
+                    sl = sl.add(xl);
+                    sd = sd.add(xd);
+                }
                 IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
@@ -236,7 +257,8 @@ public final class W4Packed {
             }
             float sx = as.get(F32, 4L * b);
             long sb = s0 + (long) GS * b;
-            FloatVector m8 = FloatVector.fromMemorySegment(F, a, ab, LE);
+            // Exact: |Σx_l| ≤ 2·127 and |Σx_d| ≤ 2·2159, so every product and the sum are integers below 2^24.
+            FloatVector m8 = sl.lanewise(VectorOperators.FMA, ZP_L, sd.mul(ZP_D));
             p0 = p0.add(m8);
             p1 = p1.add(m8);
             p2 = p2.add(m8);
