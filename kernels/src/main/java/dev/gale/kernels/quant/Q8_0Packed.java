@@ -42,8 +42,8 @@ import jdk.incubator.vector.VectorOperators;
  * <p><b>Kernels.</b> A weight vector is one int load and a sign extension of byte k of every lane by two shifts
  * ({@code (v << 24−8k) >> 24}; one for k = 3), converted to F32. A byte→int {@code convertShape} from a quarter-width
  * load compiles to a lane-crossing {@code vpmovsxbd} that bounded the kernel: on Zen 3, one thread with the weights in
- * L2 streamed 11 GB/s that way and 14.5 GB/s with shifts (thread CPU time, medians), next to a DRAM read rate of about
- * 9 GB/s per thread with both cores reading. Then one FMA per vector and row into a per-block sum (the first vector
+ * L2 streamed 11.3–11.5 GB/s that way and 14.6–15.2 GB/s with shifts (thread CPU time, medians of interleaved
+ * rounds, bench {@code Q8GemvCeiling}), against about 9 GB/s of DRAM per thread when both cores read. Then one FMA per vector and row into a per-block sum (the first vector
  * multiplies instead: starting the sum from a zero vector measured 2× slower on C2/AVX2), one scale FMA per row and
  * block; each activation vector feeds 4 rows. The products and their order are those of the unpermuted kernel, so
  * results are bit-identical to it. With {@link Q8Activations} the block sum {@code Σ w_q·x_q} is an exact integer in
