@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import org.apache.arrow.memory.RootAllocator;
 
 /**
@@ -40,6 +41,12 @@ import org.apache.arrow.memory.RootAllocator;
  */
 public final class LlamaDecodeTables implements BenchCaseProvider {
     static final String TITLE = "llama decode (synthetic Llama-3.2-1B)";
+    /**
+     * Which weight types and device ids get rows (regular expressions, default all): {@code -Dgale.bench.llama.weights=Q8_0
+     * -Dgale.bench.llama.devices=cpu} times one kernel's change without the other rows' minutes.
+     */
+    private static final Pattern WEIGHTS = Pattern.compile(System.getProperty("gale.bench.llama.weights", ".*"));
+    private static final Pattern DEVICES = Pattern.compile(System.getProperty("gale.bench.llama.devices", ".*"));
 
     @Override
     public List<BenchCase> cases(boolean quick) {
@@ -61,6 +68,9 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         notes.add(String.format(Locale.ROOT, "read-only probe (all threads, measured before the rows): %.1f GB/s",
                 read.value()));
         for (WeightType type : new WeightType[] {WeightType.Q4_0, WeightType.Q8_0}) {
+            if (!WEIGHTS.matcher(type.name()).matches()) {
+                continue;
+            }
             Path dir;
             try {
                 dir = Files.createTempDirectory("gale-llama-bench");
@@ -75,6 +85,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                     List<Device> devices = new ArrayList<>();
                     devices.add(Devices.cpu());
                     Devices.all().stream().filter(d -> d.id().startsWith("opencl")).forEach(devices::add);
+                    devices.removeIf(d -> !DEVICES.matcher(d.id()).matches());
                     for (Device d : devices) {
                         rows.add(row(m, w, type, d, quick, read.value(), c.layers(),
                                 d == Devices.cpu() ? breakdown : null));

@@ -48,7 +48,7 @@ final class PackedPanels {
         }
     };
 
-    /** Q8_0: the block's 32 signed bytes in element order. */
+    /** Q8_0: the block's 32 signed bytes, read through the packed layout's permutation. */
     static final BlockScaledCodec<Q8_0Packed> Q8_0 = new BlockScaledCodec<>() {
         @Override
         public int group(Q8_0Packed w) {
@@ -57,19 +57,15 @@ final class PackedPanels {
 
         @Override
         public void decode(Q8_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
-            long base = w.quantOffset(row, k0 / QuantVectors.QK);
-            MemorySegment q = w.quants();
-            for (int k8 = 0; k8 < kc; k8 += 8) {
-                long bytes = q.get(LONG, base + k8);
-                for (int j = 0; j < Math.min(8, kc - k8); j++) {
-                    dst[off + (k8 + j) * stride] = (byte) (bytes >>> (8 * j));
-                }
+            int b = k0 / QuantVectors.QK;
+            for (int j = 0; j < kc; j++) {
+                dst[off + j * stride] = w.quant(row, b, j);
             }
         }
 
         @Override
         public float scale(Q8_0Packed w, int row, int g) {
-            return w.scales().get(ValueLayout.JAVA_FLOAT_UNALIGNED, w.scaleOffset(row, g));
+            return w.scale(row, g);
         }
     };
 

@@ -3,6 +3,7 @@ package dev.gale.kernels.quant;
 import static dev.gale.kernels.quant.QuantVectors.B;
 import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
+import static dev.gale.kernels.quant.QuantVectors.I;
 import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
@@ -12,8 +13,10 @@ import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -23,39 +26,60 @@ import jdk.incubator.vector.VectorOperators;
  * baseline and for prefill tiles.
  *
  * <p><b>Layout.</b> Rows are padded to a multiple of 4 ({@code groups = ⌈rows/4⌉}); padding rows have scale 0 and
- * quants 0. For group {@code g}, block {@code b} ({@code nb = in/32}):
+ * quants 0. One segment holds group-blocks of {@value #GB} bytes, group {@code g}, block {@code b} ({@code nb = in/32})
+ * at {@code 144·(g·nb + b)}, in the order the GEMV reads them (one sequential stream per thread):
  * <pre>
- *   quants: 128 bytes at 128·(g·nb + b): the 32 int8 of row r = 0..3 at +32·r, in element order
- *   scales:   4 F32   at  16·(g·nb + b): d of rows 4g .. 4g+3 (the fp16 scale widened once, exactly)
+ *   +0    4 F32: d of rows 4g .. 4g+3 (the fp16 scale widened once, exactly)
+ *   +16   128 int8: the 32 quants of each of the 4 rows, permuted within the 128 bytes so that the kernel widens
+ *         them by shifts instead of shuffles (below)
  * </pre>
+ * The permutation, for lane count {@code L} and {@code T = 32/L} vectors per row-block: the group-block's quants are
+ * {@code 4T} "weight vectors" {@code f = T·r + t} (row r, elements {@code t·L .. t·L+L−1}); vector {@code f} is byte
+ * {@code f mod 4} of the {@code L} little-endian int32 lanes at {@code 16 + 4L·⌊f/4⌋}. So element {@code e = t·L + i}
+ * of row {@code r} sits at {@code 16 + 4L·⌊f/4⌋ + 4i + (f mod 4)}; for L = 8 that is row r's own 32 bytes, byte
+ * {@code 4i + t}. The layout depends on the machine's vector width; it is built at load and never leaves the process
+ * ({@link #exportRow} writes llama.cpp's format).
  *
- * <p><b>Kernels.</b> Weight bytes sign-extend to F32 from a quarter-width byte load (part 0, no shuffle), one FMA per
- * vector and row into a per-block sum (the first vector multiplies instead: starting the sum from a zero vector
- * measured 2× slower on C2/AVX2), then one scale FMA per row and block; each activation vector feeds 4 rows.
- * With {@link Q8Activations} the block sum {@code Σ w_q·x_q} is an exact integer in F32 lanes (|partial| ≤ 32·128·127
- * < 2^24) and the scale is {@code d_w·d_x}. Row-range entry points run on the calling thread and allocate nothing;
- * the {@code Parallel} ones split 4-row groups over {@link WorkerPool#shared()}. Immutable after {@link #pack}.
+ * <p><b>Kernels.</b> A weight vector is one int load and a sign extension of byte k of every lane by two shifts
+ * ({@code (v << 24−8k) >> 24}; one for k = 3), converted to F32. A byte→int {@code convertShape} from a quarter-width
+ * load compiles to a lane-crossing {@code vpmovsxbd} that bounded the kernel: on Zen 3, one thread with the weights in
+ * L2 streamed 11.3–11.5 GB/s that way and 14.6–15.2 GB/s with shifts (thread CPU time, medians of interleaved
+ * rounds, bench {@code Q8GemvCeiling}), against about 9 GB/s of DRAM per thread when both cores read. Then one FMA per vector and row into a per-block sum (the first vector
+ * multiplies instead: starting the sum from a zero vector measured 2× slower on C2/AVX2), one scale FMA per row and
+ * block; each activation vector feeds 4 rows. The products and their order are those of the unpermuted kernel, so
+ * results are bit-identical to it. With {@link Q8Activations} the block sum {@code Σ w_q·x_q} is an exact integer in
+ * F32 lanes (|partial| ≤ 32·128·127 < 2^24) and the scale is {@code d_w·d_x}. Row-range entry points run on the
+ * calling thread and allocate nothing; the {@code Parallel} ones split 4-row groups over {@link WorkerPool#shared()}
+ * (one contiguous range, so one sequential stream, per thread). Immutable after {@link #pack}.
  */
 public final class Q8_0Packed {
-    /** Bytes of one group-block of quants (4 rows × 32). */
-    static final int GQ = 128;
-    /** Bytes of one group-block of scales (4 rows × F32). */
-    static final int GS = 16;
+    /** Bytes of one group-block: 4 F32 scales, then 4 rows × 32 quants. */
+    static final int GB = 144;
+    /** Offset of the quants in a group-block. */
+    static final int QOFF = 16;
+    /** Lanes the permutation is built for: the vector kernels' {@code L}, or 8 where they do not run. */
+    private static final int PL = QuantVectors.VECTOR_OK ? L : 8;
+    /** Weight vectors per row-block. */
+    private static final int T = QK / PL;
 
     private final int rows;
     private final int in;
     private final int nb;
     private final int groups;
-    private final MemorySegment quants;
-    private final MemorySegment scales;
+    private final MemorySegment blocks;
 
-    private Q8_0Packed(int rows, int in, MemorySegment quants, MemorySegment scales) {
+    private Q8_0Packed(int rows, int in, MemorySegment blocks) {
         this.rows = rows;
         this.in = in;
         this.nb = in / QK;
         this.groups = (rows + 3) / 4;
-        this.quants = quants;
-        this.scales = scales;
+        this.blocks = blocks;
+    }
+
+    /** Offset within a group-block of element {@code e} of row {@code rr} (0..3): the permutation above. */
+    static int position(int rr, int e) {
+        int f = T * rr + e / PL;
+        return QOFF + 4 * PL * (f >> 2) + 4 * (e % PL) + (f & 3);
     }
 
     /**
@@ -69,26 +93,38 @@ public final class Q8_0Packed {
         QuantVectors.requireBytes(w, wOff, rows * rb, "Q8_0 pack source");
         int nb = in / QK;
         int groups = (rows + 3) / 4;
-        MemorySegment q = allocator.allocate(Math.max(1L, (long) groups * nb * GQ), 64);
-        MemorySegment s = allocator.allocate(Math.max(1L, (long) groups * nb * GS), 64);
+        MemorySegment p = allocator.allocate(Math.max(1L, (long) groups * nb * GB), 64);
+        // Each group-block's quants are permuted in a heap array and copied to the segment in one bulk copy, rather
+        // than by 128 checked single-byte segment writes per block.
+        int[] at = new int[4 * QK];
+        for (int i = 0; i < at.length; i++) {
+            at[i] = position(i / QK, i % QK) - QOFF;
+        }
+        byte[] src = new byte[QK];
+        byte[] blk = new byte[GB - QOFF];
+        MemorySegment heap = MemorySegment.ofArray(blk);
+        MemorySegment srcHeap = MemorySegment.ofArray(src);
         for (int g = 0; g < groups; g++) {
             for (int b = 0; b < nb; b++) {
-                long gb = (long) g * nb + b;
+                long gb = ((long) g * nb + b) * GB;
                 for (int rr = 0; rr < 4; rr++) {
                     int r = 4 * g + rr;
-                    long qo = gb * GQ + 32L * rr;
                     if (r < rows) {
                         long o = wOff + r * rb + (long) b * Q8_0.BLOCK_BYTES;
-                        s.set(F32, gb * GS + 4L * rr, QuantVectors.f16(w, o));
-                        MemorySegment.copy(w, o + 2, q, qo, QK);
-                    } else {
-                        s.set(F32, gb * GS + 4L * rr, 0f);
-                        q.asSlice(qo, QK).fill((byte) 0);
+                        p.set(F32, gb + 4L * rr, QuantVectors.f16(w, o));
+                        MemorySegment.copy(w, o + 2, srcHeap, 0, QK);
+                    } else { // padding row: scale 0, quants 0 (an allocator need not zero)
+                        p.set(F32, gb + 4L * rr, 0f);
+                        Arrays.fill(src, (byte) 0);
+                    }
+                    for (int e = 0; e < QK; e++) {
+                        blk[at[QK * rr + e]] = src[e];
                     }
                 }
+                MemorySegment.copy(heap, 0, p, gb + QOFF, GB - QOFF);
             }
         }
-        return new Q8_0Packed(rows, in, q, s);
+        return new Q8_0Packed(rows, in, p);
     }
 
     public int rows() {
@@ -101,7 +137,7 @@ public final class Q8_0Packed {
 
     /** Bytes the kernels stream per GEMV (quants and scales, padding included). */
     public long byteSize() {
-        return quants.byteSize() + scales.byteSize();
+        return blocks.byteSize();
     }
 
     /** Row {@code r} dequantized to F32 {@code d·q} at {@code dst + dstOff}: equal to {@link Q8_0#dequantize}. */
@@ -111,10 +147,10 @@ public final class Q8_0Packed {
         int g = r / 4;
         int rr = r % 4;
         for (int b = 0; b < nb; b++) {
-            long gb = (long) g * nb + b;
-            float d = scales.get(F32, gb * GS + 4L * rr);
+            long gb = ((long) g * nb + b) * GB;
+            float d = blocks.get(F32, gb + 4L * rr);
             for (int j = 0; j < QK; j++) {
-                dst.set(F32, dstOff + 4L * (b * QK + j), d * quants.get(ValueLayout.JAVA_BYTE, gb * GQ + 32L * rr + j));
+                dst.set(F32, dstOff + 4L * (b * QK + j), d * blocks.get(ValueLayout.JAVA_BYTE, gb + position(rr, j)));
             }
         }
     }
@@ -126,10 +162,12 @@ public final class Q8_0Packed {
         int g = r / 4;
         int rr = r % 4;
         for (int b = 0; b < nb; b++) {
-            long gb = (long) g * nb + b;
+            long gb = ((long) g * nb + b) * GB;
             long o = dstOff + (long) b * Q8_0.BLOCK_BYTES;
-            dst.set(QuantVectors.I16, o, Float.floatToFloat16(scales.get(F32, gb * GS + 4L * rr)));
-            MemorySegment.copy(quants, gb * GQ + 32L * rr, dst, o + 2, QK);
+            dst.set(QuantVectors.I16, o, Float.floatToFloat16(blocks.get(F32, gb + 4L * rr)));
+            for (int j = 0; j < QK; j++) {
+                dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, blocks.get(ValueLayout.JAVA_BYTE, gb + position(rr, j)));
+            }
         }
     }
 
@@ -159,7 +197,7 @@ public final class Q8_0Packed {
                 long xo = xOff + 4L * t * in;
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
                 if (QuantVectors.VECTOR_OK) {
-                    groupF32(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, x, xo, y, yo, lo, hi);
+                    groupF32(blocks, (long) g * nb * GB, nb, x, xo, y, yo, lo, hi);
                 } else {
                     groupF32Scalar(g, x, xo, y, yo, lo, hi);
                 }
@@ -167,32 +205,47 @@ public final class Q8_0Packed {
         }
     }
 
-    private static void groupF32(MemorySegment q, long q0, MemorySegment s, long s0, int nb, MemorySegment x,
-            long xo, MemorySegment y, long yo, int k0, int k1) {
+    /**
+     * Weight vector {@code f} (row {@code f / T}, elements {@code (f mod T)·L ..}) of the group-block whose quants
+     * start at {@code qb}, as F32: byte {@code f mod 4} of each int lane, sign-extended by shifts. {@code f} is a
+     * constant at every (unrolled) call site, so each is one load (shared by the 4 bytes of a lane), one or two
+     * immediate shifts and a conversion.
+     */
+    private static FloatVector weights(MemorySegment w, long qb, int f) {
+        IntVector v = IntVector.fromMemorySegment(I, w, qb + 4L * L * (f >> 2), LE);
+        int k = f & 3;
+        if (k != 3) {
+            v = v.lanewise(VectorOperators.LSHL, 24 - 8 * k);
+        }
+        return (FloatVector) v.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
+    }
+
+    private static void groupF32(MemorySegment w, long g0, int nb, MemorySegment x, long xo, MemorySegment y,
+            long yo, int k0, int k1) {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         FloatVector acc2 = acc0;
         FloatVector acc3 = acc0;
         for (int b = 0; b < nb; b++) {
-            long qb = q0 + (long) b * GQ;
+            long sb = g0 + (long) b * GB;
+            long qb = sb + QOFF;
             long xb = xo + 4L * b * QK;
             FloatVector xv0 = FloatVector.fromMemorySegment(F, x, xb, LE);
-            FloatVector p0 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p1 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 32, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p2 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 64, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p3 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 96, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            for (int j = L; j < QK; j += L) {
-                FloatVector xv = FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE);
-                p0 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p0);
-                p1 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p1);
-                p2 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 64 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p2);
-                p3 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 96 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p3);
+            FloatVector p0 = weights(w, qb, 0).mul(xv0);
+            FloatVector p1 = weights(w, qb, T).mul(xv0);
+            FloatVector p2 = weights(w, qb, 2 * T).mul(xv0);
+            FloatVector p3 = weights(w, qb, 3 * T).mul(xv0);
+            for (int t = 1; t < T; t++) {
+                FloatVector xv = FloatVector.fromMemorySegment(F, x, xb + 4L * L * t, LE);
+                p0 = weights(w, qb, t).lanewise(VectorOperators.FMA, xv, p0);
+                p1 = weights(w, qb, T + t).lanewise(VectorOperators.FMA, xv, p1);
+                p2 = weights(w, qb, 2 * T + t).lanewise(VectorOperators.FMA, xv, p2);
+                p3 = weights(w, qb, 3 * T + t).lanewise(VectorOperators.FMA, xv, p3);
             }
-            long sb = s0 + (long) b * GS;
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb)), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 4)), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 8)), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 12)), acc3);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb)), acc0);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 4)), acc1);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 8)), acc2);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 12)), acc3);
         }
         Q4_0Packed.store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
                 acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
@@ -202,12 +255,12 @@ public final class Q8_0Packed {
         for (int k = k0; k < k1; k++) {
             float sum = 0;
             for (int b = 0; b < nb; b++) {
-                long gb = (long) g * nb + b;
+                long gb = ((long) g * nb + b) * GB;
                 float bs = 0;
                 for (int j = 0; j < QK; j++) {
-                    bs += quants.get(ValueLayout.JAVA_BYTE, gb * GQ + 32L * k + j) * x.get(F32, xo + 4L * (b * QK + j));
+                    bs += blocks.get(ValueLayout.JAVA_BYTE, gb + position(k, j)) * x.get(F32, xo + 4L * (b * QK + j));
                 }
-                sum += scales.get(F32, gb * GS + 4L * k) * bs;
+                sum += blocks.get(F32, gb + 4L * k) * bs;
             }
             y.set(F32, yo + 4L * k, sum);
         }
@@ -237,8 +290,7 @@ public final class Q8_0Packed {
             for (int t = 0; t < x.tokens(); t++) {
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
                 if (QuantVectors.VECTOR_OK) {
-                    groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, a, x.qOffset(t),
-                            x.scaleOffset(t), y, yo, lo, hi);
+                    groupQ8(blocks, (long) g * nb * GB, nb, a, x.qOffset(t), x.scaleOffset(t), y, yo, lo, hi);
                 } else {
                     groupQ8Scalar(g, x, t, y, yo, lo, hi);
                 }
@@ -246,33 +298,33 @@ public final class Q8_0Packed {
         }
     }
 
-    private static void groupQ8(MemorySegment q, long q0, MemorySegment s, long s0, int nb, MemorySegment a,
-            long aq, long as, MemorySegment y, long yo, int k0, int k1) {
+    private static void groupQ8(MemorySegment w, long g0, int nb, MemorySegment a, long aq, long as, MemorySegment y,
+            long yo, int k0, int k1) {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         FloatVector acc2 = acc0;
         FloatVector acc3 = acc0;
         for (int b = 0; b < nb; b++) {
-            long qb = q0 + (long) b * GQ;
+            long sb = g0 + (long) b * GB;
+            long qb = sb + QOFF;
             long ab = aq + (long) b * QK;
             FloatVector xv0 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab, LE).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector p0 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p1 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 32, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p2 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 64, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            FloatVector p3 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 96, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.MUL, xv0);
-            for (int j = L; j < QK; j += L) {
-                FloatVector xv = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + j, LE).convertShape(VectorOperators.B2F, F, 0);
-                p0 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p0);
-                p1 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p1);
-                p2 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 64 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p2);
-                p3 = ((FloatVector) ByteVector.fromMemorySegment(B, q, qb + 96 + j, LE).convertShape(VectorOperators.B2F, F, 0)).lanewise(VectorOperators.FMA, xv, p3);
+            FloatVector p0 = weights(w, qb, 0).mul(xv0);
+            FloatVector p1 = weights(w, qb, T).mul(xv0);
+            FloatVector p2 = weights(w, qb, 2 * T).mul(xv0);
+            FloatVector p3 = weights(w, qb, 3 * T).mul(xv0);
+            for (int t = 1; t < T; t++) {
+                FloatVector xv = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + (long) L * t, LE).convertShape(VectorOperators.B2F, F, 0);
+                p0 = weights(w, qb, t).lanewise(VectorOperators.FMA, xv, p0);
+                p1 = weights(w, qb, T + t).lanewise(VectorOperators.FMA, xv, p1);
+                p2 = weights(w, qb, 2 * T + t).lanewise(VectorOperators.FMA, xv, p2);
+                p3 = weights(w, qb, 3 * T + t).lanewise(VectorOperators.FMA, xv, p3);
             }
             float dx = a.get(F32, as + 4L * b);
-            long sb = s0 + (long) b * GS;
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb) * dx), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 4) * dx), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 8) * dx), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 12) * dx), acc3);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb) * dx), acc0);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 4) * dx), acc1);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 8) * dx), acc2);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 12) * dx), acc3);
         }
         Q4_0Packed.store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
                 acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
@@ -282,12 +334,12 @@ public final class Q8_0Packed {
         for (int k = k0; k < k1; k++) {
             float sum = 0;
             for (int b = 0; b < nb; b++) {
-                long gb = (long) g * nb + b;
+                long gb = ((long) g * nb + b) * GB;
                 int isum = 0;
                 for (int j = 0; j < QK; j++) {
-                    isum += quants.get(ValueLayout.JAVA_BYTE, gb * GQ + 32L * k + j) * x.q(t, b * QK + j);
+                    isum += blocks.get(ValueLayout.JAVA_BYTE, gb + position(k, j)) * x.q(t, b * QK + j);
                 }
-                sum += (scales.get(F32, gb * GS + 4L * k) * x.scale(t, b)) * isum;
+                sum += (blocks.get(F32, gb + 4L * k) * x.scale(t, b)) * isum;
             }
             y.set(F32, yo + 4L * k, sum);
         }
@@ -313,23 +365,13 @@ public final class Q8_0Packed {
         QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q8_0 packed matmul output");
     }
 
-    /** The packed quants ({@link PackedPanels} decodes them). */
-    MemorySegment quants() {
-        return quants;
+    /** Quant {@code e} (0..31) of row {@code r}'s block {@code b} ({@link PackedPanels} decodes panels with it). */
+    byte quant(int r, int b, int e) {
+        return blocks.get(ValueLayout.JAVA_BYTE, ((long) (r / 4) * nb + b) * GB + position(r % 4, e));
     }
 
-    /** The widened block scales. */
-    MemorySegment scales() {
-        return scales;
-    }
-
-    /** Byte offset in {@link #quants()} of row {@code r}'s block {@code b}. */
-    long quantOffset(int r, int b) {
-        return ((long) (r / 4) * nb + b) * GQ + (long) (GQ / 4) * (r % 4);
-    }
-
-    /** Byte offset in {@link #scales()} of row {@code r}'s block {@code b} scale. */
-    long scaleOffset(int r, int b) {
-        return ((long) (r / 4) * nb + b) * GS + 4L * (r % 4);
+    /** Row {@code r}'s block {@code b} scale. */
+    float scale(int r, int b) {
+        return blocks.get(F32, ((long) (r / 4) * nb + b) * GB + 4L * (r % 4));
     }
 }

@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -101,6 +102,20 @@ class QuantPackedTest {
                     p.exportRow(r, bytes);
                     assertEquals(-1, w.asSlice(r * rb, rb).mismatch(bytes), fmt + " row " + r + " bytes");
                 }
+            }
+        }
+    }
+
+    /** The Q8_0 group-block permutation puts the 4 rows' 128 quants on 128 distinct bytes after the 16 scale bytes. */
+    @Test
+    void q8PermutationFillsTheGroupBlockOnce() {
+        boolean[] seen = new boolean[Q8_0Packed.GB];
+        for (int rr = 0; rr < 4; rr++) {
+            for (int e = 0; e < 32; e++) {
+                int pos = Q8_0Packed.position(rr, e);
+                assertTrue(pos >= Q8_0Packed.QOFF && pos < Q8_0Packed.GB && !seen[pos], "row " + rr + " element " + e
+                        + " at " + pos);
+                seen[pos] = true;
             }
         }
     }
