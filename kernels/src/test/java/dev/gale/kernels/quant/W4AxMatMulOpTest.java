@@ -164,7 +164,7 @@ class W4AxMatMulOpTest {
 
     /** One token with the packed decode weights: the row-major op's bits, and the run report names the kernel. */
     @Test
-    void thePackedDecodeGemvGivesTheRowMajorBits() {
+    void thePackedDecodeGemvAgreesWithTheRowMajorKernel() {
         int rows = 45;
         ChannelBlocks layout = ChannelBlocks.split(300, 40, 128);
         int width = layout.width();
@@ -205,7 +205,14 @@ class W4AxMatMulOpTest {
                     }
                 }
             }
-            assertArrayEquals(out[0], out[1]);
+            // Bit-equal once both kernels run C2 code; a first call in the interpreter or C1 sums the lanes in another
+            // order (reduceLanes), so each row is held to the suite's dot-product bound around the row-major result.
+            ActivationQuant a = ActivationQuant.allocate(1, width, layout.eightBit(), arena);
+            a.quantize(MemorySegment.ofArray(xf), 0, 1, layout);
+            double rel = Math.max(Numerics.F32_REL, (width / 16.0 + 16) * Numerics.U_F32);
+            for (int i = 0; i < rows; i++) {
+                assertEquals(out[0][i], out[1][i], rel * W4AxMatmul.sumAbs(w, a, 0, i), "row " + i);
+            }
         }
     }
 
