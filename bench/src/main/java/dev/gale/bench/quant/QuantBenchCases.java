@@ -101,7 +101,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
         return w;
     }
 
-    static MemorySegment syntheticActivations(Arena arena, int tokens, int in) {
+    /** {@code tokens × in} F32 activations, {@code sin(0.37·i)}: the same input in every GEMV bench. */
+    public static MemorySegment syntheticActivations(Arena arena, int tokens, int in) {
         MemorySegment x = arena.allocate(4L * tokens * in, 64);
         for (long i = 0; i < (long) tokens * in; i++) {
             x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));

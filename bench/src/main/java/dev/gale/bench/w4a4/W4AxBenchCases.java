@@ -127,24 +127,11 @@ public final class W4AxBenchCases implements BenchCaseProvider {
         @Override
         public void setup() {
             arena = Arena.ofShared();
-            x = arena.allocate(4L * tokens * in, 64);
-            for (long i = 0; i < (long) tokens * in; i++) {
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
-            }
+            x = QuantBenchCases.syntheticActivations(arena, tokens, in);
             y = arena.allocate(4L * tokens * out, 64);
             switch (kind) {
                 case W4A4, W4A8, W4A4_ROW_MAJOR -> {
-                    MemorySegment codes = arena.allocate((long) out * in / 2, 64);
-                    long state = 0x9E3779B97F4A7C15L;
-                    for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
-                        state = state * 6364136223846793005L + 1442695040888963407L;
-                        codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
-                    }
-                    MemorySegment scales = arena.allocate(4L * out * (in / 128), 64);
-                    for (long i = 0; i < (long) out * (in / 128); i++) {
-                        scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
-                    }
-                    w4 = W4Weights.of(out, in, 128, codes, scales);
+                    w4 = syntheticW4(arena, out, in);
                     packed = kind != Kind.W4A4_ROW_MAJOR && tokens == 1 ? W4Packed.pack(w4, arena) : null;
                     xq = ActivationQuant.allocate(tokens, in, ActivationQuant.uniform(in, kind == Kind.W4A8), arena);
                 }
@@ -182,5 +169,23 @@ public final class W4AxBenchCases implements BenchCaseProvider {
                 arena = null;
             }
         }
+    }
+
+    /**
+     * Synthetic group-128 W4 weights for the GEMV benches: pseudo-random codes and one small scale everywhere (speed
+     * does not depend on the values).
+     */
+    public static W4Weights syntheticW4(Arena arena, int rows, int in) {
+        MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
+        long state = 0x9E3779B97F4A7C15L;
+        for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
+            state = state * 6364136223846793005L + 1442695040888963407L;
+            codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
+        }
+        MemorySegment scales = arena.allocate(4L * rows * (in / W4Weights.BLOCK), 64);
+        for (long i = 0; i < (long) rows * (in / W4Weights.BLOCK); i++) {
+            scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
+        }
+        return W4Weights.of(rows, in, W4Weights.BLOCK, codes, scales);
     }
 }

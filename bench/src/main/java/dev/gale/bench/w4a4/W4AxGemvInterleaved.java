@@ -6,10 +6,8 @@ import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.W4Packed;
-import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,22 +45,9 @@ final class W4AxGemvInterleaved {
 
     private static List<List<String>> shape(int in, int out, String what, int rounds) {
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = arena.allocate(4L * in, 64);
-            for (int i = 0; i < in; i++) {
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
-            }
+            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, in);
             MemorySegment y = arena.allocate(4L * out, 64);
-            MemorySegment codes = arena.allocate((long) out * in / 2, 64);
-            long state = 0x9E3779B97F4A7C15L;
-            for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
-                state = state * 6364136223846793005L + 1442695040888963407L;
-                codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
-            }
-            MemorySegment scales = arena.allocate(4L * out * (in / W4Weights.BLOCK), 64);
-            for (long i = 0; i < (long) out * (in / W4Weights.BLOCK); i++) {
-                scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
-            }
-            W4Packed w4 = W4Packed.pack(W4Weights.of(out, in, W4Weights.BLOCK, codes, scales), arena);
+            W4Packed w4 = W4Packed.pack(W4AxBenchCases.syntheticW4(arena, out, in), arena);
             ActivationQuant a4 = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, false), arena);
             ActivationQuant a8 = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, true), arena);
             Q4_0Packed q4 = Q4_0Packed.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0, out,

@@ -1,6 +1,7 @@
 package dev.gale.bench.w4ax;
 
 import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.bench.w4a4.W4AxBenchCases;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.W4AxMatmul;
@@ -8,7 +9,6 @@ import dev.gale.kernels.quant.W4Packed;
 import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Locale;
@@ -29,22 +29,9 @@ public final class W4GemvCpuTime {
         int reps = args.length > 2 ? Integer.parseInt(args[2]) : 40;
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = arena.allocate(4L * in, 64);
-            for (int i = 0; i < in; i++) {
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
-            }
+            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, in);
             MemorySegment y = arena.allocate(4L * rows, 64);
-            MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
-            long state = 0x9E3779B97F4A7C15L;
-            for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
-                state = state * 6364136223846793005L + 1442695040888963407L;
-                codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
-            }
-            MemorySegment scales = arena.allocate(4L * rows * (in / 128), 64);
-            for (long i = 0; i < (long) rows * (in / 128); i++) {
-                scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
-            }
-            W4Weights w = W4Weights.of(rows, in, 128, codes, scales);
+            W4Weights w = W4AxBenchCases.syntheticW4(arena, rows, in);
             W4Packed p = W4Packed.pack(w, arena);
             ActivationQuant a = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, false), arena);
             Q4_0Packed q4 = Q4_0Packed.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0, rows,

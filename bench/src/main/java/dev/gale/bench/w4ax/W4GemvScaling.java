@@ -1,14 +1,13 @@
 package dev.gale.bench.w4ax;
 
 import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.bench.w4a4.W4AxBenchCases;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.W4Packed;
-import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
@@ -39,22 +38,9 @@ public final class W4GemvScaling {
         int reps = args.length > 2 ? Integer.parseInt(args[2]) : 60;
         WorkerPool pool = WorkerPool.shared();
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = arena.allocate(4L * in, 64);
-            for (int i = 0; i < in; i++) {
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
-            }
+            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, in);
             MemorySegment y = arena.allocate(4L * rows, 64);
-            MemorySegment codes = arena.allocate((long) rows * in / 2, 64);
-            long state = 0x9E3779B97F4A7C15L;
-            for (long o = 0; o + 8 <= codes.byteSize(); o += 8) {
-                state = state * 6364136223846793005L + 1442695040888963407L;
-                codes.set(ValueLayout.JAVA_LONG_UNALIGNED, o, state);
-            }
-            MemorySegment scales = arena.allocate(4L * rows * (in / 128), 64);
-            for (long i = 0; i < (long) rows * (in / 128); i++) {
-                scales.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0x1p-8f);
-            }
-            W4Packed p = W4Packed.pack(W4Weights.of(rows, in, 128, codes, scales), arena);
+            W4Packed p = W4Packed.pack(W4AxBenchCases.syntheticW4(arena, rows, in), arena);
             ActivationQuant a4 = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, false), arena);
             ActivationQuant a8 = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, true), arena);
             Q4_0Packed q4 = Q4_0Packed.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0, rows,
