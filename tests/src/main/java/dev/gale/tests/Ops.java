@@ -21,11 +21,7 @@ import dev.gale.kernels.norm.LayerNorm;
 import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.norm.RmsNorm;
 import dev.gale.kernels.quant.Q4_0;
-import dev.gale.kernels.quant.Q4_0Matmul;
-import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
-import dev.gale.kernels.quant.Q8_0Matmul;
-import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantKernels;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.kernels.rope.Rope;
@@ -36,7 +32,6 @@ import dev.gale.kernels.sampling.Argmax;
 import dev.gale.kernels.sampling.SamplingKernels;
 import dev.gale.kernels.sampling.TopK;
 import dev.gale.kernels.sampling.TopKKernels;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -616,29 +611,6 @@ public final class Ops {
     }
 
     /**
-     * The magnitude of the terms the packed Q4_0 kernel sums for one output ({@code Q4_0Packed}: per byte
-     * {@code v·x_lo + hi·(x_hi − 16·x_lo)} with {@code v = lo + 16·hi}, and {@code −8·Σx} per block, times the scale),
-     * which bounds its F32 rounding: unlike {@code Σ|d·(q − 8)·x|} it does not vanish when every nibble is 8.
-     */
-    static double q4PackedTerms(MemorySegment w, long rowOff, int in, float[] x, int xOff) {
-        double s = 0;
-        for (int b = 0; b < in / 32; b++) {
-            long o = rowOff + 18L * b;
-            double terms = 0;
-            double sum = 0;
-            for (int j = 0; j < 16; j++) {
-                int v = w.get(ValueLayout.JAVA_BYTE, o + 2 + j) & 0xff;
-                double lo = x[xOff + 32 * b + j];
-                double hi = x[xOff + 32 * b + j + 16];
-                terms += v * Math.abs(lo) + (v >>> 4) * Math.abs(hi - 16 * lo);
-                sum += lo + hi;
-            }
-            s += Math.abs(Float.float16ToFloat(w.get(HALF, o))) * (terms + 8 * Math.abs(sum));
-        }
-        return s;
-    }
-
-    /**
      * Q8_0 or Q4_0 weights times F32 activations, shapes {tokens, rows, in}: on devices the GEMV kernel for one token,
      * the GEMM kernel otherwise; on the Vector API {@link QuantMatMulOp}'s path over the packed weights (the decode
      * kernel, or the GEMM over dequantized panels for the 53-token case). Every case pokes a subnormal fp16 scale into row 0's first block, a negative scale into row 1's and
@@ -663,66 +635,21 @@ public final class Ops {
                         xs[in + 40] = Float.NaN;
                     }
                 }
-                long rowBytes = q4 ? Q4_0.rowBytes(in) : Q8_0.rowBytes(in);
-                try (Buffer wf = Buffers.f32("wf", ws);
-                     Buffer w = Buffers.allocate("w", q4 ? DType.U8 : DType.I8, rows * rowBytes);
-                     Buffer deq = f32("deq", rows * in); Buffer x = Buffers.f32("x", xs);
-                     Buffer want = f32("want", tokens * rows); Buffer got = f32("got", tokens * rows)) {
-                    MemorySegment ms = w.segment();
-                    if (q4) {
-                        Q4_0.quantize(wf.segment(), 0, ms, 0, rows * in);
-                    } else {
-                        Q8_0.quantize(wf.segment(), 0, ms, 0, rows * in);
-                    }
-                    ms.set(HALF, 0, (short) 0x0203);
-                    if (rows > 1) {
-                        ms.set(HALF, rowBytes, (short) 0xB555);
-                    }
-                    if (q4) {
-                        Q4_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
-                        Q4_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
-                    } else {
-                        Q8_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
-                        Q8_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
-                    }
+                try (QuantCase q = new QuantCase(q4, ws, xs, tokens, rows, in)) {
                     if (t.vectorApi()) {
-                        // The path a model runs: the op over weights packed at load (decode layout, or the GEMM
-                        // over dequantized panels from QuantMatMulOp.GEMM_TOKENS tokens on).
-                        try (Arena arena = Arena.ofShared()) {
-                            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ms, 0, rows, in, arena))
-                                    : QuantMatMulOp.q8_0(Q8_0Packed.pack(ms, 0, rows, in, arena));
-                            op.matmul(x.segment(), 0, tokens, got.segment(), 0);
-                        }
+                        q.runVectorApi();
                     } else if (name.endsWith("_group")) {
-                        t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), w, x, got, rows, in,
-                                GROUP);
+                        t.kernel(QuantKernels.class, "q4GemvGroup", Grid.of1(rows * GROUP, GROUP), q.w, q.x, q.got,
+                                rows, in, GROUP);
                     } else if (tokens == 1) {
-                        t.kernel(QuantKernels.class, q4 ? "q4Gemv" : "q8Gemv", elementGrid(rows), w, x, got, rows, in);
+                        t.kernel(QuantKernels.class, q4 ? "q4Gemv" : "q8Gemv", elementGrid(rows), q.w, q.x, q.got,
+                                rows, in);
                     } else {
                         Grid grid = Grid.of2(roundUp(rows, 16), (tokens + 3) / 4, 16, 1);
-                        t.kernel(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, w, x, got, rows, in, tokens);
+                        t.kernel(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, q.w, q.x, q.got, rows, in,
+                                tokens);
                     }
-                    double tolRel = Math.max(REL, (in / 16.0 + 16) * Numerics.U_F32);
-                    for (int tk = 0; tk < tokens; tk++) {
-                        for (int o = 0; o < rows; o++) {
-                            double sumAbs = 0;
-                            for (int i = 0; i < in; i++) {
-                                sumAbs += Math.abs((double) deq.getFloat((long) o * in + i) * xs[tk * in + i]);
-                            }
-                            if (q4 && t.vectorApi()) {
-                                sumAbs = Math.max(sumAbs, q4PackedTerms(ms, o * rowBytes, in, xs, tk * in));
-                            }
-                            int k = tk * rows + o;
-                            String where = name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o;
-                            if (q4 && t.vectorApi()) {
-                                // The packed kernel folds the zero point into sums over x (x_hi − 16·x_lo, −8·Σx):
-                                // an infinite activation gives Inf − Inf there, so NaN may stand for ±Inf.
-                                e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
-                            } else {
-                                e.check(where, got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
-                            }
-                        }
-                    }
+                    q.check(e, name, t.vectorApi());
                 }
             }
         });
