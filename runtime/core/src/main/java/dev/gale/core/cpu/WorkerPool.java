@@ -28,8 +28,14 @@ public final class WorkerPool implements AutoCloseable {
     private final int threads;
     private final Thread[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
-    /** High 32 bits: the job's id; low 32 bits: the next unclaimed chunk. A stale worker can never claim. */
+    /**
+     * The claim word. Bits 63-32: the job's id; 31-16: its chunk count; 15-0: the next unclaimed chunk. The count
+     * lives in the word, not in a field, so a worker still looking at a finished job compares its counter with that
+     * job's count: once the last chunk is claimed no claim on the old id can succeed, and a successful claim proves
+     * the job fields it read were that job's (the next job is set up only after every chunk was claimed).
+     */
     private final AtomicLong claim = new AtomicLong();
+    private static final int MAX_THREADS = 0xFFFF;
     private final AtomicInteger pendingChunks = new AtomicInteger();
     private volatile int generation;
     private volatile boolean closed;
@@ -39,12 +45,11 @@ public final class WorkerPool implements AutoCloseable {
     private RangeBody body;
     private int n;
     private int chunkSize;
-    private int chunks;
     private int jobId;
 
     public WorkerPool(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("a pool needs at least one thread, got " + threads);
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("a pool has 1 to " + MAX_THREADS + " threads, got " + threads);
         }
         this.threads = threads;
         this.workers = new Thread[threads - 1];
@@ -98,13 +103,12 @@ public final class WorkerPool implements AutoCloseable {
         try {
             this.body = body;
             this.n = n;
-            this.chunks = chunkCount;
             this.chunkSize = (n + chunkCount - 1) / chunkCount;
             this.failure = null;
             this.caller = Thread.currentThread();
             pendingChunks.set(chunkCount);
             int id = ++jobId;
-            claim.set((long) id << 32);
+            claim.set((long) id << 32 | (long) chunkCount << 16);
             generation = id;
             for (Thread w : workers) {
                 LockSupport.unpark(w);
@@ -144,8 +148,8 @@ public final class WorkerPool implements AutoCloseable {
             RangeBody b = body;
             int total = n;
             int size = chunkSize;
-            int c = (int) v;
-            if (c >= chunks) {
+            int c = (int) v & 0xFFFF;
+            if (c >= ((int) v >>> 16 & 0xFFFF)) {
                 return;
             }
             if (!claim.compareAndSet(v, v + 1)) {
