@@ -26,5 +26,14 @@ export GALE_ROOT
 # PoCL's kernel cache and JMH's lock file go to a per-checkout directory, not the shared defaults.
 export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$GALE_ROOT/target/pocl-cache}"
 mkdir -p "$POCL_CACHE_DIR"
+# Signal chaining: with libjsig preloaded, a native library that installs a SIGSEGV/SIGBUS handler (PoCL's LLVM does)
+# gets it chained behind the JVM's instead of replacing it. Without it, a safepoint can kill the JVM with a bare
+# SIGSEGV (exit 139, no hs_err file). Child JVMs (Maven's test forks, JMH's forks) inherit it.
+if [ -f "$JAVA_HOME/lib/libjsig.so" ]; then
+  case ":${LD_PRELOAD:-}:" in
+    *":$JAVA_HOME/lib/libjsig.so:"*) ;;
+    *) export LD_PRELOAD="$JAVA_HOME/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}" ;;
+  esac
+fi
 GALE_JVM_FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
 export GALE_JVM_FLAGS
