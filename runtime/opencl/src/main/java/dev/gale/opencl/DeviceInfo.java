@@ -16,6 +16,8 @@ final class DeviceInfo {
     static final int DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT = 0x100A;
     static final int DEVICE_MAX_CLOCK_FREQUENCY = 0x100C;
     static final int DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
+    static final int DEVICE_SINGLE_FP_CONFIG = 0x101B;
+    static final long FP_CORRECTLY_ROUNDED_DIVIDE_SQRT = 1 << 7;
     static final int DEVICE_MEM_BASE_ADDR_ALIGN = 0x1019;
     static final int DEVICE_GLOBAL_MEM_SIZE = 0x101F;
     static final int DEVICE_LOCAL_MEM_SIZE = 0x1023;

@@ -3,11 +3,11 @@ package dev.gale.opencl;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.kernel.Grid;
 import dev.gale.core.kernel.KernelSource;
+import dev.gale.core.kernel.LaunchArguments;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -17,8 +17,8 @@ import java.util.Map;
  * <p>A launch takes the kernel's {@link KernelSource} (or its class and method name), the values of its
  * {@code @Const} parameters, a {@link Grid}, and the device arguments — the kernel's {@link Buffer} and scalar
  * parameters in Java order, leaving out the context and the constants. It checks the arguments against the
- * descriptor (count, buffer dtype, scalar type, open buffers, grid within the device's work-group limit) and fails
- * with a {@link KernelArgumentException} naming the parameter; builds the specialised program through the context's
+ * descriptor through {@link LaunchArguments} (a {@link dev.gale.core.kernel.KernelArgumentException} names the
+ * parameter at fault); builds the specialised program through the context's
  * program cache (memory and disk); sets each argument at its descriptor {@code arg} index; copies buffers the kernel
  * reads to the device ({@link ClContext#write}, nothing on zero-copy devices such as PoCL), launches, waits with the
  * context's deadline, copies buffers the kernel writes back ({@link ClContext#read}), and returns the profiled device
@@ -44,7 +44,7 @@ public final class KernelLauncher implements AutoCloseable {
 
     /** A session on {@code context}, which the caller keeps and closes. */
     public KernelLauncher(ClContext context) {
-        this(context, false, "");
+        this(context, false, context.device().javaFloatOptions());
     }
 
     private KernelLauncher(ClContext context, boolean ownsContext, String options) {
@@ -55,7 +55,7 @@ public final class KernelLauncher implements AutoCloseable {
 
     /** A session with its own context on {@code device}; closing the launcher closes the context. */
     public static KernelLauncher open(OpenClDevice device) {
-        return new KernelLauncher(ClContext.create(device), true, "");
+        return new KernelLauncher(ClContext.create(device), true, device.javaFloatOptions());
     }
 
     public ClContext context() {
@@ -78,33 +78,7 @@ public final class KernelLauncher implements AutoCloseable {
      * {@code @Const} values among them in their places. Convenient where one argument list drives both.
      */
     public long launchInline(Class<?> owner, String method, Grid grid, Object... allArgs) {
-        KernelSource src = source(owner, method);
-        List<KernelSource.Param> ps = new ArrayList<>();
-        for (KernelSource.Param p : src.params()) {
-            if (p.kind() != KernelSource.Kind.CONTEXT) {
-                ps.add(p);
-            }
-        }
-        String name = src.className() + "." + src.method();
-        if (ps.size() != allArgs.length) {
-            throw new KernelArgumentException(name, null, "takes " + ps.size()
-                    + " arguments besides the context (constants included), got " + allArgs.length);
-        }
-        Map<String, Number> constants = new LinkedHashMap<>();
-        List<Object> args = new ArrayList<>();
-        for (int i = 0; i < allArgs.length; i++) {
-            KernelSource.Param p = ps.get(i);
-            if (p.kind() == KernelSource.Kind.CONST) {
-                if (!(allArgs[i] instanceof Number v)) {
-                    throw new KernelArgumentException(name, p.name(), "a @Const " + p.type() + " needs a number, got "
-                            + describe(allArgs[i]));
-                }
-                constants.put(p.name(), v);
-            } else {
-                args.add(allArgs[i]);
-            }
-        }
-        return launch(src, constants, grid, args.toArray());
+        return launch(LaunchArguments.inline(source(owner, method), grid, maxGroupItems(), allArgs), grid);
     }
 
     /**
@@ -112,46 +86,22 @@ public final class KernelLauncher implements AutoCloseable {
      * scalar parameters in Java order. Returns the device time of the kernel in nanoseconds (transfers excluded).
      */
     public long launch(KernelSource src, Map<String, ? extends Number> constants, Grid grid, Object... args) {
+        return launch(LaunchArguments.of(src, constants, grid, maxGroupItems(), args), grid);
+    }
+
+    private long maxGroupItems() {
+        return context.device().capabilities().maxWorkGroupSize();
+    }
+
+    private long launch(LaunchArguments la, Grid grid) {
         if (closed) {
             throw new OpenClException("kernel launcher used after close");
         }
-        String name = src.className() + "." + src.method();
-        List<KernelSource.Param> device = new ArrayList<>();
-        StringBuilder key = new StringBuilder(name).append('|');
-        for (KernelSource.Param p : src.params()) {
-            if (p.arg() >= 0) {
-                device.add(p);
-            } else if (p.kind() == KernelSource.Kind.CONST) {
-                Number v = constants.get(p.name());
-                if (v == null) {
-                    throw new KernelArgumentException(name, p.name(), "needs a value for this @Const " + p.type());
-                }
-                key.append(p.name()).append('=').append(v.getClass().getSimpleName()).append(':').append(v)
-                        .append(';');
-            }
-        }
-        for (String c : constants.keySet()) {
-            if (src.params().stream().noneMatch(p -> p.kind() == KernelSource.Kind.CONST && p.name().equals(c))) {
-                throw new KernelArgumentException(name, c, "is not a @Const parameter of this kernel");
-            }
-        }
-        if (args.length != device.size()) {
-            throw new KernelArgumentException(name, null, "takes " + device.size()
-                    + " device arguments (buffers and scalars, in Java order, without the @Const values), got "
-                    + args.length);
-        }
-        long maxGroup = context.device().capabilities().maxWorkGroupSize();
-        if (grid.groupItems() > maxGroup) {
-            throw new KernelArgumentException(name, null, "work groups of " + grid.groupItems() + " items ("
-                    + grid + ") exceed the device's limit of " + maxGroup);
-        }
-        for (int i = 0; i < args.length; i++) {
-            check(name, device.get(i), args[i]);
-        }
-        ClKernel kernel = kernel(src, constants, key.toString());
+        ClKernel kernel = kernel(la.source(), la.constants(), la.key());
         List<ClBuffer> readBack = new ArrayList<>();
+        Object[] args = la.args();
         for (int i = 0; i < args.length; i++) {
-            KernelSource.Param p = device.get(i);
+            KernelSource.Param p = la.params().get(i);
             if (p.kind() == KernelSource.Kind.BUFFER) {
                 ClBuffer b = mirror((Buffer) args[i]);
                 if (p.access() != KernelSource.Access.WRITE) {
@@ -176,40 +126,6 @@ public final class KernelLauncher implements AutoCloseable {
             context.read(b);
         }
         return nanos;
-    }
-
-    private static void check(String name, KernelSource.Param p, Object arg) {
-        if (arg == null) {
-            throw new KernelArgumentException(name, p.name(), "argument is null");
-        }
-        if (p.kind() == KernelSource.Kind.BUFFER) {
-            if (!(arg instanceof Buffer b)) {
-                throw new KernelArgumentException(name, p.name(), "a " + p.dtype() + " view needs a Buffer, got "
-                        + describe(arg));
-            }
-            if (!b.isOpen()) {
-                throw new KernelArgumentException(name, p.name(), "buffer '" + b.name() + "' is closed");
-            }
-            if (b.dtype() != p.dtype()) {
-                throw new KernelArgumentException(name, p.name(), "needs a " + p.dtype() + " buffer, '" + b.name()
-                        + "' is " + b.dtype());
-            }
-            return;
-        }
-        boolean ok = switch (p.type()) {
-            case "int" -> arg instanceof Integer || arg instanceof Short || arg instanceof Byte;
-            case "long" -> arg instanceof Long || arg instanceof Integer || arg instanceof Short || arg instanceof Byte;
-            case "float" -> arg instanceof Float;
-            default -> false;
-        };
-        if (!ok) {
-            throw new KernelArgumentException(name, p.name(), "a " + p.type() + " scalar cannot take "
-                    + describe(arg));
-        }
-    }
-
-    private static String describe(Object arg) {
-        return arg == null ? "null" : arg.getClass().getSimpleName() + " " + arg;
     }
 
     private ClKernel kernel(KernelSource src, Map<String, ? extends Number> constants, String key) {

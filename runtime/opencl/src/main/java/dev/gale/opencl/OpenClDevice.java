@@ -18,6 +18,7 @@ public final class OpenClDevice implements Device {
     private final String openClC;
     private final long maxAlloc;
     private final long baseAlignBytes;
+    private final boolean correctlyRoundedDivide;
     private final Capabilities capabilities;
 
     OpenClDevice(int index, MemorySegment platform, MemorySegment handle) {
@@ -30,6 +31,8 @@ public final class OpenClDevice implements Device {
         this.maxAlloc = DeviceInfo.deviceLong(handle, DeviceInfo.DEVICE_MAX_MEM_ALLOC_SIZE);
         this.baseAlignBytes = DeviceInfo.deviceInt(handle, DeviceInfo.DEVICE_MEM_BASE_ADDR_ALIGN) / 8L;
         long type = DeviceInfo.deviceLong(handle, DeviceInfo.DEVICE_TYPE);
+        this.correctlyRoundedDivide = (DeviceInfo.deviceLong(handle, DeviceInfo.DEVICE_SINGLE_FP_CONFIG)
+                & DeviceInfo.FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
         String ext = DeviceInfo.deviceString(handle, DeviceInfo.DEVICE_EXTENSIONS);
         Map<String, String> extra = new LinkedHashMap<>();
         extra.put("platform", DeviceInfo.platformString(platform, DeviceInfo.PLATFORM_NAME) + " ("
@@ -83,6 +86,15 @@ public final class OpenClDevice implements Device {
 
     public long maxAllocationBytes() {
         return maxAlloc;
+    }
+
+    /**
+     * Build options that give float division and sqrt Java's correctly rounded results where the device can:
+     * OpenCL C otherwise allows 2.5 ulp for {@code /} (NVIDIA's OpenCL uses that freedom; PoCL rounds correctly
+     * either way), and the cross-device suite holds kernels to Java's arithmetic.
+     */
+    public String javaFloatOptions() {
+        return correctlyRoundedDivide ? "-cl-fp32-correctly-rounded-divide-sqrt" : "";
     }
 
     /** Alignment the device wants for CL_MEM_USE_HOST_PTR memory, in bytes. */

@@ -1,4 +1,4 @@
-package dev.gale.opencl;
+package dev.gale.core.kernel;
 
 import dev.gale.core.GaleException;
 
