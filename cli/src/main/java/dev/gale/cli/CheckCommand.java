@@ -10,7 +10,7 @@ import java.util.Locale;
 
 /**
  * {@code gale check}: the cross-device matrix on this machine — every op on the Vector API path, the kernel emulator
- * and each OpenCL device, against the scalar references. Prints the matrix; exit code 1 when any cell fails (or, with
+ * and each OpenCL and CUDA device, against the scalar references. Prints the matrix; exit code 1 when any cell fails (or, with
  * {@code --require-opencl} or {@code GALE_REQUIRE_OPENCL=1}, when no OpenCL device took part), 2 on bad usage.
  */
 final class CheckCommand implements Gale.Command {

@@ -1,6 +1,7 @@
 package dev.gale.tests;
 
 import dev.gale.core.device.Device;
+import dev.gale.cuda.CudaDeviceProvider;
 import dev.gale.opencl.OpenClDevice;
 import dev.gale.opencl.OpenClDeviceProvider;
 import java.io.PrintStream;
@@ -12,7 +13,7 @@ import java.util.Map;
 
 /**
  * The cross-device matrix: every op of {@link Ops#all()} (or a given list) on every target — the Vector API path, the
- * kernel emulator and each OpenCL device present — each cell the largest relative error against the scalar
+ * kernel emulator and each OpenCL and CUDA device present — each cell the largest relative error against the scalar
  * reference and PASS/FAIL against the op's tolerance. The test suite and {@code gale check} both print it.
  */
 public final class CrossDeviceMatrix {
@@ -25,8 +26,10 @@ public final class CrossDeviceMatrix {
      * The outcome.
      *
      * @param openClMissing why no OpenCL device took part, or null when at least one did
+     * @param cudaMissing   why no CUDA device took part (no NVIDIA driver, for one), or null when at least one did
      */
-    public record Result(List<OpCheck> ops, List<String> targets, Map<String, Cell> cells, String openClMissing) {
+    public record Result(List<OpCheck> ops, List<String> targets, Map<String, Cell> cells, String openClMissing,
+                         String cudaMissing) {
         public Cell cell(String op, String target) {
             return cells.get(op + "\u0000" + target);
         }
@@ -67,6 +70,9 @@ public final class CrossDeviceMatrix {
             if (openClMissing != null) {
                 b.append("\nno OpenCL device took part: ").append(openClMissing).append('\n');
             }
+            if (cudaMissing != null) {
+                b.append("\nno CUDA device took part: ").append(cudaMissing).append('\n');
+            }
             for (Cell c : failures()) {
                 b.append("\nFAIL ").append(c.op()).append(" on ").append(c.target()).append(": ").append(c.failure());
             }
@@ -80,7 +86,7 @@ public final class CrossDeviceMatrix {
     private CrossDeviceMatrix() {
     }
 
-    /** Every op on the Vector API path, the emulator and every OpenCL device present. */
+    /** Every op on the Vector API path, the emulator and every OpenCL and CUDA device present. */
     public static Result run(PrintStream progress) {
         return run(Ops.all(), progress);
     }
@@ -95,12 +101,17 @@ public final class CrossDeviceMatrix {
         if (devices.isEmpty()) {
             missing = provider.unavailableReason() != null ? provider.unavailableReason() : "no OpenCL device";
         }
+        CudaDeviceProvider cuda = new CudaDeviceProvider();
+        List<Device> gpus = cuda.devices();
+        String cudaMissing = gpus.isEmpty() ? cuda.unavailableReason() : null;
+        devices = new ArrayList<>(devices);
+        devices.addAll(gpus);
         Map<String, Cell> cells = new LinkedHashMap<>();
         List<String> names = new ArrayList<>();
         try {
             for (Device d : devices) {
                 try {
-                    targets.add(Target.openCl((OpenClDevice) d));
+                    targets.add(d instanceof OpenClDevice cl ? Target.openCl(cl) : Target.device(d));
                 } catch (RuntimeException e) {
                     names.add(d.id());
                     for (OpCheck op : ops) {
@@ -136,6 +147,6 @@ public final class CrossDeviceMatrix {
                 t.close();
             }
         }
-        return new Result(List.copyOf(ops), List.copyOf(names), cells, missing);
+        return new Result(List.copyOf(ops), List.copyOf(names), cells, missing, cudaMissing);
     }
 }

@@ -1,5 +1,6 @@
 package dev.gale.tests;
 
+import dev.gale.core.device.Device;
 import dev.gale.core.emulator.Emulator;
 import dev.gale.core.kernel.Grid;
 import dev.gale.opencl.KernelLauncher;
@@ -7,7 +8,7 @@ import dev.gale.opencl.OpenClDevice;
 
 /**
  * One column of the matrix: a way to run an op. The Vector API path calls the family's vectorised entry point; the
- * emulator and OpenCL devices run the family's {@code @Kernel} method with the same argument list (every parameter
+ * emulator, OpenCL and CUDA devices run the family's {@code @Kernel} method with the same argument list (every parameter
  * but the context, {@code @Const} values in their places).
  */
 public abstract sealed class Target implements AutoCloseable {
@@ -49,6 +50,14 @@ public abstract sealed class Target implements AutoCloseable {
         return new OpenCl(device);
     }
 
+    /** Kernels through {@code device.kernelRunner()}: how a CUDA device takes part (its sessions are per thread). */
+    public static Target device(Device device) {
+        if (device.kernelRunner() == null) {
+            throw new IllegalArgumentException(device.id() + " launches no kernels");
+        }
+        return new Runner(device);
+    }
+
     static final class VectorApi extends Target {
         VectorApi(String name) {
             super(name);
@@ -70,6 +79,20 @@ public abstract sealed class Target implements AutoCloseable {
         @Override
         public void kernel(Class<?> owner, String method, Grid grid, Object... args) {
             emulator.run(owner, method, grid, args);
+        }
+    }
+
+    static final class Runner extends Target {
+        private final Device device;
+
+        Runner(Device device) {
+            super(device.id());
+            this.device = device;
+        }
+
+        @Override
+        public void kernel(Class<?> owner, String method, Grid grid, Object... args) {
+            device.kernelRunner().run(owner, method, grid, args);
         }
     }
 

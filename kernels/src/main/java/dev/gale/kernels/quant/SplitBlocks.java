@@ -87,7 +87,8 @@ public final class SplitBlocks implements AutoCloseable {
             }
             throw e;
         }
-        return new SplitBlocks(q4, rows, in, quants, scales);
+        // Never written again: read-only views let a device backend copy them to its memory once.
+        return new SplitBlocks(q4, rows, in, quants.readOnly(), scales == null ? null : scales.readOnly());
     }
 
     public boolean isQ4() {

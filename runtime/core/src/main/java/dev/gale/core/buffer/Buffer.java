@@ -96,6 +96,16 @@ public final class Buffer implements AutoCloseable {
         return new Buffer(viewName, segment().asSlice(byteOffset, bytes), viewType, count, 0, lifetime);
     }
 
+    /**
+     * A view of the same memory that refuses writes made through it. Data that never changes once built (weights,
+     * their repacked layouts) is bound this way, so a device backend that copies buffers to its own memory copies
+     * such a buffer once rather than before every launch ({@link MemorySegment#isReadOnly()} tells it).
+     */
+    public Buffer readOnly() {
+        MemorySegment s = segment();
+        return s.isReadOnly() ? this : new Buffer(name, s.asReadOnly(), dtype, length, elementOffset, lifetime);
+    }
+
     /** A tensor view with a contiguous row-major shape over the start of this buffer. */
     public Tensor view(long... shape) {
         return new Tensor(this, TensorDesc.of(dtype, shape));
