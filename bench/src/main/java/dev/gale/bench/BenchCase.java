@@ -46,6 +46,16 @@ public interface BenchCase extends AutoCloseable {
         return new double[0];
     }
 
+    /**
+     * The device whose kernel runner this case launches on; null (the default) for host cases. The report runner
+     * uses it to pick the roofline: on a device with its own roofline
+     * ({@link dev.gale.bench.probe.DeviceProbes#ownRoofline}) it measures the device probes in the same run and
+     * compares the case's kernel time ({@link #deviceSeconds()}) with them.
+     */
+    default dev.gale.core.device.Device device() {
+        return null;
+    }
+
     void setup();
 
     void run();

@@ -2,36 +2,35 @@ package dev.gale.bench.device;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.Roofline;
+import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.bench.report.Table;
 import dev.gale.core.buffer.Buffer;
+import dev.gale.core.buffer.DType;
 import dev.gale.core.device.Device;
 import dev.gale.core.kernel.Grid;
-import dev.gale.core.kernel.KernelSource;
 import dev.gale.kernels.activation.ActivationKernels;
 import dev.gale.kernels.gemm.GemvKernels;
+import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.quant.QuantKernels;
 import dev.gale.kernels.quant.SplitBlocks;
 import dev.gale.kernels.quant.SplitGemvKernels;
-import java.lang.foreign.MemorySegment;
-import dev.gale.bench.quant.QuantBenchCases;
-import dev.gale.core.buffer.DType;
-import java.lang.foreign.Arena;
-import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.rope.RopeKernels;
 import dev.gale.kernels.rope.RopeLayout;
 import dev.gale.kernels.rope.RopeTable;
 import dev.gale.kernels.sampling.SamplingKernels;
 import dev.gale.opencl.OpenClDevice;
-import dev.gale.opencl.OpenClDeviceProvider;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * Device-kernel report cases: every op with a {@code @Kernel}, launched on each OpenCL device (PoCL on the CPU here)
- * at the Vector API cases' shapes, with the same op and shape strings and the same byte and flop counts as
+ * Device-kernel report cases: every op with a {@code @Kernel}, launched on each device with a kernel runner
+ * ({@link BenchDevices#withRunner()}: OpenCL devices, PoCL on the CPU here; CUDA devices where that backend is on the
+ * class path) at the Vector API cases' shapes, with the same op and shape strings and the same byte and flop counts as
  * {@code GemmBenchCases} and {@code ElemBenchCases}, so the report pairs them ("Device vs Vector API"). Kernels and
  * geometries are the ones the graph ops launch ({@code KernelOp}: work groups of 64): F32 GEMV {@code gemvF32Rows16}
  * (the fastest GemvKernels variant on PoCL), F16 GEMV {@code gemvF16Rows}, Q8_0/Q4_0 GEMV on split blocks (and on
@@ -39,10 +38,11 @@ import java.util.function.Predicate;
  * group per row, {@code swiGlu} and {@code residualAdd} one item per element, {@code argmax} one group, and RoPE from
  * cos/sin tables ({@code ropeTable}: one launch for q, one for k). See {@link DeviceCase} for what a run times.
  *
- * <p>Also two tables per device: cold and warm program builds and launch overhead ({@link DeviceOverhead}), and the
- * quantized GEMVs against the Vector API timed in interleaved rounds ({@link InterleavedQuantGemv}).
+ * <p>Also tables per device: the quantized GEMVs against the Vector API timed in interleaved rounds
+ * ({@link InterleavedQuantGemv}), and on OpenCL devices only, cold and warm program builds and launch overhead
+ * ({@link DeviceOverhead}, which measures OpenCL's own program cache and queue).
  *
- * <p>Without an OpenCL device the provider lists no cases and says why, once; it never reports numbers it did not
+ * <p>Without such a device the provider lists no cases and says why, once; it never reports numbers it did not
  * measure.
  */
 public final class DeviceBenchCases implements BenchCaseProvider {
@@ -51,38 +51,15 @@ public final class DeviceBenchCases implements BenchCaseProvider {
     static final int VOCAB = 128256;
     static final int PREFILL = 512;
 
-    private static List<OpenClDevice> devices;
-    private static boolean told;
-
-    /** The OpenCL devices found, or none (printing why, once per process). */
-    static synchronized List<OpenClDevice> devices() {
-        if (devices == null) {
-            List<OpenClDevice> found = new ArrayList<>();
-            String why;
-            try {
-                OpenClDeviceProvider provider = new OpenClDeviceProvider();
-                for (Device d : provider.devices()) {
-                    if (d instanceof OpenClDevice cl) {
-                        found.add(cl);
-                    }
-                }
-                why = provider.unavailableReason();
-            } catch (RuntimeException | LinkageError e) {
-                why = e.getClass().getSimpleName() + ": " + e.getMessage();
-            }
-            devices = List.copyOf(found);
-            if (devices.isEmpty() && !told) {
-                told = true;
-                System.out.println("device cases: none: no OpenCL device" + (why == null ? "" : " (" + why + ")"));
-            }
-        }
-        return devices;
+    /** The devices the cases run on ({@link BenchDevices#withRunner()}). */
+    static List<Device> devices() {
+        return BenchDevices.withRunner();
     }
 
     @Override
     public List<BenchCase> cases(boolean quick) {
         List<BenchCase> c = new ArrayList<>();
-        for (OpenClDevice d : devices()) {
+        for (Device d : devices()) {
             c.addAll(cases(d, quick));
         }
         return c;
@@ -91,10 +68,9 @@ public final class DeviceBenchCases implements BenchCaseProvider {
     @Override
     public List<Table> tables(boolean quick, Predicate<String> wanted) {
         List<Table> t = new ArrayList<>();
-        for (OpenClDevice d : devices()) {
-            String title = DeviceOverhead.title(d);
-            if (wanted.test(title)) {
-                t.add(DeviceOverhead.measure(d, quick));
+        for (Device d : devices()) {
+            if (d instanceof OpenClDevice cl && wanted.test(DeviceOverhead.title(cl))) {
+                t.add(DeviceOverhead.measure(cl, quick));
             }
             if (wanted.test(InterleavedQuantGemv.title(d))) {
                 t.add(InterleavedQuantGemv.measure(d, quick));
@@ -103,7 +79,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         return t;
     }
 
-    static List<BenchCase> cases(OpenClDevice d, boolean quick) {
+    static List<BenchCase> cases(Device d, boolean quick) {
         List<BenchCase> c = new ArrayList<>();
         c.add(gemv(d, false, 4096, 4096, "Llama-3-8B attn_q"));
         c.add(gemv(d, true, 4096, 4096, "Llama-3-8B attn_q"));
@@ -162,16 +138,16 @@ public final class DeviceBenchCases implements BenchCaseProvider {
     }
 
     /** {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Rows. Buffers {@code w, x, y}. */
-    static DeviceCase gemv(OpenClDevice d, boolean f16, int out, int in, String origin) {
+    static DeviceCase gemv(Device d, boolean f16, int out, int in, String origin) {
         double bytes = (double) out * in * (f16 ? 2 : 4) + 4.0 * in + 4.0 * out;
         return new DeviceCase(d, f16 ? "gemv f16" : "gemv f32", out + "x" + in + " (" + origin + ")", bytes,
-                2.0 * out * in, Roofline.READ_BW, (l, a) -> {
+                2.0 * out * in, Roofline.READ_BW, (r, a) -> {
                     Buffer w = f16 ? a.f16("w", (long) out * in) : a.f32("w", (long) out * in);
                     Buffer x = a.f32("x", in);
                     Buffer y = a.f32("y", out);
-                    KernelSource src = l.source(GemvKernels.class, f16 ? "gemvF16Rows" : "gemvF32Rows16");
+                    String kernel = f16 ? "gemvF16Rows" : "gemvF32Rows16";
                     Grid g = elementGrid(out);
-                    return () -> l.launch(src, Map.of(), g, w, x, y, out, in);
+                    return () -> r.run(GemvKernels.class, kernel, g, w, x, y, out, in);
                 });
     }
 
@@ -182,7 +158,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
      * impl column. Named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV (bytes of
      * ggml's blocks), so they pair.
      */
-    static DeviceCase quantGemv(OpenClDevice d, QuantBenchCases.Format f, QuantBenchCases.Shape s, boolean split) {
+    static DeviceCase quantGemv(Device d, QuantBenchCases.Format f, QuantBenchCases.Shape s, boolean split) {
         int in = s.in();
         int rows = s.out();
         boolean q8 = f == QuantBenchCases.Format.Q8_0;
@@ -190,7 +166,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         String op = "gemv " + f.name().toLowerCase() + " x f32";
         String shape = in + "x" + rows + " (" + s.what() + ")";
         String kernel = split ? "gemvSplit" : (q8 ? "q8Gemv" : "q4Gemv");
-        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, kernel, (l, a) -> {
+        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, kernel, (r, a) -> {
             Buffer x = a.f32("x", in);
             Buffer y = a.f32("y", rows);
             Grid g = elementGrid(rows);
@@ -200,41 +176,35 @@ public final class DeviceBenchCases implements BenchCaseProvider {
                     SplitBlocks sb = q8 ? SplitBlocks.q8_0(blocks, 0, rows, in) : SplitBlocks.q4_0(blocks, 0, rows, in);
                     Buffer q = a.adopt(sb.quants());
                     Buffer sc = a.adopt(sb.scales());
-                    KernelSource src = l.source(SplitGemvKernels.class, kernel);
-                    Map<String, Integer> bits = Map.of("bits", q8 ? 8 : 4);
-                    return () -> l.launch(src, bits, g, q, sc, x, y, rows, in);
+                    int bits = q8 ? 8 : 4;
+                    return () -> r.run(SplitGemvKernels.class, kernel, g, q, sc, x, y, rows, in, bits);
                 }
                 Buffer w = a.bytes("w", q8 ? DType.I8 : DType.U8, blocks);
-                KernelSource src = l.source(QuantKernels.class, kernel);
-                return () -> l.launch(src, Map.of(), g, w, x, y, rows, in);
+                return () -> r.run(QuantKernels.class, kernel, g, w, x, y, rows, in);
             }
         });
     }
 
     /** RMSNorm per row. Buffers {@code x, w, y}. */
-    static DeviceCase rms(OpenClDevice d, int rows, int dim, String shape) {
+    static DeviceCase rms(Device d, int rows, int dim, String shape) {
         long n = (long) rows * dim;
-        return new DeviceCase(d, "rmsnorm", shape, 4.0 * (2 * n + dim), 4.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+        return new DeviceCase(d, "rmsnorm", shape, 4.0 * (2 * n + dim), 4.0 * n, Roofline.TRIAD_BW, (r, a) -> {
             Buffer x = a.f32("x", n);
             Buffer w = a.f32("w", dim);
             Buffer y = a.f32("y", n);
-            KernelSource src = l.source(NormKernels.class, "rmsNorm");
-            Map<String, Integer> k = Map.of("group", GROUP);
             Grid g = rowGroups(rows);
-            return () -> l.launch(src, k, g, x, w, y, dim, 1e-5f);
+            return () -> r.run(NormKernels.class, "rmsNorm", g, x, w, y, dim, 1e-5f, GROUP);
         });
     }
 
     /** Softmax per row, scale 1. Buffers {@code x, y}. */
-    static DeviceCase softmax(OpenClDevice d, int rows, int dim, String shape) {
+    static DeviceCase softmax(Device d, int rows, int dim, String shape) {
         long n = (long) rows * dim;
-        return new DeviceCase(d, "softmax", shape, 8.0 * n, 30.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+        return new DeviceCase(d, "softmax", shape, 8.0 * n, 30.0 * n, Roofline.TRIAD_BW, (r, a) -> {
             Buffer x = a.f32("x", n);
             Buffer y = a.f32("y", n);
-            KernelSource src = l.source(ActivationKernels.class, "softmax");
-            Map<String, Integer> k = Map.of("group", GROUP);
             Grid g = rowGroups(rows);
-            return () -> l.launch(src, k, g, x, y, dim, 1f);
+            return () -> r.run(ActivationKernels.class, "softmax", g, x, y, dim, 1f, GROUP);
         });
     }
 
@@ -242,7 +212,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
      * RoPE in place on q then k from cos/sin tables ({@code ropeTable}, two launches), tokens at positions 1000 on.
      * Buffers {@code q, k, cos, sin}.
      */
-    static DeviceCase rope(OpenClDevice d, int tokens, int heads, int kvHeads, int headDim, RopeLayout layout,
+    static DeviceCase rope(Device d, int tokens, int heads, int kvHeads, int headDim, RopeLayout layout,
             String shape) {
         long q = (long) tokens * heads * headDim;
         long kk = (long) tokens * kvHeads * headDim;
@@ -250,7 +220,7 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         double bytes = 4.0 * (2 * (q + kk) + tokens * tablePerToken);
         int pos = 1000;
         return new DeviceCase(d, "rope " + layout.name().toLowerCase(java.util.Locale.ROOT), shape, bytes,
-                3.0 * (q + kk), Roofline.TRIAD_BW, (l, a) -> {
+                3.0 * (q + kk), Roofline.TRIAD_BW, (r, a) -> {
                     Buffer qb = a.f32("q", q);
                     Buffer kb = a.f32("k", kk);
                     RopeTable table = new RopeTable(pos + tokens, headDim, 5e5, layout);
@@ -265,49 +235,46 @@ public final class DeviceBenchCases implements BenchCaseProvider {
                     }
                     Buffer cb = a.f32("cos", cos);
                     Buffer sb = a.f32("sin", sin);
-                    KernelSource src = l.source(RopeKernels.class, "ropeTable");
-                    Map<String, Integer> k = Map.of("halfSplit", layout == RopeLayout.HALF_SPLIT ? 1 : 0);
+                    int halfSplit = layout == RopeLayout.HALF_SPLIT ? 1 : 0;
                     Grid gq = elementGrid(tokens * heads * half);
                     Grid gk = elementGrid(tokens * kvHeads * half);
-                    return () -> l.launch(src, k, gq, qb, cb, sb, tokens, heads, headDim, pos)
-                            + l.launch(src, k, gk, kb, cb, sb, tokens, kvHeads, headDim, pos);
+                    return () -> r.run(RopeKernels.class, "ropeTable", gq, qb, cb, sb, tokens, heads, headDim, pos,
+                            halfSplit)
+                            + r.run(RopeKernels.class, "ropeTable", gk, kb, cb, sb, tokens, kvHeads, headDim, pos,
+                            halfSplit);
                 });
     }
 
     /** {@code out = silu(gate)·up}. Buffers {@code gate, up, out}. */
-    static DeviceCase swiglu(OpenClDevice d, int n, String shape) {
-        return new DeviceCase(d, "swiglu", shape, 12.0 * n, 31.0 * n, Roofline.TRIAD_BW, (l, a) -> {
+    static DeviceCase swiglu(Device d, int n, String shape) {
+        return new DeviceCase(d, "swiglu", shape, 12.0 * n, 31.0 * n, Roofline.TRIAD_BW, (r, a) -> {
             Buffer gate = a.f32("gate", n);
             Buffer up = a.f32("up", n);
             Buffer out = a.f32("out", n);
-            KernelSource src = l.source(ActivationKernels.class, "swiGlu");
             Grid g = elementGrid(n);
-            return () -> l.launch(src, Map.of(), g, gate, up, out, n);
+            return () -> r.run(ActivationKernels.class, "swiGlu", g, gate, up, out, n);
         });
     }
 
     /** {@code out = a + b}. Buffers {@code a, b, out}. */
-    static DeviceCase residual(OpenClDevice d, int n, String shape) {
-        return new DeviceCase(d, "residual add", shape, 12.0 * n, n, Roofline.TRIAD_BW, (l, a) -> {
+    static DeviceCase residual(Device d, int n, String shape) {
+        return new DeviceCase(d, "residual add", shape, 12.0 * n, n, Roofline.TRIAD_BW, (r, a) -> {
             Buffer x = a.f32("a", n);
             Buffer y = a.f32("b", n);
             Buffer out = a.f32("out", n);
-            KernelSource src = l.source(ActivationKernels.class, "residualAdd");
             Grid g = elementGrid(n);
-            return () -> l.launch(src, Map.of(), g, x, y, out, n);
+            return () -> r.run(ActivationKernels.class, "residualAdd", g, x, y, out, n);
         });
     }
 
     /** Index of the first maximum, one work group. Buffers {@code x, index}. */
-    static DeviceCase argmax(OpenClDevice d, int n) {
+    static DeviceCase argmax(Device d, int n) {
         String shape = n == VOCAB ? "128256 (Llama-3 vocab)" : String.valueOf(n);
-        return new DeviceCase(d, "argmax", shape, 4.0 * n, n, Roofline.READ_BW, (l, a) -> {
+        return new DeviceCase(d, "argmax", shape, 4.0 * n, n, Roofline.READ_BW, (r, a) -> {
             Buffer x = a.f32("x", n);
             Buffer index = a.i32("index", 1);
-            KernelSource src = l.source(SamplingKernels.class, "argmax");
-            Map<String, Integer> k = Map.of("group", GROUP);
             Grid g = Grid.of1(GROUP, GROUP);
-            return () -> l.launch(src, k, g, x, index, n);
+            return () -> r.run(SamplingKernels.class, "argmax", g, x, index, n, GROUP);
         });
     }
 }

@@ -1,44 +1,49 @@
 package dev.gale.bench.device;
 
 import dev.gale.bench.BenchCase;
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.DeviceTime;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
-import dev.gale.opencl.KernelLauncher;
-import dev.gale.opencl.OpenClDevice;
+import dev.gale.core.device.Device;
+import dev.gale.core.kernel.KernelRunner;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.LongSupplier;
 
 /**
- * One op's device kernel at one shape on one OpenCL device, as the report runner times it.
+ * One op's device kernel at one shape on one device with a {@link KernelRunner} (OpenCL, CUDA, …), as the report
+ * runner times it.
  *
- * <p>{@link #setup()} opens a {@link KernelLauncher} (its own context and queue), allocates and fills the buffers
- * (pseudo-random values in [-1, 1]: speed does not depend on them, and the test compares against the reference) and
- * launches once, so the program build and PoCL's first-launch work-group specialisation are not timed.
- * {@link #run()} is the whole op as Gale's launch path does it: {@link KernelLauncher#launch} for each kernel the op
- * needs (argument checks, kernel arguments, {@code clEnqueueNDRangeKernel}, {@code clFlush}, waiting on the event,
- * the profiling query). The runner's time is therefore wall time including launch overhead; the profiled kernel time
- * of each run is recorded too ({@link #deviceSeconds()}). Buffers are zero-copy on PoCL (host memory shared), so no
- * transfer is timed there; on a discrete device the launcher's copies would be included.
+ * <p>{@link #setup()} allocates and fills the buffers (pseudo-random values in [-1, 1]: speed does not depend on
+ * them, and the test compares against the reference) and launches once, so the program build (and PoCL's first-launch
+ * work-group specialisation, NVRTC's compile) is not timed. {@link #run()} is the whole op as the graph ops launch it:
+ * {@code device.kernelRunner().run(owner, method, grid, args)} for each kernel the op needs ({@code KernelOp}'s
+ * device path; on OpenCL the calling thread's launch session: argument checks, kernel arguments, enqueue, flush,
+ * waiting on the event, the profiling query). The runner's time is therefore wall time including launch overhead and
+ * whatever copies the backend makes around a launch (none on PoCL, whose buffers are host memory); the kernel time of
+ * each run, as the runner returns it, is recorded too ({@link #deviceSeconds()}: {@link DeviceTime}, host wall time
+ * of the launches where a backend returns 0).
  */
 final class DeviceCase implements BenchCase {
     /** The most recent runs whose kernel time is kept. */
     static final int KEPT = 1 << 12;
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Allocates the case's buffers and returns the op: launches every kernel, returns the summed kernel nanos. */
+    /**
+     * Allocates the case's buffers and returns the op: launches every kernel through {@code runner}, returns the
+     * summed nanos the runner returned.
+     */
     @FunctionalInterface
     interface Body {
-        LongSupplier prepare(KernelLauncher launcher, Alloc alloc);
+        LongSupplier prepare(KernelRunner runner, Alloc alloc);
     }
 
     /** The case's buffers, by name; closed with the case. */
@@ -114,7 +119,7 @@ final class DeviceCase implements BenchCase {
         }
     }
 
-    private final OpenClDevice device;
+    private final Device device;
     private final String op;
     private final String shape;
     private final double bytes;
@@ -124,7 +129,6 @@ final class DeviceCase implements BenchCase {
     private final String kernel;
     private final long[] kernelNanos = new long[KEPT];
     private long runs;
-    private KernelLauncher launcher;
     private Alloc alloc;
     private LongSupplier launch;
 
@@ -132,14 +136,17 @@ final class DeviceCase implements BenchCase {
      * @param op and {@code shape}: exactly the Vector API case's, so the report pairs the two
      * @param bytes compulsory traffic of one run, counted as the Vector API case counts it
      */
-    DeviceCase(OpenClDevice device, String op, String shape, double bytes, double flops, Roofline roofline,
+    DeviceCase(Device device, String op, String shape, double bytes, double flops, Roofline roofline,
             Body body) {
         this(device, op, shape, bytes, flops, roofline, null, body);
     }
 
     /** @param kernel the kernel's name, appended to {@link #impl()} where an op has several kernels (else null) */
-    DeviceCase(OpenClDevice device, String op, String shape, double bytes, double flops, Roofline roofline,
+    DeviceCase(Device device, String op, String shape, double bytes, double flops, Roofline roofline,
             String kernel, Body body) {
+        if (device.kernelRunner() == null) {
+            throw new IllegalArgumentException(device.id() + " launches no kernels (no kernel runner)");
+        }
         this.kernel = kernel;
         this.device = device;
         this.op = op;
@@ -160,13 +167,16 @@ final class DeviceCase implements BenchCase {
         return shape;
     }
 
-    /** {@code pocl opencl:0} on PoCL, else the device's backend id and name; then the kernel, when named. */
+    /** {@link BenchDevices#label}, then the kernel, when named. */
     @Override
     public String impl() {
-        String name = device.name().toLowerCase(java.util.Locale.ROOT);
-        String where = name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
-                ? "pocl " + device.id() : device.id() + " " + device.name();
+        String where = BenchDevices.label(device);
         return kernel == null ? where : where + " " + kernel;
+    }
+
+    @Override
+    public Device device() {
+        return device;
     }
 
     @Override
@@ -193,15 +203,13 @@ final class DeviceCase implements BenchCase {
     public void setup() {
         runs = 0;
         alloc = new Alloc(op.hashCode() * 31L + shape.hashCode());
-        launcher = KernelLauncher.open(device);
-        launch = body.prepare(launcher, alloc);
+        launch = body.prepare(device.kernelRunner(), alloc);
         launch.getAsLong(); // builds (or loads) the program and pays PoCL's first-launch specialisation
     }
 
     @Override
     public void run() {
-        long ns = launch.getAsLong();
-        kernelNanos[(int) (runs++ % KEPT)] = ns;
+        kernelNanos[(int) (runs++ % KEPT)] = DeviceTime.nanos(launch);
     }
 
     /** Profiled kernel seconds of the last runs (at most {@value #KEPT}), warm-up runs included when fewer ran. */
@@ -221,25 +229,17 @@ final class DeviceCase implements BenchCase {
         return alloc.get(name);
     }
 
+    /**
+     * Frees the buffers. The runner belongs to the device and stays open; OpenCL's launch session drops the device
+     * mirrors of closed buffers before it makes its next one, so a discrete device's memory goes to the next case.
+     */
     @Override
     public void close() {
-        List<RuntimeException> errors = new ArrayList<>();
-        if (launcher != null) {
-            try {
-                launcher.close();
-            } catch (RuntimeException e) {
-                errors.add(e);
-            }
-            launcher = null;
-        }
         if (alloc != null) {
             alloc.close();
             alloc = null;
         }
         launch = null;
-        if (!errors.isEmpty()) {
-            throw errors.getFirst();
-        }
     }
 
     @Override

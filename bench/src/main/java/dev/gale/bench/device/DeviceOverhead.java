@@ -1,5 +1,6 @@
 package dev.gale.bench.device;
 
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.probe.Stats;
 import dev.gale.bench.report.Report;
 import dev.gale.bench.report.Table;
@@ -59,10 +60,7 @@ final class DeviceOverhead {
     }
 
     static String title(OpenClDevice d) {
-        String name = d.name().toLowerCase(java.util.Locale.ROOT);
-        String who = name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
-                ? "pocl " + d.id() : d.id() + " " + d.name();
-        return who + ": program build and launch overhead";
+        return BenchDevices.label(d) + ": program build and launch overhead";
     }
 
     static Table measure(OpenClDevice device, boolean quick) {

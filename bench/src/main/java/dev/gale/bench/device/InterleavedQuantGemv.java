@@ -1,19 +1,19 @@
 package dev.gale.bench.device;
 
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.bench.report.Table;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
-import dev.gale.core.kernel.Grid;
-import dev.gale.core.kernel.KernelSource;
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.core.device.Device;
+import dev.gale.core.kernel.Grid;
+import dev.gale.core.kernel.KernelRunner;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.SplitBlocks;
 import dev.gale.kernels.quant.SplitGemvKernels;
-import dev.gale.opencl.KernelLauncher;
-import dev.gale.opencl.OpenClDevice;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * The Q8_0/Q4_0 GEMV on the device ({@link SplitGemvKernels}, the graph op's one-token path) against the packed
@@ -31,20 +30,18 @@ import java.util.Map;
  * (the Vector API case at 126 MiB ranged from 11.8 to 117 ms between runs); the per-round ratio does not.
  *
  * <p>Rows: time ratio device / Vector API of the best times, and the median and range of the per-round ratios.
- * Device time is wall time through {@link KernelLauncher#launch} (launch overhead included), as in the report cases.
+ * Device time is wall time through the device's {@link dev.gale.core.kernel.KernelRunner} (launch overhead and any
+ * copies the backend makes included), as in the report cases.
  */
 final class InterleavedQuantGemv {
     private InterleavedQuantGemv() {
     }
 
-    static String title(OpenClDevice d) {
-        String name = d.name().toLowerCase(Locale.ROOT);
-        String who = name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
-                ? "pocl " + d.id() : d.id() + " " + d.name();
-        return who + ": Q8_0/Q4_0 GEMV x F32, split-block kernels vs packed Vector API, interleaved";
+    static String title(Device d) {
+        return BenchDevices.label(d) + ": Q8_0/Q4_0 GEMV x F32, split-block kernels vs packed Vector API, interleaved";
     }
 
-    static Table measure(OpenClDevice device, boolean quick) {
+    static Table measure(Device device, boolean quick) {
         int rounds = quick ? 9 : 31;
         List<List<String>> rows = new ArrayList<>();
         rows.add(row(device, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP, rounds));
@@ -61,18 +58,19 @@ final class InterleavedQuantGemv {
                         + "best/best compares the best round times; median and range are over the per-round "
                         + "ratios.",
                 "Vector API: " + WorkerPool.shared().threads() + " threads of WorkerPool.shared(); device: every "
-                        + "compute unit of the OpenCL device.");
+                        + "compute unit of the device, launched through its kernel runner (wall time).");
         return new Table(title(device), List.of("op", "shape", "device kernel", "vector-api best", "device best",
                 "ratio best/best", "ratio median", "ratio range", "speed (median)"), rows, notes);
     }
 
-    private static List<String> row(OpenClDevice device, QuantBenchCases.Format f, QuantBenchCases.Shape s,
+    private static List<String> row(Device device, QuantBenchCases.Format f, QuantBenchCases.Shape s,
             int rounds) {
         int in = s.in();
         int rows = s.out();
         boolean q8 = f == QuantBenchCases.Format.Q8_0;
         String kernel = "gemvSplit";
-        try (Arena arena = Arena.ofShared(); KernelLauncher launcher = KernelLauncher.open(device)) {
+        KernelRunner runner = device.kernelRunner();
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment blocks = QuantBenchCases.syntheticWeights(arena, f, rows, in);
             Q8_0Packed p8 = q8 ? Q8_0Packed.pack(blocks, 0, rows, in, arena) : null;
             Q4_0Packed p4 = q8 ? null : Q4_0Packed.pack(blocks, 0, rows, in, arena);
@@ -82,10 +80,10 @@ final class InterleavedQuantGemv {
                 for (int i = 0; i < in; i++) {
                     x.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i * 0.37));
                 }
-                KernelSource src = launcher.source(SplitGemvKernels.class, kernel);
                 Grid grid = DeviceBenchCases.elementGrid(rows);
-                Map<String, Integer> bits = Map.of("bits", q8 ? 8 : 4);
-                Runnable dev = () -> launcher.launch(src, bits, grid, split.quants(), split.scales(), x, y, rows, in);
+                int bits = q8 ? 8 : 4;
+                Runnable dev = () -> runner.run(SplitGemvKernels.class, kernel, grid, split.quants(), split.scales(),
+                        x, y, rows, in, bits);
                 Runnable cpu = q8 ? () -> p8.matmulF32Parallel(x.segment(), 0, 1, yv, 0)
                         : () -> p4.matmulF32Parallel(x.segment(), 0, 1, yv, 0);
                 for (long end = System.nanoTime() + 1_000_000_000L; System.nanoTime() < end; ) {

@@ -2,6 +2,7 @@ package dev.gale.bench.llama;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.Roofline;
 import dev.gale.bench.probe.ProbeResult;
 import dev.gale.bench.probe.RooflineProbes;
@@ -34,7 +35,10 @@ import org.apache.arrow.memory.RootAllocator;
 
 /**
  * End-to-end decoder speed at a real model shape: synthetic Llama-3.2-1B weights (written with {@code gale synth}'s
- * generator to a temporary GGUF and mapped back), Q4_0 and Q8_0, on the CPU and on OpenCL devices. Per row: decode
+ * generator to a temporary GGUF and mapped back), Q4_0 and Q8_0, on the CPU and on every device with a kernel runner
+ * ({@link BenchDevices#withRunner()}: OpenCL, CUDA). {@code --filter} picks devices too: a device gets rows when the
+ * filter matches {@code "TITLE DEVICE"} (its {@link BenchDevices#label}), so {@code --filter cuda} times only the CUDA
+ * rows and {@code --filter llama} every device's. Per row: decode
  * tok/s over the steps after warm-up, the bytes a step reads (weights plus the KV cache), the achieved GB/s against
  * the read-only probe measured just before in this process, the share of the step spent outside the ops (the step's
  * wall time against the sum of its tasks' times in the run report), and prefill tok/s for a 512-token prompt.
@@ -55,7 +59,11 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
 
     @Override
     public List<Table> tables(boolean quick, Predicate<String> wanted) {
-        if (!wanted.test(TITLE)) {
+        List<Device> devices = new ArrayList<>();
+        devices.add(Devices.cpu());
+        devices.addAll(BenchDevices.withRunner());
+        devices.removeIf(d -> !DEVICES.matcher(d.id()).matches() || !wanted.test(TITLE + " " + BenchDevices.label(d)));
+        if (devices.isEmpty()) {
             return List.of();
         }
         int layers = quick ? 2 : 0;
@@ -82,10 +90,6 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
             try {
                 SyntheticLlama.write(c, type, file, 7);
                 try (LlamaModel m = LlamaGguf.load(file); BoundWeights w = new BoundWeights(m.config(), m.weights())) {
-                    List<Device> devices = new ArrayList<>();
-                    devices.add(Devices.cpu());
-                    Devices.all().stream().filter(d -> d.id().startsWith("opencl")).forEach(devices::add);
-                    devices.removeIf(d -> !DEVICES.matcher(d.id()).matches());
                     for (Device d : devices) {
                         rows.add(row(m, w, type, d, quick, read.value(), c.layers(),
                                 d == Devices.cpu() ? breakdown : null));
@@ -108,8 +112,8 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         notes.add("prefill: one batched pass of a " + (quick ? 64 : 512) + "-token prompt (GEMMs and "
                 + "FlashAttention-2 over the prompt) where the device has the ops, else token by token; timed after a "
                 + "64-token prompt has warmed the same kernels up");
-        return List.of(new Table(TITLE + (quick ? ", 2 of 16 layers" : ""), List.of("weights", "device",
-                "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes),
+        List<Table> tables = new ArrayList<>(List.of(new Table(TITLE + (quick ? ", 2 of 16 layers" : ""),
+                List.of("weights", "device", "decode tok/s", "MB read / token", "GB/s", "x read probe", "step gap", "prefill tok/s"), rows, notes),
                 new Table("llama decode step by op kind (synthetic Llama-3.2-1B, cpu)" + (quick ? ", 2 of 16 layers"
                         : ""), List.of("weights", "op", "ms / token", "share of step", "MB read", "GB/s",
                         "x read probe"), breakdown, List.of("ms / token: the op kind's task times summed over a step "
@@ -118,7 +122,10 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                 new Table("KV memory per session, synthetic Llama-3.2-1B" + (quick ? " (2 of 16 layers)" : "")
                         + ", 4096 positions", List.of("kv", "allocated MB", "bytes / token / layer"), memory,
                         List.of("allocated: what a session's Arrow allocator holds, each buffer rounded up to a power of two by Arrow (KIVI: codes, scales, zero "
-                                + "points and F16 residual windows of 128 tokens)")));
+                                + "points and F16 residual windows of 128 tokens)"))));
+        // The breakdown is the CPU row's: a filter that left the CPU out (--filter cuda) leaves it empty.
+        tables.removeIf(t -> t.rows().isEmpty() && t.title().contains("by op kind"));
+        return tables;
     }
 
     /** Every KV precision's session memory at 4096 positions, as allocated. */

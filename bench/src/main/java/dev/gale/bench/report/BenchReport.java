@@ -2,10 +2,14 @@ package dev.gale.bench.report;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.BenchDevices;
+import dev.gale.bench.probe.DeviceProbeRun;
+import dev.gale.bench.probe.DeviceProbes;
 import dev.gale.bench.probe.ProbeResult;
 import dev.gale.bench.probe.ProbeSet;
 import dev.gale.bench.probe.RooflineProbes;
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.core.device.Device;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -17,7 +21,9 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.regex.Pattern;
@@ -36,21 +42,39 @@ import java.util.regex.PatternSyntaxException;
 public final class BenchReport {
     static final String USAGE = """
             usage: scripts/bench [--no-build] [--quick] [--filter REGEX] [--out DIR] [--threads N] [--probe-mib N]
+                                [--device-probes] [--device-probe-mib N]
                    scripts/bench --jmh [JMH args]
               --quick         small case subset, 128 MiB probe streams, shorter warm-up and fewer samples
-              --filter REGEX  run only cases whose "op shape impl" contains a match (probes always run)
+              --filter REGEX  run only cases whose "op shape impl" contains a match, and only the tables whose
+                              title does (probes always run). Device cases and tables name their device in impl
+                              and title ("cuda:0 NVIDIA H200", "pocl opencl:0"), so --filter cuda selects every
+                              CUDA row, --filter 'opencl:1' one device's
               --out DIR       where the JSON, Markdown and PNG files go (default: bench-results/ at the repo root)
               --threads N     threads of the shared worker pool: the all-threads probes and every case use it
-              --probe-mib N   MiB per probe stream (default 512; 128 with --quick)""";
+              --probe-mib N   MiB per probe stream (default 512; 128 with --quick)
+              --device-probes also run the device probes on devices whose cases keep the host probes as their
+                              roofline (CPU devices on host memory, e.g. PoCL), for comparison; they always run,
+                              and are the roofline, on each GPU or own-memory device with a selected case
+              --device-probe-mib N
+                              MiB per device probe stream (default 1024, 256 with --quick, on GPUs and
+                              own-memory devices; the host probes' size on the others)""";
 
     /** Parsed command line. */
-    record Options(boolean quick, String filter, Path out, Integer threads, Long probeMib) {
+    record Options(boolean quick, String filter, Path out, Integer threads, Long probeMib, boolean deviceProbes,
+            Long deviceProbeMib) {
+        /** Options without the device probe settings (defaults). */
+        Options(boolean quick, String filter, Path out, Integer threads, Long probeMib) {
+            this(quick, filter, out, threads, probeMib, false, null);
+        }
+
         static Options parse(String[] args) {
             boolean quick = false;
             String filter = null;
             Path out = null;
             Integer threads = null;
             Long probeMib = null;
+            boolean deviceProbes = false;
+            Long deviceProbeMib = null;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 switch (a) {
@@ -59,6 +83,8 @@ public final class BenchReport {
                     case "--out" -> out = Path.of(value(args, ++i, a));
                     case "--threads" -> threads = positive(value(args, ++i, a), a);
                     case "--probe-mib" -> probeMib = (long) positive(value(args, ++i, a), a);
+                    case "--device-probes" -> deviceProbes = true;
+                    case "--device-probe-mib" -> deviceProbeMib = (long) positive(value(args, ++i, a), a);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -69,7 +95,8 @@ public final class BenchReport {
                     throw new IllegalArgumentException("--filter: not a regex: " + e.getMessage(), e);
                 }
             }
-            return new Options(quick, filter, out == null ? defaultOut() : out, threads, probeMib);
+            return new Options(quick, filter, out == null ? defaultOut() : out, threads, probeMib, deviceProbes,
+                    deviceProbeMib);
         }
 
         private static String value(String[] args, int i, String option) {
@@ -168,17 +195,29 @@ public final class BenchReport {
         out.println();
         out.println(selected.size() + " case(s) to run" + (filter == null ? "" : " (" + cases.size()
                 + " listed, filter " + filter.pattern() + ")"));
+        Map<String, Device> probed = devicesToProbe(selected, options.deviceProbes());
+        Map<String, ProbeSet> deviceStart = new LinkedHashMap<>();
+        for (Device d : probed.values()) {
+            deviceStart.put(d.id(), runDeviceProbes(d, deviceProbeConfig(d, options, probeConfig), "start", results,
+                    out));
+        }
         for (int i = 0; i < selected.size(); i++) {
             CaseResult r = CaseTimer.measure(selected.get(i), timing);
             results.add(r);
-            out.println("[" + (i + 1) + "/" + selected.size() + "] " + progress(r, start));
+            out.println("[" + (i + 1) + "/" + selected.size() + "] " + progress(r, start, deviceStart));
         }
         List<Table> tables = tables(loaded, options.quick(), filter, results, out);
         out.println();
         ProbeSet end = runProbes(probeConfig, "end", out);
+        List<DeviceProbeRun> deviceProbes = new ArrayList<>();
+        for (Device d : probed.values()) {
+            ProbeSet e = runDeviceProbes(d, deviceProbeConfig(d, options, probeConfig), "end", results, out);
+            deviceProbes.add(new DeviceProbeRun(d.id(), BenchDevices.label(d), DeviceProbes.ownRoofline(d),
+                    deviceStart.get(d.id()), e));
+        }
 
         Report report = new Report(timestamp, machine, options.quick(), options.filter(), timing, probeConfig, start,
-                end, results, tables);
+                end, results, tables, deviceProbes);
         out.println();
         out.print(report.probeTable());
         out.println();
@@ -295,6 +334,58 @@ public final class BenchReport {
         return tables;
     }
 
+    /**
+     * The devices whose probes this run needs, by id: each selected case's device that has its own roofline, and with
+     * {@code all} every selected case's device.
+     */
+    static Map<String, Device> devicesToProbe(List<BenchCase> selected, boolean all) {
+        Map<String, Device> out = new LinkedHashMap<>();
+        for (BenchCase c : selected) {
+            Device d;
+            try {
+                d = c.device();
+            } catch (RuntimeException e) {
+                continue; // the case fails in the timer and says why
+            }
+            if (d != null && d.kernelRunner() != null && (all || DeviceProbes.ownRoofline(d))) {
+                out.putIfAbsent(d.id(), d);
+            }
+        }
+        return out;
+    }
+
+    /** Standard or quick sizes; {@code --device-probe-mib}, else the host probes' size on a host-memory device. */
+    static DeviceProbes.Config deviceProbeConfig(Device d, Options options, RooflineProbes.Config host) {
+        DeviceProbes.Config c = options.quick() ? DeviceProbes.Config.quick() : DeviceProbes.Config.standard();
+        if (options.deviceProbeMib() != null) {
+            return c.withBytesPerStream(options.deviceProbeMib() * RooflineProbes.Config.MIB);
+        }
+        return DeviceProbes.ownRoofline(d) ? c : c.withBytesPerStream(host.bytesPerStream());
+    }
+
+    /** One pass of a device's probes; a failure becomes a FAILED row and null. */
+    private static ProbeSet runDeviceProbes(Device d, DeviceProbes.Config config, String pass,
+            List<CaseResult> failures, PrintStream out) {
+        String label = BenchDevices.label(d);
+        out.println("device probes (" + pass + ") on " + label + ": " + (config.bytesPerStream() >> 20)
+                + " MiB streams" + (DeviceProbes.ownRoofline(d) ? "" : ", for comparison (the host probes stay "
+                + "this device's roofline)"));
+        try {
+            ProbeSet set = DeviceProbes.measure(d, config);
+            for (ProbeResult r : set.results()) {
+                out.println("  " + r.probe() + " " + d.id() + " (" + r.threads() + " items): "
+                        + Report.fmt(r.value(), 1) + " " + r.unit() + " best, " + Report.fmt(r.medianValue(), 1)
+                        + " median of " + r.reps());
+            }
+            return set;
+        } catch (RuntimeException | LinkageError e) {
+            failures.add(CaseResult.failed("device probes (" + pass + ")", d.id(), label, null,
+                    CaseTimer.describe(e)));
+            out.println("  FAILED: " + CaseTimer.describe(e));
+            return null;
+        }
+    }
+
     /** Filter on {@code op shape impl}; a case whose descriptors throw is kept, so its failure gets reported. */
     private static boolean matches(BenchCase c, Pattern filter) {
         try {
@@ -304,15 +395,17 @@ public final class BenchReport {
         }
     }
 
-    private static String progress(CaseResult r, ProbeSet probes) {
+    private static String progress(CaseResult r, ProbeSet probes, Map<String, ProbeSet> devices) {
         if (!r.ok()) {
             return r.label() + ": FAILED: " + r.error();
         }
-        ProbeResult d = RooflineRule.denominator(r, probes);
+        ProbeResult d = RooflineRule.denominator(r, probes, devices);
+        String kernel = r.deviceSamples().length == 0 ? "" : ", kernel " + Report.time(r.deviceBestSeconds())
+                + " best";
         return r.label() + ": " + Report.time(r.bestSeconds()) + " best, " + Report.time(r.medianSeconds())
-                + " median, " + Report.fmt(r.gbps(), 1) + " GB/s, " + Report.fmt(r.gflops(), 1) + " GFLOP/s, "
-                + Report.fmt(RooflineRule.ratio(r, probes), 2) + " of " + d.probe() + " x" + d.threads()
-                + " (start probes)";
+                + " median" + kernel + ", " + Report.fmt(r.gbps(), 1) + " GB/s, " + Report.fmt(r.gflops(), 1)
+                + " GFLOP/s, " + Report.fmt(RooflineRule.ratio(r, probes, devices), 2) + " of "
+                + RooflineRule.describe(r, d) + " (start probes)";
     }
 
     private static ProbeSet runProbes(RooflineProbes.Config config, String pass, PrintStream out) {

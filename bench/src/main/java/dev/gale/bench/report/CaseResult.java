@@ -18,12 +18,20 @@ import dev.gale.bench.probe.Stats;
  * @param error null on success, else what went wrong (exception class and message)
  * @param pairKey {@link BenchCase#pairKey()}: the op and shape of the Vector API cases to compare with, or null
  * @param deviceSamples {@link BenchCase#deviceSeconds()}: profiled kernel seconds per run (empty for host cases)
+ * @param probeDevice the id of the device whose own probes are the roofline (the case is then compared with them at
+ *     its kernel time, {@link #deviceBestSeconds()}); null: the host probes, at the wall time
  */
 public record CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
-        double[] samples, long timedRuns, String error, String pairKey, double[] deviceSamples) {
+        double[] samples, long timedRuns, String error, String pairKey, double[] deviceSamples, String probeDevice) {
     public CaseResult {
         samples = samples.clone();
         deviceSamples = deviceSamples == null ? new double[0] : deviceSamples.clone();
+    }
+
+    /** A result judged by the host probes. */
+    public CaseResult(String op, String shape, String impl, Roofline roofline, double bytes, double flops,
+            double[] samples, long timedRuns, String error, String pairKey, double[] deviceSamples) {
+        this(op, shape, impl, roofline, bytes, flops, samples, timedRuns, error, pairKey, deviceSamples, null);
     }
 
     /** A result without a pair key or device times (host cases). */
@@ -63,6 +71,11 @@ public record CaseResult(String op, String shape, String impl, Roofline roofline
 
     public boolean ok() {
         return error == null;
+    }
+
+    /** The time the roofline ratio uses: the kernel time against a device's own probes, else the wall time. */
+    public double ratioSeconds() {
+        return probeDevice == null ? bestSeconds() : deviceBestSeconds();
     }
 
     /** Fastest sample, seconds per run. */

@@ -2,6 +2,7 @@ package dev.gale.bench.report;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.DeviceProbes;
 import dev.gale.bench.probe.WarmUp;
 
 /**
@@ -53,6 +54,7 @@ public final class CaseTimer {
         double bytes;
         double flops;
         String pairKey;
+        String probeDevice;
         try {
             op = c.op();
             shape = c.shape();
@@ -61,6 +63,8 @@ public final class CaseTimer {
             bytes = c.bytes();
             flops = c.flops();
             pairKey = c.pairKey();
+            dev.gale.core.device.Device d = c.device();
+            probeDevice = d != null && DeviceProbes.ownRoofline(d) ? d.id() : null;
             if (roofline == null) {
                 throw new IllegalStateException("roofline() returned null");
             }
@@ -107,7 +111,8 @@ public final class CaseTimer {
         if (failure != null) {
             return CaseResult.failed(op, shape, impl, roofline, describe(failure));
         }
-        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null, pairKey, device);
+        return new CaseResult(op, shape, impl, roofline, bytes, flops, samples, timedRuns, null, pairKey, device,
+                probeDevice);
     }
 
     /** {@code SimpleClassName: message}, with the first cause's message where the top one has none. */

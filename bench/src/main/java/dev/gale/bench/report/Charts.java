@@ -44,7 +44,7 @@ public final class Charts {
             }
             List<Double> values = new ArrayList<>();
             for (CaseResult c : ok) {
-                double ratio = RooflineRule.ratio(c, used);
+                double ratio = RooflineRule.ratio(c, used, report.usedDevices());
                 values.add(c.roofline() == r && Double.isFinite(ratio) ? ratio : 0.0);
             }
             chart.addSeries(r.name(), labels, values);

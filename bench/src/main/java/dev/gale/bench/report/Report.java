@@ -1,6 +1,7 @@
 package dev.gale.bench.report;
 
 import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.DeviceProbeRun;
 import dev.gale.bench.probe.ProbeResult;
 import dev.gale.bench.probe.ProbeSet;
 import dev.gale.bench.probe.RooflineProbes;
@@ -23,9 +24,11 @@ import java.util.Map;
  * @param end probes at the end of the run
  * @param cases every case, in the order run, failures included
  * @param tables providers' extra tables ({@link dev.gale.bench.BenchCaseProvider#tables}), e.g. build times
+ * @param deviceProbes the device probes of this run, one entry per device probed
  */
 public record Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
-        RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases, List<Table> tables) {
+        RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases, List<Table> tables,
+        List<DeviceProbeRun> deviceProbes) {
 
     /** How the numbers are made; printed under the tables and stored in the JSON. */
     public static final List<String> RULES = List.of(
@@ -41,24 +44,36 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             "Ratio: READ_BW and TRIAD_BW cases divide their GB/s by the probe's GB/s, FMA_PEAK cases their "
                     + "GFLOP/s by the probe's GFLOP/s.",
             "Thread rule: a case whose impl() contains the word 'x1' is compared with the 1-thread probe; every "
-                    + "other case with the all-threads probe (all threads of WorkerPool.shared()).");
+                    + "other case with the all-threads probe (all threads of WorkerPool.shared()).",
+            "Device rule: a case on a GPU, or on a device with its own memory, is compared with that device's own "
+                    + "probes (DeviceProbeKernels through its kernel runner, device-timed, both passes) at its best "
+                    + "kernel time; a CPU device on host memory (PoCL) with the host probes at its wall time.");
 
     /** How the "vs Vector API" table is made. */
     public static final String PAIR_RULE = "vs Vector API: each case with a pair key (the device cases) against every "
             + "vector-api case of the same op and shape in this run; time ratio = device best / vector-api best "
             + "(below 1: the device is faster). Device time is wall time of launch + wait (launch overhead "
-            + "included); kernel time is the device profiler's (CL_PROFILING_COMMAND_START to END), best and "
-            + "median over the recorded runs.";
+            + "included); kernel time is what the device's kernel runner returns (OpenCL profiling events, CUDA "
+            + "events; the launch's host wall time where a backend measures none), best and median over the "
+            + "recorded runs.";
 
     public Report {
         cases = List.copyOf(cases);
         tables = List.copyOf(tables);
+        deviceProbes = List.copyOf(deviceProbes);
+    }
+
+    /** A report without device probes. */
+    public Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
+            RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases,
+            List<Table> tables) {
+        this(timestamp, machine, quick, filter, timing, probeConfig, start, end, cases, tables, List.of());
     }
 
     /** A report without extra tables. */
     public Report(String timestamp, Machine machine, boolean quick, String filter, CaseTimer.Timing timing,
             RooflineProbes.Config probeConfig, ProbeSet start, ProbeSet end, List<CaseResult> cases) {
-        this(timestamp, machine, quick, filter, timing, probeConfig, start, end, cases, List.of());
+        this(timestamp, machine, quick, filter, timing, probeConfig, start, end, cases, List.of(), List.of());
     }
 
     /** A paired case and one Vector API case of the same op and shape. */
@@ -127,6 +142,17 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
         return ProbeSet.best(start, end);
     }
 
+    /** The device probe values the device cases divide by, by device id (devices whose probes ran). */
+    public Map<String, ProbeSet> usedDevices() {
+        Map<String, ProbeSet> out = new LinkedHashMap<>();
+        for (DeviceProbeRun r : deviceProbes) {
+            if (r.used() != null) {
+                out.put(r.device(), r.used());
+            }
+        }
+        return out;
+    }
+
     public long failures() {
         return cases.stream().filter(c -> !c.ok()).count();
     }
@@ -176,7 +202,33 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
                     .append(fmt(used.get(s.roofline(), single).value(), 1)).append(" | ").append(s.unit())
                     .append(" |\n");
         }
+        for (DeviceProbeRun r : deviceProbes) {
+            ProbeSet u = r.used();
+            if (u == null) {
+                continue;
+            }
+            for (ProbeResult p : u.results()) {
+                b.append("| ").append(p.probe()).append(" (").append(p.roofline()).append(") on ")
+                        .append(cell(r.label())).append(" | ").append(p.threads()).append(" items | ")
+                        .append(value(r.start(), p)).append(" | ").append(value(r.end(), p)).append(" | ")
+                        .append(fmt(p.value(), 1)).append(" | ").append(p.unit()).append(" |\n");
+            }
+        }
+        for (DeviceProbeRun r : deviceProbes) {
+            b.append("\n- ").append(cell(r.label())).append(": DeviceProbeKernels through the device's kernel runner, ")
+                    .append(mib(r.used() == null ? 0 : r.used().bytesPerStream())).append(" per stream, device time; ")
+                    .append(r.used() == null ? "FAILED in both passes (see the case table)"
+                            : r.roofline() ? "the roofline of this device's cases (at their kernel times)"
+                            : "for comparison only: this device's cases keep the host probes as their roofline");
+        }
+        if (!deviceProbes.isEmpty()) {
+            b.append('\n');
+        }
         return b.toString();
+    }
+
+    private static String value(ProbeSet set, ProbeResult p) {
+        return set == null ? "—" : fmt(set.get(p.roofline(), false).value(), 1);
     }
 
     /** Case table: op | shape | impl | time (best) | time (median) | GB/s | GFLOP/s | roofline | ratio. */
@@ -191,15 +243,16 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
         b.append("| op | shape | impl | time (best) | time (median) | GB/s | GFLOP/s | roofline | ratio |\n");
         b.append("|---|---|---|---|---|---|---|---|---|\n");
         ProbeSet used = used();
+        Map<String, ProbeSet> devices = usedDevices();
         for (CaseResult c : cases) {
-            ProbeResult d = RooflineRule.denominator(c, used);
-            String roof = d == null ? "?" : d.probe() + " x" + d.threads() + " " + fmt(d.value(), 1) + " " + d.unit();
+            ProbeResult d = RooflineRule.denominator(c, used, devices);
+            String roof = RooflineRule.describe(c, d);
             b.append("| ").append(cell(c.op())).append(" | ").append(cell(c.shape())).append(" | ")
                     .append(cell(c.impl())).append(" | ");
             if (c.ok()) {
                 b.append(time(c.bestSeconds())).append(" | ").append(time(c.medianSeconds())).append(" | ")
                         .append(fmt(c.gbps(), 1)).append(" | ").append(fmt(c.gflops(), 1)).append(" | ")
-                        .append(roof).append(" | ").append(fmt(RooflineRule.ratio(c, used), 2)).append(" |\n");
+                        .append(roof).append(" | ").append(fmt(RooflineRule.ratio(c, used, devices), 2)).append(" |\n");
             } else {
                 b.append("FAILED: ").append(cell(c.error())).append(" | | | | ").append(roof).append(" | |\n");
             }
@@ -230,8 +283,23 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
         probes.put("end", probesJson(end));
         probes.put("used", probesJson(used()));
         root.put("probes", probes);
+        if (!deviceProbes.isEmpty()) {
+            List<Object> ds = new ArrayList<>();
+            for (DeviceProbeRun r : deviceProbes) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("device", r.device());
+                m.put("label", r.label());
+                m.put("roofline", r.roofline());
+                m.put("start", r.start() == null ? null : probesJson(r.start()));
+                m.put("end", r.end() == null ? null : probesJson(r.end()));
+                m.put("used", r.used() == null ? null : probesJson(r.used()));
+                ds.add(m);
+            }
+            root.put("device_probes", ds);
+        }
         List<Object> cs = new ArrayList<>();
         ProbeSet used = used();
+        Map<String, ProbeSet> devices = usedDevices();
         for (CaseResult c : cases) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("op", c.op());
@@ -240,7 +308,8 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             m.put("status", c.ok() ? "OK" : "FAILED");
             m.put("error", c.error());
             m.put("roofline", c.roofline() == null ? null : c.roofline().name());
-            ProbeResult d = RooflineRule.denominator(c, used);
+            ProbeResult d = RooflineRule.denominator(c, used, devices);
+            m.put("roofline_device", c.probeDevice());
             m.put("roofline_threads", d == null ? null : d.threads());
             m.put("roofline_value", d == null ? null : d.value());
             m.put("roofline_unit", c.roofline() == null ? null : ProbeResult.unitOf(c.roofline()));
@@ -252,7 +321,7 @@ public record Report(String timestamp, Machine machine, boolean quick, String fi
             m.put("gbps_median", c.gbpsMedian());
             m.put("gflops", c.gflops());
             m.put("gflops_median", c.gflopsMedian());
-            m.put("ratio", RooflineRule.ratio(c, used));
+            m.put("ratio", RooflineRule.ratio(c, used, devices));
             m.put("timed_runs", c.timedRuns());
             m.put("samples_s", c.samples());
             if (c.pairKey() != null || c.deviceSamples().length > 0) {

@@ -3,13 +3,19 @@ package dev.gale.bench.device;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.gale.bench.BenchCase;
+import dev.gale.bench.EmulatorDevice;
 import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.bench.report.Table;
 import dev.gale.core.buffer.Buffer;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.DeviceType;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.gemm.GemvF16;
 import dev.gale.kernels.gemm.GemvF32;
@@ -30,9 +36,9 @@ import org.junit.jupiter.api.Test;
 class DeviceBenchCasesTest {
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private static OpenClDevice device() {
-        List<OpenClDevice> ds = DeviceBenchCases.devices();
-        assumeFalse(ds.isEmpty(), "no OpenCL device");
+    private static Device device() {
+        List<Device> ds = DeviceBenchCases.devices();
+        assumeFalse(ds.isEmpty(), "no device with a kernel runner");
         return ds.getFirst();
     }
 
@@ -44,7 +50,7 @@ class DeviceBenchCasesTest {
 
     @Test
     void casesAreWellFormedAndPairedWithTheirOpAndShape() {
-        OpenClDevice d = device();
+        Device d = device();
         for (boolean quick : new boolean[] {true, false}) {
             List<BenchCase> cases = DeviceBenchCases.cases(d, quick);
             assertFalse(cases.isEmpty());
@@ -158,7 +164,7 @@ class DeviceBenchCasesTest {
 
     @Test
     void interleavedQuantGemvTableHasOneWellFormedRowWhenQuick() {
-        OpenClDevice d = device();
+        Device d = device();
         Table t = InterleavedQuantGemv.measure(d, true);
         assertTrue(t.title().contains(d.id()));
         assertEquals(1, t.rows().size());
@@ -170,7 +176,8 @@ class DeviceBenchCasesTest {
 
     @Test
     void overheadTableHasEveryRowAndTheCacheOrigins() {
-        OpenClDevice d = device();
+        assumeTrue(device() instanceof OpenClDevice, "the overhead table is OpenCL's");
+        OpenClDevice d = (OpenClDevice) device();
         Table t = DeviceOverhead.measure(d, true);
         assertTrue(t.title().contains(d.id()));
         assertEquals(9, t.rows().size());
@@ -179,5 +186,45 @@ class DeviceBenchCasesTest {
         assertTrue(origins.contains("again MEMORY_CACHE"), origins);
         assertTrue(origins.contains("new context DISK_CACHE"), origins);
         assertTrue(t.markdown().startsWith("## " + t.title()));
+    }
+
+    @Test
+    void aDeviceOfAnyBackendRunsTheCasesThroughItsKernelRunnerAndIsTimedOnTheHostWhenTheRunnerMeasuresNothing() {
+        // The emulator's runner returns 0 ns: the case must fall back to host time, and compute the same result.
+        Device emu = new EmulatorDevice("emu:0", DeviceType.GPU, false);
+        int out = 13;
+        int in = 70;
+        try (DeviceCase c = DeviceBenchCases.gemv(emu, false, out, in, "test")) {
+            assertEquals("emu:0 emulated GPU", c.impl());
+            assertSame(emu, c.device());
+            c.setup();
+            c.run();
+            c.run();
+            float[] want = new float[out];
+            GemvF32.reference(c.buffer("w").segment(), 0, c.buffer("x").segment(), 0, MemorySegment.ofArray(want), 0,
+                    out, in);
+            for (int o = 0; o < out; o++) {
+                double sumAbs = 0;
+                for (int i = 0; i < in; i++) {
+                    sumAbs += Math.abs((double) c.buffer("w").getFloat((long) o * in + i) * c.buffer("x").getFloat(i));
+                }
+                assertEquals(want[o], c.buffer("y").getFloat(o), 1e-5 * sumAbs + 1e-30, "row " + o);
+            }
+            double[] s = c.deviceSeconds();
+            assertEquals(2, s.length);
+            assertTrue(s[0] > 0, "host-timed, never 0: " + s[0]);
+        }
+        try (DeviceCase c = DeviceBenchCases.argmax(emu, 500)) {
+            c.setup();
+            c.run();
+            assertEquals(Argmax.reference(c.buffer("x").segment(), 0, 500), c.buffer("index").getInt(0));
+        }
+    }
+
+    @Test
+    void aDeviceWithoutAKernelRunnerIsRefused() {
+        Device cpu = dev.gale.core.device.Devices.cpu();
+        assertThrows(IllegalArgumentException.class, () -> DeviceBenchCases.gemv(cpu, false, 4, 4, "test"));
+        assertFalse(DeviceBenchCases.devices().contains(cpu));
     }
 }

@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.EmulatorDevice;
 import dev.gale.bench.Roofline;
 import dev.gale.bench.probe.ProbeResult;
 import dev.gale.bench.probe.ProbeSet;
 import dev.gale.bench.probe.RooflineProbes;
+import dev.gale.core.device.Device;
+import dev.gale.core.device.DeviceType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -329,5 +332,42 @@ class ReportTest {
             }
         }
         Files.delete(dir);
+    }
+
+    @Test
+    void deviceProbesRunForSelectedCasesOnDevicesWithTheirOwnRooflineAndForOthersWhenAsked() {
+        Device gpu = new EmulatorDevice("gpu:0", DeviceType.GPU, false);
+        Device pocl = new EmulatorDevice("cpu-like:0", DeviceType.CPU, true);
+        List<BenchCase> selected = List.of(new SumCase("vector-api x2"), onDevice(gpu), onDevice(gpu), onDevice(pocl));
+        assertEquals(List.of("gpu:0"), List.copyOf(BenchReport.devicesToProbe(selected, false).keySet()));
+        assertEquals(List.of("gpu:0", "cpu-like:0"), List.copyOf(BenchReport.devicesToProbe(selected, true).keySet()));
+
+        BenchReport.Options o = BenchReport.Options.parse(new String[] {"--quick"});
+        RooflineProbes.Config host = RooflineProbes.Config.quick();
+        assertEquals(256L << 20, BenchReport.deviceProbeConfig(gpu, o, host).bytesPerStream());
+        assertEquals(host.bytesPerStream(), BenchReport.deviceProbeConfig(pocl, o, host).bytesPerStream());
+        BenchReport.Options sized = BenchReport.Options.parse(new String[] {"--device-probes", "--device-probe-mib", "8"});
+        assertTrue(sized.deviceProbes());
+        assertEquals(8L << 20, BenchReport.deviceProbeConfig(pocl, sized, host).bytesPerStream());
+        assertEquals(8L << 20, BenchReport.deviceProbeConfig(gpu, sized, host).bytesPerStream());
+    }
+
+    @Test
+    void aCaseOnADeviceWithItsOwnRooflineNamesItsProbeDevice() {
+        Device gpu = new EmulatorDevice("gpu:0", DeviceType.GPU, false);
+        Device pocl = new EmulatorDevice("cpu-like:0", DeviceType.CPU, true);
+        assertEquals("gpu:0", CaseTimer.measure(onDevice(gpu), FAST).probeDevice());
+        assertNull(CaseTimer.measure(onDevice(pocl), FAST).probeDevice());
+        assertNull(CaseTimer.measure(new SumCase("vector-api x2"), FAST).probeDevice());
+    }
+
+    /** A sum case that says it runs on {@code d} (it still sums on the host: the runner only reads device()). */
+    private static BenchCase onDevice(Device d) {
+        return new SumCase(d.id()) {
+            @Override
+            public Device device() {
+                return d;
+            }
+        };
     }
 }

@@ -2,17 +2,16 @@ package dev.gale.bench.attention.prefill;
 
 import dev.gale.bench.BenchCase;
 import dev.gale.bench.BenchCaseProvider;
+import dev.gale.bench.BenchDevices;
 import dev.gale.core.device.Device;
 import dev.gale.kernels.attention.AttentionSpec;
-import dev.gale.opencl.OpenClDevice;
-import dev.gale.opencl.OpenClDeviceProvider;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Prefill attention at 2k context, causal, Llama GQA shapes (32 query heads, 8 KV heads): d = 128 (Llama-3-8B) and
- * d = 64 (Llama-3.2-1B). The Vector API path against the FMA peak, and the device kernel on each OpenCL device at the
- * same shape at d = 64 (paired with the Vector API case: the report's "vs Vector API" ratio).
+ * d = 64 (Llama-3.2-1B). The Vector API path against the FMA peak, and the device kernel on each device with a kernel
+ * runner ({@link BenchDevices#withRunner()}) at the same shape at d = 64 (paired with the Vector API case: the report's "vs Vector API" ratio).
  *
  * <p>FLOP convention: {@code 4·d·Hq} per (query, key) pair the masks leave ({@code 2·d} for {@code q·k}, {@code 2·d}
  * for {@code p·v}), pairs counted exactly: {@code N(N+1)/2} for a causal sequence of {@code N}, so about half of
@@ -29,7 +28,7 @@ public final class PrefillBenchCases implements BenchCaseProvider {
         }
         // The device kernel at d = 64 only: at d = 128 one PoCL run takes tens of seconds on a 2-core machine, and
         // the runner needs 15 or more of them.
-        for (OpenClDevice d : devices()) {
+        for (Device d : BenchDevices.withRunner()) {
             c.add(new PrefillDeviceCase(d, specs.get(1), n, origin(specs.get(1))));
         }
         return c;
@@ -37,20 +36,5 @@ public final class PrefillBenchCases implements BenchCaseProvider {
 
     static String origin(AttentionSpec s) {
         return s.headDim() == 128 ? "Llama-3-8B" : "Llama-3.2-1B";
-    }
-
-    /** The OpenCL devices, or none when OpenCL is absent (the Vector API cases still run). */
-    static List<OpenClDevice> devices() {
-        List<OpenClDevice> found = new ArrayList<>();
-        try {
-            for (Device d : new OpenClDeviceProvider().devices()) {
-                if (d instanceof OpenClDevice cl) {
-                    found.add(cl);
-                }
-            }
-        } catch (RuntimeException | LinkageError e) {
-            // No OpenCL: DeviceBenchCases already says so in the report.
-        }
-        return found;
     }
 }

@@ -1,32 +1,32 @@
 package dev.gale.bench.attention.prefill;
 
 import dev.gale.bench.BenchCase;
+import dev.gale.bench.BenchDevices;
 import dev.gale.bench.Roofline;
+import dev.gale.bench.probe.DeviceTime;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
+import dev.gale.core.device.Device;
 import dev.gale.core.kernel.Grid;
-import dev.gale.core.kernel.KernelSource;
+import dev.gale.core.kernel.KernelRunner;
 import dev.gale.kernels.attention.AttentionSpec;
 import dev.gale.kernels.attention.PrefillAttentionOp;
 import dev.gale.kernels.attention.PrefillBatch;
 import dev.gale.kernels.attention.PrefillKernels;
-import dev.gale.opencl.KernelLauncher;
-import dev.gale.opencl.OpenClDevice;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 
 /**
- * {@link PrefillKernels#flashPrefill} on one OpenCL device at a {@link PrefillCase}'s shape, launched as the graph op
- * launches it ({@link KernelLauncher#launch}: arguments, enqueue, wait). The first launch (program build, PoCL's
- * work-group specialisation) happens in setup; the profiled kernel time of each run is kept.
+ * {@link PrefillKernels#flashPrefill} on one device with a kernel runner at a {@link PrefillCase}'s shape, launched as
+ * the graph op launches it ({@code device.kernelRunner().run}: arguments, enqueue, wait). The first launch (program
+ * build, PoCL's work-group specialisation) happens in setup; the kernel time of each run is kept
+ * ({@link DeviceTime}).
  */
 final class PrefillDeviceCase implements BenchCase {
     private static final int KEPT = 1 << 10;
-    private final OpenClDevice device;
+    private final Device device;
     private final AttentionSpec spec;
     private final int n;
     private final String origin;
@@ -34,13 +34,11 @@ final class PrefillDeviceCase implements BenchCase {
     private final long[] kernelNanos = new long[KEPT];
     private final List<Buffer> buffers = new ArrayList<>();
     private long runs;
-    private KernelLauncher launcher;
-    private KernelSource src;
-    private Map<String, Integer> constants;
+    private KernelRunner runner;
     private Grid grid;
     private Object[] args;
 
-    PrefillDeviceCase(OpenClDevice device, AttentionSpec spec, int n, String origin) {
+    PrefillDeviceCase(Device device, AttentionSpec spec, int n, String origin) {
         this.device = device;
         this.spec = spec;
         this.n = n;
@@ -58,12 +56,15 @@ final class PrefillDeviceCase implements BenchCase {
         return PrefillCase.shape(spec, n, origin);
     }
 
-    /** {@code pocl opencl:0} on PoCL, else the device's id and name (as the other device cases). */
+    /** {@link BenchDevices#label}, as the other device cases. */
     @Override
     public String impl() {
-        String name = device.name().toLowerCase(Locale.ROOT);
-        return name.startsWith("pthread") || name.contains("pocl") || name.startsWith("cpu-")
-                ? "pocl " + device.id() : device.id() + " " + device.name();
+        return BenchDevices.label(device);
+    }
+
+    @Override
+    public Device device() {
+        return device;
     }
 
     @Override
@@ -108,17 +109,21 @@ final class PrefillDeviceCase implements BenchCase {
         Buffer mask = Buffers.allocate("mask", DType.U8, 1);
         buffers.add(seqs);
         buffers.add(mask);
-        launcher = KernelLauncher.open(device);
-        src = launcher.source(PrefillKernels.class, "flashPrefill");
-        constants = Map.of("d", d, "br", PrefillAttentionOp.BR, "bc", PrefillAttentionOp.BC);
+        runner = device.kernelRunner();
         grid = PrefillAttentionOp.grid(n, spec.heads(), 1);
-        args = new Object[] {q, k, v, seqs, mask, out, spec.heads(), spec.kvHeads(), 1, 0, spec.scale(), 0};
-        launcher.launch(src, constants, grid, args);
+        // Every parameter but the context, the @Const values (d, br, bc) last, as the kernel declares them.
+        args = new Object[] {q, k, v, seqs, mask, out, spec.heads(), spec.kvHeads(), 1, 0, spec.scale(), 0, d,
+                PrefillAttentionOp.BR, PrefillAttentionOp.BC};
+        launch();
+    }
+
+    private long launch() {
+        return runner.run(PrefillKernels.class, "flashPrefill", grid, args);
     }
 
     @Override
     public void run() {
-        kernelNanos[(int) (runs++ % KEPT)] = launcher.launch(src, constants, grid, args);
+        kernelNanos[(int) (runs++ % KEPT)] = DeviceTime.nanos(this::launch);
     }
 
     @Override
@@ -134,10 +139,7 @@ final class PrefillDeviceCase implements BenchCase {
 
     @Override
     public void close() {
-        if (launcher != null) {
-            launcher.close();
-            launcher = null;
-        }
+        runner = null;
         buffers.forEach(Buffer::close);
         buffers.clear();
     }
