@@ -263,6 +263,11 @@ public final class BenchReport {
         Files.writeString(md, report.markdown());
         written.add(md);
         written.add(Files.copy(md, dir.resolve("latest.md"), StandardCopyOption.REPLACE_EXISTING));
+        if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) {
+            // A jlink'd runtime for a GPU machine (scripts/gpu-bundle) leaves AWT out; the tables are all there.
+            System.out.println("charts skipped: this Java runtime has no java.desktop module");
+            return written;
+        }
         Path probes = dir.resolve("probes-" + stamp + ".png");
         Charts.writeProbes(report, probes);
         written.add(probes);
