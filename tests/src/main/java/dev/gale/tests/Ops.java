@@ -16,6 +16,7 @@ import dev.gale.kernels.gemm.GemmF32;
 import dev.gale.kernels.gemm.GemmKernels;
 import dev.gale.kernels.gemm.GemvF16;
 import dev.gale.kernels.gemm.GemvF32;
+import dev.gale.kernels.gemm.GemvGeometry;
 import dev.gale.kernels.gemm.GemvKernels;
 import dev.gale.kernels.norm.LayerNorm;
 import dev.gale.kernels.norm.NormKernels;
@@ -103,7 +104,8 @@ public final class Ops {
                 AttentionPrefillOps.prefillCached(DType.F32), AttentionPrefillOps.prefillCached(DType.F16),
                 W4AxOps.gemv(), W4AxOps.gemm(),
                 DynamicInt8Ops.quantize(), DynamicInt8Ops.gemm(), DynamicInt8Ops.biasAdd(),
-                QuantSplitOps.gemv(false), QuantSplitOps.gemv(true));
+                QuantSplitOps.gemv(false, 0), QuantSplitOps.gemv(true, 0),
+                QuantSplitOps.gemv(false, GemvGeometry.GPU_GROUP), QuantSplitOps.gemv(true, 8));
     }
 
     /** An element-wise F32 op {@code (x, xOff, out, outOff, n)}. */

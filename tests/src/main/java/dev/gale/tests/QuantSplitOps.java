@@ -1,5 +1,6 @@
 package dev.gale.tests;
 
+import dev.gale.kernels.gemm.GemvGeometry;
 import dev.gale.kernels.quant.SplitBlocks;
 import dev.gale.kernels.quant.SplitGemvKernels;
 import java.util.List;
@@ -19,13 +20,12 @@ public final class QuantSplitOps {
     private QuantSplitOps() {
     }
 
-    /** Both checks, in matrix order. */
-    public static List<OpCheck> all() {
-        return List.of(gemv(false), gemv(true));
-    }
-
-    static OpCheck gemv(boolean q4) {
-        String name = q4 ? "q4_0_gemv_split" : "q8_0_gemv_split";
+    /**
+     * {@code group} 0: {@code gemvSplit}, one item per row; else {@code gemvSplitGroup} with work groups of that
+     * many items (256 is what GPUs get; 8, one block per step, makes every row take many steps).
+     */
+    static OpCheck gemv(boolean q4, int group) {
+        String name = (q4 ? "q4_0_gemv_split" : "q8_0_gemv_split") + (group == 0 ? "" : "_group" + group);
         String tol = "|err| <= max(1e-5, (in/16 + 16)u) * sum|d*q*x| per output (Numerics.dotBound)";
         return new OpCheck(name, tol, (t, e) -> {
             SplittableRandom r = new SplittableRandom(name.hashCode());
@@ -46,8 +46,14 @@ public final class QuantSplitOps {
                     } else {
                         try (SplitBlocks s = q4 ? SplitBlocks.q4_0(q.w.segment(), 0, rows, in)
                                 : SplitBlocks.q8_0(q.w.segment(), 0, rows, in)) {
-                            t.kernel(SplitGemvKernels.class, "gemvSplit", Ops.elementGrid(rows), s.quants(),
-                                    s.scales(), q.x, q.got, rows, in, q4 ? 4 : 8);
+                            if (group == 0) {
+                                t.kernel(SplitGemvKernels.class, "gemvSplit", Ops.elementGrid(rows), s.quants(),
+                                        s.scales(), q.x, q.got, rows, in, q4 ? 4 : 8);
+                            } else {
+                                t.kernel(SplitGemvKernels.class, "gemvSplitGroup",
+                                        GemvGeometry.rowGroups(rows, group), s.quants(), s.scales(), q.x, q.got, rows,
+                                        in, q4 ? 4 : 8, group);
+                            }
                         }
                     }
                     q.check(e, name, t.vectorApi());

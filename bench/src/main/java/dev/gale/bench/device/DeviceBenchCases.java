@@ -11,6 +11,7 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.device.Device;
 import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.activation.ActivationKernels;
+import dev.gale.kernels.gemm.GemvGeometry;
 import dev.gale.kernels.gemm.GemvKernels;
 import dev.gale.kernels.norm.NormKernels;
 import dev.gale.kernels.quant.QuantKernels;
@@ -81,22 +82,28 @@ public final class DeviceBenchCases implements BenchCaseProvider {
 
     static List<BenchCase> cases(Device d, boolean quick) {
         List<BenchCase> c = new ArrayList<>();
-        c.add(gemv(d, false, 4096, 4096, "Llama-3-8B attn_q"));
-        c.add(gemv(d, true, 4096, 4096, "Llama-3-8B attn_q"));
-        if (!quick) {
-            c.add(gemv(d, false, 2048, 8192, "Llama-3.2-1B ffn_down"));
-            c.add(gemv(d, true, 2048, 8192, "Llama-3.2-1B ffn_down"));
-            // 224 MiB of F32 weights, far past any cache.
-            c.add(gemv(d, false, 14336, 4096, "Llama-3-8B ffn_up"));
-            c.add(gemv(d, true, 14336, 4096, "Llama-3-8B ffn_up"));
-        }
-        for (boolean split : new boolean[] {true, false}) {
-            c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L1B_UP, split));
-            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP, split));
+        // On a GPU the graph ops launch a work group per row (GemvGeometry); the one-item-per-row rows stay beside
+        // them as the previous variant.
+        int group = GemvGeometry.groupPerRow(d);
+        for (int g : group == 0 ? new int[] {0} : new int[] {0, group}) {
+            c.add(gemv(d, false, 4096, 4096, "Llama-3-8B attn_q", g));
+            c.add(gemv(d, true, 4096, 4096, "Llama-3-8B attn_q", g));
             if (!quick) {
-                c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L8B_UP, split));
-                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L8B_UP, split));
-                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.Q4_128MIB, split));
+                c.add(gemv(d, false, 2048, 8192, "Llama-3.2-1B ffn_down", g));
+                c.add(gemv(d, true, 2048, 8192, "Llama-3.2-1B ffn_down", g));
+                // 224 MiB of F32 weights, far past any cache.
+                c.add(gemv(d, false, 14336, 4096, "Llama-3-8B ffn_up", g));
+                c.add(gemv(d, true, 14336, 4096, "Llama-3-8B ffn_up", g));
+            }
+        }
+        for (String kernel : group == 0 ? new String[] {"gemvSplit", "block"}
+                : new String[] {"gemvSplit", "gemvSplitGroup", "block"}) {
+            c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L1B_UP, kernel, group));
+            c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L1B_UP, kernel, group));
+            if (!quick) {
+                c.add(quantGemv(d, QuantBenchCases.Format.Q8_0, QuantBenchCases.L8B_UP, kernel, group));
+                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.L8B_UP, kernel, group));
+                c.add(quantGemv(d, QuantBenchCases.Format.Q4_0, QuantBenchCases.Q4_128MIB, kernel, group));
             }
         }
         c.add(rms(d, 1, 2048, "2048 (Llama-3.2-1B decode)"));
@@ -137,50 +144,64 @@ public final class DeviceBenchCases implements BenchCaseProvider {
         return Grid.of1(rows * GROUP, GROUP);
     }
 
-    /** {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Rows. Buffers {@code w, x, y}. */
-    static DeviceCase gemv(Device d, boolean f16, int out, int in, String origin) {
+    /**
+     * {@code y = W·x}: F32 weights with gemvF32Rows16, F16 with gemvF16Rows; with {@code group} > 0, the work group
+     * per row kernels (gemvF32Group, gemvF16Group), named in the impl column. Buffers {@code w, x, y}.
+     */
+    static DeviceCase gemv(Device d, boolean f16, int out, int in, String origin, int group) {
         double bytes = (double) out * in * (f16 ? 2 : 4) + 4.0 * in + 4.0 * out;
+        String kernel = group > 0 ? (f16 ? "gemvF16Group" : "gemvF32Group") : (f16 ? "gemvF16Rows" : "gemvF32Rows16");
         return new DeviceCase(d, f16 ? "gemv f16" : "gemv f32", out + "x" + in + " (" + origin + ")", bytes,
-                2.0 * out * in, Roofline.READ_BW, (r, a) -> {
+                2.0 * out * in, Roofline.READ_BW, group > 0 ? kernel : null, (r, a) -> {
                     Buffer w = f16 ? a.f16("w", (long) out * in) : a.f32("w", (long) out * in);
                     Buffer x = a.f32("x", in);
                     Buffer y = a.f32("y", out);
-                    String kernel = f16 ? "gemvF16Rows" : "gemvF32Rows16";
+                    if (group > 0) {
+                        Grid g = GemvGeometry.rowGroups(out, group);
+                        return () -> r.run(GemvKernels.class, kernel, g, w, x, y, out, in, group);
+                    }
                     Grid g = elementGrid(out);
                     return () -> r.run(GemvKernels.class, kernel, g, w, x, y, out, in);
                 });
     }
 
     /**
-     * Q8_0/Q4_0 GEMV with F32 activations, one item per row: with {@code split}, the kernel the graph op launches
-     * ({@code gemvSplit} on {@link SplitBlocks}, split once at setup, outside the timing);
-     * otherwise the block-layout kernels ({@code q8Gemv}/{@code q4Gemv}) for comparison. The kernel's name is in the
-     * impl column. Named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV (bytes of
-     * ggml's blocks), so they pair.
+     * Q8_0/Q4_0 GEMV with F32 activations. {@code kernel} {@code gemvSplit}: the kernel the graph op launches on CPU
+     * devices (one item per row on {@link SplitBlocks}, split once at setup, outside the timing);
+     * {@code gemvSplitGroup}: the one it launches on GPUs, {@code group} items per row; {@code block}: the
+     * block-layout kernels ({@code q8Gemv}/{@code q4Gemv}) for comparison. The kernel's name is in the impl column.
+     * Named and counted as {@code QuantBenchCases} names and counts its F32-activation GEMV (bytes of ggml's blocks),
+     * so they pair.
      */
-    static DeviceCase quantGemv(Device d, QuantBenchCases.Format f, QuantBenchCases.Shape s, boolean split) {
+    static DeviceCase quantGemv(Device d, QuantBenchCases.Format f, QuantBenchCases.Shape s, String kernel,
+            int group) {
         int in = s.in();
         int rows = s.out();
         boolean q8 = f == QuantBenchCases.Format.Q8_0;
         double bytes = (double) f.rowBytes(in) * rows + 4.0 * in + 4.0 * rows;
         String op = "gemv " + f.name().toLowerCase() + " x f32";
         String shape = in + "x" + rows + " (" + s.what() + ")";
-        String kernel = split ? "gemvSplit" : (q8 ? "q8Gemv" : "q4Gemv");
-        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, kernel, (r, a) -> {
+        String name = kernel.equals("block") ? (q8 ? "q8Gemv" : "q4Gemv") : kernel;
+        return new DeviceCase(d, op, shape, bytes, 2.0 * rows * in, Roofline.READ_BW, name, (r, a) -> {
             Buffer x = a.f32("x", in);
             Buffer y = a.f32("y", rows);
-            Grid g = elementGrid(rows);
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment blocks = QuantBenchCases.syntheticWeights(arena, f, rows, in);
-                if (split) {
+                if (!kernel.equals("block")) {
                     SplitBlocks sb = q8 ? SplitBlocks.q8_0(blocks, 0, rows, in) : SplitBlocks.q4_0(blocks, 0, rows, in);
                     Buffer q = a.adopt(sb.quants());
                     Buffer sc = a.adopt(sb.scales());
                     int bits = q8 ? 8 : 4;
+                    if (kernel.equals("gemvSplitGroup")) {
+                        Grid g = GemvGeometry.rowGroups(rows, group);
+                        return () -> r.run(SplitGemvKernels.class, kernel, g, q, sc, x, y, rows, in, bits, group);
+                    }
+                    Grid g = elementGrid(rows);
                     return () -> r.run(SplitGemvKernels.class, kernel, g, q, sc, x, y, rows, in, bits);
                 }
                 Buffer w = a.bytes("w", q8 ? DType.I8 : DType.U8, blocks);
-                return () -> r.run(QuantKernels.class, kernel, g, w, x, y, rows, in);
+                Grid g = elementGrid(rows);
+                return () -> r.run(QuantKernels.class, name, g, w, x, y, rows, in);
             }
         });
     }

@@ -81,7 +81,7 @@ class DeviceBenchCasesTest {
     void smallGemvF32MatchesTheReference() {
         int out = 37;
         int in = 70;
-        try (DeviceCase c = DeviceBenchCases.gemv(device(), false, out, in, "test")) {
+        try (DeviceCase c = DeviceBenchCases.gemv(device(), false, out, in, "test", 0)) {
             c.setup();
             c.run();
             Buffer w = c.buffer("w");
@@ -105,7 +105,7 @@ class DeviceBenchCasesTest {
     void smallGemvF16MatchesTheReference() {
         int out = 9;
         int in = 130;
-        try (DeviceCase c = DeviceBenchCases.gemv(device(), true, out, in, "test")) {
+        try (DeviceCase c = DeviceBenchCases.gemv(device(), true, out, in, "test", 0)) {
             c.setup();
             c.run();
             Buffer w = c.buffer("w");
@@ -127,10 +127,10 @@ class DeviceBenchCasesTest {
     void smallQuantGemvsMatchTheReference() {
         QuantBenchCases.Shape shape = new QuantBenchCases.Shape(96, 37, "test");
         for (QuantBenchCases.Format f : QuantBenchCases.Format.values()) {
-            for (boolean split : new boolean[] {true, false}) {
-                try (DeviceCase c = DeviceBenchCases.quantGemv(device(), f, shape, split);
+            for (String kernel : new String[] {"gemvSplit", "gemvSplitGroup", "block"}) {
+                try (DeviceCase c = DeviceBenchCases.quantGemv(device(), f, shape, kernel, 64);
                      Arena arena = Arena.ofConfined()) {
-                    assertTrue(c.impl().endsWith(split ? "gemvSplit" : "Gemv"), c.impl());
+                    assertTrue(c.impl().endsWith(kernel.equals("block") ? "Gemv" : kernel), c.impl());
                     c.setup();
                     c.run();
                     MemorySegment w = QuantBenchCases.syntheticWeights(arena, f, shape.out(), shape.in());
@@ -194,7 +194,7 @@ class DeviceBenchCasesTest {
         Device emu = new EmulatorDevice("emu:0", DeviceType.GPU, false);
         int out = 13;
         int in = 70;
-        try (DeviceCase c = DeviceBenchCases.gemv(emu, false, out, in, "test")) {
+        try (DeviceCase c = DeviceBenchCases.gemv(emu, false, out, in, "test", 0)) {
             assertEquals("emu:0 emulated GPU", c.impl());
             assertSame(emu, c.device());
             c.setup();
@@ -224,7 +224,7 @@ class DeviceBenchCasesTest {
     @Test
     void aDeviceWithoutAKernelRunnerIsRefused() {
         Device cpu = dev.gale.core.device.Devices.cpu();
-        assertThrows(IllegalArgumentException.class, () -> DeviceBenchCases.gemv(cpu, false, 4, 4, "test"));
+        assertThrows(IllegalArgumentException.class, () -> DeviceBenchCases.gemv(cpu, false, 4, 4, "test", 0));
         assertFalse(DeviceBenchCases.devices().contains(cpu));
     }
 }

@@ -2,6 +2,7 @@ package dev.gale.kernels.attention;
 
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.kernels.KernelOp;
@@ -69,15 +70,23 @@ public final class CachedPrefillAttentionOp extends KernelOp {
     }
 
     @Override
+    protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        return calls(ctx, PrefillTiles.of(device, spec.headDim()));
+    }
+
+    @Override
     protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        return calls(ctx, PrefillTiles.DEFAULT);
+    }
+
+    private List<KernelCall> calls(LaunchContext ctx, PrefillTiles tiles) {
         TensorDesc k = ctx.desc(1);
         int t = (int) ctx.desc(0).dim(0);
         int n = cached(ctx);
         String kernel = k.dtype() == DType.F16 ? "cachedPrefillF16" : "cachedPrefillF32";
-        return List.of(new KernelCall(PrefillKernels.class, kernel, PrefillAttentionOp.grid(t, spec.heads(), 1),
+        return List.of(new KernelCall(PrefillKernels.class, kernel, tiles.grid(t, spec.heads(), 1),
                 ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(4), spec.heads(), spec.kvHeads(),
-                (int) k.dim(2), t, n, spec.window(), spec.scale(), spec.headDim(), PrefillAttentionOp.BR,
-                PrefillAttentionOp.BC));
+                (int) k.dim(2), t, n, spec.window(), spec.scale(), spec.headDim(), tiles.br(), tiles.bc()));
     }
 
     /** The cached length (the chunk's keys included), checked against the chunk and the capacity. */

@@ -4,6 +4,7 @@ import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.core.kernel.Grid;
@@ -140,23 +141,31 @@ public final class PrefillAttentionOp extends KernelOp {
     }
 
     @Override
+    protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        return calls(ctx, PrefillTiles.of(device, spec.headDim()));
+    }
+
+    @Override
     protected List<KernelCall> kernelCalls(LaunchContext ctx) {
+        return calls(ctx, PrefillTiles.DEFAULT);
+    }
+
+    private List<KernelCall> calls(LaunchContext ctx, PrefillTiles tiles) {
         int sequences = Math.toIntExact(ctx.desc(3).dim(0));
         int rows = (int) Math.min(maxQueryLen, ctx.desc(0).dim(0));
         if (sequences == 0 || rows == 0) {
             return List.of();
         }
         Buffer mask = masked(ctx) ? ctx.buffer(4) : noMask();
-        return List.of(new KernelCall(PrefillKernels.class, "flashPrefill", grid(rows, spec.heads(), sequences),
+        return List.of(new KernelCall(PrefillKernels.class, "flashPrefill", tiles.grid(rows, spec.heads(), sequences),
                 ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(3), mask, ctx.buffer(outArg(ctx)),
                 spec.heads(), spec.kvHeads(), spec.causal() ? 1 : 0, spec.window(), spec.scale(),
-                masked(ctx) ? 1 : 0, spec.headDim(), BR, BC));
+                masked(ctx) ? 1 : 0, spec.headDim(), tiles.br(), tiles.bc()));
     }
 
-    /** The kernel's geometry for queries up to {@code maxQueryLen} per sequence. */
+    /** The kernel's geometry at the default tiles for queries up to {@code maxQueryLen} per sequence. */
     public static Grid grid(int maxQueryLen, int heads, int sequences) {
-        int blocks = (maxQueryLen + BR - 1) / BR;
-        return new Grid(new int[] {Math.multiplyExact(blocks, BR), heads, sequences}, new int[] {BR, 1, 1});
+        return PrefillTiles.DEFAULT.grid(maxQueryLen, heads, sequences);
     }
 
     private Buffer noMask() {

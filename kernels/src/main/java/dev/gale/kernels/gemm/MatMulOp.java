@@ -2,6 +2,7 @@ package dev.gale.kernels.gemm;
 
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
 import dev.gale.core.kernel.Grid;
@@ -70,6 +71,20 @@ public final class MatMulOp extends KernelOp {
     @Override
     protected boolean hasKernel(List<Arg> args) {
         return true;
+    }
+
+    /** One token on a GPU: a work group per row ({@link GemvGeometry}); elsewhere the generic launches. */
+    @Override
+    protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        int group = GemvGeometry.groupPerRow(device);
+        if (group == 0 || (int) ctx.desc(1).dim(0) != 1) {
+            return kernelCalls(ctx);
+        }
+        TensorDesc w = ctx.desc(0);
+        int out = (int) w.dim(0);
+        int in = (int) w.dim(1);
+        return List.of(new KernelCall(GemvKernels.class, w.dtype() == DType.F16 ? "gemvF16Group" : "gemvF32Group",
+                GemvGeometry.rowGroups(out, group), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), out, in, group));
     }
 
     /** One token: the rows-per-item GEMV; more: the local-memory-tiled GEMM. */

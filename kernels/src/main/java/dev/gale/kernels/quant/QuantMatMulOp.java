@@ -10,6 +10,7 @@ import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.gemm.GemmBlockScaled;
 import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
+import dev.gale.kernels.gemm.GemvGeometry;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.List;
@@ -134,6 +135,18 @@ public final class QuantMatMulOp extends KernelOp {
     @Override
     protected boolean hasKernel(List<Arg> args) {
         return true;
+    }
+
+    /** One token on a GPU: a work group per row of the split layout ({@link GemvGeometry}). */
+    @Override
+    protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
+        int group = GemvGeometry.groupPerRow(device);
+        if (group == 0 || tokens(ctx) != 1) {
+            return kernelCalls(ctx);
+        }
+        SplitBlocks s = split(ctx);
+        return List.of(new KernelCall(SplitGemvKernels.class, "gemvSplitGroup", GemvGeometry.rowGroups(rows, group),
+                s.quants(), s.scales(), ctx.buffer(1), ctx.buffer(2), rows, in, q4 ? 4 : 8, group));
     }
 
     /**

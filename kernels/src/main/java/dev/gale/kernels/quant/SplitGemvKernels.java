@@ -102,4 +102,40 @@ public final class SplitGemvKernels {
         }
         y.set(o, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
     }
+
+    /**
+     * The same GEMV for a GPU: one work group of {@code group} items (a power of two, at least 8) per output row.
+     * Eight neighbouring items take the eight lanes of one block, so a warp's byte loads of quants and its loads of
+     * {@code x} are contiguous and its scale load is one broadcast; the group walks the row {@code group / 8} blocks at
+     * a time, and the items' sums meet by halving in local memory. The sum's order differs from {@link #gemvSplit};
+     * both stay within the dot-product bound.
+     */
+    @Kernel
+    public static void gemvSplitGroup(KernelContext ctx, I8 q, F32 d, F32 x, F32 y, int rows, int in,
+            @Const int bits, @Const int group) {
+        float[] scratch = ctx.localFloats(group);
+        int lid = ctx.localId(0);
+        int o = ctx.groupId(0);
+        int nb = in / 32;
+        int blockBytes = bits == 4 ? 16 : 32;
+        long rq = (long) o * nb * blockBytes;
+        long rd = (long) o * nb;
+        int j = lid % 8;
+        float acc = 0.0f;
+        for (int b = lid / 8; b < nb; b += group / 8) {
+            acc = KMath.fma(d.get(rd + b), lane(q, x, rq + (long) b * blockBytes, (long) b * 32, j, bits), acc);
+        }
+        // GemvKernels.groupSum's halving, inline: a kernel calls device functions of its own class only.
+        scratch[lid] = acc;
+        ctx.barrier();
+        for (int h = group / 2; h > 0; h = h / 2) {
+            if (lid < h) {
+                scratch[lid] = scratch[lid] + scratch[lid + h];
+            }
+            ctx.barrier();
+        }
+        if (lid == 0) {
+            y.set(o, scratch[0]);
+        }
+    }
 }

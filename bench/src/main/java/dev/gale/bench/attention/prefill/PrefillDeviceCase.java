@@ -14,6 +14,7 @@ import dev.gale.kernels.attention.AttentionSpec;
 import dev.gale.kernels.attention.PrefillAttentionOp;
 import dev.gale.kernels.attention.PrefillBatch;
 import dev.gale.kernels.attention.PrefillKernels;
+import dev.gale.kernels.attention.PrefillTiles;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -110,10 +111,11 @@ final class PrefillDeviceCase implements BenchCase {
         buffers.add(seqs);
         buffers.add(mask);
         runner = device.kernelRunner();
-        grid = PrefillAttentionOp.grid(n, spec.heads(), 1);
+        PrefillTiles tiles = PrefillTiles.of(device, spec.headDim());
+        grid = tiles.grid(n, spec.heads(), 1);
         // Every parameter but the context, the @Const values (d, br, bc) last, as the kernel declares them.
         args = new Object[] {q, k, v, seqs, mask, out, spec.heads(), spec.kvHeads(), 1, 0, spec.scale(), 0, d,
-                PrefillAttentionOp.BR, PrefillAttentionOp.BC};
+                tiles.br(), tiles.bc()};
         launch();
     }
 
