@@ -165,7 +165,7 @@ public final class Q4_0Packed {
     /** {@code Y[t][r] = X[t]·W[r]} for all rows, 4-row groups split over the shared worker pool. */
     public void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
         checkF32(x, xOff, tokens, y, yOff);
-        WorkerPool.shared().parallelFor(groups, grain(tokens),
+        WorkerPool.shared().parallelForBalanced(groups, grain(tokens),
                 (s, e) -> groupsF32(x, xOff, tokens, y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 

@@ -50,7 +50,9 @@ import jdk.incubator.vector.VectorOperators;
  * results are bit-identical to it. With {@link Q8Activations} the block sum {@code Σ w_q·x_q} is an exact integer in
  * F32 lanes (|partial| ≤ 32·128·127 < 2^24) and the scale is {@code d_w·d_x}. Row-range entry points run on the
  * calling thread and allocate nothing; the {@code Parallel} ones split 4-row groups over {@link WorkerPool#shared()}
- * (one contiguous range, so one sequential stream, per thread). Immutable after {@link #pack}.
+ * in contiguous ranges, each one sequential stream: one per thread with Q8 activations, up to four per thread claimed
+ * in order with F32 activations (the decode path, {@link WorkerPool#parallelForBalanced}: a thread that is preempted
+ * or late from park leaves its later ranges to the other). Immutable after {@link #pack}.
  */
 public final class Q8_0Packed {
     /** Bytes of one group-block: 4 F32 scales, then 4 rows × 32 quants. */
@@ -176,7 +178,7 @@ public final class Q8_0Packed {
     /** {@code Y[t][r] = X[t]·W[r]} for all rows, 4-row groups split over the shared worker pool. */
     public void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
         checkF32(x, xOff, tokens, y, yOff);
-        WorkerPool.shared().parallelFor(groups, grain(tokens),
+        WorkerPool.shared().parallelForBalanced(groups, grain(tokens),
                 (s, e) -> groupsF32(x, xOff, tokens, y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 

@@ -2,6 +2,7 @@ package dev.gale.models.llama;
 
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.DType;
+import dev.gale.core.cpu.HugePageAllocator;
 import dev.gale.core.graph.Op;
 import dev.gale.kernels.embed.EmbedOp;
 import dev.gale.kernels.embed.TableFormat;
@@ -18,7 +19,6 @@ import dev.gale.models.W4AxMatrices;
 import dev.gale.models.LlamaConfig;
 import dev.gale.models.LlamaWeights;
 import dev.gale.models.WeightTensor;
-import java.lang.foreign.Arena;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -40,7 +40,8 @@ public final class BoundWeights implements AutoCloseable {
 
     private final LlamaConfig config;
     private final LlamaWeights weights;
-    private final Arena packed = Arena.ofShared();
+    /** The repacked decode copies: streamed once per token, so asked for as huge pages (fewer page walks). */
+    private final HugePageAllocator packed = new HugePageAllocator();
     private final Map<WeightTensor, Bound> bound = new IdentityHashMap<>();
     private final Optional<W4AxMatrices> w4ax;
     /** W4Ax matrices that read one normalised vector: their shared quantization, by matrix. */

@@ -23,6 +23,8 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private static final long SPIN_NANOS = 50_000;
+    /** Chunks per thread of {@link #parallelForBalanced} ({@code -Dgale.pool.chunksPerThread}, 1 to compare). */
+    private static final int STEAL_CHUNKS_PER_THREAD = Math.max(1, Integer.getInteger("gale.pool.chunksPerThread", 4));
     private static volatile WorkerPool shared;
 
     private final int threads;
@@ -92,10 +94,26 @@ public final class WorkerPool implements AutoCloseable {
      * thread at most. Returns when every chunk is done; rethrows the first failure.
      */
     public void parallelFor(int n, int grain, RangeBody body) {
+        parallelFor(n, grain, threads, body);
+    }
+
+    /**
+     * Like {@link #parallelFor(int, int, RangeBody)}, but cut into up to {@link #STEAL_CHUNKS_PER_THREAD} (4) chunks per
+     * thread, claimed in order: a thread that starts late (a worker still waking from park, or preempted by another
+     * process) leaves its later chunks to the threads already running instead of making them wait for it, so the
+     * wall time is about the total work over the threads plus one chunk rather than one share plus the latecomer's
+     * delay. For long bandwidth-bound loops (the decode GEMVs) whose chunks stay long sequential streams; each chunk
+     * still covers at least {@code grain} items.
+     */
+    public void parallelForBalanced(int n, int grain, RangeBody body) {
+        parallelFor(n, grain, threads == 1 ? 1 : threads * STEAL_CHUNKS_PER_THREAD, body);
+    }
+
+    private void parallelFor(int n, int grain, int maxChunks, RangeBody body) {
         if (n <= 0) {
             return;
         }
-        int chunkCount = (int) Math.min(threads, Math.max(1, n / Math.max(1, grain)));
+        int chunkCount = (int) Math.min(maxChunks, Math.max(1, n / Math.max(1, grain)));
         if (chunkCount == 1 || closed || !busy.compareAndSet(false, true)) {
             body.run(0, n);
             return;

@@ -3,10 +3,12 @@ package dev.gale.core.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +32,51 @@ class WorkerPoolTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void balancedRunsEveryIndexOnceInChunksOfAtLeastTheGrain() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            for (int n : new int[] {1, 5, 64, 1000, 4097}) {
+                for (int rep = 0; rep < 50; rep++) {
+                    AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                    AtomicIntegerArray chunks = new AtomicIntegerArray(1);
+                    pool.parallelForBalanced(n, 16, (s, e) -> {
+                        chunks.incrementAndGet(0);
+                        for (int i = s; i < e; i++) {
+                            hits.incrementAndGet(i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, hits.get(i), "n=" + n + " index " + i);
+                    }
+                    int expected = Math.min(8, Math.max(1, n / 16));
+                    assertEquals(expected, chunks.get(0), "n=" + n + ": chunks of at least 16, at most 4 per thread");
+                }
+            }
+        }
+    }
+
+    @Test
+    void balancedLeavesALateWorkersChunksToTheCaller() throws Exception {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Thread caller = Thread.currentThread();
+            AtomicIntegerArray byCaller = new AtomicIntegerArray(1);
+            // The first chunk a worker claims sleeps: the caller must finish the rest meanwhile.
+            AtomicBoolean slept = new AtomicBoolean();
+            pool.parallelForBalanced(800, 100, (s, e) -> {
+                if (Thread.currentThread() == caller) {
+                    byCaller.incrementAndGet(0);
+                } else if (slept.compareAndSet(false, true)) {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertTrue(byCaller.get(0) >= 7 || !slept.get(), "caller ran " + byCaller.get(0) + " of 8 chunks");
         }
     }
 
