@@ -113,7 +113,8 @@ public final class WorkerPool implements AutoCloseable {
         if (n <= 0) {
             return;
         }
-        int chunkCount = (int) Math.min(maxChunks, Math.max(1, n / Math.max(1, grain)));
+        // The claim word holds the chunk count in 16 bits.
+        int chunkCount = (int) Math.min(Math.min(maxChunks, 0xFFFF), Math.max(1, n / Math.max(1, grain)));
         if (chunkCount == 1 || closed || !busy.compareAndSet(false, true)) {
             body.run(0, n);
             return;
