@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Test;
 /**
  * On a GPU the one-token matmul ops launch a work group per row ({@code GemvGeometry}). CI has no GPU, so a device
  * that says it is one runs the launches under the grid emulator: the ops must pick the group kernels, and the
- * results must stay within the dot-product bound of an independent double-precision product.
+ * results must stay within the dot-product bound of an independent double-precision product. The plan names the
+ * kernel, as the run report does.
  */
 class GpuGeometryGraphTest {
     private static final int ROWS = 37;
@@ -95,8 +96,11 @@ class GpuGeometryGraphTest {
                 TensorParam xp = g.tensor("x", DType.F32, 1, IN);
                 TensorParam yp = g.tensor("y", DType.F32, 1, ROWS);
                 g.launch("mm", MatMulOp.INSTANCE, wp, xp, yp);
-                run(g.compile(gpu), wp, wb, xp, yp, w, x);
-                assertEquals(List.of(wt == DType.F16 ? "gemvF16Group" : "gemvF32Group"), gpu.launched);
+                Plan plan = g.compile(gpu);
+                run(plan, wp, wb, xp, yp, w, x);
+                String kernel = wt == DType.F16 ? "gemvF16Group" : "gemvF32Group";
+                assertEquals(List.of(kernel), gpu.launched);
+                assertTrue(plan.describe().contains(kernel + " (256 items per row)"), plan.describe());
             }
         }
     }
@@ -128,8 +132,10 @@ class GpuGeometryGraphTest {
                 TensorParam xp = g.tensor("x", DType.F32, 1, IN);
                 TensorParam yp = g.tensor("y", DType.F32, 1, ROWS);
                 g.launch("mm", op, wp, xp, yp);
-                run(g.compile(gpu), wp, w, xp, yp, deq.toFloatArray(), x);
+                Plan plan = g.compile(gpu);
+                run(plan, wp, w, xp, yp, deq.toFloatArray(), x);
                 assertEquals(List.of("gemvSplitGroup"), gpu.launched);
+                assertTrue(plan.describe().contains("gemvSplitGroup (256 items per row)"), plan.describe());
             }
         }
     }

@@ -2,9 +2,11 @@ package dev.gale.kernels.gemm;
 
 import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.cpu.CpuDevice;
 import dev.gale.core.device.Device;
 import dev.gale.core.graph.Arg;
 import dev.gale.core.graph.LaunchContext;
+import dev.gale.core.graph.TensorParam;
 import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
 import java.util.List;
@@ -71,6 +73,21 @@ public final class MatMulOp extends KernelOp {
     @Override
     protected boolean hasKernel(List<Arg> args) {
         return true;
+    }
+
+    /** Which device kernel a launch takes (the CPU paths need no words: the report names them). */
+    @Override
+    public String detail(Device device, List<Arg> args) {
+        if (device instanceof CpuDevice) {
+            return "";
+        }
+        boolean half = ((TensorParam) args.get(0)).desc().dtype() == DType.F16;
+        if (((TensorParam) args.get(1)).desc().dim(0) != 1) {
+            return "device kernel: " + (half ? "gemmF16Tiled" : "gemmF32Tiled");
+        }
+        int group = GemvGeometry.groupPerRow(device);
+        return "device kernel: " + (group > 0 ? (half ? "gemvF16Group (" : "gemvF32Group (") + group
+                + " items per row)" : (half ? "gemvF16Rows" : "gemvF32Rows16") + " (one item per row)");
     }
 
     /** One token on a GPU: a work group per row ({@link GemvGeometry}); elsewhere the generic launches. */

@@ -70,10 +70,12 @@ public final class QuantMatMulOp extends KernelOp {
 
     @Override
     public String detail(Device device, List<Arg> args) {
-        if (!(device instanceof CpuDevice)) {
-            return "";  // the device kernels take every token count the same way
-        }
         long tokens = ((TensorParam) args.get(1)).desc().dim(0);
+        if (!(device instanceof CpuDevice)) {
+            int group = GemvGeometry.groupPerRow(device);
+            return "device kernel: " + (tokens != 1 ? (q4 ? "q4Gemm" : "q8Gemm") + " (4-token register tiles)"
+                    : group > 0 ? "gemvSplitGroup (" + group + " items per row)" : "gemvSplit (one item per row)");
+        }
         return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
                 ? "GEMM over dequantized F32 panels" : "packed decode kernel (GEMV per token)");
     }
