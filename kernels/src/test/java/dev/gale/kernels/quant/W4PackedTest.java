@@ -100,7 +100,7 @@ class W4PackedTest {
 
     /** Ranges that cut groups, the pool, and a re-quantized buffer (the operand must follow the new codes). */
     @Test
-    void rowBitsDoNotDependOnTheSplitAndFollowRequantization() {
+    void rowsDoNotDependOnTheSplitAndFollowRequantization() {
         SplittableRandom r = new SplittableRandom(8);
         int rows = 1037;
         int in = 384;
@@ -127,10 +127,15 @@ class W4PackedTest {
                     p.gemv(a, cut, 0, cuts[i], cuts[i + 1]);
                 }
                 p.gemvParallel(a, pool, 0);
+                // Bit-equal once every caller runs C2 code, but a first call in the interpreter or C1 sums the
+                // Vector API lanes in another order (this failed W4AxMatMulOpTest once), so each row is held to the
+                // suite's dot-product bound around the row-major kernel, whatever the split.
+                double rel = Math.max(Numerics.F32_REL, (in / 16.0 + 16) * Numerics.U_F32);
                 for (int o = 0; o < rows; o++) {
-                    int want = Float.floatToRawIntBits(whole.get(F, 4L * o));
-                    assertEquals(want, Float.floatToRawIntBits(cut.get(F, 4L * o)), "round " + round + " row " + o);
-                    assertEquals(want, Float.floatToRawIntBits(pool.get(F, 4L * o)), "round " + round + " row " + o);
+                    float want = whole.get(F, 4L * o);
+                    double bound = rel * W4AxMatmul.sumAbs(w, a, 0, o);
+                    assertEquals(want, cut.get(F, 4L * o), bound, "round " + round + " row " + o);
+                    assertEquals(want, pool.get(F, 4L * o), bound, "round " + round + " row " + o);
                 }
             }
         }
