@@ -38,6 +38,18 @@ public final class Buffers {
     }
 
     /**
+     * The same memory, scope and read-only flag as a plain native segment. The JDK's mapped segments are another
+     * {@code MemorySegment} class; once the Vector API's loads have seen two classes, C2 compiles every kernel's
+     * loads for both (the profile lives in JDK code all kernels inline), and a kernel run after that in the same JVM
+     * is slower. Gale does not use what mapped segments add ({@code force}, {@code load}), so all its buffers are
+     * one class.
+     */
+    static MemorySegment asNative(MemorySegment mapped, Arena arena) {
+        MemorySegment s = MemorySegment.ofAddress(mapped.address()).reinterpret(mapped.byteSize(), arena, null);
+        return mapped.isReadOnly() ? s.asReadOnly() : s;
+    }
+
+    /**
      * Maps {@code count} elements of a file starting at {@code byteOffset}. Read-only mappings are for weights;
      * writing to them throws.
      */
@@ -53,8 +65,8 @@ public final class Buffers {
                 throw new SliceOutOfRangeException("file " + file + " has " + size + " bytes; cannot map " + bytes
                         + " bytes (" + count + " " + dtype + ") at offset " + byteOffset);
             }
-            MemorySegment seg = ch.map(writable ? FileChannel.MapMode.READ_WRITE : FileChannel.MapMode.READ_ONLY,
-                    byteOffset, bytes, arena);
+            MemorySegment seg = asNative(ch.map(writable ? FileChannel.MapMode.READ_WRITE
+                    : FileChannel.MapMode.READ_ONLY, byteOffset, bytes, arena), arena);
             return new Buffer(file.getFileName() + "@" + byteOffset, seg, dtype, count, 0,
                     new Lifetime("mapped " + file, arena::close));
         } catch (IOException e) {
@@ -72,7 +84,7 @@ public final class Buffers {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long size = ch.size();
-            MemorySegment seg = ch.map(FileChannel.MapMode.PRIVATE, 0, size, arena);
+            MemorySegment seg = asNative(ch.map(FileChannel.MapMode.PRIVATE, 0, size, arena), arena);
             return new Buffer(file.getFileName().toString(), seg, DType.U8, size, 0,
                     new Lifetime("mapped copy-on-write " + file, arena::close));
         } catch (IOException | RuntimeException e) {
