@@ -1,6 +1,7 @@
 package dev.gale.models.format;
 
 import dev.gale.core.GaleException;
+import dev.gale.core.buffer.Buffers;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,7 +28,10 @@ public final class MappedFile implements AutoCloseable {
     public static MappedFile open(Path path) {
         Arena arena = Arena.ofConfined();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            return new MappedFile(path, arena, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
+            // A plain native segment, like every Gale buffer (see Buffers.asNative): parsers and kernels share the
+            // JDK's accessor code, and a second segment class there slows the kernels.
+            return new MappedFile(path, arena, Buffers.asNative(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(),
+                    arena), arena));
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw new GaleException("cannot read " + path + ": " + e.getMessage(), e);

@@ -42,9 +42,9 @@ public final class Buffers {
      * {@code MemorySegment} class; once the Vector API's loads have seen two classes, C2 compiles every kernel's
      * loads for both (the profile lives in JDK code all kernels inline), and a kernel run after that in the same JVM
      * is slower. Gale does not use what mapped segments add ({@code force}, {@code load}), so all its buffers are
-     * one class.
+     * one class. {@code arena} must be the mapping's: the view lives and dies with it.
      */
-    static MemorySegment asNative(MemorySegment mapped, Arena arena) {
+    public static MemorySegment asNative(MemorySegment mapped, Arena arena) {
         MemorySegment s = MemorySegment.ofAddress(mapped.address()).reinterpret(mapped.byteSize(), arena, null);
         return mapped.isReadOnly() ? s.asReadOnly() : s;
     }
