@@ -32,6 +32,11 @@ public final class GemvGeometry {
         return g;
     }
 
+    /** The geometry in words, for plans and run reports. */
+    public static String describe(int group) {
+        return group > 0 ? "(" + group + " items per row)" : "(one item per row)";
+    }
+
     /** {@code rows} work groups of {@code group} items. */
     public static Grid rowGroups(int rows, int group) {
         return Grid.of1(rows * group, group);

@@ -82,12 +82,24 @@ public final class MatMulOp extends KernelOp {
             return "";
         }
         boolean half = ((TensorParam) args.get(0)).desc().dtype() == DType.F16;
-        if (((TensorParam) args.get(1)).desc().dim(0) != 1) {
-            return "device kernel: " + (half ? "gemmF16Tiled" : "gemmF32Tiled");
-        }
+        long tokens = ((TensorParam) args.get(1)).desc().dim(0);
         int group = GemvGeometry.groupPerRow(device);
-        return "device kernel: " + (group > 0 ? (half ? "gemvF16Group (" : "gemvF32Group (") + group
-                + " items per row)" : (half ? "gemvF16Rows" : "gemvF32Rows16") + " (one item per row)");
+        return "device kernel: " + kernel(half, tokens, group)
+                + (tokens == 1 ? " " + GemvGeometry.describe(group) : "");
+    }
+
+    /**
+     * The device kernel for F16 or F32 weights and a token count; {@code group} is {@link GemvGeometry}'s choice for
+     * the device (0: one item per row). The launches and the report both take the name from here.
+     */
+    private static String kernel(boolean half, long tokens, int group) {
+        if (tokens != 1) {
+            return half ? "gemmF16Tiled" : "gemmF32Tiled";
+        }
+        if (group > 0) {
+            return half ? "gemvF16Group" : "gemvF32Group";
+        }
+        return half ? "gemvF16Rows" : "gemvF32Rows16";
     }
 
     /** One token on a GPU: a work group per row ({@link GemvGeometry}); elsewhere the generic launches. */
@@ -100,7 +112,7 @@ public final class MatMulOp extends KernelOp {
         TensorDesc w = ctx.desc(0);
         int out = (int) w.dim(0);
         int in = (int) w.dim(1);
-        return List.of(new KernelCall(GemvKernels.class, w.dtype() == DType.F16 ? "gemvF16Group" : "gemvF32Group",
+        return List.of(new KernelCall(GemvKernels.class, kernel(w.dtype() == DType.F16, 1, group),
                 GemvGeometry.rowGroups(out, group), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), out, in, group));
     }
 
@@ -113,12 +125,12 @@ public final class MatMulOp extends KernelOp {
         int tokens = (int) ctx.desc(1).dim(0);
         boolean half = w.dtype() == DType.F16;
         if (tokens == 1) {
-            return List.of(new KernelCall(GemvKernels.class, half ? "gemvF16Rows" : "gemvF32Rows16",
-                    elementGrid(out), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), out, in));
+            return List.of(new KernelCall(GemvKernels.class, kernel(half, 1, 0), elementGrid(out), ctx.buffer(0),
+                    ctx.buffer(1), ctx.buffer(2), out, in));
         }
         Grid grid = Grid.of2((out + 2 * TILE_X - 1) / (2 * TILE_X) * TILE_X,
                 (tokens + 2 * TILE_Y - 1) / (2 * TILE_Y) * TILE_Y, TILE_X, TILE_Y);
-        return List.of(new KernelCall(GemmKernels.class, half ? "gemmF16Tiled" : "gemmF32Tiled", grid, ctx.buffer(0),
-                ctx.buffer(1), ctx.buffer(2), tokens, out, in, TILE_X, TILE_Y, TILE_K));
+        return List.of(new KernelCall(GemmKernels.class, kernel(half, tokens, 0), grid, ctx.buffer(0), ctx.buffer(1),
+                ctx.buffer(2), tokens, out, in, TILE_X, TILE_Y, TILE_K));
     }
 }

@@ -73,8 +73,8 @@ public final class QuantMatMulOp extends KernelOp {
         long tokens = ((TensorParam) args.get(1)).desc().dim(0);
         if (!(device instanceof CpuDevice)) {
             int group = GemvGeometry.groupPerRow(device);
-            return "device kernel: " + (tokens != 1 ? (q4 ? "q4Gemm" : "q8Gemm") + " (4-token register tiles)"
-                    : group > 0 ? "gemvSplitGroup (" + group + " items per row)" : "gemvSplit (one item per row)");
+            return "device kernel: " + kernel(tokens, group) + " "
+                    + (tokens != 1 ? "(4-token register tiles)" : GemvGeometry.describe(group));
         }
         return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
                 ? "GEMM over dequantized F32 panels" : "packed decode kernel (GEMV per token)");
@@ -139,6 +139,17 @@ public final class QuantMatMulOp extends KernelOp {
         return true;
     }
 
+    /**
+     * The device kernel for a token count; {@code group} is {@link GemvGeometry}'s choice for the device (0: one
+     * item per row). The launches and the report both take the name from here.
+     */
+    private String kernel(long tokens, int group) {
+        if (tokens != 1) {
+            return q4 ? "q4Gemm" : "q8Gemm";
+        }
+        return group > 0 ? "gemvSplitGroup" : "gemvSplit";
+    }
+
     /** One token on a GPU: a work group per row of the split layout ({@link GemvGeometry}). */
     @Override
     protected Iterable<KernelCall> kernelCalls(Device device, LaunchContext ctx) {
@@ -147,7 +158,7 @@ public final class QuantMatMulOp extends KernelOp {
             return kernelCalls(ctx);
         }
         SplitBlocks s = split(ctx);
-        return List.of(new KernelCall(SplitGemvKernels.class, "gemvSplitGroup", GemvGeometry.rowGroups(rows, group),
+        return List.of(new KernelCall(SplitGemvKernels.class, kernel(1, group), GemvGeometry.rowGroups(rows, group),
                 s.quants(), s.scales(), ctx.buffer(1), ctx.buffer(2), rows, in, q4 ? 4 : 8, group));
     }
 
@@ -160,11 +171,11 @@ public final class QuantMatMulOp extends KernelOp {
         int tokens = tokens(ctx);
         if (tokens == 1) {
             SplitBlocks s = split(ctx);
-            return List.of(new KernelCall(SplitGemvKernels.class, "gemvSplit", elementGrid(rows), s.quants(),
+            return List.of(new KernelCall(SplitGemvKernels.class, kernel(1, 0), elementGrid(rows), s.quants(),
                     s.scales(), ctx.buffer(1), ctx.buffer(2), rows, in, q4 ? 4 : 8));
         }
         Grid grid = Grid.of2((rows + 15) / 16 * 16, (tokens + 3) / 4, 16, 1);
-        return List.of(new KernelCall(QuantKernels.class, q4 ? "q4Gemm" : "q8Gemm", grid, ctx.buffer(0),
+        return List.of(new KernelCall(QuantKernels.class, kernel(tokens, 0), grid, ctx.buffer(0),
                 ctx.buffer(1), ctx.buffer(2), rows, in, tokens));
     }
 
