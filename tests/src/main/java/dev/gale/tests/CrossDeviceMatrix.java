@@ -97,15 +97,13 @@ public final class CrossDeviceMatrix {
         targets.add(Target.emulator());
         OpenClDeviceProvider provider = new OpenClDeviceProvider();
         String missing = null;
-        List<Device> devices = provider.devices();
+        List<Device> devices = new ArrayList<>(provider.devices());
         if (devices.isEmpty()) {
             missing = provider.unavailableReason() != null ? provider.unavailableReason() : "no OpenCL device";
         }
         CudaDeviceProvider cuda = new CudaDeviceProvider();
-        List<Device> gpus = cuda.devices();
-        String cudaMissing = gpus.isEmpty() ? cuda.unavailableReason() : null;
-        devices = new ArrayList<>(devices);
-        devices.addAll(gpus);
+        String cudaMissing = cuda.devices().isEmpty() ? cuda.unavailableReason() : null;
+        devices.addAll(cuda.devices());
         Map<String, Cell> cells = new LinkedHashMap<>();
         List<String> names = new ArrayList<>();
         try {

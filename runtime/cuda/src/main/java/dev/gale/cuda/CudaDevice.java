@@ -44,7 +44,6 @@ public final class CudaDevice implements Device {
                 CuDriver.ATTR_MAX_THREADS_PER_MULTIPROCESSOR)));
         extra.put("shared memory per SM", (drv.attribute(handle,
                 CuDriver.ATTR_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR) >> 10) + " KiB");
-        extra.put("L2", (drv.attribute(handle, CuDriver.ATTR_L2_CACHE_SIZE) >> 20) + " MiB");
         int memKHz = drv.attribute(handle, CuDriver.ATTR_MEMORY_CLOCK_RATE);
         int busBits = drv.attribute(handle, CuDriver.ATTR_GLOBAL_MEMORY_BUS_WIDTH);
         if (memKHz > 0 && busBits > 0) {

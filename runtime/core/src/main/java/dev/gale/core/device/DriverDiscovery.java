@@ -1,6 +1,7 @@
 package dev.gale.core.device;
 
 import dev.gale.core.GaleException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -41,19 +42,18 @@ public final class DriverDiscovery {
     }
 
     private Found discover() {
-        Object[] result = new Object[1];
+        List<Device> devices = new ArrayList<>();
+        String[] why = new String[1];
         List<String> restored = SignalGuard.around(() -> {
             try {
-                result[0] = List.copyOf(find.get());
+                devices.addAll(find.get());
             } catch (GaleException e) {
-                result[0] = e.getMessage();
+                why[0] = e.getMessage();
             }
         });
-        if (result[0] instanceof String why) {
-            return new Found(List.of(), why, restored);
+        if (why[0] != null) {
+            return new Found(List.of(), why[0], restored);
         }
-        @SuppressWarnings("unchecked")
-        List<Device> devices = (List<Device>) result[0];
-        return new Found(devices, devices.isEmpty() ? noneFound : null, restored);
+        return new Found(List.copyOf(devices), devices.isEmpty() ? noneFound : null, restored);
     }
 }
