@@ -11,6 +11,7 @@ import static dev.gale.kernels.quant.QuantVectors.QK;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
@@ -18,6 +19,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Q4_0 weights repacked once at load into Gale's decode layout; <b>the class to use for Q4_0 decode</b> (GEMV, and
@@ -54,18 +56,28 @@ import jdk.incubator.vector.VectorOperators;
  * groups over {@link WorkerPool#shared()}. Immutable after {@link #pack}; safe to share between threads.
  */
 public final class Q4_0Packed {
-    private static final IntVector FOUR_I = IntVector.broadcast(I, 4);
     /**
      * Low nibbles need no mask: a byte {@code v = lo + 16·hi} converts exactly, and {@code lo·xl + hi·xh =
      * v·xl + hi·(xh − 16·xl)}, so each row pays one conversion of the whole byte and one of {@code v >>> 4}, while
      * {@code xh − 16·xl} is formed once per activation vector for the 4 rows.
      */
-    private static final FloatVector M16 = FloatVector.broadcast(F, -16f);
-    private static final FloatVector MINUS8 = FloatVector.broadcast(F, -8f);
+    private static final FloatVector M16 = FloatVector.broadcast(FloatVector.SPECIES_256, -16f);
+    private static final FloatVector MINUS8 = FloatVector.broadcast(FloatVector.SPECIES_256, -8f);
     /** Bytes of one group-block of quants (4 rows × 16). */
     static final int GQ = 64;
     /** Bytes of one group-block of scales (4 rows × F32). */
     static final int GS = 16;
+    /** Bytes per token and block of the F32 kernel's prepared activations: 16 F32 {@code xh − 16·xl}, 8 F32 sums. */
+    private static final int PREP = 96;
+    /**
+     * The F32 kernel reads 8 nibble bytes and 8 floats per load, so it is written for 256-bit vectors; a wider
+     * machine runs it at 256 bits.
+     */
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    /** Per calling thread: the F32 kernel's prepared activations ({@link #prepare}). */
+    private static final ThreadLocal<MemorySegment[]> PREPARED = ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     private final int rows;
     private final int in;
@@ -165,8 +177,9 @@ public final class Q4_0Packed {
     /** {@code Y[t][r] = X[t]·W[r]} for all rows, 4-row groups split over the shared worker pool. */
     public void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
         checkF32(x, xOff, tokens, y, yOff);
+        MemorySegment prep = QuantVectors.VECTOR_OK ? prepare(x, xOff, tokens) : null;
         WorkerPool.shared().parallelForBalanced(groups, grain(tokens),
-                (s, e) -> groupsF32(x, xOff, tokens, y, yOff, 4 * s, Math.min(rows, 4 * e)));
+                (s, e) -> groupsF32(x, xOff, tokens, prep, y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 
     /** Rows {@code [rowStart, rowEnd)} on the calling thread; allocates nothing. */
@@ -179,6 +192,12 @@ public final class Q4_0Packed {
 
     private void groupsF32(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
             int rowEnd) {
+        groupsF32(x, xOff, tokens, QuantVectors.VECTOR_OK ? prepare(x, xOff, tokens) : null, y, yOff, rowStart,
+                rowEnd);
+    }
+
+    private void groupsF32(MemorySegment x, long xOff, int tokens, MemorySegment prep, MemorySegment y, long yOff,
+            int rowStart, int rowEnd) {
         for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
             int lo = Math.max(rowStart, 4 * g);
             int hi = Math.min(rowEnd, 4 * g + 4);
@@ -186,8 +205,8 @@ public final class Q4_0Packed {
                 long xo = xOff + 4L * t * in;
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
                 if (QuantVectors.VECTOR_OK) {
-                    groupF32(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, x, xo, y, yo, lo - 4 * g,
-                            hi - 4 * g);
+                    groupF32(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, x, xo, prep,
+                            (long) t * nb * PREP, y, yo, lo - 4 * g, hi - 4 * g);
                 } else {
                     groupF32Scalar(g, x, xo, y, yo, lo - 4 * g, hi - 4 * g);
                 }
@@ -196,50 +215,80 @@ public final class Q4_0Packed {
     }
 
     /**
-     * One 4-row group · one token; writes rows {@code [k0, k1)} of the group at {@code yo + 4k}. Per block: the
-     * activation sum gives the start value {@code −8·Σx} of each row's block sum (vector lanes), then 2 FMAs per
-     * nibble byte vector and row, then one scale FMA per row.
+     * The row-independent part of the F32 kernel, once per call instead of once per 4-row group: per token and block,
+     * {@code xh − 16·xl} for the block's 16 high columns and {@code −8·Σx} as the 8 partial sums the kernel starts
+     * each row's block sum from, in this thread's buffer. The same operations in the same order as when the kernel
+     * formed them itself, so the results are the same bits; the kernel is smaller for it, which matters to C2: the
+     * group kernel sits near C2's inlining node budget, and a compile that runs out of it leaves calls (and the
+     * bounds checks they pin) in the block loop.
+     */
+    private MemorySegment prepare(MemorySegment x, long xOff, int tokens) {
+        long bytes = (long) tokens * nb * PREP;
+        MemorySegment[] slot = PREPARED.get();
+        if (slot[0] == null || slot[0].byteSize() < bytes) {
+            // global memory, grown geometrically and never freed: one buffer per calling thread, at most twice the
+            // largest call
+            slot[0] = Arena.global().allocate(Math.max(bytes, 2 * (slot[0] == null ? 0 : slot[0].byteSize())), 64);
+        }
+        MemorySegment p = slot[0];
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < nb; b++) {
+                long xb = xOff + 4L * ((long) t * in + (long) b * QK);
+                long pb = ((long) t * nb + b) * PREP;
+                FloatVector a = FloatVector.fromMemorySegment(F8, x, xb, LE);
+                FloatVector c = FloatVector.fromMemorySegment(F8, x, xb + 32, LE);
+                FloatVector h0 = FloatVector.fromMemorySegment(F8, x, xb + 64, LE);
+                FloatVector h1 = FloatVector.fromMemorySegment(F8, x, xb + 96, LE);
+                a.lanewise(VectorOperators.FMA, M16, h0).intoMemorySegment(p, pb, LE);
+                c.lanewise(VectorOperators.FMA, M16, h1).intoMemorySegment(p, pb + 32, LE);
+                a.lanewise(VectorOperators.ADD, c).lanewise(VectorOperators.ADD, h0).lanewise(VectorOperators.ADD, h1)
+                        .lanewise(VectorOperators.MUL, MINUS8).intoMemorySegment(p, pb + 64, LE);
+            }
+        }
+        return p;
+    }
+
+    /**
+     * One 4-row group · one token; writes rows {@code [k0, k1)} of the group at {@code yo + 4k}. Per block: each row's
+     * block sum starts at the prepared {@code −8·Σx} (vector lanes), then 2 FMAs per nibble byte vector and row, then
+     * one scale FMA per row.
      */
     private static void groupF32(MemorySegment q, long q0, MemorySegment s, long s0, int nb, MemorySegment x,
-            long xo, MemorySegment y, long yo, int k0, int k1) {
-        FloatVector acc0 = FloatVector.zero(F);
+            long xo, MemorySegment prep, long po, MemorySegment y, long yo, int k0, int k1) {
+        FloatVector acc0 = FloatVector.zero(F8);
         FloatVector acc1 = acc0;
         FloatVector acc2 = acc0;
         FloatVector acc3 = acc0;
         for (int b = 0; b < nb; b++) {
             long qb = q0 + (long) b * GQ;
             long xb = xo + 4L * b * QK;
-            FloatVector sx = FloatVector.fromMemorySegment(F, x, xb, LE);
-            for (int j = L; j < QK; j += L) {
-                sx = sx.lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE));
-            }
-            FloatVector m8 = sx.lanewise(VectorOperators.MUL, MINUS8);
+            long pb = po + (long) b * PREP;
+            FloatVector m8 = FloatVector.fromMemorySegment(F8, prep, pb + 64, LE);
             FloatVector p0 = m8;
             FloatVector p1 = m8;
             FloatVector p2 = m8;
             FloatVector p3 = m8;
-            for (int j = 0; j < QK / 2; j += L) {
-                FloatVector xl = FloatVector.fromMemorySegment(F, x, xb + 4L * j, LE);
-                FloatVector xh = xl.lanewise(VectorOperators.FMA, M16,
-                        FloatVector.fromMemorySegment(F, x, xb + 4L * (j + QK / 2), LE));
-                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
-                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p1 = ((FloatVector) n1.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
-                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p2 = ((FloatVector) n2.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
-                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p3 = ((FloatVector) n3.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
+            for (int j = 0; j < QK / 2; j += 8) {
+                FloatVector xl = FloatVector.fromMemorySegment(F8, x, xb + 4L * j, LE);
+                FloatVector xh = FloatVector.fromMemorySegment(F8, prep, pb + 4L * j, LE);
+                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B8, q, qb + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I8, 0);
+                p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xl, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B8, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I8, 0);
+                p1 = ((FloatVector) n1.convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xl, p1);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xh, p1);
+                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B8, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I8, 0);
+                p2 = ((FloatVector) n2.convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xl, p2);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xh, p2);
+                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B8, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I8, 0);
+                p3 = ((FloatVector) n3.convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xl, p3);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F8, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
             long sb = s0 + (long) b * GS;
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb)), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 4)), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 8)), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, s.get(F32, sb + 12)), acc3);
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, s.get(F32, sb)), acc0);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, s.get(F32, sb + 4)), acc1);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, s.get(F32, sb + 8)), acc2);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, s.get(F32, sb + 12)), acc3);
         }
         store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
                 acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
@@ -320,26 +369,26 @@ public final class Q4_0Packed {
             FloatVector p3 = ((FloatVector) m3.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.MUL, xl0);
             FloatVector xh0 = xl0.lanewise(VectorOperators.FMA, M16,
                     (FloatVector) ByteVector.fromMemorySegment(B, a, ab + QK / 2, LE).convertShape(VectorOperators.B2F, F, 0));
-            p0 = ((FloatVector) m0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p0);
-            p1 = ((FloatVector) m1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p1);
-            p2 = ((FloatVector) m2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p2);
-            p3 = ((FloatVector) m3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p3);
+            p0 = ((FloatVector) m0.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p0);
+            p1 = ((FloatVector) m1.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p1);
+            p2 = ((FloatVector) m2.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p2);
+            p3 = ((FloatVector) m3.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh0, p3);
             for (int j = L; j < QK / 2; j += L) {
                 FloatVector xl = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + j, LE).convertShape(VectorOperators.B2F, F, 0);
                 FloatVector xh = xl.lanewise(VectorOperators.FMA, M16,
                         (FloatVector) ByteVector.fromMemorySegment(B, a, ab + j + QK / 2, LE).convertShape(VectorOperators.B2F, F, 0));
                 IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
+                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p0);
                 IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p1 = ((FloatVector) n1.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
+                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p1);
                 IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p2 = ((FloatVector) n2.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
+                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p2);
                 IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p3 = ((FloatVector) n3.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, FOUR_I).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
+                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xh, p3);
             }
             float dx = a.get(F32, as + 4L * b);
             float sq = a.get(I32, asum + 4L * b);
