@@ -39,11 +39,12 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p><b>Kernels.</b> A row's 8 (AVX2) nibble bytes zero-extend from a quarter-width byte load (part 0, no shuffle)
  * to int lanes. With {@code v = lo + 16·hi}, {@code lo·xl + hi·xh = v·xl + hi·(xh − 16·xl)}: each row converts
- * {@code v} and {@code v >>> 4} to F32 and does two FMAs, with no mask, and {@code xh − 16·xl} is formed once per
- * activation vector for the 4 rows (measured about 10 % faster than masking the low nibble).
+ * {@code v} and {@code v >>> 4} to F32 and does two FMAs, with no mask (measured about 10 % faster than masking the low
+ * nibble). The F32 kernel takes {@code xh − 16·xl} from {@link #prepare}, formed once per call for all rows; the
+ * Q8 kernel forms it once per activation vector for its 4 rows.
  * <ul>
  *   <li>F32 activations: the zero point is folded into the block: each row's block sum starts at {@code −8·Σx_block}
- *       (computed once per block for the 4 rows); one scale FMA per row and block. The error is F32 summation error
+ *       (prepared once per call with {@code xh − 16·xl}); one scale FMA per row and block. The error is F32 summation error
  *       relative to the terms added, {@code Σ|v·xl| + |hi·(xh − 16·xl)|} plus {@code 8·|Σx|} per block (up to 16×
  *       the magnitude of {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error). An infinite
  *       activation meets itself with both signs in those sums, so the output is NaN where the reference may give
@@ -52,14 +53,15 @@ import jdk.incubator.vector.VectorSpecies;
  *       2^21 (32·2·255·127), so each block's {@code Σ nib·x_q} is exact; one FMA with {@code d_w·d_x}; the zero point
  *       is one scalar term per block, {@code −8·d_w·d_x·Σx_q}.</li>
  * </ul>
- * Row-range entry points run on the calling thread and allocate nothing; the {@code Parallel} ones split 4-row
- * groups over {@link WorkerPool#shared()}. Immutable after {@link #pack}; safe to share between threads.
+ * Row-range entry points run on the calling thread and allocate nothing, except that the F32 ones grow the calling
+ * thread's prepared-activation buffer the first time a call needs more; the {@code Parallel} ones split 4-row groups
+ * over {@link WorkerPool#shared()} (the F32 one prepares once, on the calling thread, for all workers). Immutable after {@link #pack}; safe to share between threads.
  */
 public final class Q4_0Packed {
     /**
      * Low nibbles need no mask: a byte {@code v = lo + 16·hi} converts exactly, and {@code lo·xl + hi·xh =
      * v·xl + hi·(xh − 16·xl)}, so each row pays one conversion of the whole byte and one of {@code v >>> 4}, while
-     * {@code xh − 16·xl} is formed once per activation vector for the 4 rows.
+     * {@code xh − 16·xl} is formed outside the rows' work ({@link #prepare} for F32 activations).
      */
     private static final FloatVector M16 = FloatVector.broadcast(FloatVector.SPECIES_256, -16f);
     private static final FloatVector MINUS8 = FloatVector.broadcast(FloatVector.SPECIES_256, -8f);
@@ -182,7 +184,7 @@ public final class Q4_0Packed {
                 (s, e) -> groupsF32(x, xOff, tokens, prep, y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 
-    /** Rows {@code [rowStart, rowEnd)} on the calling thread; allocates nothing. */
+    /** Rows {@code [rowStart, rowEnd)} on the calling thread (prepares the activations for this call). */
     public void matmulF32(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
             int rowEnd) {
         checkF32(x, xOff, tokens, y, yOff);
