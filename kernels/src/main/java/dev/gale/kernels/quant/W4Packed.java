@@ -16,6 +16,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link W4Weights} with group size 128 repacked once at load into the W4Ax decode layout; <b>the class to use for
@@ -42,22 +43,28 @@ import jdk.incubator.vector.VectorOperators;
  * <p><b>Kernel</b> ({@code group4}). With {@code u = (lo + 8) + 16·(hi + 8)} the zero-extended byte,
  * {@code u·x_l + (u >>> 4)·(x_h − 16·x_l) = (lo + 8)·x_l + (hi + 8)·x_h}: per code vector and row one zero-extending
  * load, one shift, two conversions and two FMAs, no mask and no XOR; each activation load (two per {@code L} code
- * bytes: {@code x_l} and {@code x_d = x_h − 16·x_l}, precomputed) feeds four rows. Each row's sub-block sum takes
- * the zero-point lanes {@code −8·Σ(x_l + x_h)} at its end and is scaled into the row's accumulator (one FMA with
- * {@code s_x·s_w}), so a row's dependency chain is 4 FMAs long (AVX2) and the next sub-block's chains start out of
- * order; the four accumulators plus the four sub-block sums are the 8 live accumulators. The zero-point lanes are
- * formed from the activation vectors already loaded, {@code −136·Σx_l − 8·Σx_d} (as {@code x_l + x_h = 17·x_l +
- * x_d}): two additions, a multiply and an FMA per sub-block for the four rows, instead of a third activation stream.
- * That stream cost more than the arithmetic: at 160 activation bytes per sub-block (Q4_0 reads 128 per block) the
- * kernel ran at 0.88–0.93x Q4_0's speed on one thread (thread CPU time) and 0.86–0.91x on two, at 128 bytes
- * 0.95–0.98x and 0.91–1.01x (both 8B shapes, both variants in one JVM, interleaved rounds of {@code
- * W4GemvScaling}, machine load 5–7). In the bench report's JVM, after the Q4_0 GEMV cases, the difference was
- * larger: the 160-byte kernel ran at 0.46–0.72x Q4_0 on 2 threads (median of the interleaved table, three runs, load
- * 2–5), this one at 0.92–1.17x (two runs); why the old kernel lost more there is not known (its C2 compile shows no
- * failed inlining). In the probe, each chunk's thread CPU time on 2 threads equals that half's CPU time alone: the
- * split, the serial quantization and the pool are not what costs. The operations are those of {@link W4AxMatmul}'s
- * row-major {@code gemv4}, and where the order differs (the zero point) the sums are exact integers, so the results
- * are bit-identical to it (tested).
+ * bytes: {@code x_l} and {@code x_d = x_h − 16·x_l}, precomputed) feeds four rows. Each row's sub-block sum starts
+ * from the zero-point lanes {@code −8·Σ(x_l + x_h)} (also precomputed, once per token, in
+ * {@link ActivationQuant#gemvOperand()}) and is scaled into the row's accumulator with one FMA by {@code s_w·s_x}; the
+ * four rows' products come from one 128-bit multiply of the group's four weight scales by the block's activation
+ * scale (four copies in the operand). So a row's dependency chain is 4 FMAs long (AVX2), the next sub-block's chains
+ * start out of order, and the four accumulators plus the four sub-block sums are the 8 live accumulators.
+ *
+ * <p>Why the zero point and the scales are formed outside the kernel: C2's final compile of this method must stay
+ * well under its inlining node budget ({@code NodeCountInliningCutoff}, a develop flag a product JVM cannot raise),
+ * as {@link Q4_0Packed}'s class comment explains. With the zero point formed in the loop (two additions, a multiply
+ * and an FMA per sub-block) and five scalar {@code MemorySegment.get} calls per sub-block for the scales, the
+ * compile sat at the budget: in the bench report's JVM the scale loads stayed virtual calls behind a type check and
+ * the unrolled loop spilled its accumulators (36 KB of code, against 10 KB in a JVM that ran only this kernel), and
+ * the kernel ran at 0.46–0.53x Q4_0's speed in the interleaved table (2 threads, two runs). With both moved out it
+ * runs at 0.69–0.79x there (two runs, same JVM, interleaved with the old jar's runs). Blocks outside and their
+ * four sub-blocks inside, to load the scales once per block, measured 0.51–0.58x: C2 spilled an accumulator there.
+ * An earlier note, from before either kernel was slimmed: a variant that read the zero-point lanes as a third
+ * activation stream (160 bytes per sub-block, summed in the loop) cost 5–10 % on one thread alone and ran at
+ * 0.46–0.72x in the report's JVM, then unexplained; the node budget is the likely reason.
+ * The operations are those of {@link W4AxMatmul}'s row-major {@code gemv4}, and where the order differs (the zero
+ * point, the scale product's operand order) the results are exact integers or the same correctly rounded product,
+ * so the results are bit-identical to it (tested).
  *
  * <p>Exactness: with {@code |q_x| ≤ 127}, every lane's sub-block partial sum is an integer below
  * {@code 2·15·127 + 8·4·127 < 2^13}, exact in F32; the error is that of the scale FMAs and the final sums, within
@@ -78,9 +85,29 @@ public final class W4Packed {
     /** Floats per sub-block in {@link ActivationQuant#gemvOperand()}: 16 x_l, then 16 x_d. */
     static final int OPERAND_FLOATS = 2 * SUB_BYTES;
     private static final IntVector C4 = IntVector.broadcast(I, 4);
-    /** {@code −8·(x_l + x_h) = −136·x_l − 8·x_d}: the zero point's factors on the operand's two halves. */
-    private static final FloatVector ZP_L = FloatVector.broadcast(F, -136f);
-    private static final FloatVector ZP_D = FloatVector.broadcast(F, -8f);
+    /** One 4-row group's block scales. */
+    private static final VectorSpecies<Float> F4 = FloatVector.SPECIES_128;
+
+    /**
+     * Where {@link ActivationQuant#gemvOperand()} keeps the zero-point lanes, after the {@code 4·nb} sub-blocks of
+     * {@link #OPERAND_FLOATS}: {@code L} floats per sub-block.
+     */
+    static long zeroPointOffset(int nb) {
+        return 4L * OPERAND_FLOATS * 4 * nb;
+    }
+
+    /**
+     * Where {@link ActivationQuant#gemvOperand()} keeps each block's activation scale, four copies (16 bytes) per
+     * block, after the zero-point lanes (room for 16 lanes, the widest shape).
+     */
+    static long scaleOffset(int nb) {
+        return zeroPointOffset(nb) + 4L * 16 * 4 * nb;
+    }
+
+    /** Bytes of {@link ActivationQuant#gemvOperand()} for {@code nb} blocks. */
+    static long operandBytes(int nb) {
+        return scaleOffset(nb) + 16L * nb;
+    }
 
     private final int rows;
     private final int in;
@@ -196,7 +223,7 @@ public final class W4Packed {
             int k1 = Math.min(rowEnd, 4 * g + 4) - 4 * g;
             long yo = yOff + 16L * g;
             if (operand != null) {
-                group4(codes, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, operand, x.scales(), y, yo, k0, k1);
+                group4(codes, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, operand, y, yo, k0, k1);
             } else {
                 groupScalar(g, x, y, yo, k0, k1);
             }
@@ -208,32 +235,26 @@ public final class W4Packed {
      * no vector-valued helpers: a helper C2 leaves out of line boxes every vector.
      */
     private static void group4(MemorySegment q, long q0, MemorySegment s, long s0, int nb, MemorySegment a,
-            MemorySegment as, MemorySegment y, long yo, int k0, int k1) {
+            MemorySegment y, long yo, int k0, int k1) {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         FloatVector acc2 = acc0;
         FloatVector acc3 = acc0;
+        long zp = zeroPointOffset(nb);
+        long sx0 = scaleOffset(nb);
         for (int sub = 0; sub < 4 * nb; sub++) {
             int b = sub >>> 2;
             long qb = q0 + 64L * sub;
             long ab = 4L * OPERAND_FLOATS * sub;
-            // Each sum starts at zero and takes the zero-point lanes at the end: starting from precomputed lanes
-            // measured about 12 % slower (C2, Zen 3; L2-resident 128 x 4096, thread CPU time). Exact either way.
-            FloatVector p0 = FloatVector.zero(F);
+            // The sums start from the zero-point lanes: all terms are integers below 2^13, so the order of the
+            // additions does not change a bit.
+            FloatVector p0 = FloatVector.fromMemorySegment(F, a, zp + 4L * L * sub, LE);
             FloatVector p1 = p0;
             FloatVector p2 = p0;
             FloatVector p3 = p0;
-            FloatVector xl = FloatVector.fromMemorySegment(F, a, ab, LE);
-            FloatVector xd = FloatVector.fromMemorySegment(F, a, ab + 4L * SUB_BYTES, LE);
-            FloatVector sl = xl;
-            FloatVector sd = xd;
             for (int j = 0; j < SUB_BYTES; j += L) {
-                if (j > 0) { // the first vectors are loaded above, so the lane sums start without an addition
-                    xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
-                    xd = FloatVector.fromMemorySegment(F, a, ab + 4L * (SUB_BYTES + j), LE);
-                    sl = sl.add(xl);
-                    sd = sd.add(xd);
-                }
+                FloatVector xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
+                FloatVector xd = FloatVector.fromMemorySegment(F, a, ab + 4L * (SUB_BYTES + j), LE);
                 IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
@@ -255,18 +276,15 @@ public final class W4Packed {
                 p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, C4).convertShape(VectorOperators.I2F, F, 0))
                         .lanewise(VectorOperators.FMA, xd, p3);
             }
-            float sx = as.get(F32, 4L * b);
-            long sb = s0 + (long) GS * b;
-            // Exact: |Σx_l| ≤ 2·127 and |Σx_d| ≤ 2·2159, so every product and the sum are integers below 2^24.
-            FloatVector m8 = sl.lanewise(VectorOperators.FMA, ZP_L, sd.mul(ZP_D));
-            p0 = p0.add(m8);
-            p1 = p1.add(m8);
-            p2 = p2.add(m8);
-            p3 = p3.add(m8);
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, sx * s.get(F32, sb)), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, sx * s.get(F32, sb + 4)), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, sx * s.get(F32, sb + 8)), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, sx * s.get(F32, sb + 12)), acc3);
+            // The four rows' s_w times s_x in one 128-bit multiply (the products the scalar form gives): scalar
+            // MemorySegment.get calls here were left as calls behind a type check in some JVMs, which spilled
+            // every accumulator around them.
+            FloatVector c = FloatVector.fromMemorySegment(F4, s, s0 + (long) GS * b, LE)
+                    .mul(FloatVector.fromMemorySegment(F4, a, sx0 + 16L * b, LE));
+            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(0)), acc0);
+            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(1)), acc1);
+            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(2)), acc2);
+            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(3)), acc3);
         }
         Q4_0Packed.store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
                 acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
