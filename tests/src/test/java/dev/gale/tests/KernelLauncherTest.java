@@ -99,6 +99,29 @@ class KernelLauncherTest {
     }
 
     @Test
+    void aReadOnlyBufferIsCopiedToTheDeviceOnce() {
+        try (Buffer a = Buffers.f32("a", 0, 1, 2, 3, 4); Buffer b = Buffers.f32("b", 0, 10, 20, 30, 40);
+             Buffer out = Buffers.allocate("out", DType.F32, 5)) {
+            // misaligned, so copied rather than wrapped even on a device that shares host memory
+            Buffer as = a.slice(1, 4);
+            Buffer bs = b.slice(1, 4).readOnly();
+            Buffer os = out.slice(1, 4);
+            long before = launcher.uploads();
+            for (int round = 1; round <= 3; round++) {
+                as.setFloat(0, round);
+                launcher.launch(ActivationKernels.class, "residualAdd", Map.of(), Grid.of1(64, 64), as, bs, os, 4);
+                assertEquals(10f + round, out.getFloat(1), "the writable input is copied each launch");
+                assertEquals(44f, out.getFloat(4));
+                // round 1 copies both inputs; later rounds only the writable one
+                assertEquals(round + 1, launcher.uploads() - before, "uploads after round " + round);
+            }
+            launcher.forget(as);
+            launcher.forget(bs);
+            launcher.forget(os);
+        }
+    }
+
+    @Test
     void eachConstantValueIsItsOwnVariant() {
         try (Buffer x = Buffers.f32("x", 3, 4); Buffer w = Buffers.f32("w", 1, 1);
              Buffer out = Buffers.allocate("out", DType.F32, 2)) {

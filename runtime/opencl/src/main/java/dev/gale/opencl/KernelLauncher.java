@@ -20,7 +20,8 @@ import java.util.Map;
  * descriptor through {@link LaunchArguments} (a {@link dev.gale.core.kernel.KernelArgumentException} names the
  * parameter at fault); builds the specialised program through the context's
  * program cache (memory and disk); sets each argument at its descriptor {@code arg} index; copies buffers the kernel
- * reads to the device ({@link ClContext#write}, nothing on zero-copy devices such as PoCL), launches, waits with the
+ * reads to the device ({@link ClContext#write}, nothing on zero-copy devices such as PoCL, a read-only host buffer
+ * only once), launches, waits with the
  * context's deadline, copies buffers the kernel writes back ({@link ClContext#read}), and returns the profiled device
  * time in nanoseconds.
  *
@@ -39,8 +40,21 @@ public final class KernelLauncher implements AutoCloseable {
     private final Map<Buffer, Mirror> mirrors = new IdentityHashMap<>();
     private boolean closed;
 
-    private record Mirror(ClBuffer buffer, long address, long bytes) {
+    /** The device mirror of one host buffer; {@code uploaded}: a read-only host buffer already copied over. */
+    private static final class Mirror {
+        final ClBuffer buffer;
+        final long address;
+        final long bytes;
+        boolean uploaded;
+
+        Mirror(ClBuffer buffer, long address, long bytes) {
+            this.buffer = buffer;
+            this.address = address;
+            this.bytes = bytes;
+        }
     }
+
+    private long uploads;
 
     /** A session on {@code context}, which the caller keeps and closes. */
     public KernelLauncher(ClContext context) {
@@ -103,9 +117,10 @@ public final class KernelLauncher implements AutoCloseable {
         for (int i = 0; i < args.length; i++) {
             KernelSource.Param p = la.params().get(i);
             if (p.kind() == KernelSource.Kind.BUFFER) {
-                ClBuffer b = mirror((Buffer) args[i]);
+                Buffer host = (Buffer) args[i];
+                ClBuffer b = mirror(host);
                 if (p.access() != KernelSource.Access.WRITE) {
-                    context.write(b);
+                    upload(host, b);
                 }
                 // A zero-copy buffer is the host memory: once the kernel's event has completed (run() waits on it, and
                 // the queue is in order) there is nothing to read back, and a read would only add a second clFinish.
@@ -137,15 +152,39 @@ public final class KernelLauncher implements AutoCloseable {
         return k;
     }
 
+    /**
+     * Copies {@code host} into its mirror before a launch that reads it, except a read-only host buffer (weights
+     * bound with {@link Buffer#readOnly()}, a file mapped read-only) copied once already: it cannot have changed.
+     * Without this a device with its own memory (a GPU through OpenCL) re-sent every weight matrix on every launch.
+     */
+    private void upload(Buffer host, ClBuffer b) {
+        if (b.zeroCopy()) {
+            return;
+        }
+        Mirror m = mirrors.get(host);
+        boolean readOnly = host.segment().isReadOnly();
+        if (readOnly && m.uploaded) {
+            return;
+        }
+        context.write(b);
+        uploads++;
+        m.uploaded = readOnly;
+    }
+
+    /** Host-to-device copies this session has issued (zero-copy buffers need none). */
+    public long uploads() {
+        return uploads;
+    }
+
     private ClBuffer mirror(Buffer host) {
         long address = host.segment().address();
         long bytes = host.segment().byteSize();
         Mirror m = mirrors.get(host);
-        if (m != null && m.address() == address && m.bytes() == bytes) {
-            return m.buffer();
+        if (m != null && m.address == address && m.bytes == bytes) {
+            return m.buffer;
         }
         if (m != null) {
-            m.buffer().close();
+            m.buffer.close();
         }
         evictClosed();
         ClBuffer b = context.mirror(host);
@@ -157,7 +196,7 @@ public final class KernelLauncher implements AutoCloseable {
         for (Iterator<Map.Entry<Buffer, Mirror>> it = mirrors.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Buffer, Mirror> e = it.next();
             if (!e.getKey().isOpen()) {
-                e.getValue().buffer().close();
+                e.getValue().buffer.close();
                 it.remove();
             }
         }
@@ -167,7 +206,7 @@ public final class KernelLauncher implements AutoCloseable {
     public void forget(Buffer host) {
         Mirror m = mirrors.remove(host);
         if (m != null) {
-            m.buffer().close();
+            m.buffer.close();
         }
     }
 
@@ -188,7 +227,7 @@ public final class KernelLauncher implements AutoCloseable {
         }
         closed = true;
         context.finish();
-        mirrors.values().forEach(m -> m.buffer().close());
+        mirrors.values().forEach(m -> m.buffer.close());
         mirrors.clear();
         kernels.values().forEach(ClKernel::close);
         kernels.clear();
