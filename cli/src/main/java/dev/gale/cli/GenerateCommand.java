@@ -147,6 +147,7 @@ final class GenerateCommand implements Gale.Command {
                     out.println("last step: " + s.lastReport().tasks().size() + " tasks, "
                             + (s.lastReport().anyFallback() ? "with fallbacks" : "no fallback") + "; plan:");
                     out.println(s.describeDecodePlan().lines().limit(18).reduce((x, y) -> x + "\n" + y).orElse(""));
+                    out.println("last step by op kind: " + s.describeLastStepByKind(8));
                     List<String> fell = s.lastReport().tasks().stream().filter(t -> t.detail().startsWith("fallback"))
                             .map(t -> t.task() + " -> " + t.device() + " " + t.path()).toList();
                     if (!fell.isEmpty()) {

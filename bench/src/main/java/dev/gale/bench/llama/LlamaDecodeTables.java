@@ -206,7 +206,7 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
                 if (breakdown != null) {
                     java.util.Map<String, Long> step = new java.util.HashMap<>();
                     for (RunReport.TaskReport t : rep.tasks()) {
-                        step.merge(kind(t.task()), t.nanos(), Long::sum);
+                        step.merge(LlamaSession.taskKind(t.task()), t.nanos(), Long::sum);
                     }
                     int at = i;
                     step.forEach((k, ns) -> kinds.computeIfAbsent(k, x -> new long[steps])[at] = ns);
@@ -242,12 +242,6 @@ public final class LlamaDecodeTables implements BenchCaseProvider {
         } catch (RuntimeException e) {
             return List.of(type.name(), d.id(), "failed: " + e.getMessage(), "", "", "", "", "");
         }
-    }
-
-    /** A task's kind: its name without the layer prefix ({@code l12.wq} → {@code wq}). */
-    private static String kind(String task) {
-        int dot = task.indexOf('.');
-        return dot > 1 && task.charAt(0) == 'l' && Character.isDigit(task.charAt(1)) ? task.substring(dot + 1) : task;
     }
 
     private static double median(long[] v) {

@@ -297,6 +297,33 @@ public final class LlamaSession implements AutoCloseable {
         return lastReport;
     }
 
+    /**
+     * The op kind of a step task: its name without the layer prefix ({@code l12.wq} → {@code wq}), so a step's time
+     * can be summed per kind over the layers.
+     */
+    public static String taskKind(String task) {
+        int dot = task.indexOf('.');
+        return dot > 1 && task.charAt(0) == 'l' && Character.isDigit(task.charAt(1)) ? task.substring(dot + 1) : task;
+    }
+
+    /**
+     * The last run's task times summed per {@linkplain #taskKind kind}, largest first, as {@code kind ms} pairs, with
+     * the run's wall time: where a step's time went, on whichever device ran it.
+     */
+    public String describeLastStepByKind(int kinds) {
+        if (lastReport == null) {
+            return "";
+        }
+        java.util.Map<String, Long> byKind = new java.util.HashMap<>();
+        for (RunReport.TaskReport t : lastReport.tasks()) {
+            byKind.merge(taskKind(t.task()), t.nanos(), Long::sum);
+        }
+        return byKind.entrySet().stream().sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
+                .limit(kinds).map(e -> String.format(java.util.Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / 1e6))
+                .collect(java.util.stream.Collectors.joining(", ", "", String.format(java.util.Locale.ROOT,
+                        " ms (step %.2f ms)", lastReport.totalNanos() / 1e6)));
+    }
+
     /** The decode step's plan, as compiled (device and implementation of every task). */
     public String describeDecodePlan() {
         return steps.get(1).plan.describe();
