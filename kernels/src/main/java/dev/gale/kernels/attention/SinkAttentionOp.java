@@ -139,6 +139,7 @@ public final class SinkAttentionOp extends KernelOp {
                 t[p * half + i] = cos ? rope.cos(p, i) : rope.sin(p, i);
             }
         }
-        return Buffers.f32(name, t);
+        // Read-only: a device with its own memory copies it once, not before every launch.
+        return Buffers.f32(name, t).readOnly();
     }
 }

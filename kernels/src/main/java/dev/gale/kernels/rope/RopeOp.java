@@ -104,7 +104,8 @@ public final class RopeOp extends KernelOp {
                         cs[0], cs[1], tokens, kHeads, d, start, split));
     }
 
-    private Buffer[] deviceTable() {
+    /** The device table {cos, sin}, built on first use (package-private for tests). */
+    Buffer[] deviceTable() {
         Buffer[] t = deviceTable;
         if (t == null) {
             synchronized (this) {
@@ -120,7 +121,10 @@ public final class RopeOp extends KernelOp {
                             sin.setFloat((long) p * half + i, table.sin(p, i));
                         }
                     }
-                    deviceTable = t = new Buffer[] {cos, sin};
+                    // Never written again: read-only views let a device with its own memory copy the table once.
+                    // Re-sent before every launch, the table of a 128k-position model (33 MB) took 73 of the 85 ms
+                    // of a 1B decode step on an H200 through CUDA, and 600 of 662 ms through NVIDIA's OpenCL.
+                    deviceTable = t = new Buffer[] {cos.readOnly(), sin.readOnly()};
                 }
             }
         }

@@ -186,4 +186,16 @@ class RopeTest {
             assertThrows(ShapeMismatchException.class, () -> Rope.apply(table, q, 0, 2, 2, new int[] {1}));
         }
     }
+
+    /** The op's device table is read-only, so a device with its own memory copies it once rather than per launch. */
+    @Test
+    void theDeviceTableIsReadOnlyAndHoldsTheTablesAngles() {
+        RopeTable table = new RopeTable(5, 8, 10000f, RopeLayout.ADJACENT_PAIRS);
+        dev.gale.core.buffer.Buffer[] cs = new RopeOp(table).deviceTable();
+        for (dev.gale.core.buffer.Buffer b : cs) {
+            assertTrue(b.segment().isReadOnly(), b.name() + " must be read-only");
+        }
+        assertEquals(table.cos(4, 3), cs[0].getFloat(4 * 4 + 3));
+        assertEquals(table.sin(4, 3), cs[1].getFloat(4 * 4 + 3));
+    }
 }
