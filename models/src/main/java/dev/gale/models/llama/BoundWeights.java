@@ -121,7 +121,10 @@ public final class BoundWeights implements AutoCloseable {
     }
 
     private Bound bind(WeightTensor t) {
-        Buffer data = t.data();
+        // Weights never change once loaded: bound read-only, a device with its own memory copies each one once (its
+        // launcher re-sends a writable buffer before every launch), and a stray write fails instead of corrupting
+        // the model every session shares.
+        Buffer data = t.data().readOnly();
         int rows = (int) t.rows();
         int in = (int) t.rowLength();
         boolean embedding = t == weights.tokenEmbedding();
