@@ -34,7 +34,8 @@ import org.apache.arrow.memory.RootAllocator;
  * the classifier (from the run report's task times, so the per-layer cost extrapolates to 32 layers), weight bytes,
  * and the KV memory per session at 8192 positions. The W4A4 rows are plain W4A4 (group 128, activation scales per
  * 128 channels): with random weights there are no outliers to calibrate, and on the CPU an A8 block costs what an A4
- * block does. The W4Ax model keeps its classifier F32, which the classifier column shows.
+ * block does. The W4Ax model stores its untied classifier and embedding table Q8_0 ({@code W4AxConversion}), which
+ * the classifier column shows against Q4_0's.
  */
 public final class W4AxDecodeTable implements BenchCaseProvider {
     static final String TITLE = "W4A4 decode (synthetic Llama-3-8B shape)";
@@ -83,7 +84,7 @@ public final class W4AxDecodeTable implements BenchCaseProvider {
                 "layer matmuls ms / token / layer", "classifier ms / token", "weights MB", "KV MB at 8192 positions"),
                 rows, List.of("CPU, Vector API paths; matmul and classifier times are sums of the run report's task "
                         + "times, medians over the timed steps; 32 layers would take 32 x the per-layer time",
-                        "weights MB: every tensor as stored (the W4Ax classifier and embedding are F32)")));
+                        "weights MB: every tensor as stored (the W4Ax classifier and embedding are Q8_0)")));
     }
 
     private static List<String> row(String name, LlamaModel m, KvPrecision kv, boolean quick) {
