@@ -118,9 +118,10 @@ public final class KernelLauncher implements AutoCloseable {
             KernelSource.Param p = la.params().get(i);
             if (p.kind() == KernelSource.Kind.BUFFER) {
                 Buffer host = (Buffer) args[i];
-                ClBuffer b = mirror(host);
+                Mirror m = mirror(host);
+                ClBuffer b = m.buffer;
                 if (p.access() != KernelSource.Access.WRITE) {
-                    upload(host, b);
+                    upload(host, m);
                 }
                 // A zero-copy buffer is the host memory: once the kernel's event has completed (run() waits on it, and
                 // the queue is in order) there is nothing to read back, and a read would only add a second clFinish.
@@ -157,16 +158,15 @@ public final class KernelLauncher implements AutoCloseable {
      * bound with {@link Buffer#readOnly()}, a file mapped read-only) copied once already: it cannot have changed.
      * Without this a device with its own memory (a GPU through OpenCL) re-sent every weight matrix on every launch.
      */
-    private void upload(Buffer host, ClBuffer b) {
-        if (b.zeroCopy()) {
+    private void upload(Buffer host, Mirror m) {
+        if (m.buffer.zeroCopy()) {
             return;
         }
-        Mirror m = mirrors.get(host);
         boolean readOnly = host.segment().isReadOnly();
         if (readOnly && m.uploaded) {
             return;
         }
-        context.write(b);
+        context.write(m.buffer);
         uploads++;
         m.uploaded = readOnly;
     }
@@ -176,20 +176,20 @@ public final class KernelLauncher implements AutoCloseable {
         return uploads;
     }
 
-    private ClBuffer mirror(Buffer host) {
+    private Mirror mirror(Buffer host) {
         long address = host.segment().address();
         long bytes = host.segment().byteSize();
         Mirror m = mirrors.get(host);
         if (m != null && m.address == address && m.bytes == bytes) {
-            return m.buffer;
+            return m;
         }
         if (m != null) {
             m.buffer.close();
         }
         evictClosed();
-        ClBuffer b = context.mirror(host);
-        mirrors.put(host, new Mirror(b, address, bytes));
-        return b;
+        Mirror fresh = new Mirror(context.mirror(host), address, bytes);
+        mirrors.put(host, fresh);
+        return fresh;
     }
 
     private void evictClosed() {
