@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.buffer.Buffer;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.activation.ElemTestSupport;
 import java.lang.foreign.Arena;
@@ -191,8 +192,8 @@ class RopeTest {
     @Test
     void theDeviceTableIsReadOnlyAndHoldsTheTablesAngles() {
         RopeTable table = new RopeTable(5, 8, 10000f, RopeLayout.ADJACENT_PAIRS);
-        dev.gale.core.buffer.Buffer[] cs = new RopeOp(table).deviceTable();
-        for (dev.gale.core.buffer.Buffer b : cs) {
+        Buffer[] cs = new RopeOp(table).deviceTable();
+        for (Buffer b : cs) {
             assertTrue(b.segment().isReadOnly(), b.name() + " must be read-only");
         }
         assertEquals(table.cos(4, 3), cs[0].getFloat(4 * 4 + 3));

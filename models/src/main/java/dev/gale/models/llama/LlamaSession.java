@@ -29,7 +29,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
@@ -314,14 +316,14 @@ public final class LlamaSession implements AutoCloseable {
         if (lastReport == null) {
             return "";
         }
-        java.util.Map<String, Long> byKind = new java.util.HashMap<>();
+        Map<String, Long> byKind = new HashMap<>();
         for (RunReport.TaskReport t : lastReport.tasks()) {
             byKind.merge(taskKind(t.task()), t.nanos(), Long::sum);
         }
-        return byKind.entrySet().stream().sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
-                .limit(kinds).map(e -> String.format(java.util.Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / 1e6))
-                .collect(java.util.stream.Collectors.joining(", ", "", String.format(java.util.Locale.ROOT,
-                        " ms (step %.2f ms)", lastReport.totalNanos() / 1e6)));
+        return byKind.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                .limit(kinds).map(e -> String.format(Locale.ROOT, "%s %.2f", e.getKey(), e.getValue() / 1e6))
+                .collect(Collectors.joining(", ", "", String.format(Locale.ROOT, " ms (step %.2f ms)",
+                        lastReport.totalNanos() / 1e6)));
     }
 
     /** The decode step's plan, as compiled (device and implementation of every task). */
