@@ -36,6 +36,8 @@ final class QuantCase implements AutoCloseable {
     private final float[] xs;
     private final Buffer deq;
     private final Buffer want;
+    /** Whether the Vector API run quantized the activations to Q8 (then their rounding joins the bound). */
+    private boolean q8Activations;
 
     QuantCase(boolean q4, float[] ws, float[] xs, int tokens, int rows, int in) {
         this.q4 = q4;
@@ -80,6 +82,7 @@ final class QuantCase implements AutoCloseable {
             QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ms, 0, rows, in, arena))
                     : QuantMatMulOp.q8_0(Q8_0Packed.pack(ms, 0, rows, in, arena));
             op.matmul(x.segment(), 0, tokens, got.segment(), 0);
+            q8Activations = op.quantizesActivations(tokens);
         }
     }
 
@@ -98,7 +101,14 @@ final class QuantCase implements AutoCloseable {
                 }
                 int k = tk * rows + o;
                 String where = name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o;
-                if (q4 && vectorApi) {
+                if (q4 && vectorApi && q8Activations) {
+                    // exact integer block sums; F32 rounding of the terms the kernel adds (the products of unsigned
+                    // nibbles and the zero point's 8·Σx, as in the F32 kernel, bounded by q4PackedTerms), plus the
+                    // activations' Q8 rounding expressed at that relative tolerance
+                    double scale = Math.max(sumAbs, q4PackedTerms(w.segment(), o * rowBytes, in, xs, tk * in))
+                            + q8RoundingError(o, tk * in) / tolRel;
+                    e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), scale, tolRel);
+                } else if (q4 && vectorApi) {
                     sumAbs = Math.max(sumAbs, q4PackedTerms(w.segment(), o * rowBytes, in, xs, tk * in));
                     e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), sumAbs, tolRel);
                 } else {
@@ -106,6 +116,25 @@ final class QuantCase implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The most that quantizing token {@code xOff / in}'s activations to Q8 per block of 32 (step {@code amax/127},
+     * round to nearest) can move row {@code o}'s output: half a step per element times the dequantized weight, with
+     * 1 % for the F32 rounding of the step itself.
+     */
+    private double q8RoundingError(int o, int xOff) {
+        double err = 0;
+        for (int b = 0; b < in / 32; b++) {
+            double amax = 0;
+            double w = 0;
+            for (int i = 32 * b; i < 32 * b + 32; i++) {
+                amax = Math.max(amax, Math.abs(xs[xOff + i]));
+                w += Math.abs(deq.getFloat((long) o * in + i));
+            }
+            err += amax / 127 / 2 * 1.01 * w;
+        }
+        return err;
     }
 
     /**

@@ -23,12 +23,11 @@ final class PackedPanels {
 
         @Override
         public void decode(Q4_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
-            long base = w.quantOffset(row, k0 / QuantVectors.QK);
             MemorySegment q = w.quants();
             // two 8-byte reads per block instead of 16 checked byte reads: decoding is the GEMM's only per-weight
             // cost that does not shrink with the token count
             for (int half = 0; half < 2; half++) {
-                long bytes = q.get(LONG, base + 8 * half);
+                long bytes = q.get(LONG, w.quantOffset(row, k0 / QuantVectors.QK, half));
                 for (int j = 0; j < 8; j++) {
                     int v = (int) (bytes >>> (8 * j)) & 0xff;
                     int lo = 8 * half + j;

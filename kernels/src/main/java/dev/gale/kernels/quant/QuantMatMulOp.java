@@ -11,6 +11,7 @@ import dev.gale.kernels.gemm.GemmBlockScaled;
 import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
 import dev.gale.kernels.gemm.GemvGeometry;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.List;
@@ -36,6 +37,8 @@ public final class QuantMatMulOp extends KernelOp {
     private static final Cleaner CLEANER = Cleaner.create();
 
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
+    /** Q4_0 decode on Q8 activations (the default) or on F32 ones ({@code -Dgale.q4.activations=f32}). */
+    private static final boolean Q4_Q8_ACTIVATIONS = !"f32".equals(System.getProperty("gale.q4.activations", "q8"));
 
     /** What the CPU path needs of a packed weight: {@code Y = X·Wᵀ} for F32 X of some tokens. */
     private interface Kernel {
@@ -43,6 +46,8 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     private final boolean q4;
+    /** Whether the decode path quantizes activations to Q8 (Q4_0, unless {@code -Dgale.q4.activations=f32}). */
+    private final boolean q8Activations;
     private final int rows;
     private final int in;
     private final Kernel decode;
@@ -50,8 +55,9 @@ public final class QuantMatMulOp extends KernelOp {
     /** The device GEMV's layout, split from {@code W} on first use; freed with the op. */
     private volatile SplitBlocks split;
 
-    private QuantMatMulOp(boolean q4, int rows, int in, Kernel decode, Kernel prefill) {
+    private QuantMatMulOp(boolean q4, boolean q8Activations, int rows, int in, Kernel decode, Kernel prefill) {
         this.q4 = q4;
+        this.q8Activations = q8Activations;
         this.rows = rows;
         this.in = in;
         this.decode = decode;
@@ -59,13 +65,58 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     public static QuantMatMulOp q8_0(Q8_0Packed w) {
-        return new QuantMatMulOp(false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
+        return new QuantMatMulOp(false, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
                 GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, w, x, xOff, y, yOff, t, w.rows(), w.in()));
     }
 
+    /**
+     * Q4_0: a few tokens quantize their activations to Q8 per block of 32, as llama.cpp does, and run the 16-bit
+     * integer kernel ({@link Q4_0Packed#matmulParallel(Q8Activations, MemorySegment, long)}; 1.1× the F32-activation
+     * kernel's speed on Zen 3, quantization included). The error adds the activations' rounding, at most half a Q8
+     * step per element, which the cross-device suite bounds as such. {@code -Dgale.q4.activations=f32} runs the
+     * F32-activation kernel instead (the report names the kernel that ran). Q8_0 keeps F32 activations: there its F32
+     * kernel is the faster one.
+     */
     public static QuantMatMulOp q4_0(Q4_0Packed w) {
-        return new QuantMatMulOp(true, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in()));
+        Kernel prefill = (x, xOff, t, y, yOff) ->
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in());
+        if (!Q4_Q8_ACTIVATIONS) {
+            return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, prefill);
+        }
+        return new QuantMatMulOp(true, true, w.rows(), w.in(), (x, xOff, t, y, yOff) -> {
+            Q8Activations a = perThreadActivations(t, w.in());
+            a.quantize(x, xOff, t);
+            w.matmulParallel(a, y, yOff);
+        }, prefill);
+    }
+
+    /**
+     * Per thread, per activation width (a model has two or three): the Q4_0 decode path's Q8 activations, grown to the
+     * largest call, then reused. GC-managed memory, so a replaced buffer is freed.
+     */
+    private static final ThreadLocal<Q8Activations[]> Q8_SCRATCH = ThreadLocal.withInitial(() -> new Q8Activations[4]);
+
+    private static Q8Activations perThreadActivations(int tokens, int in) {
+        Q8Activations[] slots = Q8_SCRATCH.get();
+        int slot = slots.length - 1;
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] == null || slots[i].in() == in) {
+                slot = i;
+                break;
+            }
+        }
+        Q8Activations a = slots[slot];
+        if (a == null || a.in() != in || a.maxTokens() < tokens) {
+            int max = Math.max(tokens, a == null || a.in() != in ? 1 : a.maxTokens());
+            a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(max, in), 64), 0, max, in);
+            slots[slot] = a;
+        }
+        return a;
+    }
+
+    /** Whether the Vector API path quantizes {@code tokens} tokens' activations to Q8 (the Q4_0 decode path). */
+    public boolean quantizesActivations(int tokens) {
+        return q8Activations && tokens < GEMM_TOKENS;
     }
 
     @Override
@@ -77,7 +128,9 @@ public final class QuantMatMulOp extends KernelOp {
                     + (tokens != 1 ? "(4-token register tiles)" : GemvGeometry.describe(group));
         }
         return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
-                ? "GEMM over dequantized F32 panels" : "packed decode kernel (GEMV per token)");
+                ? "GEMM over dequantized F32 panels" : q8Activations
+                ? "packed decode kernel (GEMV per token, activations quantized to Q8, 16-bit integer lanes)"
+                : "packed decode kernel (GEMV per token, F32 activations)");
     }
 
     @Override
