@@ -41,9 +41,6 @@ public final class ActivationQuant {
     private static final ByteOrder LE = QuantVectors.LE;
     /** 1.5·2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, ties to even. */
     private static final FloatVector RINT = FloatVector.broadcast(F, 0x1.8p23f);
-    /** {@code −8·(x_l + x_h) = −136·x_l − 8·x_d}: the zero point's factors on the GEMV operand's two halves. */
-    private static final FloatVector ZP_L = FloatVector.broadcast(F, -136f);
-    private static final FloatVector ZP_D = FloatVector.broadcast(F, -8f);
     /** Token count from which one quantization is split over the worker pool (a prefill; decode stays serial). */
     private static final int PARALLEL_TOKENS = 16;
 
@@ -54,8 +51,9 @@ public final class ActivationQuant {
     private final MemorySegment codes;
     private final MemorySegment wide;
     private final MemorySegment scales;
-    /** Token 0 in the decode GEMV's operand layout ({@link #gemvOperand()}), derived on first use. */
-    private final MemorySegment operand;
+    /** Token 0 in the decode GEMV's operand form ({@link #prepareGemvOperand()}), derived on first use. */
+    private final short[] operandCodes;
+    private final float[] operandBlocks;
     private boolean operandReady;
     private int tokens;
 
@@ -67,7 +65,8 @@ public final class ActivationQuant {
         this.codes = allocator.allocate((long) maxTokens * in, 64);
         this.wide = allocator.allocate(4L * maxTokens * in, 64);
         this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
-        this.operand = allocator.allocate(W4Packed.operandBytes(blocks), 64);
+        this.operandCodes = new short[4 * blocks * W4Packed.WIDE];
+        this.operandBlocks = new float[2 * blocks];
     }
 
     /**
@@ -342,52 +341,56 @@ public final class ActivationQuant {
     }
 
     /**
-     * Token 0's codes as the {@link W4Packed} GEMV reads them, derived from the F32 codes on the first call after
-     * each quantization (so a decode step's matrices that share this buffer derive it once). Per 32-element
-     * sub-block {@code s} (block {@code s/4}, elements {@code e = 128·(s/4) + 16·(s%4) + i} and {@code e + 64},
-     * {@code i < 16}), {@link W4Packed#OPERAND_FLOATS} floats: {@code x_l = q_x[e]}, then
-     * {@code x_d = q_x[e + 64] − 16·q_x[e]}; after all sub-blocks ({@link W4Packed#zeroPointOffset}), per sub-block
-     * {@code L} zero-point lanes {@code −8·Σ(x_l + x_h)}, summed lane-wise over the sub-block's vectors, which the
-     * kernel's sums start from; then each block's scale, four times ({@link W4Packed#scaleOffset}). The codes and
-     * lanes are small integers, exact in F32. Forming the zero point here, once per token,
-     * rather than in the kernel keeps the kernel under C2's inlining budget (see {@link W4Packed}). Vector API shapes
-     * only ({@code QuantVectors.VECTOR_OK}).
+     * Derives token 0's codes in the {@link W4Packed} GEMV's operand form on the first call after each quantization
+     * (so a decode step's matrices that share this buffer derive it once): {@link #gemvCodes()} and
+     * {@link #gemvBlockTerms()}. Vector API shapes only ({@code QuantVectors.VECTOR_OK}).
      */
-    MemorySegment gemvOperand() {
-        if (!operandReady) {
-            if (tokens == 0) {
-                throw new ShapeMismatchException("the activations hold no tokens (quantize first)");
-            }
-            FloatVector m16 = FloatVector.broadcast(F, -16f);
-            long zp = W4Packed.zeroPointOffset(blocks);
-            for (int s = 0; s < 4 * blocks; s++) {
-                long xl = 4L * (W4Weights.BLOCK * (s >>> 2) + W4Packed.SUB_BYTES * (s & 3));
-                long xh = xl + 4L * W4Weights.BLOCK / 2;
-                long o = 4L * W4Packed.OPERAND_FLOATS * s;
-                FloatVector sl = FloatVector.zero(F);
-                FloatVector sd = sl;
-                for (int i = 0; i < W4Packed.SUB_BYTES; i += L) {
-                    FloatVector l = FloatVector.fromMemorySegment(F, wide, xl + 4L * i, LE);
-                    FloatVector h = FloatVector.fromMemorySegment(F, wide, xh + 4L * i, LE);
-                    FloatVector d = l.lanewise(VectorOperators.FMA, m16, h);
-                    l.intoMemorySegment(operand, o + 4L * i, LE);
-                    d.intoMemorySegment(operand, o + 4L * (W4Packed.SUB_BYTES + i), LE);
-                    sl = sl.add(l);
-                    sd = sd.add(d);
-                }
-                // −8·Σ(x_l + x_h) = −136·Σx_l − 8·Σx_d, lane-wise; exact: |Σx_l| ≤ 2·127, |Σx_d| ≤ 2·2159.
-                sl.lanewise(VectorOperators.FMA, ZP_L, sd.mul(ZP_D)).intoMemorySegment(operand, zp + 4L * L * s, LE);
-            }
-            long sx = W4Packed.scaleOffset(blocks);
-            for (int b = 0; b < blocks; b++) {
-                float v = scales.get(F32, 4L * b);
-                for (int k = 0; k < 4; k++) {
-                    operand.set(F32, sx + 16L * b + 4L * k, v);
-                }
-            }
-            operandReady = true;
+    void prepareGemvOperand() {
+        if (operandReady) {
+            return;
         }
-        return operand;
+        if (tokens == 0) {
+            throw new ShapeMismatchException("the activations hold no tokens (quantize first)");
+        }
+        for (int s = 0; s < 4 * blocks; s++) {
+            // sub-block s: elements e = 128·(s/4) + 16·(s%4) + i (low nibbles) and e + 64 (high), i < 16
+            int e = W4Weights.BLOCK * (s >>> 2) + W4Packed.SUB_BYTES * (s & 3);
+            int o = W4Packed.WIDE * s;
+            for (int v = 0; v < 4; v++) {
+                // vectors: columns e..e+7, e+64.., e+8.., e+72.., each 8 codes twice (once per row of a pair)
+                int c = e + 64 * (v & 1) + 8 * (v >> 1);
+                for (int i = 0; i < 8; i++) {
+                    short q = codes.get(ValueLayout.JAVA_BYTE, c + i);
+                    operandCodes[o + 16 * v + i] = q;
+                    operandCodes[o + 16 * v + 8 + i] = q;
+                }
+            }
+        }
+        for (int b = 0; b < blocks; b++) {
+            int sum = 0;
+            for (int i = 0; i < W4Weights.BLOCK; i++) {
+                sum += codes.get(ValueLayout.JAVA_BYTE, (long) W4Weights.BLOCK * b + i);
+            }
+            float sx = scales.get(F32, 4L * b);
+            operandBlocks[2 * b] = sx;
+            operandBlocks[2 * b + 1] = sx * sum;
+        }
+        operandReady = true;
+    }
+
+    /**
+     * Token 0's codes widened to 16 bits for {@link W4Packed}: per 32-element sub-block, {@link W4Packed#WIDE} shorts,
+     * four vectors of the 8 columns a row pair's 16-byte code load holds, each 8 codes twice. A Java array: an
+     * array access inlines to fewer C2 nodes than a segment's, and the kernel sits near C2's inlining node budget.
+     * Valid after {@link #prepareGemvOperand()}.
+     */
+    short[] gemvCodes() {
+        return operandCodes;
+    }
+
+    /** Per 128-channel block of token 0: {@code s_x}, then {@code s_x·Σq_x} (the zero point's factor). */
+    float[] gemvBlockTerms() {
+        return operandBlocks;
     }
 
     // ------------------------------------------------------------------ checks

@@ -1,21 +1,20 @@
 package dev.gale.kernels.quant;
 
-import static dev.gale.kernels.quant.QuantVectors.B;
-import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
-import static dev.gale.kernels.quant.QuantVectors.I;
-import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -27,48 +26,32 @@ import jdk.incubator.vector.VectorSpecies;
  * <p><b>Why.</b> The row-major GEMV reads four rows per pass from four streams {@code in/2} bytes apart (plus four
  * scale streams), and converts each byte to Q4_0's offset form with an XOR in the hot loop. Here a 4-row group's
  * bytes are one contiguous stream in the order the kernel consumes them, the XOR is applied once at load, and the
- * activation-side work the row-major kernel repeats per 4 rows ({@code x_h − 16·x_l}) is done once per token
- * ({@link ActivationQuant#gemvOperand()}).
+ * activation-side work is done once per token ({@link ActivationQuant#prepareGemvOperand()}).
  *
  * <p><b>Layout.</b> Rows are padded to a multiple of 4 ({@code groups = ⌈rows/4⌉}); padding rows have scale 0 and
  * code bytes {@code 0x88} (both nibbles zero). A 128-element block is four 32-element <i>sub-blocks</i> {@code k}:
  * elements {@code 16k .. 16k+15} (the low nibbles of {@link W4Weights}' bytes {@code 16k .. 16k+15}) and
  * {@code 64+16k .. 64+16k+15} (their high nibbles). For group {@code g} and block {@code b} ({@code nb = in/128}):
  * <pre>
- *   codes:  256 bytes at 256·(g·nb + b): sub-block k, row r (0..3) at +64·k + 16·r: W4Weights' bytes
- *           16k .. 16k+15 of that row and block, XOR 0x88 (each two's-complement nibble q becomes q + 8 in 0..15)
- *   scales: 4 F32 at 16·(g·nb + b): the block's weight scale of rows 4g .. 4g+3
+ *   codes:  256 bytes at 256·(g·nb + b): sub-block k at +64·k, two row pairs (rows 0-1, then 2-3) of 32 bytes:
+ *           [first row's bytes 0-7 | second row's bytes 0-7 | first row's bytes 8-15 | second row's bytes 8-15]
+ *           of W4Weights' bytes 16k .. 16k+15 of that row and block, XOR 0x88 (each two's-complement nibble q
+ *           becomes q + 8 in 0..15)
+ *   scales: 4 F32 at 16·(g·nb + b): the block's weight scale of rows 4g .. 4g+3; 16 bytes of padding at the end
  * </pre>
  *
- * <p><b>Kernel</b> ({@code group4}). With {@code u = (lo + 8) + 16·(hi + 8)} the zero-extended byte,
- * {@code u·x_l + (u >>> 4)·(x_h − 16·x_l) = (lo + 8)·x_l + (hi + 8)·x_h}: per code vector and row one zero-extending
- * load, one shift, two conversions and two FMAs, no mask and no XOR; each activation load (two per {@code L} code
- * bytes: {@code x_l} and {@code x_d = x_h − 16·x_l}, precomputed) feeds four rows. Each row's sub-block sum starts
- * from the zero-point lanes {@code −8·Σ(x_l + x_h)} (also precomputed, once per token, in
- * {@link ActivationQuant#gemvOperand()}) and is scaled into the row's accumulator with one FMA by {@code s_w·s_x}; the
- * four rows' products come from one 128-bit multiply of the group's four weight scales by the block's activation
- * scale (four copies in the operand). So a row's dependency chain is 4 FMAs long (AVX2), the next sub-block's chains
- * start out of order, and the four accumulators plus the four sub-block sums are the 8 live accumulators.
+ * <p><b>Kernel</b> ({@link #group4}): 16-bit integer lanes, two rows per vector. One 16-byte load holds the same 8
+ * columns of a row pair; widened to 16 lanes, masked and shifted, it meets activation codes widened once per token,
+ * and the products add up in 16-bit lanes over the whole 128-element block (exact: at most 16·15·127 per lane), so a
+ * block pays one widening to 32 bits, one conversion and one scale FMA per row pair, against two conversions and two
+ * FMAs per 8 codes in the F32 form this replaced. The zero point ({@code u = q + 8}) is {@code −8·s_w·s_x·Σq_x} per
+ * block. Measured on Zen 3 (AVX2), one thread, 1024×4096 from L3 with the quantization: 0.28–0.29 ms against
+ * 0.39–0.41 ms for the F32 form (the Q4_0 16-bit kernel on the same rows: 0.28–0.30 ms), and it reads 64 bytes per 128
+ * weights and 4 rows where Q4_0 reads 80.
  *
- * <p>Why the zero point and the scales are formed outside the kernel: C2's final compile of this method must stay
- * well under its inlining node budget ({@code NodeCountInliningCutoff}, a develop flag a product JVM cannot raise),
- * as {@link Q4_0Packed}'s class comment explains. With the zero point formed in the loop (two additions, a multiply
- * and an FMA per sub-block) and five scalar {@code MemorySegment.get} calls per sub-block for the scales, the
- * compile sat at the budget: in the bench report's JVM the scale loads stayed virtual calls behind a type check and
- * the unrolled loop spilled its accumulators (36 KB of code, against 10 KB in a JVM that ran only this kernel), and
- * the kernel ran at 0.46–0.53x Q4_0's speed in the interleaved table (2 threads, two runs). With both moved out it
- * runs at 0.69–0.79x there (two runs, same JVM, interleaved with the old jar's runs). Blocks outside and their
- * four sub-blocks inside, to load the scales once per block, measured 0.51–0.58x: C2 spilled an accumulator there.
- * An earlier note, from before either kernel was slimmed: a variant that read the zero-point lanes as a third
- * activation stream (160 bytes per sub-block, summed in the loop) cost 5–10 % on one thread alone and ran at
- * 0.46–0.72x in the report's JVM, then unexplained; the node budget is the likely reason.
- * The operations are those of {@link W4AxMatmul}'s row-major {@code gemv4}, and where the order differs (the zero
- * point, the scale product's operand order) the results are exact integers or the same correctly rounded product,
- * so the results are bit-identical to it (tested).
- *
- * <p>Exactness: with {@code |q_x| ≤ 127}, every lane's sub-block partial sum is an integer below
- * {@code 2·15·127 + 8·4·127 < 2^13}, exact in F32; the error is that of the scale FMAs and the final sums, within
- * {@code Numerics.dotBound(Σ|s_x q_x · s_w q_w|, in)} of {@link W4AxMatmul#reference}.
+ * <p>Exactness: each block sum is an exact integer; the error is that of the conversions' scale FMAs, the zero-point
+ * term and the final sums, within {@code Numerics.dotBound(Σ|s_x q_x · s_w q_w|, in)} of {@link W4AxMatmul#reference}
+ * (tested, with the block sums at their largest).
  *
  * <p>One token per call (decode; more tokens go to the GEMM). The row-range entry point runs on the calling thread
  * and allocates nothing; {@link #gemvParallel} splits 4-row groups over {@link WorkerPool#shared()}. Where the
@@ -82,31 +65,30 @@ public final class W4Packed {
     static final int GS = 16;
     /** Code bytes per row and sub-block (32 elements: 16 low nibbles, 16 high). */
     static final int SUB_BYTES = 16;
-    /** Floats per sub-block in {@link ActivationQuant#gemvOperand()}: 16 x_l, then 16 x_d. */
-    static final int OPERAND_FLOATS = 2 * SUB_BYTES;
-    private static final IntVector C4 = IntVector.broadcast(I, 4);
-    /** One 4-row group's block scales. */
-    private static final VectorSpecies<Float> F4 = FloatVector.SPECIES_128;
+    /** Shorts per sub-block in {@link ActivationQuant#gemvCodes()}: 4 vectors of 16. */
+    static final int WIDE = 64;
+    /** Distance in a sub-block from a row's bytes 0-7 to its bytes 8-15. */
+    private static final int HALF = 16;
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
+    /** Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3). */
+    private static final VectorShuffle<Float> PAIR01 = VectorShuffle.fromValues(F8, 0, 0, 0, 0, 1, 1, 1, 1);
+    private static final VectorShuffle<Float> PAIR23 = VectorShuffle.fromValues(F8, 2, 2, 2, 2, 3, 3, 3, 3);
+    /** Per thread running the kernel: where the row pairs' 16-bit sums are stored as shorts and read back as ints. */
+    private static final ThreadLocal<MemorySegment> PAIR_SUMS = ThreadLocal.withInitial(
+            () -> Arena.global().allocate(64, 64));
 
-    /**
-     * Where {@link ActivationQuant#gemvOperand()} keeps the zero-point lanes, after the {@code 4·nb} sub-blocks of
-     * {@link #OPERAND_FLOATS}: {@code L} floats per sub-block.
-     */
-    static long zeroPointOffset(int nb) {
-        return 4L * OPERAND_FLOATS * 4 * nb;
+    /** Offset in a sub-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. */
+    private static int rowInSub(int rr) {
+        return 32 * (rr >> 1) + 8 * (rr & 1);
     }
 
-    /**
-     * Where {@link ActivationQuant#gemvOperand()} keeps each block's activation scale, four copies (16 bytes) per
-     * block, after the zero-point lanes (room for 16 lanes, the widest shape).
-     */
-    static long scaleOffset(int nb) {
-        return zeroPointOffset(nb) + 4L * 16 * 4 * nb;
-    }
-
-    /** Bytes of {@link ActivationQuant#gemvOperand()} for {@code nb} blocks. */
-    static long operandBytes(int nb) {
-        return scaleOffset(nb) + 16L * nb;
+    /** Offset in a sub-block of byte {@code j} (0..15) of row {@code rr}. */
+    static int byteInSub(int rr, int j) {
+        return rowInSub(rr) + (j < 8 ? j : j - 8 + HALF);
     }
 
     private final int rows;
@@ -144,7 +126,8 @@ public final class W4Packed {
         MemorySegment src = w.codes();
         MemorySegment srcScales = w.scales();
         MemorySegment q = allocator.allocate((long) groups * nb * GQ, 64);
-        MemorySegment s = allocator.allocate((long) groups * nb * GS, 64);
+        // 16 bytes past the last block: the kernel loads 8 scales, a block's 4 and the next block's
+        MemorySegment s = allocator.allocate((long) groups * nb * GS + GS, 64);
         byte[] piece = new byte[SUB_BYTES];
         for (int g = 0; g < groups; g++) {
             for (int b = 0; b < nb; b++) {
@@ -163,7 +146,9 @@ public final class W4Packed {
                         } else {
                             java.util.Arrays.fill(piece, (byte) 0x88);
                         }
-                        MemorySegment.copy(piece, 0, q, ValueLayout.JAVA_BYTE, gb * GQ + 64L * k + 16L * rr, SUB_BYTES);
+                        long o = gb * GQ + 64L * k + rowInSub(rr);
+                        MemorySegment.copy(piece, 0, q, ValueLayout.JAVA_BYTE, o, SUB_BYTES / 2);
+                        MemorySegment.copy(piece, SUB_BYTES / 2, q, ValueLayout.JAVA_BYTE, o + HALF, SUB_BYTES / 2);
                     }
                 }
             }
@@ -191,7 +176,7 @@ public final class W4Packed {
         int e = c % W4Weights.BLOCK;
         int j = e % 64;
         int u = codes.get(ValueLayout.JAVA_BYTE, ((long) (r / 4) * nb + b) * GQ + 64L * (j / SUB_BYTES)
-                + 16L * (r % 4) + j % SUB_BYTES) & 0xff;
+                + byteInSub(r % 4, j % SUB_BYTES)) & 0xff;
         return (e < 64 ? u & 0xf : u >>> 4) - 8;
     }
 
@@ -204,26 +189,32 @@ public final class W4Packed {
     /** {@code y[r] = x[0]·W[r]} for every row, 4-row groups split over the shared worker pool. */
     public void gemvParallel(ActivationQuant x, MemorySegment y, long yOff) {
         check(x, y, yOff);
-        MemorySegment operand = QuantVectors.VECTOR_OK ? x.gemvOperand() : null;
+        if (QuantVectors.VECTOR_OK) {
+            x.prepareGemvOperand();
+        }
         WorkerPool.shared().parallelFor(groups, Q4_0Matmul.grain(in, 1),
-                (s, e) -> groups(x, operand, y, yOff, 4 * s, Math.min(rows, 4 * e)));
+                (s, e) -> groups(x, QuantVectors.VECTOR_OK, y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 
     /** Rows {@code [rowStart, rowEnd)} of the one-token product on the calling thread; allocates nothing. */
     public void gemv(ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         check(x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groups(x, QuantVectors.VECTOR_OK ? x.gemvOperand() : null, y, yOff, rowStart, rowEnd);
+        if (QuantVectors.VECTOR_OK) {
+            x.prepareGemvOperand();
+        }
+        groups(x, QuantVectors.VECTOR_OK, y, yOff, rowStart, rowEnd);
     }
 
-    private void groups(ActivationQuant x, MemorySegment operand, MemorySegment y, long yOff, int rowStart,
-            int rowEnd) {
+    private void groups(ActivationQuant x, boolean vector, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        MemorySegment pairSums = vector ? PAIR_SUMS.get() : null;
         for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
             int k0 = Math.max(rowStart, 4 * g) - 4 * g;
             int k1 = Math.min(rowEnd, 4 * g + 4) - 4 * g;
             long yo = yOff + 16L * g;
-            if (operand != null) {
-                group4(codes, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, operand, y, yo, k0, k1);
+            if (vector) {
+                group4(codes, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, x.gemvCodes(), x.gemvBlockTerms(),
+                        pairSums, y, yo, k0, k1);
             } else {
                 groupScalar(g, x, y, yo, k0, k1);
             }
@@ -231,63 +222,72 @@ public final class W4Packed {
     }
 
     /**
-     * One 4-row group · token 0; writes rows {@code [k0, k1)} of the group at {@code yo + 4k}. Written inline with
-     * no vector-valued helpers: a helper C2 leaves out of line boxes every vector.
+     * One 4-row group · token 0, in 16-bit integer lanes; writes rows {@code [k0, k1)} of the group at
+     * {@code yo + 4k}. Per sub-block and row pair: 2 loads of 16 code bytes (8 columns of both rows each), widened to
+     * 16 lanes, masked and shifted, 4 multiplies of 16 lanes against the widened activation codes
+     * ({@link ActivationQuant#gemvCodes()}), added into the pair's block sums. A lane sums 16 products of an unsigned
+     * code {@code q_w + 8 ≤ 15} and an activation code {@code |q_x| ≤ 127} over the block's 4 sub-blocks, at most
+     * 16·15·127 = 30480 &lt; 2^15, so the block sums are exact and a block pays one widening per row pair: the pair's
+     * 16 sums are stored as shorts and loaded back as 8 ints, each holding two neighbouring sums of one row, so
+     * {@code (i >> 16) + (i << 16 >> 16)} leaves row 0's block sum in lanes 0-3 and row 1's in lanes 4-7, one
+     * conversion and one FMA with {@code s_w·s_x} spread over those lanes ({@link Q4_0Packed#groupQ8} says why through
+     * memory). The zero point is {@code −8·s_w·s_x·Σq_x} per block, from the operand's block terms. Written inline
+     * with no vector-valued helpers: a helper C2 leaves out of line boxes every vector.
      */
-    private static void group4(MemorySegment q, long q0, MemorySegment s, long s0, int nb, MemorySegment a,
-            MemorySegment y, long yo, int k0, int k1) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = acc0;
-        FloatVector acc2 = acc0;
-        FloatVector acc3 = acc0;
-        long zp = zeroPointOffset(nb);
-        long sx0 = scaleOffset(nb);
-        for (int sub = 0; sub < 4 * nb; sub++) {
-            int b = sub >>> 2;
-            long qb = q0 + 64L * sub;
-            long ab = 4L * OPERAND_FLOATS * sub;
-            // The sums start from the zero-point lanes: all terms are integers below 2^13, so the order of the
-            // additions does not change a bit.
-            FloatVector p0 = FloatVector.fromMemorySegment(F, a, zp + 4L * L * sub, LE);
-            FloatVector p1 = p0;
-            FloatVector p2 = p0;
-            FloatVector p3 = p0;
-            for (int j = 0; j < SUB_BYTES; j += L) {
-                FloatVector xl = FloatVector.fromMemorySegment(F, a, ab + 4L * j, LE);
-                FloatVector xd = FloatVector.fromMemorySegment(F, a, ab + 4L * (SUB_BYTES + j), LE);
-                IntVector n0 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + j, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p0 = ((FloatVector) n0.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p0);
-                p0 = ((FloatVector) n0.lanewise(VectorOperators.LSHR, C4).convertShape(VectorOperators.I2F, F, 0))
-                        .lanewise(VectorOperators.FMA, xd, p0);
-                IntVector n1 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 16 + j, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p1 = ((FloatVector) n1.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p1);
-                p1 = ((FloatVector) n1.lanewise(VectorOperators.LSHR, C4).convertShape(VectorOperators.I2F, F, 0))
-                        .lanewise(VectorOperators.FMA, xd, p1);
-                IntVector n2 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 32 + j, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p2 = ((FloatVector) n2.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p2);
-                p2 = ((FloatVector) n2.lanewise(VectorOperators.LSHR, C4).convertShape(VectorOperators.I2F, F, 0))
-                        .lanewise(VectorOperators.FMA, xd, p2);
-                IntVector n3 = (IntVector) ByteVector.fromMemorySegment(B, q, qb + 48 + j, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                p3 = ((FloatVector) n3.convertShape(VectorOperators.I2F, F, 0)).lanewise(VectorOperators.FMA, xl, p3);
-                p3 = ((FloatVector) n3.lanewise(VectorOperators.LSHR, C4).convertShape(VectorOperators.I2F, F, 0))
-                        .lanewise(VectorOperators.FMA, xd, p3);
+    private static void group4(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] x,
+            float[] blockTerms, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
+        FloatVector acc01 = FloatVector.zero(F8);
+        FloatVector acc23 = acc01;
+        FloatVector corr = acc01;
+        for (int b = 0; b < nb; b++) {
+            ShortVector p01 = ShortVector.zero(S256);
+            ShortVector p23 = p01;
+            for (int k = 0; k < 4; k++) {
+                int xo = (4 * b + k) * WIDE;
+                long qb = q0 + (long) GQ * b + 64L * k;
+                ShortVector xl0 = ShortVector.fromArray(S256, x, xo);
+                ShortVector xh0 = ShortVector.fromArray(S256, x, xo + 16);
+                ShortVector xl1 = ShortVector.fromArray(S256, x, xo + 32);
+                ShortVector xh1 = ShortVector.fromArray(S256, x, xo + 48);
+                ShortVector v0 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                ShortVector v1 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + HALF, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                p01 = p01.add(v0.and(NIBBLE).mul(xl0)).add(v0.lanewise(VectorOperators.LSHR, 4).mul(xh0))
+                        .add(v1.and(NIBBLE).mul(xl1)).add(v1.lanewise(VectorOperators.LSHR, 4).mul(xh1));
+                ShortVector u0 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + 32, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                ShortVector u1 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + 32 + HALF, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                p23 = p23.add(u0.and(NIBBLE).mul(xl0)).add(u0.lanewise(VectorOperators.LSHR, 4).mul(xh0))
+                        .add(u1.and(NIBBLE).mul(xl1)).add(u1.lanewise(VectorOperators.LSHR, 4).mul(xh1));
             }
-            // The four rows' s_w times s_x in one 128-bit multiply (the products the scalar form gives): scalar
-            // MemorySegment.get calls here were left as calls behind a type check in some JVMs, which spilled
-            // every accumulator around them.
-            FloatVector c = FloatVector.fromMemorySegment(F4, s, s0 + (long) GS * b, LE)
-                    .mul(FloatVector.fromMemorySegment(F4, a, sx0 + 16L * b, LE));
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(0)), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(1)), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(2)), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, c.lane(3)), acc3);
+            p01.intoMemorySegment(pairSums, 0, LE);
+            p23.intoMemorySegment(pairSums, 32, LE);
+            FloatVector sw = FloatVector.fromMemorySegment(F8, s, s0 + (long) GS * b, LE);
+            FloatVector d = sw.lanewise(VectorOperators.MUL, blockTerms[2 * b]);
+            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, blockTerms[2 * b + 1]), corr);
+            IntVector i01 = IntVector.fromMemorySegment(I8, pairSums, 0, LE);
+            IntVector i23 = IntVector.fromMemorySegment(I8, pairSums, 32, LE);
+            acc01 = ((FloatVector) i01.lanewise(VectorOperators.ASHR, 16)
+                    .add(i01.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convertShape(VectorOperators.I2F, F8, 0))
+                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR01), acc01);
+            acc23 = ((FloatVector) i23.lanewise(VectorOperators.ASHR, 16)
+                    .add(i23.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convertShape(VectorOperators.I2F, F8, 0))
+                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR23), acc23);
         }
-        Q4_0Packed.store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
-                acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
+        acc01.intoMemorySegment(pairSums, 0, LE);
+        acc23.intoMemorySegment(pairSums, 32, LE);
+        Q4_0Packed.store4(y, yo, k0, k1, quarter(pairSums, 0) - 8 * corr.lane(0),
+                quarter(pairSums, 16) - 8 * corr.lane(1), quarter(pairSums, 32) - 8 * corr.lane(2),
+                quarter(pairSums, 48) - 8 * corr.lane(3));
+    }
+
+    /** The sum of the 4 floats at {@code at}. */
+    private static float quarter(MemorySegment m, long at) {
+        return m.get(F32, at) + m.get(F32, at + 4) + m.get(F32, at + 8) + m.get(F32, at + 12);
     }
 
     /**
@@ -302,7 +302,7 @@ public final class W4Packed {
                 int isum = 0;
                 for (int sub = 0; sub < 4; sub++) {
                     for (int j = 0; j < SUB_BYTES; j++) {
-                        int u = codes.get(ValueLayout.JAVA_BYTE, gb * GQ + 64L * sub + 16L * k + j) & 0xff;
+                        int u = codes.get(ValueLayout.JAVA_BYTE, gb * GQ + 64L * sub + byteInSub(k, j)) & 0xff;
                         int c = W4Weights.BLOCK * b + SUB_BYTES * sub + j;
                         isum += ((u & 0xf) - 8) * x.code(0, c) + ((u >>> 4) - 8) * x.code(0, c + 64);
                     }
