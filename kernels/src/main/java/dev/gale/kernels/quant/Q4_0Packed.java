@@ -92,11 +92,12 @@ public final class Q4_0Packed {
     private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
     private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
-    /**
-     * Per calling thread: the Q8 kernel's widened activations ({@link #widen}), a Java array because an array access
-     * inlines to fewer C2 nodes than a segment's, and the kernel sits near C2's inlining node budget.
-     */
-    private static final ThreadLocal<short[][]> WIDENED = ThreadLocal.withInitial(() -> new short[1][]);
+    /** Per calling thread: the Q8 kernel's operand ({@link Q8Operand}). */
+    private static final ThreadLocal<Q8Operand> OPERAND = ThreadLocal.withInitial(Q8Operand::new);
+    /** {@link Q8Activations}' rounding: adding then subtracting 1.5·2^23 rounds |v| &lt; 2^22 to nearest even. */
+    private static final float Q8_MAGIC = 0x1.8p23f;
+    /** {@link Q8Activations}' floor: below this amax, 127/amax would overflow; the block quantizes to zeros. */
+    private static final float Q8_TINY = 0x1p-120f;
     /**
      * Per thread running the Q8 kernel: 64 bytes where the two row pairs' 16-bit sums are stored as shorts and read
      * back as ints ({@link #groupQ8} says why through memory).
@@ -360,9 +361,9 @@ public final class Q4_0Packed {
     /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, 4-row groups over the shared worker pool. */
     public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
         check(x, y, yOff);
-        short[] wide = QuantVectors.VECTOR_OK ? widen(x) : null;
+        Q8Operand op = QuantVectors.VECTOR_OK ? widen(x) : null;
         WorkerPool.shared().parallelForBalanced(groups, grain(x.tokens()),
-                (s, e) -> groupsQ8(x, wide, y, yOff, 4 * s, Math.min(rows, 4 * e)));
+                (s, e) -> groupsQ8(x, op, x.tokens(), y, yOff, 4 * s, Math.min(rows, 4 * e)));
     }
 
     /**
@@ -372,21 +373,42 @@ public final class Q4_0Packed {
     public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         check(x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groupsQ8(x, QuantVectors.VECTOR_OK ? widen(x) : null, y, yOff, rowStart, rowEnd);
+        groupsQ8(x, QuantVectors.VECTOR_OK ? widen(x) : null, x.tokens(), y, yOff, rowStart, rowEnd);
     }
 
-    private void groupsQ8(Q8Activations x, short[] wide, MemorySegment y, long yOff, int rowStart,
+    /**
+     * The decode path: F32 {@code X[tokens][in]} quantized to Q8 per block of 32 exactly as {@link Q8Activations}
+     * quantizes (same codes, scales and sums), straight into the 16-bit kernel's operand, then
+     * {@code Y[t][r] = X_q[t]·W[r]} over the shared worker pool; the same bits as {@link Q8Activations#quantize} then
+     * {@link #matmulParallel(Q8Activations, MemorySegment, long)}. One pass over {@code x} and no byte codes in between;
+     * and a decode that quantized through {@link Q8Activations} measured 2.5–9× slower in the bench report's JVM,
+     * where C2's profiled loop predicates in that shared, multi-shape method kept trapping.
+     */
+    public void matmulQ8Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
+        checkF32(x, xOff, tokens, y, yOff);
+        if (!QuantVectors.VECTOR_OK) {
+            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                    tokens, in);
+            a.quantize(x, xOff, tokens);
+            matmulParallel(a, y, yOff);
+            return;
+        }
+        Q8Operand op = quantizeQ8(x, xOff, tokens);
+        WorkerPool.shared().parallelForBalanced(groups, grain(tokens),
+                (s, e) -> groupsQ8(null, op, tokens, y, yOff, 4 * s, Math.min(rows, 4 * e)));
+    }
+
+    private void groupsQ8(Q8Activations x, Q8Operand op, int tokens, MemorySegment y, long yOff, int rowStart,
             int rowEnd) {
-        MemorySegment a = x.segment();
-        MemorySegment pairSums = QuantVectors.VECTOR_OK ? PAIR_SUMS.get() : null;
+        MemorySegment pairSums = op != null ? PAIR_SUMS.get() : null;
         for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
             int lo = Math.max(rowStart, 4 * g) - 4 * g;
             int hi = Math.min(rowEnd, 4 * g + 4) - 4 * g;
-            for (int t = 0; t < x.tokens(); t++) {
+            for (int t = 0; t < tokens; t++) {
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
-                if (QuantVectors.VECTOR_OK) {
-                    groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, wide, t * nb * WIDE,
-                            pairSums, a, x.scaleOffset(t), x.sumOffset(t), y, yo, lo, hi);
+                if (op != null) {
+                    groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, op.codes, t * nb * WIDE,
+                            op.blocks, 8L * t * nb, pairSums, y, yo, lo, hi);
                 } else {
                     groupQ8Scalar(g, x, t, y, yo, lo, hi);
                 }
@@ -395,33 +417,96 @@ public final class Q4_0Packed {
     }
 
     /**
-     * {@code x}'s codes widened to 16 bits in this thread's buffer: per token and block the four vectors a row pair
-     * multiplies, columns 0-7, 16-23, 8-15 and 24-31 of the block, each 8 columns twice (once per row of the pair).
-     * Once per call, shared by every group.
+     * The Q8 kernel's operand for one call, per calling thread: per token and block, {@link #WIDE} codes (the four
+     * vectors a row pair multiplies: columns 0-7, 16-23, 8-15 and 24-31 of the block, each 8 columns twice, once per
+     * row of the pair), and 8 bytes of block terms, F32 {@code d_x} and {@code d_x·Σx_q}. Formed once per call and
+     * shared by every group. The codes are a Java array: an array access inlines to fewer C2 nodes than a segment's,
+     * and the kernel sits near C2's inlining node budget.
      */
-    private short[] widen(Q8Activations x) {
-        int shorts = x.tokens() * nb * WIDE;
-        short[][] slot = WIDENED.get();
-        if (slot[0] == null || slot[0].length < shorts) {
-            // grown geometrically, never shrunk: at most twice the largest call, per calling thread
-            slot[0] = new short[Math.max(shorts, 2 * (slot[0] == null ? 0 : slot[0].length))];
+    private static final class Q8Operand {
+        short[] codes = new short[0];
+        MemorySegment blocks = MemorySegment.NULL;
+
+        /** Room for {@code tokenBlocks} blocks; grown geometrically, never shrunk (GC-managed memory). */
+        Q8Operand ensure(int tokenBlocks) {
+            if (codes.length < tokenBlocks * WIDE) {
+                int n = Math.max(tokenBlocks, 2 * codes.length / WIDE);
+                codes = new short[n * WIDE];
+                blocks = Arena.ofAuto().allocate(8L * n, 64);
+            }
+            return this;
         }
-        short[] wide = slot[0];
+    }
+
+    /** {@code x}'s codes, scales and sums in this thread's operand ({@link Q8Operand}). */
+    private Q8Operand widen(Q8Activations x) {
+        Q8Operand op = OPERAND.get().ensure(x.tokens() * nb);
+        short[] wide = op.codes;
         MemorySegment a = x.segment();
         for (int t = 0; t < x.tokens(); t++) {
             long aq = x.qOffset(t);
             for (int b = 0; b < nb; b++) {
-                int o = (t * nb + b) * WIDE;
+                int tb = t * nb + b;
                 for (int v = 0; v < 4; v++) {
                     int c0 = b * QK + 16 * (v & 1) + 8 * (v >> 1);
                     ShortVector s = (ShortVector) ByteVector.fromMemorySegment(B64, a, aq + c0, LE)
                             .convertShape(VectorOperators.B2S, S128, 0);
-                    s.intoArray(wide, o + 16 * v);
-                    s.intoArray(wide, o + 16 * v + 8);
+                    s.intoArray(wide, tb * WIDE + 16 * v);
+                    s.intoArray(wide, tb * WIDE + 16 * v + 8);
                 }
+                float dx = x.scale(t, b);
+                op.blocks.set(F32, 8L * tb, dx);
+                op.blocks.set(F32, 8L * tb + 4, dx * x.sum(t, b));
             }
         }
-        return wide;
+        return op;
+    }
+
+    /**
+     * F32 {@code x} quantized into this thread's operand: per block of 32, {@code d = amax/127}, codes
+     * {@code rint(x·127/amax)} (ties to even), as {@link Q8Activations#quantize} computes them; a block with a NaN or
+     * an infinity gets codes 0 and a NaN scale, so its outputs are NaN; a block below {@code 2^-120} gets zeros.
+     */
+    private Q8Operand quantizeQ8(MemorySegment x, long xOff, int tokens) {
+        Q8Operand op = OPERAND.get().ensure(tokens * nb);
+        short[] wide = op.codes;
+        MemorySegment bs = op.blocks;
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < nb; b++) {
+                int tb = t * nb + b;
+                long s = xOff + 4L * ((long) t * in + (long) b * QK);
+                FloatVector v0 = FloatVector.fromMemorySegment(F8, x, s, LE);
+                FloatVector v1 = FloatVector.fromMemorySegment(F8, x, s + 32, LE);
+                FloatVector v2 = FloatVector.fromMemorySegment(F8, x, s + 64, LE);
+                FloatVector v3 = FloatVector.fromMemorySegment(F8, x, s + 96, LE);
+                float amax = v0.abs().max(v1.abs()).max(v2.abs()).max(v3.abs()).reduceLanes(VectorOperators.MAX);
+                boolean finite = amax <= Float.MAX_VALUE;
+                float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
+                // columns 0-7, 8-15, 16-23, 24-31 go to operand vectors 0, 2, 1, 3
+                IntVector q0 = (IntVector) v0.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q1 = (IntVector) v1.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q2 = (IntVector) v2.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q3 = (IntVector) v3.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
+                int o = tb * WIDE;
+                ShortVector s0 = (ShortVector) q0.convertShape(VectorOperators.I2S, S128, 0);
+                s0.intoArray(wide, o);
+                s0.intoArray(wide, o + 8);
+                ShortVector s1 = (ShortVector) q2.convertShape(VectorOperators.I2S, S128, 0);
+                s1.intoArray(wide, o + 16);
+                s1.intoArray(wide, o + 24);
+                ShortVector s2 = (ShortVector) q1.convertShape(VectorOperators.I2S, S128, 0);
+                s2.intoArray(wide, o + 32);
+                s2.intoArray(wide, o + 40);
+                ShortVector s3 = (ShortVector) q3.convertShape(VectorOperators.I2S, S128, 0);
+                s3.intoArray(wide, o + 48);
+                s3.intoArray(wide, o + 56);
+                float dx = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
+                int sum = q0.add(q1).add(q2).add(q3).reduceLanes(VectorOperators.ADD);
+                bs.set(F32, 8L * tb, dx);
+                bs.set(F32, 8L * tb + 4, dx * sum);
+            }
+        }
+        return op;
     }
 
     /**
@@ -444,7 +529,7 @@ public final class Q4_0Packed {
      * which the pack pads for the last block.
      */
     private static void groupQ8(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] wide, int w0,
-            MemorySegment pairSums, MemorySegment a, long as, long asum, MemorySegment y, long yo, int k0, int k1) {
+            MemorySegment blocks, long b0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
         FloatVector acc01 = FloatVector.zero(F8);
         FloatVector acc23 = acc01;
         FloatVector corr = acc01;
@@ -469,11 +554,9 @@ public final class Q4_0Packed {
             u0.and(NIBBLE).mul(xl0).add(u0.lanewise(VectorOperators.LSHR, 4).mul(xh0))
                     .add(u1.and(NIBBLE).mul(xl1)).add(u1.lanewise(VectorOperators.LSHR, 4).mul(xh1))
                     .intoMemorySegment(pairSums, 32, LE);
-            float dx = a.get(F32, as + 4L * b);
-            float sq = a.get(I32, asum + 4L * b);
             FloatVector sw = FloatVector.fromMemorySegment(F8, s, s0 + (long) b * GS, LE);
-            FloatVector d = sw.lanewise(VectorOperators.MUL, dx);
-            corr = d.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, sq), corr);
+            FloatVector d = sw.lanewise(VectorOperators.MUL, blocks.get(F32, b0 + 8L * b));
+            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, blocks.get(F32, b0 + 8L * b + 4)), corr);
             IntVector i01 = IntVector.fromMemorySegment(I8, pairSums, 0, LE);
             IntVector i23 = IntVector.fromMemorySegment(I8, pairSums, 32, LE);
             acc01 = ((FloatVector) i01.lanewise(VectorOperators.ASHR, 16)

@@ -11,7 +11,6 @@ import dev.gale.kernels.gemm.GemmBlockScaled;
 import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
 import dev.gale.kernels.gemm.GemvGeometry;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.List;
@@ -71,7 +70,7 @@ public final class QuantMatMulOp extends KernelOp {
 
     /**
      * Q4_0: a few tokens quantize their activations to Q8 per block of 32, as llama.cpp does, and run the 16-bit
-     * integer kernel ({@link Q4_0Packed#matmulParallel(Q8Activations, MemorySegment, long)}; 1.1× the F32-activation
+     * integer kernel ({@link Q4_0Packed#matmulQ8Parallel}; 1.1× the F32-activation
      * kernel's speed on Zen 3, quantization included). The error adds the activations' rounding, at most half a Q8
      * step per element, which the cross-device suite bounds as such. {@code -Dgale.q4.activations=f32} runs the
      * F32-activation kernel instead (the report names the kernel that ran). Q8_0 keeps F32 activations: there its F32
@@ -83,35 +82,7 @@ public final class QuantMatMulOp extends KernelOp {
         if (!Q4_Q8_ACTIVATIONS) {
             return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, prefill);
         }
-        return new QuantMatMulOp(true, true, w.rows(), w.in(), (x, xOff, t, y, yOff) -> {
-            Q8Activations a = perThreadActivations(t, w.in());
-            a.quantize(x, xOff, t);
-            w.matmulParallel(a, y, yOff);
-        }, prefill);
-    }
-
-    /**
-     * Per thread, per activation width (a model has two or three): the Q4_0 decode path's Q8 activations, grown to the
-     * largest call, then reused. GC-managed memory, so a replaced buffer is freed.
-     */
-    private static final ThreadLocal<Q8Activations[]> Q8_SCRATCH = ThreadLocal.withInitial(() -> new Q8Activations[4]);
-
-    private static Q8Activations perThreadActivations(int tokens, int in) {
-        Q8Activations[] slots = Q8_SCRATCH.get();
-        int slot = slots.length - 1;
-        for (int i = 0; i < slots.length; i++) {
-            if (slots[i] == null || slots[i].in() == in) {
-                slot = i;
-                break;
-            }
-        }
-        Q8Activations a = slots[slot];
-        if (a == null || a.in() != in || a.maxTokens() < tokens) {
-            int max = Math.max(tokens, a == null || a.in() != in ? 1 : a.maxTokens());
-            a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(max, in), 64), 0, max, in);
-            slots[slot] = a;
-        }
-        return a;
+        return new QuantMatMulOp(true, true, w.rows(), w.in(), w::matmulQ8Parallel, prefill);
     }
 
     /** Whether the Vector API path quantizes {@code tokens} tokens' activations to Q8 (the Q4_0 decode path). */
