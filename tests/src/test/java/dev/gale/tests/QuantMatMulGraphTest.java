@@ -41,14 +41,16 @@ class QuantMatMulGraphTest {
 
     @Test
     void q8AndQ4MatmulsAgreeOnEveryBackend() {
-        for (boolean q4 : new boolean[] {false, true}) {
+        // Q8_0; Q4_0 on F32 activations (the default decode path); Q4_0 on Q8 activations (the 16-bit kernel)
+        boolean[][] variants = {{false, false}, {true, false}, {true, true}};
+        for (boolean[] v : variants) {
             for (int tokens : new int[] {1, 5, 53}) {
-                check(q4, tokens);
+                check(v[0], v[1], tokens);
             }
         }
     }
 
-    private static void check(boolean q4, int tokens) {
+    private static void check(boolean q4, boolean q8Activations, int tokens) {
         Random r = new Random(q4 ? 11 : 13);
         float[] wf = new float[ROWS * IN];
         float[] xf = new float[tokens * IN];
@@ -72,7 +74,7 @@ class QuantMatMulGraphTest {
                 }
             }
             MemorySegment ws = w.segment();
-            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena))
+            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena), q8Activations)
                     : QuantMatMulOp.q8_0(Q8_0Packed.pack(ws, 0, ROWS, IN, arena));
             float[] dq = deq.toFloatArray();
             double[] want = new double[tokens * ROWS];
@@ -105,6 +107,8 @@ class QuantMatMulGraphTest {
                     if (report.tasks().get(0).path() == ImplPath.VECTOR_API) {
                         assertTrue(report.tasks().get(0).detail().contains(tokens >= 48 ? "GEMM" : "GEMV"),
                                 report.toString());
+                        assertEquals(q8Activations && tokens < 48, report.tasks().get(0).detail().contains("Q8"),
+                                "the report names the activations' format: " + report);
                     }
                     boolean q8 = report.tasks().get(0).path() == ImplPath.VECTOR_API && op.quantizesActivations(tokens);
                     for (int i = 0; i < tokens * ROWS; i++) {
@@ -116,7 +120,7 @@ class QuantMatMulGraphTest {
                     }
                 }
             }
-            assertEquals(q4, op.quantizesActivations(1), "Q4_0 decode quantizes its activations, Q8_0's does not");
+            assertEquals(q8Activations, op.quantizesActivations(1), "the decode path quantizes its activations");
             TaskGraph bad = new TaskGraph("bad");
             assertThrows(ShapeMismatchException.class, () -> bad.launch("mm", op,
                     bad.tensor("w", op.blockType(), ROWS + 1, rowBytes), bad.tensor("x", DType.F32, 1, IN),

@@ -36,8 +36,8 @@ public final class QuantMatMulOp extends KernelOp {
     private static final Cleaner CLEANER = Cleaner.create();
 
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
-    /** Q4_0 decode on Q8 activations (the default) or on F32 ones ({@code -Dgale.q4.activations=f32}). */
-    private static final boolean Q4_Q8_ACTIVATIONS = !"f32".equals(System.getProperty("gale.q4.activations", "q8"));
+    /** Q4_0 decode on F32 activations (the default) or on Q8 ones ({@code -Dgale.q4.activations=q8}). */
+    private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations", "f32"));
 
     /** What the CPU path needs of a packed weight: {@code Y = X·Wᵀ} for F32 X of some tokens. */
     private interface Kernel {
@@ -69,17 +69,24 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     /**
-     * Q4_0: a few tokens quantize their activations to Q8 per block of 32, as llama.cpp does, and run the 16-bit
-     * integer kernel ({@link Q4_0Packed#matmulQ8Parallel}; 1.1× the F32-activation
-     * kernel's speed on Zen 3, quantization included). The error adds the activations' rounding, at most half a Q8
-     * step per element, which the cross-device suite bounds as such. {@code -Dgale.q4.activations=f32} runs the
-     * F32-activation kernel instead (the report names the kernel that ran). Q8_0 keeps F32 activations: there its F32
-     * kernel is the faster one.
+     * Q4_0: a few tokens run the F32-activation kernel ({@link Q4_0Packed#matmulF32Parallel}) by default. With
+     * {@code -Dgale.q4.activations=q8} they quantize their activations to Q8 per block of 32, as llama.cpp does, and
+     * run the 16-bit integer kernel ({@link Q4_0Packed#matmulQ8Parallel}): 1.1× the F32 kernel alone on Zen 3,
+     * quantization included, and faster in some decodes (the 8B-shape report: 14.3 against 16.1 ms of layer matmuls
+     * per token and layer), but 0.62× in the bench's 1B decode table (7.0 against 11.3 tok/s), where its C2 compile
+     * came out slower with the same inlining; it becomes the default when that is understood. Its error adds the
+     * activations' rounding, at most half a Q8 step per element, which the cross-device suite bounds as such. The
+     * report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
      */
     public static QuantMatMulOp q4_0(Q4_0Packed w) {
+        return q4_0(w, Q4_Q8_ACTIVATIONS);
+    }
+
+    /** Q4_0 with the decode path chosen by the caller: Q8 activations and the 16-bit kernel, or F32 activations. */
+    public static QuantMatMulOp q4_0(Q4_0Packed w, boolean q8Activations) {
         Kernel prefill = (x, xOff, t, y, yOff) ->
                 GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in());
-        if (!Q4_Q8_ACTIVATIONS) {
+        if (!q8Activations) {
             return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, prefill);
         }
         return new QuantMatMulOp(true, true, w.rows(), w.in(), w::matmulQ8Parallel, prefill);
