@@ -43,8 +43,9 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>F32 activations: a row's 8 nibble bytes zero-extend from a quarter-width byte load (part 0, no shuffle) to
  *       int lanes. With {@code v = lo + 16·hi}, {@code lo·xl + hi·xh = v·xl + hi·(xh − 16·xl)}: each row converts
  *       {@code v} and {@code v >>> 4} to F32 and does two FMAs, with no mask (measured about 10 % faster than masking
- *       the low nibble); {@code xh − 16·xl} comes from {@link #prepare}, formed once per call for all rows. The zero point is folded into the block: each row's block sum starts at {@code −8·Σx_block}
- *       (prepared once per call with {@code xh − 16·xl}); one scale FMA per row and block. The error is F32 summation error
+ *       the low nibble); {@code xh − 16·xl} comes from {@link #prepare}, formed once per call for all rows. The zero
+ *       point is folded into the block: each row's block sum starts at {@code −8·Σx_block} (prepared once per call
+ *       with {@code xh − 16·xl}); one scale FMA per row and block. The error is F32 summation error
  *       relative to the terms added, {@code Σ|v·xl| + |hi·(xh − 16·xl)|} plus {@code 8·|Σx|} per block (up to 16×
  *       the magnitude of {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error). An infinite
  *       activation meets itself with both signs in those sums, so the output is NaN where the reference may give
@@ -84,7 +85,7 @@ public final class Q4_0Packed {
     /** Per calling thread: the F32 kernel's prepared activations ({@link #prepare}). */
     private static final ThreadLocal<MemorySegment[]> PREPARED = ThreadLocal.withInitial(() -> new MemorySegment[1]);
     /** Distance in a group-block from a row's bytes 0-7 to its bytes 8-15. */
-    private static final int HALF = 16;
+    static final int HALF = 16;
     /** Shorts per token and block of the Q8 kernel's widened activations: 4 vectors of 16. */
     private static final int WIDE = 64;
     private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
@@ -104,14 +105,20 @@ public final class Q4_0Packed {
      */
     private static final ThreadLocal<MemorySegment> PAIR_SUMS = ThreadLocal.withInitial(
             () -> Arena.global().allocate(64, 64));
-    /** Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3). */
-    private static final VectorShuffle<Float> PAIR01 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
+    /**
+     * Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3); shared
+     * with {@link W4Packed}, whose 16-bit kernel has the same pair lanes.
+     */
+    static final VectorShuffle<Float> PAIR01 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
             0, 0, 0, 0, 1, 1, 1, 1);
-    private static final VectorShuffle<Float> PAIR23 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
+    static final VectorShuffle<Float> PAIR23 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
             2, 2, 2, 2, 3, 3, 3, 3);
 
-    /** Offset in a group-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. */
-    private static int rowInBlock(int rr) {
+    /**
+     * Offset in a group-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. The
+     * same row-pair interleave orders each of {@link W4Packed}'s sub-blocks.
+     */
+    static int rowInBlock(int rr) {
         return 32 * (rr >> 1) + 8 * (rr & 1);
     }
 
@@ -575,8 +582,8 @@ public final class Q4_0Packed {
                 quarter(pairSums, 32) - 8 * corr.lane(2), quarter(pairSums, 48) - 8 * corr.lane(3));
     }
 
-    /** The sum of the 4 floats at {@code at}. */
-    private static float quarter(MemorySegment m, long at) {
+    /** The sum of the 4 floats at {@code at} (a pair kernel's row, after its accumulators are stored). */
+    static float quarter(MemorySegment m, long at) {
         return m.get(F32, at) + m.get(F32, at + 4) + m.get(F32, at + 8) + m.get(F32, at + 12);
     }
 

@@ -67,23 +67,22 @@ public final class W4Packed {
     static final int SUB_BYTES = 16;
     /** Shorts per sub-block in {@link ActivationQuant#gemvCodes()}: 4 vectors of 16. */
     static final int WIDE = 64;
-    /** Distance in a sub-block from a row's bytes 0-7 to its bytes 8-15. */
-    private static final int HALF = 16;
+    /** Distance in a sub-block from a row's bytes 0-7 to its bytes 8-15 (Q4_0's row-pair interleave). */
+    private static final int HALF = Q4_0Packed.HALF;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
     private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
-    /** Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3). */
-    private static final VectorShuffle<Float> PAIR01 = VectorShuffle.fromValues(F8, 0, 0, 0, 0, 1, 1, 1, 1);
-    private static final VectorShuffle<Float> PAIR23 = VectorShuffle.fromValues(F8, 2, 2, 2, 2, 3, 3, 3, 3);
+    private static final VectorShuffle<Float> PAIR01 = Q4_0Packed.PAIR01;
+    private static final VectorShuffle<Float> PAIR23 = Q4_0Packed.PAIR23;
     /** Per thread running the kernel: where the row pairs' 16-bit sums are stored as shorts and read back as ints. */
     private static final ThreadLocal<MemorySegment> PAIR_SUMS = ThreadLocal.withInitial(
             () -> Arena.global().allocate(64, 64));
 
-    /** Offset in a sub-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. */
+    /** Offset in a sub-block of row {@code rr}'s (0..3) bytes 0-7, as in a Q4_0 group-block. */
     private static int rowInSub(int rr) {
-        return 32 * (rr >> 1) + 8 * (rr & 1);
+        return Q4_0Packed.rowInBlock(rr);
     }
 
     /** Offset in a sub-block of byte {@code j} (0..15) of row {@code rr}. */
@@ -280,14 +279,10 @@ public final class W4Packed {
         }
         acc01.intoMemorySegment(pairSums, 0, LE);
         acc23.intoMemorySegment(pairSums, 32, LE);
-        Q4_0Packed.store4(y, yo, k0, k1, quarter(pairSums, 0) - 8 * corr.lane(0),
-                quarter(pairSums, 16) - 8 * corr.lane(1), quarter(pairSums, 32) - 8 * corr.lane(2),
-                quarter(pairSums, 48) - 8 * corr.lane(3));
-    }
-
-    /** The sum of the 4 floats at {@code at}. */
-    private static float quarter(MemorySegment m, long at) {
-        return m.get(F32, at) + m.get(F32, at + 4) + m.get(F32, at + 8) + m.get(F32, at + 12);
+        Q4_0Packed.store4(y, yo, k0, k1, Q4_0Packed.quarter(pairSums, 0) - 8 * corr.lane(0),
+                Q4_0Packed.quarter(pairSums, 16) - 8 * corr.lane(1),
+                Q4_0Packed.quarter(pairSums, 32) - 8 * corr.lane(2),
+                Q4_0Packed.quarter(pairSums, 48) - 8 * corr.lane(3));
     }
 
     /**
