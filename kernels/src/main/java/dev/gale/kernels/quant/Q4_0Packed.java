@@ -415,7 +415,7 @@ public final class Q4_0Packed {
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
                 if (op != null) {
                     groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, op.codes, t * nb * WIDE,
-                            op.blocks, 8L * t * nb, pairSums, y, yo, lo, hi);
+                            op.blocks, t * nb, pairSums, y, yo, lo, hi);
                 } else {
                     groupQ8Scalar(g, x, t, y, yo, lo, hi);
                 }
@@ -426,20 +426,24 @@ public final class Q4_0Packed {
     /**
      * The Q8 kernel's operand for one call, per calling thread: per token and block, {@link #WIDE} codes (the four
      * vectors a row pair multiplies: columns 0-7, 16-23, 8-15 and 24-31 of the block, each 8 columns twice, once per
-     * row of the pair), and 8 bytes of block terms, F32 {@code d_x} and {@code d_x·Σx_q}. Formed once per call and
-     * shared by every group. The codes are a Java array: an array access inlines to fewer C2 nodes than a segment's,
-     * and the kernel sits near C2's inlining node budget.
+     * row of the pair), and per token and block two block terms, {@code d_x} and {@code d_x·Σx_q}. Formed once per
+     * call and
+     * shared by every group. Java arrays: an array access inlines to fewer C2 nodes than a segment's, and the kernel
+     * sits near C2's inlining node budget; and with the block terms in a segment, C2's profiled loop predicates on
+     * those loads kept failing, so the compiled kernel trapped and was recompiled over and over, boxing every vector
+     * in between (418 KB per call in {@code QuantAllocationTest}; {@code -XX:-UseProfiledLoopPredicate} made it 0).
      */
     private static final class Q8Operand {
         short[] codes = new short[0];
-        MemorySegment blocks = MemorySegment.NULL;
+        /** Per token and block, {@code d_x} then {@code d_x·Σx_q}. */
+        float[] blocks = new float[0];
 
-        /** Room for {@code tokenBlocks} blocks; grown geometrically, never shrunk (GC-managed memory). */
+        /** Room for {@code tokenBlocks} blocks; grown geometrically, never shrunk. */
         Q8Operand ensure(int tokenBlocks) {
             if (codes.length < tokenBlocks * WIDE) {
                 int n = Math.max(tokenBlocks, 2 * codes.length / WIDE);
                 codes = new short[n * WIDE];
-                blocks = Arena.ofAuto().allocate(8L * n, 64);
+                blocks = new float[2 * n];
             }
             return this;
         }
@@ -462,8 +466,8 @@ public final class Q4_0Packed {
                     s.intoArray(wide, tb * WIDE + 16 * v + 8);
                 }
                 float dx = x.scale(t, b);
-                op.blocks.set(F32, 8L * tb, dx);
-                op.blocks.set(F32, 8L * tb + 4, dx * x.sum(t, b));
+                op.blocks[2 * tb] = dx;
+                op.blocks[2 * tb + 1] = dx * x.sum(t, b);
             }
         }
         return op;
@@ -477,7 +481,7 @@ public final class Q4_0Packed {
     private Q8Operand quantizeQ8(MemorySegment x, long xOff, int tokens) {
         Q8Operand op = OPERAND.get().ensure(tokens * nb);
         short[] wide = op.codes;
-        MemorySegment bs = op.blocks;
+        float[] bs = op.blocks;
         for (int t = 0; t < tokens; t++) {
             for (int b = 0; b < nb; b++) {
                 int tb = t * nb + b;
@@ -509,8 +513,8 @@ public final class Q4_0Packed {
                 s3.intoArray(wide, o + 56);
                 float dx = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
                 int sum = q0.add(q1).add(q2).add(q3).reduceLanes(VectorOperators.ADD);
-                bs.set(F32, 8L * tb, dx);
-                bs.set(F32, 8L * tb + 4, dx * sum);
+                bs[2 * tb] = dx;
+                bs[2 * tb + 1] = dx * sum;
             }
         }
         return op;
@@ -536,7 +540,7 @@ public final class Q4_0Packed {
      * which the pack pads for the last block.
      */
     private static void groupQ8(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] wide, int w0,
-            MemorySegment blocks, long b0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
+            float[] blocks, int tb0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
         FloatVector acc01 = FloatVector.zero(F8);
         FloatVector acc23 = acc01;
         FloatVector corr = acc01;
@@ -562,8 +566,8 @@ public final class Q4_0Packed {
                     .add(u1.and(NIBBLE).mul(xl1)).add(u1.lanewise(VectorOperators.LSHR, 4).mul(xh1))
                     .intoMemorySegment(pairSums, 32, LE);
             FloatVector sw = FloatVector.fromMemorySegment(F8, s, s0 + (long) b * GS, LE);
-            FloatVector d = sw.lanewise(VectorOperators.MUL, blocks.get(F32, b0 + 8L * b));
-            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, blocks.get(F32, b0 + 8L * b + 4)), corr);
+            FloatVector d = sw.lanewise(VectorOperators.MUL, blocks[2 * (tb0 + b)]);
+            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, blocks[2 * (tb0 + b) + 1]), corr);
             IntVector i01 = IntVector.fromMemorySegment(I8, pairSums, 0, LE);
             IntVector i23 = IntVector.fromMemorySegment(I8, pairSums, 32, LE);
             acc01 = ((FloatVector) i01.lanewise(VectorOperators.ASHR, 16)
