@@ -387,7 +387,7 @@ public final class Q4_0Packed {
      * The decode path: F32 {@code X[tokens][in]} quantized to Q8 per block of 32 exactly as {@link Q8Activations}
      * quantizes (same codes, scales and sums), straight into the 16-bit kernel's operand, then
      * {@code Y[t][r] = X_q[t]·W[r]} over the shared worker pool; the same bits as {@link Q8Activations#quantize} then
-     * {@link #matmulParallel(Q8Activations, MemorySegment, long)}. One pass over {@code x} and no byte codes in between;
+     * {@link #matmulParallel(Q8Activations, MemorySegment, long)}. One pass over {@code x}, no byte codes in between;
      * and a decode that quantized through {@link Q8Activations} measured 2.5–9× slower in the bench report's JVM,
      * where C2's profiled loop predicates in that shared, multi-shape method kept trapping.
      */
@@ -494,10 +494,14 @@ public final class Q4_0Packed {
                 boolean finite = amax <= Float.MAX_VALUE;
                 float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
                 // columns 0-7, 8-15, 16-23, 24-31 go to operand vectors 0, 2, 1, 3
-                IntVector q0 = (IntVector) v0.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q1 = (IntVector) v1.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q2 = (IntVector) v2.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q3 = (IntVector) v3.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q0 = (IntVector) v0.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
+                        .convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q1 = (IntVector) v1.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
+                        .convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q2 = (IntVector) v2.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
+                        .convertShape(VectorOperators.F2I, I8, 0);
+                IntVector q3 = (IntVector) v3.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
+                        .convertShape(VectorOperators.F2I, I8, 0);
                 int o = tb * WIDE;
                 ShortVector s0 = (ShortVector) q0.convertShape(VectorOperators.I2S, S128, 0);
                 s0.intoArray(wide, o);
@@ -533,11 +537,11 @@ public final class Q4_0Packed {
      * it through a heap segment, which then stays in the JDK's shared segment-access profiles, so C2 compiles the
      * segment loads of every kernel in the JVM for two segment classes (a decode measured 2× slower). A 256-bit store
      * then a 256-bit load of the same bytes forwards in the store queue. Measured alternatives, one thread, 1024×4096,
-     * against 0.32 ms for the F32 kernel: this form 0.28 ms; rows 8-15 widened by a 128-bit load each (16→32-bit
-     * conversion of a 256-bit vector's upper half is not vector code on AVX2) 0.36 ms as two 2-row passes (the 4-row
-     * form ran past C2's inlining node budget, boxing vectors) and 0.41 ms as one pass from arrays; the activation
-     * scales copied into a float array 0.32 ms. The scale load reads 8 floats, this block's 4 and the next block's,
-     * which the pack pads for the last block.
+     * against 0.32 ms for the F32 kernel: this form 0.28–0.29 ms (the block terms read from a segment gave 0.28, but
+     * see {@link Q8Operand}); rows 8-15 widened by a 128-bit load each (16→32-bit conversion of a 256-bit vector's
+     * upper half is not vector code on AVX2) 0.36 ms as two 2-row passes (the 4-row form ran past C2's inlining node
+     * budget, boxing vectors) and 0.41 ms as one pass. The scale load reads 8 floats, this block's 4 and the next
+     * block's, which the pack pads for the last block.
      */
     private static void groupQ8(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] wide, int w0,
             float[] blocks, int tb0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
