@@ -6,7 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -41,6 +43,8 @@ public final class ActivationQuant {
     private static final ByteOrder LE = QuantVectors.LE;
     /** 1.5·2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, ties to even. */
     private static final FloatVector RINT = FloatVector.broadcast(F, 0x1.8p23f);
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
     /** Token count from which one quantization is split over the worker pool (a prefill; decode stays serial). */
     private static final int PARALLEL_TOKENS = 16;
 
@@ -352,28 +356,27 @@ public final class ActivationQuant {
         if (tokens == 0) {
             throw new ShapeMismatchException("the activations hold no tokens (quantize first)");
         }
-        for (int s = 0; s < 4 * blocks; s++) {
-            // sub-block s: elements e = 128·(s/4) + 16·(s%4) + i (low nibbles) and e + 64 (high), i < 16
-            int e = W4Weights.BLOCK * (s >>> 2) + W4Packed.SUB_BYTES * (s & 3);
-            int o = W4Packed.WIDE * s;
-            for (int v = 0; v < 4; v++) {
-                // vectors: columns e..e+7, e+64.., e+8.., e+72.., each 8 codes twice (once per row of a pair)
-                int c = e + 64 * (v & 1) + 8 * (v >> 1);
-                for (int i = 0; i < 8; i++) {
-                    short q = codes.get(ValueLayout.JAVA_BYTE, c + i);
-                    operandCodes[o + 16 * v + i] = q;
-                    operandCodes[o + 16 * v + 8 + i] = q;
+        for (int b = 0; b < blocks; b++) {
+            // one pass over the block's codes: widened for the kernel, and summed for the zero point
+            ShortVector sum = ShortVector.zero(S128);
+            for (int k = 0; k < 4; k++) {
+                // sub-block 4b + k: elements e = 128·b + 16·k + i (low nibbles) and e + 64 (high), i < 16; its
+                // vectors hold columns e..e+7, e+64.., e+8.., e+72.., each 8 codes twice (once per row of a pair)
+                int e = W4Weights.BLOCK * b + W4Packed.SUB_BYTES * k;
+                int o = W4Packed.WIDE * (4 * b + k);
+                for (int v = 0; v < 4; v++) {
+                    long c = e + 64 * (v & 1) + 8 * (v >> 1);
+                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B64, codes, c, LE)
+                            .convertShape(VectorOperators.B2S, S128, 0);
+                    q.intoArray(operandCodes, o + 16 * v);
+                    q.intoArray(operandCodes, o + 16 * v + 8);
+                    sum = sum.add(q);
                 }
             }
-        }
-        for (int b = 0; b < blocks; b++) {
-            int sum = 0;
-            for (int i = 0; i < W4Weights.BLOCK; i++) {
-                sum += codes.get(ValueLayout.JAVA_BYTE, (long) W4Weights.BLOCK * b + i);
-            }
+            // |Σ| ≤ 128·127 fits a short's lanes: 16 codes per lane, at most 16·127
             float sx = scales.get(F32, 4L * b);
             operandBlocks[2 * b] = sx;
-            operandBlocks[2 * b + 1] = sx * sum;
+            operandBlocks[2 * b + 1] = sx * (int) sum.reduceLanes(VectorOperators.ADD);
         }
         operandReady = true;
     }

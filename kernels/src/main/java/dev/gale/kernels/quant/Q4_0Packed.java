@@ -95,10 +95,9 @@ public final class Q4_0Packed {
     private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
     /** Per calling thread: the Q8 kernel's operand ({@link Q8Operand}). */
     private static final ThreadLocal<Q8Operand> OPERAND = ThreadLocal.withInitial(Q8Operand::new);
-    /** {@link Q8Activations}' rounding: adding then subtracting 1.5·2^23 rounds |v| &lt; 2^22 to nearest even. */
-    private static final float Q8_MAGIC = 0x1.8p23f;
-    /** {@link Q8Activations}' floor: below this amax, 127/amax would overflow; the block quantizes to zeros. */
-    private static final float Q8_TINY = 0x1p-120f;
+    /** {@link Q8Activations}' rounding and floor, so the fused quantizer writes its exact codes. */
+    private static final float Q8_MAGIC = Q8Activations.MAGIC;
+    private static final float Q8_TINY = Q8Activations.TINY;
     /**
      * Per thread running the Q8 kernel: 64 bytes where the two row pairs' 16-bit sums are stored as shorts and read
      * back as ints ({@link #groupQ8} says why through memory).

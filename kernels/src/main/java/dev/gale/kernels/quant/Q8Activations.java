@@ -38,9 +38,9 @@ import jdk.incubator.vector.VectorOperators;
  * kernels only read it, so one quantized instance may feed parallel matmuls.
  */
 public final class Q8Activations {
-    private static final float MAGIC = 0x1.8p23f; // adding then subtracting rounds |v| < 2^22 to nearest even
+    static final float MAGIC = 0x1.8p23f; // adding then subtracting rounds |v| < 2^22 to nearest even
     /** Below this amax, 127/amax would overflow: such a block quantizes to zeros with d = 0. */
-    private static final float TINY = 0x1p-120f;
+    static final float TINY = 0x1p-120f;
 
     private final MemorySegment scratch;
     private final long base;
