@@ -321,11 +321,14 @@ public final class W4AxMatmul {
             int jb = SUB_BYTES * (sub & 3);
             long qb = q0 + (long) BLOCK / 2 * b + jb;
             long xb = 4L * (BLOCK * b + jb);
-            FloatVector m8 = FloatVector.fromMemorySegment(F, a, xb, LE)
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + 4L * L, LE))
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH, LE))
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH + 4L * L, LE))
-                    .lanewise(VectorOperators.MUL, FM8);
+            // The sub-block's 16 low and 16 high activations in vectors of L lanes (two each at 256 bits, one at
+            // 512); integer-valued, so the sum is exact in any order.
+            FloatVector m8 = FloatVector.zero(F);
+            for (int j = 0; j < SUB_BYTES; j += L) {
+                m8 = m8.lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + 4L * j, LE))
+                        .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH + 4L * j, LE));
+            }
+            m8 = m8.lanewise(VectorOperators.MUL, FM8);
             FloatVector p0 = m8;
             FloatVector p1 = m8;
             FloatVector p2 = m8;
@@ -387,11 +390,12 @@ public final class W4AxMatmul {
             int jb = SUB_BYTES * (sub & 3);
             long qb = q0 + (long) BLOCK / 2 * b + jb;
             long xb = 4L * (BLOCK * b + jb);
-            FloatVector p = FloatVector.fromMemorySegment(F, a, xb, LE)
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + 4L * L, LE))
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH, LE))
-                    .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH + 4L * L, LE))
-                    .lanewise(VectorOperators.MUL, FM8);
+            FloatVector p = FloatVector.zero(F);
+            for (int j = 0; j < SUB_BYTES; j += L) {
+                p = p.lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + 4L * j, LE))
+                        .lanewise(VectorOperators.ADD, FloatVector.fromMemorySegment(F, a, xb + HIGH + 4L * j, LE));
+            }
+            p = p.lanewise(VectorOperators.MUL, FM8);
             for (int j = 0; j < SUB_BYTES; j += L) {
                 FloatVector xl = FloatVector.fromMemorySegment(F, a, xb + 4L * j, LE);
                 FloatVector xd = xl.lanewise(VectorOperators.FMA, FM16,
