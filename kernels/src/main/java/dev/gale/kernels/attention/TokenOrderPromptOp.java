@@ -21,8 +21,9 @@ import java.util.NoSuchElementException;
  * counters, a StreamingLLM ring overwriting slots, a KIVI cache quantizing groups as its residual window fills), as
  * a graph launch: {@code (q [T, Hq, d] F32, k [T, Hkv, d] F32, v (same), pos, out [T, Hq, d] F32)}. Token {@code t}
  * enters the cache at position {@code pos + t} and its query then attends over the cache as it stands, in token
- * order: what {@code T} decode steps do, bit for bit, while the model's matrix products around this launch run once
- * over the whole prompt. Attention over the prompt's own keys (the dense caches' batched prefill) would instead let
+ * order: what {@code T} decode steps do, the same operations in the same order (bit for bit when both run at one
+ * JIT tier; the folds' {@code reduceLanes} sums differ in their last bits between the interpreter and C2), while the
+ * model's matrix products around this launch run once over the whole prompt. Attention over the prompt's own keys (the dense caches' batched prefill) would instead let
  * a token see keys a step-by-step run had already evicted or quantized.
  *
  * <p>Vector API path: the cache's own append and decode, token by token. Device path (KIVI with F16 residual windows;

@@ -12,6 +12,7 @@ import dev.gale.core.graph.IntScalar;
 import dev.gale.core.graph.Plan;
 import dev.gale.core.graph.TaskGraph;
 import dev.gale.core.graph.TensorParam;
+import dev.gale.kernels.Numerics;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -29,8 +30,13 @@ class HeavyHitterKvTest {
 
     /**
      * A prompt launch ({@link TokenOrderPromptOp#h2o}: tokens appended and attending in order, evictions inside it)
-     * leaves the cache, the counters and every token's output bit-identical to the same tokens fed one append and
-     * one decode at a time.
+     * leaves the same cache (bit for bit: slots are copies), the same victims and, up to F32 rounding, the same
+     * counters and outputs as the same tokens fed one append and one decode at a time.
+     *
+     * <p>Not bit for bit: the fold's horizontal sums ({@code reduceLanes}) run in another order in the interpreter
+     * than in C2 code, the launch runs first while the JIT is still compiling, and CI once saw a launch output differ
+     * from its step in the last bits. The same order of operations is what this pins; README's reproducibility
+     * paragraph says which kernels are tier-independent.
      */
     @Test
     void aPromptIsItsTokensInOrder() {
@@ -74,12 +80,25 @@ class HeavyHitterKvTest {
                 stepped.append(k.asSlice(4L * t * HKV * D), v.asSlice(4L * t * HKV * D), 7 + t);
                 stepped.decode(spec, q.asSlice(4L * t * HQ * D), want.asSlice(4L * t * HQ * D));
             }
-            assertEquals(-1, got.mismatch(want), "outputs");
+            // An output is a convex combination of values: its scale is the largest |v|.
+            double vMax = 0;
+            for (long i = 0; i < (long) tokens * HKV * D; i++) {
+                vMax = Math.max(vMax, Math.abs(v.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i)));
+            }
+            for (long i = 0; i < (long) tokens * HQ * D; i++) {
+                assertEquals(want.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i),
+                        got.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i), Numerics.F32_REL * vMax,
+                        "output " + i + " (token " + i / (HQ * D) + ")");
+            }
             assertEquals(-1, batched.keysForTests().mismatch(stepped.keysForTests()), "keys");
             float[][] cb = batched.counters();
             float[][] cs = stepped.counters();
             for (int h = 0; h < HKV; h++) {
-                org.junit.jupiter.api.Assertions.assertArrayEquals(cs[h], cb[h], "counters of head " + h);
+                for (int s = 0; s < cs[h].length; s++) {
+                    // A counter sums at most one probability per query row and step.
+                    assertEquals(cs[h][s], cb[h][s], Numerics.F32_REL * (1 + Math.abs(cs[h][s])),
+                            "counter of head " + h + " slot " + s);
+                }
             }
             for (int s = 0; s < heavy + recent; s++) {
                 assertEquals(stepped.position(s), batched.position(s), "slot " + s);
