@@ -7,6 +7,10 @@ import static dev.gale.kernels.quant.QuantVectors.I;
 import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
@@ -207,20 +211,17 @@ public final class Q8_0Packed {
         }
     }
 
-    /**
-     * Weight vector {@code f} (row {@code f / T}, elements {@code (f mod T)·L ..}) of the group-block whose quants
-     * start at {@code qb}, as F32: byte {@code f mod 4} of each int lane, sign-extended by shifts. {@code f} is a
-     * constant at every (unrolled) call site, so each is one load (shared by the 4 bytes of a lane), one or two
-     * immediate shifts and a conversion.
+    /*
+     * Weight vector f = T·r + t (row r, elements t·L ..) of a group-block is byte f mod 4 of the int lanes of load
+     * ⌊f/4⌋: sign-extended by (v << 24−8k) >> 24 (no left shift for byte 3) and converted to F32. The kernels below
+     * write every weight vector out for the two widths that run them, T = 4 (256-bit: load r holds row r, byte k its
+     * vector t = k) and T = 2 (512-bit: load m holds rows 2m and 2m+1, bytes 0-1 and 2-3), with literal shift counts
+     * (immediate shifts; counts in vectors cost a mask per shift and measured up to 1.2x slower at 512 bits).
+     * Not a helper: a 77-byte weights(w, qb, f) was sometimes judged cold by C2 and left out of line at 512 bits,
+     * which boxed every weight vector (120 per call in one run of QuantAllocationTest in two); split into helpers of
+     * at most 35 bytecodes it boxed in every run (C2 declined them as too large in a caller this size). The products
+     * and their order are unchanged: row r, vector t = 0 multiplies, then t = 1, 2, 3 fused-multiply-add.
      */
-    private static FloatVector weights(MemorySegment w, long qb, int f) {
-        IntVector v = IntVector.fromMemorySegment(I, w, qb + 4L * L * (f >> 2), LE);
-        int k = f & 3;
-        if (k != 3) {
-            v = v.lanewise(VectorOperators.LSHL, 24 - 8 * k);
-        }
-        return (FloatVector) v.lanewise(VectorOperators.ASHR, 24).convert(VectorOperators.I2F, 0);
-    }
 
     private static void groupF32(MemorySegment w, long g0, int nb, MemorySegment x, long xo, MemorySegment y,
             long yo, int k0, int k1) {
@@ -232,17 +233,46 @@ public final class Q8_0Packed {
             long sb = g0 + (long) b * GB;
             long qb = sb + QOFF;
             long xb = xo + 4L * b * QK;
-            FloatVector xv0 = FloatVector.fromMemorySegment(F, x, xb, LE);
-            FloatVector p0 = weights(w, qb, 0).mul(xv0);
-            FloatVector p1 = weights(w, qb, T).mul(xv0);
-            FloatVector p2 = weights(w, qb, 2 * T).mul(xv0);
-            FloatVector p3 = weights(w, qb, 3 * T).mul(xv0);
-            for (int t = 1; t < T; t++) {
-                FloatVector xv = FloatVector.fromMemorySegment(F, x, xb + 4L * L * t, LE);
-                p0 = weights(w, qb, t).lanewise(VectorOperators.FMA, xv, p0);
-                p1 = weights(w, qb, T + t).lanewise(VectorOperators.FMA, xv, p1);
-                p2 = weights(w, qb, 2 * T + t).lanewise(VectorOperators.FMA, xv, p2);
-                p3 = weights(w, qb, 3 * T + t).lanewise(VectorOperators.FMA, xv, p3);
+            FloatVector x0 = FloatVector.fromMemorySegment(F, x, xb, LE);
+            FloatVector x1 = FloatVector.fromMemorySegment(F, x, xb + 4L * L, LE);
+            FloatVector p0;
+            FloatVector p1;
+            FloatVector p2;
+            FloatVector p3;
+            if (T == 2) {
+                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
+                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p1 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p2 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p3 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
+                p1 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
+                p2 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
+                p3 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
+            } else {
+                FloatVector x2 = FloatVector.fromMemorySegment(F, x, xb + 8L * L, LE);
+                FloatVector x3 = FloatVector.fromMemorySegment(F, x, xb + 12L * L, LE);
+                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
+                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
+                IntVector m2 = IntVector.fromMemorySegment(I, w, qb + 8L * L, LE);
+                IntVector m3 = IntVector.fromMemorySegment(I, w, qb + 12L * L, LE);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p1);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p2);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p3);
+                p0 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p0);
+                p1 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p1);
+                p2 = ((FloatVector) m2.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p2);
+                p3 = ((FloatVector) m3.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p3);
             }
             acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb)), acc0);
             acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 4)), acc1);
@@ -310,17 +340,48 @@ public final class Q8_0Packed {
             long sb = g0 + (long) b * GB;
             long qb = sb + QOFF;
             long ab = aq + (long) b * QK;
-            FloatVector xv0 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab, LE).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector p0 = weights(w, qb, 0).mul(xv0);
-            FloatVector p1 = weights(w, qb, T).mul(xv0);
-            FloatVector p2 = weights(w, qb, 2 * T).mul(xv0);
-            FloatVector p3 = weights(w, qb, 3 * T).mul(xv0);
-            for (int t = 1; t < T; t++) {
-                FloatVector xv = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + (long) L * t, LE).convertShape(VectorOperators.B2F, F, 0);
-                p0 = weights(w, qb, t).lanewise(VectorOperators.FMA, xv, p0);
-                p1 = weights(w, qb, T + t).lanewise(VectorOperators.FMA, xv, p1);
-                p2 = weights(w, qb, 2 * T + t).lanewise(VectorOperators.FMA, xv, p2);
-                p3 = weights(w, qb, 3 * T + t).lanewise(VectorOperators.FMA, xv, p3);
+            FloatVector x0 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab, LE).convertShape(B2F, F, 0);
+            FloatVector x1 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + L, LE).convertShape(B2F, F, 0);
+            FloatVector p0;
+            FloatVector p1;
+            FloatVector p2;
+            FloatVector p3;
+            if (T == 2) {
+                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
+                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p1 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p2 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p3 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
+                p1 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
+                p2 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
+                p3 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
+            } else {
+                FloatVector x2 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + 2L * L, LE)
+                        .convertShape(B2F, F, 0);
+                FloatVector x3 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + 3L * L, LE)
+                        .convertShape(B2F, F, 0);
+                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
+                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
+                IntVector m2 = IntVector.fromMemorySegment(I, w, qb + 8L * L, LE);
+                IntVector m3 = IntVector.fromMemorySegment(I, w, qb + 12L * L, LE);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
+                p0 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p0);
+                p1 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p1);
+                p2 = ((FloatVector) m2.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p2);
+                p3 = ((FloatVector) m3.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p3);
+                p0 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p0);
+                p1 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p1);
+                p2 = ((FloatVector) m2.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p2);
+                p3 = ((FloatVector) m3.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p3);
             }
             float dx = a.get(F32, as + 4L * b);
             acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb) * dx), acc0);
