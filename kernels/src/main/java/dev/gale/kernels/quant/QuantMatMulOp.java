@@ -36,8 +36,13 @@ public final class QuantMatMulOp extends KernelOp {
     private static final Cleaner CLEANER = Cleaner.create();
 
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
-    /** Q4_0 decode on F32 activations (the default) or on Q8 ones ({@code -Dgale.q4.activations=q8}). */
-    private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations", "f32"));
+    /**
+     * Q4_0 decode on Q8 activations where the JVM's vectors are 512 bits wide, on F32 ones below that;
+     * {@code -Dgale.q4.activations=q8|f32} chooses. The width stands for the two machines this was measured on (see
+     * {@link #q4_0(Q4_0Packed)}): it is a proxy, not a cause.
+     */
+    private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
+            QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "q8" : "f32"));
 
     /** What the CPU path needs of a packed weight: {@code Y = X·Wᵀ} for F32 X of some tokens. */
     private interface Kernel {
@@ -69,14 +74,20 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     /**
-     * Q4_0: a few tokens run the F32-activation kernel ({@link Q4_0Packed#matmulF32Parallel}) by default. With
-     * {@code -Dgale.q4.activations=q8} they quantize their activations to Q8 per block of 32, as llama.cpp does, and
-     * run the 16-bit integer kernel ({@link Q4_0Packed#matmulQ8Parallel}): 1.1× the F32 kernel alone on Zen 3,
-     * quantization included, and faster in some decodes (the 8B-shape report: 14.3 against 16.1 ms of layer matmuls
-     * per token and layer), but 0.62× in the bench's 1B decode table (7.0 against 11.3 tok/s), where its C2 compile
-     * came out slower with the same inlining; it becomes the default when that is understood. Its error adds the
-     * activations' rounding, at most half a Q8 step per element, which the cross-device suite bounds as such. The
-     * report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
+     * Q4_0: a few tokens either quantize their activations to Q8 per block of 32, as llama.cpp does, and run the
+     * 16-bit integer kernel ({@link Q4_0Packed#matmulQ8Parallel}), or run the F32-activation kernel
+     * ({@link Q4_0Packed#matmulF32Parallel}). Which is faster depends on the machine, so the default follows the
+     * vector width ({@code -Dgale.q4.activations} overrides):
+     * <ul>
+     * <li>AVX2, AMD Zen 3: the 16-bit kernel was 1.1× the F32 one alone (quantization included) and faster in the
+     * 8B-shape report (14.3 against 16.1 ms of layer matmuls per token and layer), but 0.62–0.85× in the bench's 1B
+     * decode table (8.77 against 10.29 tok/s at the last check), where its C2 compile came out slower with the same
+     * inlining: F32 activations.
+     * <li>AVX-512, Intel Xeon (2026-11-27): the 16-bit kernel 2.4× the F32 one alone at 4096×14336 (1.71 against
+     * 4.09 ms, two threads) and 1.34× in the 1B decode table (10.09 against 7.54 tok/s): Q8 activations.
+     * </ul>
+     * Q8 activations add their rounding, at most half a Q8 step per element, which the cross-device suite bounds as
+     * such. The report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
      */
     public static QuantMatMulOp q4_0(Q4_0Packed w) {
         return q4_0(w, Q4_Q8_ACTIVATIONS);
