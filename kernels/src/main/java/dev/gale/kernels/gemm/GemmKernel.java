@@ -52,9 +52,12 @@ final class GemmKernel {
     static final int NR = NV * L;
     /**
      * Tokens per register tile, 4 or 6 ({@code -Dgale.gemm.mr}): MR·NV accumulators + NV weights + the broadcasts
-     * must fit the register file (16 on AVX2, 32 with AVX-512). On AVX2 6×2 measured ~0.6× of 4×2 (spills).
+     * must fit the register file (16 on AVX2, 32 with AVX-512). On AVX2 6×2 measured ~0.6× of 4×2 (spills): 4. With
+     * 512-bit vectors 6×3 (18 accumulators + 3 weights + 1 broadcast) measured 88–91 against 138–147 ms at
+     * 512×4096×4096 and 375–383 against 441–691 ms at 512×4096×14336 (Intel Xeon, two threads, alternating runs):
+     * 6.
      */
-    static final int MR = Integer.getInteger("gale.gemm.mr", 4) >= 6 ? 6 : 4;
+    static final int MR = Integer.getInteger("gale.gemm.mr", F.vectorBitSize() >= 512 ? 6 : 4) >= 6 ? 6 : 4;
     /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
     private static final boolean M6 = MR == 6;
     /**
