@@ -89,9 +89,9 @@ public final class GemmBlockScaled {
     }
 
     /**
-     * Whether pairable blocks run the paired kernel in this JVM: false where the vector shape does not suit it (below
-     * 256 bits, or AVX-512's wider F32 tile) or {@code -Dgale.gemm.paired=false}; they then run the one-product
-     * kernel, with the same result.
+     * Whether pairable blocks run the paired kernel in this JVM: false below 256-bit vectors, where an override of
+     * the tile leaves the packed weight block without whole paired panels, or with {@code -Dgale.gemm.paired=false};
+     * they then run the one-product kernel, with the same result.
      */
     public static boolean pairs() {
         return PairedTile.ENABLED;

@@ -73,10 +73,12 @@ final class GemmKernel {
      */
     static final int KCP = 4 * KC;
     /**
-     * Outputs per packed weight block, a multiple of NR ({@code -Dgale.gemm.nc}): 256 outputs × KC 256 are 256 KiB,
-     * half of a 512 KiB L2, leaving room for the MC·KC activation block.
+     * Outputs per packed weight block ({@code -Dgale.gemm.nc}, about 256), a multiple of 2·NR so that it holds whole
+     * {@link PairedTile paired} panels too: 256 outputs × KC 256 are 256 KiB, half of a 512 KiB L2, leaving room for
+     * the MC·KC activation block; with 512-bit vectors (NR 48) 288, 288 KiB of a 2 MiB L2.
      */
-    static final int NC = Math.max(1, Math.clamp(Integer.getInteger("gale.gemm.nc", 256), 1, 1 << 16) / NR) * NR;
+    static final int NC = Math.max(1, Math.round(Math.clamp(Integer.getInteger("gale.gemm.nc", 256), 1, 1 << 16)
+            / (2f * NR))) * 2 * NR;
     /** Tokens per activation block, a multiple of MR ({@code -Dgale.gemm.mc}): 96 × KC 256 are 96 KiB. */
     static final int MC = Math.max(1, Math.clamp(Integer.getInteger("gale.gemm.mc", 96), 1, 1 << 16) / MR) * MR;
 

@@ -27,12 +27,13 @@ import jdk.incubator.vector.VectorSpecies;
  * offset; they stay exact ({@code 128·64 < 2^24}). The result is therefore the same exact group sums as the
  * unpaired kernel, scaled and added into Y by the same operations: bit for bit the unpaired result.
  *
- * <p><b>Layout.</b> A paired panel covers {@link #PR} = 4·L outputs as the 4×2 tile's two vectors: lane {@code l} of
- * the panel (0 ≤ l &lt; 2L) pairs output {@code l} (low part) with output {@code l + 2L} (high part). The split then
- * yields ordinary column vectors (outputs {@code 0..2L} from the low parts, {@code 2L..4L} from the high parts): no
- * lane shuffle. The packed panel is {@code wp[k·2L + l]}, input-major like {@link GemmKernel}'s; tokens are packed
- * by {@link GemmKernel#packX} (MR interleaved). The tile is 4 tokens × 2 vectors, 8 accumulators as in the F32
- * GEMM (AVX2's 16 registers; wider tiles spilled there), now 4 × 4L outputs.
+ * <p><b>Layout.</b> A paired panel covers {@link #PR} = 2·NV·L outputs as the tile's NV vectors
+ * ({@link GemmKernel#NV}: 2 on AVX2, 3 with AVX-512): lane {@code l} of the panel (0 ≤ l &lt; PW = NV·L) pairs
+ * output {@code l} (low part) with output {@code l + PW} (high part). The split then yields ordinary column vectors
+ * (outputs {@code 0..PW} from the low parts, {@code PW..2·PW} from the high parts): no lane shuffle. The packed panel
+ * is {@code wp[k·PW + l]}, input-major like {@link GemmKernel}'s; tokens are packed by {@link GemmKernel#packX} (MR
+ * interleaved). The tile is the F32 GEMM's, MR tokens × NV vectors (4×2 = 8 accumulators on AVX2's 16 registers,
+ * 6×3 = 18 of AVX-512's 32), now MR × 2·NV·L outputs.
  */
 final class PairedTile {
     private static final VectorSpecies<Float> F = GemmKernel.F;
@@ -45,17 +46,23 @@ final class PairedTile {
     static final int MAX_PRODUCT = 64;
     /** Each span's start: the centre of its dots' range [32·MIN_PRODUCT, 32·MAX_PRODUCT], negated. */
     static final int OFFSET = -SPAN * (MIN_PRODUCT + MAX_PRODUCT) / 2;
-    /** Outputs per paired panel: two vectors of two columns per lane. */
-    static final int PR = 4 * L;
-    /** Packed floats per input of a paired panel. */
-    private static final int PW = 2 * L;
+    /** Tokens per tile: {@link GemmKernel#MR}, so the activations are packed once for either kernel. */
+    private static final int MR = GemmKernel.MR;
+    /** Whether tile rows 4 and 5 are live (MR 6). */
+    private static final boolean M6 = MR == 6;
+    /** Whether the tile's third vector is live ({@link GemmKernel#NV} 3). */
+    private static final boolean V3 = GemmKernel.NV == 3;
+    /** Packed floats per input of a paired panel: the tile's NV vectors. */
+    private static final int PW = GemmKernel.NR;
+    /** Outputs per paired panel: NV vectors of two columns per lane, twice the F32 panel. */
+    static final int PR = 2 * PW;
     private static final float SHIFT = 4096f;
     /**
-     * Whether the paired kernel runs: its tile is the 4×2 one ({@link GemmKernel#MR} 4, vectors of 256 bits or more)
-     * and the packed weight block holds whole paired panels; {@code -Dgale.gemm.paired=false} turns it off (the
+     * Whether the paired kernel runs: vectors of 256 bits or more, and the packed weight block holds whole paired
+     * panels ({@link GemmKernel#NC} a multiple of PR); {@code -Dgale.gemm.paired=false} turns it off (the
      * unpaired kernel, for comparison).
      */
-    static final boolean ENABLED = GemmKernel.MR == 4 && GemmKernel.NC % PR == 0 && L >= 8
+    static final boolean ENABLED = GemmKernel.NC % PR == 0 && L >= 8
             && Boolean.parseBoolean(System.getProperty("gale.gemm.paired", "true"));
     /** {@code 1.5·2^23}: added to a float below {@code 2^22} in magnitude, rounds it to an integer. */
     private static final FloatVector MAGIC = FloatVector.broadcast(F, 0x1.8p23f);
@@ -102,16 +109,20 @@ final class PairedTile {
     }
 
     /**
-     * MR = 4 tokens × PR outputs over {@code kc} inputs (whole spans) into {@code acc[4][PR]}: the exact group sums of
-     * the block. {@code xp[xi + k·4 + i]} is token i's input k, {@code wp[wo + k·2L + l]} the paired panel.
+     * MR tokens × PR outputs over {@code kc} inputs (whole spans) into {@code acc[MR][PR]}: the exact group sums of
+     * the block. {@code xp[xi + k·MR + i]} is token i's input k, {@code wp[wo + k·PW + l]} the paired panel. The
+     * tile is {@link GemmKernel}'s (MR × NV accumulators), rows 4-5 and the third vector live only where M6 and V3
+     * say so (constants: C2 folds the rest away).
      */
     static void tile(float[] xp, int xi, float[] wp, int wo, int kc, float[] acc) {
-        clear(acc, 4, kc);
+        clear(acc, MR, kc);
         for (int s = 0, wi = wo; s < kc; s += SPAN) {
             // broadcast here: a static final vector as the accumulators' start made C2 box them (20x slower)
             FloatVector c00 = FloatVector.broadcast(F, (float) OFFSET);
-            FloatVector c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            for (int k = 0; k < SPAN; k++, wi += PW, xi += 4) {
+            FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
+            FloatVector c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00;
+            FloatVector c52 = c00;
+            for (int k = 0; k < SPAN; k++, wi += PW, xi += MR) {
                 FloatVector w0 = FloatVector.fromArray(F, wp, wi);
                 FloatVector w1 = FloatVector.fromArray(F, wp, wi + L);
                 FloatVector b0 = FloatVector.broadcast(F, xp[xi]);
@@ -126,6 +137,26 @@ final class PairedTile {
                 c21 = w1.fma(b2, c21);
                 c30 = w0.fma(b3, c30);
                 c31 = w1.fma(b3, c31);
+                if (M6) {
+                    FloatVector b4 = FloatVector.broadcast(F, xp[xi + 4]);
+                    FloatVector b5 = FloatVector.broadcast(F, xp[xi + 5]);
+                    c40 = w0.fma(b4, c40);
+                    c41 = w1.fma(b4, c41);
+                    c50 = w0.fma(b5, c50);
+                    c51 = w1.fma(b5, c51);
+                    if (V3) {
+                        FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                        c42 = w2.fma(b4, c42);
+                        c52 = w2.fma(b5, c52);
+                    }
+                }
+                if (V3) {
+                    FloatVector w2 = FloatVector.fromArray(F, wp, wi + 2 * L);
+                    c02 = w2.fma(b0, c02);
+                    c12 = w2.fma(b1, c12);
+                    c22 = w2.fma(b2, c22);
+                    c32 = w2.fma(b3, c32);
+                }
             }
             // The split (S_b = rint(T/4096) by the 1.5·2^23 addition fused with the exact 1/4096, S_a = T − 4096·S_b)
             // added into the group sums, written out per accumulator: helpers that take vectors boxed them under C2
@@ -154,6 +185,42 @@ final class PairedTile {
             FloatVector h31 = c31.fma(INV, MAGIC).sub(MAGIC);
             h31.fma(NEG, c31).add(FloatVector.fromArray(F, acc, 3 * PR + L)).intoArray(acc, 3 * PR + L);
             h31.add(FloatVector.fromArray(F, acc, 3 * PR + L + PW)).intoArray(acc, 3 * PR + L + PW);
+            if (V3) {
+                FloatVector h02 = c02.fma(INV, MAGIC).sub(MAGIC);
+                h02.fma(NEG, c02).add(FloatVector.fromArray(F, acc, 2 * L)).intoArray(acc, 2 * L);
+                h02.add(FloatVector.fromArray(F, acc, 2 * L + PW)).intoArray(acc, 2 * L + PW);
+                FloatVector h12 = c12.fma(INV, MAGIC).sub(MAGIC);
+                h12.fma(NEG, c12).add(FloatVector.fromArray(F, acc, PR + 2 * L)).intoArray(acc, PR + 2 * L);
+                h12.add(FloatVector.fromArray(F, acc, PR + 2 * L + PW)).intoArray(acc, PR + 2 * L + PW);
+                FloatVector h22 = c22.fma(INV, MAGIC).sub(MAGIC);
+                h22.fma(NEG, c22).add(FloatVector.fromArray(F, acc, 2 * PR + 2 * L)).intoArray(acc, 2 * PR + 2 * L);
+                h22.add(FloatVector.fromArray(F, acc, 2 * PR + 2 * L + PW)).intoArray(acc, 2 * PR + 2 * L + PW);
+                FloatVector h32 = c32.fma(INV, MAGIC).sub(MAGIC);
+                h32.fma(NEG, c32).add(FloatVector.fromArray(F, acc, 3 * PR + 2 * L)).intoArray(acc, 3 * PR + 2 * L);
+                h32.add(FloatVector.fromArray(F, acc, 3 * PR + 2 * L + PW)).intoArray(acc, 3 * PR + 2 * L + PW);
+            }
+            if (M6) {
+                FloatVector h40 = c40.fma(INV, MAGIC).sub(MAGIC);
+                h40.fma(NEG, c40).add(FloatVector.fromArray(F, acc, 4 * PR)).intoArray(acc, 4 * PR);
+                h40.add(FloatVector.fromArray(F, acc, 4 * PR + PW)).intoArray(acc, 4 * PR + PW);
+                FloatVector h41 = c41.fma(INV, MAGIC).sub(MAGIC);
+                h41.fma(NEG, c41).add(FloatVector.fromArray(F, acc, 4 * PR + L)).intoArray(acc, 4 * PR + L);
+                h41.add(FloatVector.fromArray(F, acc, 4 * PR + L + PW)).intoArray(acc, 4 * PR + L + PW);
+                FloatVector h50 = c50.fma(INV, MAGIC).sub(MAGIC);
+                h50.fma(NEG, c50).add(FloatVector.fromArray(F, acc, 5 * PR)).intoArray(acc, 5 * PR);
+                h50.add(FloatVector.fromArray(F, acc, 5 * PR + PW)).intoArray(acc, 5 * PR + PW);
+                FloatVector h51 = c51.fma(INV, MAGIC).sub(MAGIC);
+                h51.fma(NEG, c51).add(FloatVector.fromArray(F, acc, 5 * PR + L)).intoArray(acc, 5 * PR + L);
+                h51.add(FloatVector.fromArray(F, acc, 5 * PR + L + PW)).intoArray(acc, 5 * PR + L + PW);
+                if (V3) {
+                    FloatVector h42 = c42.fma(INV, MAGIC).sub(MAGIC);
+                    h42.fma(NEG, c42).add(FloatVector.fromArray(F, acc, 4 * PR + 2 * L)).intoArray(acc, 4 * PR + 2 * L);
+                    h42.add(FloatVector.fromArray(F, acc, 4 * PR + 2 * L + PW)).intoArray(acc, 4 * PR + 2 * L + PW);
+                    FloatVector h52 = c52.fma(INV, MAGIC).sub(MAGIC);
+                    h52.fma(NEG, c52).add(FloatVector.fromArray(F, acc, 5 * PR + 2 * L)).intoArray(acc, 5 * PR + 2 * L);
+                    h52.add(FloatVector.fromArray(F, acc, 5 * PR + 2 * L + PW)).intoArray(acc, 5 * PR + 2 * L + PW);
+                }
+            }
         }
     }
 
@@ -162,11 +229,14 @@ final class PairedTile {
         clear(acc, 1, kc);
         for (int s = 0, wi = wo; s < kc; s += SPAN) {
             FloatVector c0 = FloatVector.broadcast(F, (float) OFFSET);
-            FloatVector c1 = c0;
+            FloatVector c1 = c0, c2 = c0;
             for (int k = 0; k < SPAN; k++, wi += PW, xi++) {
                 FloatVector b = FloatVector.broadcast(F, xp[xi]);
                 c0 = FloatVector.fromArray(F, wp, wi).fma(b, c0);
                 c1 = FloatVector.fromArray(F, wp, wi + L).fma(b, c1);
+                if (V3) {
+                    c2 = FloatVector.fromArray(F, wp, wi + 2 * L).fma(b, c2);
+                }
             }
             FloatVector h0 = c0.fma(INV, MAGIC).sub(MAGIC);
             h0.fma(NEG, c0).add(FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
@@ -174,6 +244,11 @@ final class PairedTile {
             FloatVector h1 = c1.fma(INV, MAGIC).sub(MAGIC);
             h1.fma(NEG, c1).add(FloatVector.fromArray(F, acc, L)).intoArray(acc, L);
             h1.add(FloatVector.fromArray(F, acc, L + PW)).intoArray(acc, L + PW);
+            if (V3) {
+                FloatVector h2 = c2.fma(INV, MAGIC).sub(MAGIC);
+                h2.fma(NEG, c2).add(FloatVector.fromArray(F, acc, 2 * L)).intoArray(acc, 2 * L);
+                h2.add(FloatVector.fromArray(F, acc, 2 * L + PW)).intoArray(acc, 2 * L + PW);
+            }
         }
     }
 

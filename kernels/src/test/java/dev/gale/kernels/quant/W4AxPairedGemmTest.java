@@ -23,10 +23,11 @@ class W4AxPairedGemmTest {
     private static final ValueLayout.OfFloat F = QuantVectors.F32;
 
     @Test
-    void thePairedKernelRunsOnAvx2() {
-        if (QuantVectors.F.vectorBitSize() == 256 && Boolean.parseBoolean(System.getProperty("gale.gemm.paired",
-                "true"))) {
-            assertTrue(GemmBlockScaled.pairs(), "256-bit vectors should run the paired kernel");
+    void thePairedKernelRunsOnAvx2AndAvx512() {
+        int bits = QuantVectors.F.vectorBitSize();
+        if ((bits == 256 || bits == 512) && System.getProperty("gale.gemm.nc") == null
+                && Boolean.parseBoolean(System.getProperty("gale.gemm.paired", "true"))) {
+            assertTrue(GemmBlockScaled.pairs(), bits + "-bit vectors should run the paired kernel");
         }
     }
 
