@@ -94,7 +94,7 @@ final class GemmKernel {
         final float[] ysum = new float[MR * Math.max(NR, PairedTile.PR)];
         /** The spilled tile: MR × NR outputs, or MR × {@link PairedTile#PR} for a paired panel. */
         final float[] tile = new float[MR * Math.max(NR, PairedTile.PR)];
-        /** One weight row's group of codes ({@link PairedTile#pack}). */
+        /** Two weight rows' group of codes ({@link PairedTile#pack}). */
         float[] row = new float[0];
         float[] block = new float[0];
 
@@ -106,8 +106,8 @@ final class GemmKernel {
         }
 
         float[] row(int group) {
-            if (row.length < group) {
-                row = new float[group];
+            if (row.length < 2 * group) {
+                row = new float[2 * group];
             }
             return row;
         }
