@@ -55,6 +55,18 @@ class GemmTest {
         run(kind, rnd, GemmKernel.MC + 5, GemmKernel.NC + NR + 5, KC + 9);
     }
 
+    /**
+     * More tokens than one chunk of packed activations ({@code GemmKernel.XC} floats over all inputs): a long input
+     * row makes the chunk a few tile groups, so the tokens span two chunks and a partial third, with a leftover token.
+     */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void tokenChunksMatchTheTruth(Kind kind) {
+        int in = 131_075;
+        int chunk = Math.max(GemmKernel.MR, GemmKernel.XC / in / GemmKernel.MR * GemmKernel.MR);
+        run(kind, new SplittableRandom(23), 2 * chunk + GemmKernel.MR + 1, NR + 3, in);
+    }
+
     /** tokens == 1 goes to the GEMV path (within the bound of the truth: see {@link GemvTest} on bitwise checks). */
     @ParameterizedTest
     @EnumSource(Kind.class)
