@@ -46,9 +46,10 @@ public final class W4GemmCpuTime {
                     a.quantize(x, 0, tokens);
                     W4AxMatmul.matmul(w, a, y, 0, 0, rows);
                 },
-                () -> GemmF32.outputs(wf, 0, x, 0, y, 0, tokens, rows, in, 0, rows)
+                () -> GemmF32.outputs(wf, 0, x, 0, y, 0, tokens, rows, in, 0, rows),
+                () -> a.quantize(x, 0, tokens)
             };
-            String[] names = {"w4a4 " + (GemmBlockScaled.pairs() ? "paired" : "unpaired"), "f32"};
+            String[] names = {"w4a4 " + (GemmBlockScaled.pairs() ? "paired" : "unpaired"), "f32", "its quantize"};
             double flops = 2.0 * tokens * rows * in;
             int rounds = Integer.getInteger("rounds", 5);
             double[] min = new double[cases.length];
@@ -71,9 +72,9 @@ public final class W4GemmCpuTime {
                 System.out.println(line);
             }
             System.out.println(String.format(Locale.ROOT,
-                    "min over rounds: %s %.2f ms (%.1f GFLOP/s), %s %.2f ms (%.1f GFLOP/s); f32/w4a4 %.3f",
+                    "min over rounds: %s %.2f ms (%.1f GFLOP/s), %s %.2f ms (%.1f GFLOP/s); f32/w4a4 %.3f; %s %.2f ms",
                     names[0], min[0], flops / min[0] / 1e6, names[1], min[1], flops / min[1] / 1e6,
-                    min[1] / min[0]));
+                    min[1] / min[0], names[2], min[2]));
         }
     }
 }
