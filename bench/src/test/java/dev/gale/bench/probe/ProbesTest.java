@@ -34,6 +34,17 @@ class ProbesTest {
         return new RooflineProbes.Config((long) Float.BYTES * ProbeKernels.LANES * 12_345, 3, 0, 1_000);
     }
 
+    /** Probe streams never fit in the last-level cache: at least 1.5× the L3 this JVM reports, whatever its size. */
+    @Test
+    void streamsOutgrowTheL3() {
+        long l3 = dev.gale.core.cpu.CpuDevice.instance().capabilities().cacheBytes()[2];
+        for (RooflineProbes.Config c : new RooflineProbes.Config[] {RooflineProbes.Config.quick(),
+            RooflineProbes.Config.standard()}) {
+            assertTrue(c.bytesPerStream() >= 3 * l3 / 2, c + " against an L3 of " + l3 + " bytes");
+        }
+        assertEquals(1L << 40, RooflineProbes.Config.beyondLastCache(1L << 40), "larger requests are kept");
+    }
+
     @Test
     void readSumMatchesScalarSumOnUnalignedRanges() {
         try (Arena arena = Arena.ofConfined()) {
