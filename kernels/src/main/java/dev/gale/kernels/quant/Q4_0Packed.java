@@ -93,35 +93,17 @@ public final class Q4_0Packed {
     private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
     private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
-    /**
-     * Whether the Q8 kernel runs in 512-bit vectors ({@link #groupQ8x32}): where they are preferred, unless
-     * {@code -Dgale.q4.kernel=256}.
-     */
-    static final boolean WIDE_KERNEL = QuantVectors.F.vectorBitSize() >= 512
-            && !"256".equals(System.getProperty("gale.q4.kernel"));
-    private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
-    private static final VectorSpecies<Short> S512 = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Float> F512 = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Integer> I512 = IntVector.SPECIES_512;
-    private static final ShortVector NIBBLE32 = ShortVector.broadcast(S512, (short) 15);
-    /** Rows 0 and 1's scales over the 512-bit kernel's lanes: {@code 0×4, 1×4, 0×4, 1×4}. */
-    private static final VectorShuffle<Float> PAIR01_16 = VectorShuffle.fromValues(FloatVector.SPECIES_512,
-            0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
-    /** Rows 2 and 3's. */
-    private static final VectorShuffle<Float> PAIR23_16 = VectorShuffle.fromValues(FloatVector.SPECIES_512,
-            2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3);
     /** Per calling thread: the Q8 kernel's operand ({@link Q8Operand}). */
     private static final ThreadLocal<Q8Operand> OPERAND = ThreadLocal.withInitial(Q8Operand::new);
     /** {@link Q8Activations}' rounding and floor, so the fused quantizer writes its exact codes. */
     private static final float Q8_MAGIC = Q8Activations.MAGIC;
     private static final float Q8_TINY = Q8Activations.TINY;
     /**
-     * Per thread running the Q8 kernel: 256 bytes (the 256-bit kernel uses 64, the 512-bit ones 128 per group) where
-     * the row pairs' 16-bit sums are stored as shorts and read back as ints ({@link #groupQ8} says why through
-     * memory).
+     * Per thread running the Q8 kernel: 64 bytes where the two row pairs' 16-bit sums are stored as shorts and read
+     * back as ints ({@link #groupQ8} says why through memory).
      */
     private static final ThreadLocal<MemorySegment> PAIR_SUMS = ThreadLocal.withInitial(
-            () -> Arena.global().allocate(256, 64));
+            () -> Arena.global().allocate(64, 64));
     /**
      * Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3); shared
      * with {@link W4Packed}, whose 16-bit kernel has the same pair lanes.
@@ -172,8 +154,8 @@ public final class Q4_0Packed {
         int nb = in / QK;
         int groups = (rows + 3) / 4;
         MemorySegment q = allocator.allocate(Math.max(1L, (long) groups * nb * GQ), 64);
-        // 48 bytes past the last block: the Q8 kernel loads 8 scales (256 bits) or 16 (512 bits) from a block's 4
-        MemorySegment s = allocator.allocate((long) groups * nb * GS + 3 * GS, 64);
+        // 16 bytes past the last block: the Q8 kernel loads 8 scales, a block's 4 and the next block's
+        MemorySegment s = allocator.allocate((long) groups * nb * GS + GS, 64);
         for (int g = 0; g < groups; g++) {
             for (int b = 0; b < nb; b++) {
                 long gb = (long) g * nb + b;
@@ -425,29 +407,12 @@ public final class Q4_0Packed {
     private void groupsQ8(Q8Activations x, Q8Operand op, int tokens, MemorySegment y, long yOff, int rowStart,
             int rowEnd) {
         MemorySegment pairSums = op != null ? PAIR_SUMS.get() : null;
-        int g = rowStart / 4;
-        if (op != null && WIDE_KERNEL && tokens == 1) {
-            // whole groups in pairs (the range's first and last groups may be partial: the loop below takes those)
-            int gFull = (rowStart + 3) / 4;
-            int gEnd = rowEnd / 4;
-            if (gFull == g) {
-                for (; g + 2 <= gEnd; g += 2) {
-                    long yo = yOff + 16L * g;
-                    twoGroupsQ8x32(quants, (long) g * nb * GQ, (long) (g + 1) * nb * GQ, scales,
-                            (long) g * nb * GS, (long) (g + 1) * nb * GS, nb, op.codes, 0, op.blocks, 0, pairSums, y,
-                            yo, yo + 16);
-                }
-            }
-        }
-        for (; 4 * g < rowEnd; g++) {
+        for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
             int lo = Math.max(rowStart, 4 * g) - 4 * g;
             int hi = Math.min(rowEnd, 4 * g + 4) - 4 * g;
             for (int t = 0; t < tokens; t++) {
                 long yo = yOff + 4L * ((long) t * rows + 4 * g);
-                if (op != null && WIDE_KERNEL) {
-                    groupQ8x32(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, op.codes, t * nb * WIDE,
-                            op.blocks, t * nb, pairSums, y, yo, lo, hi);
-                } else if (op != null) {
+                if (op != null) {
                     groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, op.codes, t * nb * WIDE,
                             op.blocks, t * nb, pairSums, y, yo, lo, hi);
                 } else {
@@ -459,8 +424,8 @@ public final class Q4_0Packed {
 
     /**
      * The Q8 kernel's operand for one call, per calling thread: per token and block, {@link #WIDE} codes (the four
-     * vectors a row pair multiplies: columns 0-7, 8-15, 16-23 and 24-31 of the block, each 8 columns twice, once per
-     * row of the pair; the 512-bit kernel reads the first two and the last two as one vector each), and per token and block two block terms, {@code d_x} and {@code d_x·Σx_q}. Formed once per
+     * vectors a row pair multiplies: columns 0-7, 16-23, 8-15 and 24-31 of the block, each 8 columns twice, once per
+     * row of the pair), and per token and block two block terms, {@code d_x} and {@code d_x·Σx_q}. Formed once per
      * call and
      * shared by every group. Java arrays: an array access inlines to fewer C2 nodes than a segment's, and the kernel
      * sits near C2's inlining node budget; and with the block terms in a segment, C2's profiled loop predicates on
@@ -493,7 +458,7 @@ public final class Q4_0Packed {
             for (int b = 0; b < nb; b++) {
                 int tb = t * nb + b;
                 for (int v = 0; v < 4; v++) {
-                    int c0 = b * QK + 8 * v;
+                    int c0 = b * QK + 16 * (v & 1) + 8 * (v >> 1);
                     ShortVector s = (ShortVector) ByteVector.fromMemorySegment(B64, a, aq + c0, LE)
                             .convertShape(VectorOperators.B2S, S128, 0);
                     s.intoArray(wide, tb * WIDE + 16 * v);
@@ -527,7 +492,7 @@ public final class Q4_0Packed {
                 float amax = v0.abs().max(v1.abs()).max(v2.abs()).max(v3.abs()).reduceLanes(VectorOperators.MAX);
                 boolean finite = amax <= Float.MAX_VALUE;
                 float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
-                // columns 0-7, 8-15, 16-23, 24-31 go to operand vectors 0, 1, 2, 3
+                // columns 0-7, 8-15, 16-23, 24-31 go to operand vectors 0, 2, 1, 3
                 IntVector q0 = (IntVector) v0.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
                         .convertShape(VectorOperators.F2I, I8, 0);
                 IntVector q1 = (IntVector) v1.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
@@ -540,10 +505,10 @@ public final class Q4_0Packed {
                 ShortVector s0 = (ShortVector) q0.convertShape(VectorOperators.I2S, S128, 0);
                 s0.intoArray(wide, o);
                 s0.intoArray(wide, o + 8);
-                ShortVector s1 = (ShortVector) q1.convertShape(VectorOperators.I2S, S128, 0);
+                ShortVector s1 = (ShortVector) q2.convertShape(VectorOperators.I2S, S128, 0);
                 s1.intoArray(wide, o + 16);
                 s1.intoArray(wide, o + 24);
-                ShortVector s2 = (ShortVector) q2.convertShape(VectorOperators.I2S, S128, 0);
+                ShortVector s2 = (ShortVector) q1.convertShape(VectorOperators.I2S, S128, 0);
                 s2.intoArray(wide, o + 32);
                 s2.intoArray(wide, o + 40);
                 ShortVector s3 = (ShortVector) q3.convertShape(VectorOperators.I2S, S128, 0);
@@ -586,8 +551,8 @@ public final class Q4_0Packed {
             int xb = w0 + b * WIDE;
             long qb = q0 + (long) b * GQ;
             ShortVector xl0 = ShortVector.fromArray(S256, wide, xb);
-            ShortVector xl1 = ShortVector.fromArray(S256, wide, xb + 16);
-            ShortVector xh0 = ShortVector.fromArray(S256, wide, xb + 32);
+            ShortVector xh0 = ShortVector.fromArray(S256, wide, xb + 16);
+            ShortVector xl1 = ShortVector.fromArray(S256, wide, xb + 32);
             ShortVector xh1 = ShortVector.fromArray(S256, wide, xb + 48);
             ShortVector v0 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb, LE)
                     .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
@@ -622,138 +587,6 @@ public final class Q4_0Packed {
         acc23.intoMemorySegment(pairSums, 32, LE);
         store4(y, yo, k0, k1, quarter(pairSums, 0) - 8 * corr.lane(0), quarter(pairSums, 16) - 8 * corr.lane(1),
                 quarter(pairSums, 32) - 8 * corr.lane(2), quarter(pairSums, 48) - 8 * corr.lane(3));
-    }
-
-    /**
-     * {@link #groupQ8} in 32 lanes of 16 bits (512-bit vectors): one 32-byte load holds a row pair's whole block
-     * (bytes 0-7 of both rows, then bytes 8-15), widened to 32 lanes it meets the operand's columns 0-15 (low nibbles)
-     * and 16-31 (high nibbles) as two 512-bit vectors, so a row pair's block is one load, one mask, one shift, two
-     * multiplies and an add, half of the 256-bit kernel's vector operations. Each lane sums 2 products, at most
-     * 2·15·127, exact. The pair's 32 sums go through the same scratch as 16 ints: lanes 0-3 row 0 and 4-7 row 1 for
-     * bytes 0-7, lanes 8-11 and 12-15 the same for bytes 8-15, so the scales are spread as {@link #PAIR01_16}; a row's
-     * result is the sum of its 8 lanes. The scale load reads 16 floats, which the pack pads for the last block.
-     */
-    private static void groupQ8x32(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] wide, int w0,
-            float[] blocks, int tb0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
-        FloatVector acc01 = FloatVector.zero(F512);
-        FloatVector acc23 = acc01;
-        FloatVector corr = acc01;
-        for (int b = 0; b < nb; b++) {
-            int xb = w0 + b * WIDE;
-            long qb = q0 + (long) b * GQ;
-            ShortVector xl = ShortVector.fromArray(S512, wide, xb);
-            ShortVector xh = ShortVector.fromArray(S512, wide, xb + 32);
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, q, qb, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            v.and(NIBBLE32).mul(xl).add(v.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 0, LE);
-            ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B256, q, qb + 32, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            u.and(NIBBLE32).mul(xl).add(u.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 64, LE);
-            FloatVector sw = FloatVector.fromMemorySegment(F512, s, s0 + (long) b * GS, LE);
-            FloatVector d = sw.lanewise(VectorOperators.MUL, blocks[2 * (tb0 + b)]);
-            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F512, blocks[2 * (tb0 + b) + 1]), corr);
-            IntVector i01 = IntVector.fromMemorySegment(I512, pairSums, 0, LE);
-            IntVector i23 = IntVector.fromMemorySegment(I512, pairSums, 64, LE);
-            acc01 = ((FloatVector) i01.lanewise(VectorOperators.ASHR, 16)
-                    .add(i01.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR01_16), acc01);
-            acc23 = ((FloatVector) i23.lanewise(VectorOperators.ASHR, 16)
-                    .add(i23.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR23_16), acc23);
-        }
-        // once per group: the lanes back through the same scratch, each row's two quarters summed in order
-        acc01.intoMemorySegment(pairSums, 0, LE);
-        acc23.intoMemorySegment(pairSums, 64, LE);
-        store4(y, yo, k0, k1, quarter(pairSums, 0) + quarter(pairSums, 32) - 8 * corr.lane(0),
-                quarter(pairSums, 16) + quarter(pairSums, 48) - 8 * corr.lane(1),
-                quarter(pairSums, 64) + quarter(pairSums, 96) - 8 * corr.lane(2),
-                quarter(pairSums, 80) + quarter(pairSums, 112) - 8 * corr.lane(3));
-    }
-
-    /**
-     * {@link #groupQ8x32} for two groups at once ({@code qa}/{@code sa} and {@code qc}/{@code sc}, outputs at
-     * {@code ya} and {@code yc}, all four rows of each), the one-token decode's kernel at 512 bits: the activations are
-     * loaded once for 8 rows, and the weights arrive as two sequential streams instead of one. One thread, 2048×8192,
-     * thread CPU time: from DRAM (40 matrices in turn) 8.9-9.4 GB/s against 7.0 for one group, from L3 10.8 against
-     * 9.5, from L2 11-13 against 9.5. Four groups (four streams, 10.2-10.9 GB/s from DRAM) were left out: at 2187
-     * bytecodes C1 ran out of registers compiling the method, which then stayed at tier 2, its vectors boxed (150×
-     * slower), in 3 of 12 runs.
-     */
-    private static void twoGroupsQ8x32(MemorySegment q, long qa, long qc, MemorySegment s, long sa, long sc, int nb,
-            short[] wide, int w0, float[] blocks, int tb0, MemorySegment pairSums, MemorySegment y, long ya,
-            long yc) {
-        FloatVector a01 = FloatVector.zero(F512);
-        FloatVector a23 = a01;
-        FloatVector c01 = a01;
-        FloatVector c23 = a01;
-        FloatVector corrA = a01;
-        FloatVector corrC = a01;
-        for (int b = 0; b < nb; b++) {
-            int xb = w0 + b * WIDE;
-            long qo = (long) b * GQ;
-            ShortVector xl = ShortVector.fromArray(S512, wide, xb);
-            ShortVector xh = ShortVector.fromArray(S512, wide, xb + 32);
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, q, qa + qo, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            v.and(NIBBLE32).mul(xl).add(v.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 0, LE);
-            ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B256, q, qa + qo + 32, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            u.and(NIBBLE32).mul(xl).add(u.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 64, LE);
-            ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(B256, q, qc + qo, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            vc.and(NIBBLE32).mul(xl).add(vc.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 128, LE);
-            ShortVector uc = (ShortVector) ByteVector.fromMemorySegment(B256, q, qc + qo + 32, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-            uc.and(NIBBLE32).mul(xl).add(uc.lanewise(VectorOperators.LSHR, 4).mul(xh))
-                    .intoMemorySegment(pairSums, 192, LE);
-            float dx = blocks[2 * (tb0 + b)];
-            FloatVector bsum = FloatVector.broadcast(F512, blocks[2 * (tb0 + b) + 1]);
-            FloatVector swA = FloatVector.fromMemorySegment(F512, s, sa + (long) b * GS, LE);
-            FloatVector swC = FloatVector.fromMemorySegment(F512, s, sc + (long) b * GS, LE);
-            FloatVector dA = swA.lanewise(VectorOperators.MUL, dx);
-            FloatVector dC = swC.lanewise(VectorOperators.MUL, dx);
-            corrA = swA.lanewise(VectorOperators.FMA, bsum, corrA);
-            corrC = swC.lanewise(VectorOperators.FMA, bsum, corrC);
-            IntVector i0 = IntVector.fromMemorySegment(I512, pairSums, 0, LE);
-            IntVector i1 = IntVector.fromMemorySegment(I512, pairSums, 64, LE);
-            IntVector i2 = IntVector.fromMemorySegment(I512, pairSums, 128, LE);
-            IntVector i3 = IntVector.fromMemorySegment(I512, pairSums, 192, LE);
-            a01 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16)
-                    .add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, dA.rearrange(PAIR01_16), a01);
-            a23 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16)
-                    .add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, dA.rearrange(PAIR23_16), a23);
-            c01 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16)
-                    .add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, dC.rearrange(PAIR01_16), c01);
-            c23 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16)
-                    .add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F512, 0))
-                    .lanewise(VectorOperators.FMA, dC.rearrange(PAIR23_16), c23);
-        }
-        a01.intoMemorySegment(pairSums, 0, LE);
-        a23.intoMemorySegment(pairSums, 64, LE);
-        c01.intoMemorySegment(pairSums, 128, LE);
-        c23.intoMemorySegment(pairSums, 192, LE);
-        store4(y, ya, 0, 4, quarter(pairSums, 0) + quarter(pairSums, 32) - 8 * corrA.lane(0),
-                quarter(pairSums, 16) + quarter(pairSums, 48) - 8 * corrA.lane(1),
-                quarter(pairSums, 64) + quarter(pairSums, 96) - 8 * corrA.lane(2),
-                quarter(pairSums, 80) + quarter(pairSums, 112) - 8 * corrA.lane(3));
-        store4(y, yc, 0, 4, quarter(pairSums, 128) + quarter(pairSums, 160) - 8 * corrC.lane(0),
-                quarter(pairSums, 144) + quarter(pairSums, 176) - 8 * corrC.lane(1),
-                quarter(pairSums, 192) + quarter(pairSums, 224) - 8 * corrC.lane(2),
-                quarter(pairSums, 208) + quarter(pairSums, 240) - 8 * corrC.lane(3));
     }
 
     /** The sum of the 4 floats at {@code at} (a pair kernel's row, after its accumulators are stored). */

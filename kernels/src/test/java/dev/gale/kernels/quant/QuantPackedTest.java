@@ -340,21 +340,15 @@ class QuantPackedTest {
     /**
      * A row range writes exactly its rows (unaligned starts and ends inside a 4-row group included), with the values
      * of the full run within twice the summation bound (the lane reduction may associate differently before and after
-     * C2 compiles the kernel). One token and three: the one-token Q4_0 decode at 512 bits takes whole groups in pairs,
-     * so the ranges include even and odd runs of whole groups with partial groups around them.
+     * C2 compiles the kernel).
      */
     @ParameterizedTest
     @EnumSource(Fmt.class)
     void rowRangesWriteOnlyTheirRows(Fmt fmt) {
-        for (int tokens : new int[] {1, 3}) {
-            rowRanges(fmt, tokens);
-        }
-    }
-
-    private static void rowRanges(Fmt fmt, int tokens) {
         Random rnd = new Random(81 + fmt.ordinal());
         int in = 96;
-        int rows = 19;
+        int rows = 11;
+        int tokens = 3;
         try (Arena arena = Arena.ofShared()) {
             MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
             Packed p = Packed.of(fmt, w, rows, in, arena);
@@ -364,7 +358,7 @@ class QuantPackedTest {
             MemorySegment fullF = arena.allocate(4L * rows * tokens);
             p.matmul(x, full, 0, rows);
             p.matmulF32(xf, tokens, fullF, 0, rows);
-            int[][] ranges = {{0, 19}, {1, 3}, {2, 7}, {5, 5}, {4, 8}, {4, 16}, {9, 11}, {3, 18}, {8, 19}, {0, 12}};
+            int[][] ranges = {{0, 11}, {1, 3}, {2, 7}, {5, 5}, {4, 8}, {9, 11}, {3, 10}};
             for (int[] range : ranges) {
                 MemorySegment part = arena.allocate(4L * rows * tokens);
                 MemorySegment partF = arena.allocate(4L * rows * tokens);
