@@ -64,11 +64,6 @@ final class PairedTile {
      */
     static final boolean ENABLED = GemmKernel.NC % PR == 0 && L >= 8
             && Boolean.parseBoolean(System.getProperty("gale.gemm.paired", "true"));
-    /** Whether the panel's transposition scatters (AVX-512 has the instruction; AVX2 does not). */
-    private static final boolean SCATTER = F.vectorBitSize() >= 512;
-    /** A panel column's offsets for L consecutive inputs: {@code i·PW}. */
-    private static final int[] COLUMN = java.util.stream.IntStream.range(0, L).map(i -> i * PW).toArray();
-    private static final FloatVector SHIFT_V = FloatVector.broadcast(F, SHIFT);
     /** {@code 1.5·2^23}: added to a float below {@code 2^22} in magnitude, rounds it to an integer. */
     private static final FloatVector MAGIC = FloatVector.broadcast(F, 0x1.8p23f);
     private static final FloatVector INV = FloatVector.broadcast(F, 1f / SHIFT);
@@ -86,10 +81,10 @@ final class PairedTile {
      * Decodes rows {@code [p0, p0 + nr)} × inputs {@code [k0, k0 + kc)} (one group) into the paired panel at
      * {@code wo} and their group scales into {@code sp[so + j]} ({@code j < PR}, outputs in order; zeros past
      * {@code nr}). Each pair of rows is decoded contiguously into {@code row} (scratch of at least {@code 2·kc}
-     * floats: the codec's vector path), combined {@code q_a + 4096·q_b} and transposed into the panel's column: a
-     * scatter per L inputs with 512-bit vectors, scalar stores below (AVX2 has no scatter, and the Vector API's
-     * fallback is a Java loop). One thread, 512×1024×4096 W4A4: the strided scalar decode had been about a sixth of
-     * the GEMM's time.
+     * floats: the codec's vector path), then combined {@code q_a + 4096·q_b} and stored down the panel's column.
+     * One thread, 512×1024×4096 W4A4: the strided scalar decode had been about a sixth of the GEMM's time. A scatter
+     * store for the column (AVX-512) measured the same as these scalar stores (W4A4 ÷ F32 1.57–1.66× against
+     * 1.51–1.66×, four alternating pairs at 512×2048×4096), so it was dropped.
      */
     static <W> void pack(GemmKernel.Scaling<W> sc, int p0, int nr, int k0, int kc, float[] wp, int wo, float[] sp,
             int so, float[] row) {
@@ -110,16 +105,8 @@ final class PairedTile {
                 sp[so + l + PW] = 0f;
             }
             int at = wo + l;
-            int k = 0;
-            if (SCATTER) {
-                for (; k + L <= kc; k += L) {
-                    // exact: |q_a + 4096·q_b| < 2^16
-                    FloatVector.fromArray(F, row, kc + k).fma(SHIFT_V, FloatVector.fromArray(F, row, k))
-                            .intoArray(wp, at + k * PW, COLUMN, 0);
-                }
-            }
-            for (; k < kc; k++) {
-                wp[at + k * PW] = row[k] + SHIFT * row[kc + k];
+            for (int k = 0; k < kc; k++) {
+                wp[at + k * PW] = row[k] + SHIFT * row[kc + k]; // exact: |q_a + 4096·q_b| < 2^16
             }
         }
     }
