@@ -1,6 +1,7 @@
 package dev.gale.bench.w4ax;
 
 import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.bench.report.CpuTimeRounds;
 import dev.gale.bench.w4a4.W4AxBenchCases;
 import dev.gale.kernels.gemm.GemmBlockScaled;
 import dev.gale.kernels.gemm.GemmF32;
@@ -10,8 +11,6 @@ import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.Locale;
 
 /**
@@ -31,7 +30,6 @@ public final class W4GemmCpuTime {
         int rows = args.length > 1 ? Integer.parseInt(args[1]) : 1024;
         int in = args.length > 2 ? Integer.parseInt(args[2]) : 4096;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 5;
-        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment x = QuantBenchCases.syntheticActivations(arena, tokens, in);
             MemorySegment y = arena.allocate(4L * tokens * rows, 64);
@@ -51,26 +49,8 @@ public final class W4GemmCpuTime {
             };
             String[] names = {"w4a4 " + (GemmBlockScaled.pairs() ? "paired" : "unpaired"), "f32", "its quantize"};
             double flops = 2.0 * tokens * rows * in;
-            int rounds = Integer.getInteger("rounds", 5);
-            double[] min = new double[cases.length];
-            java.util.Arrays.fill(min, Double.MAX_VALUE);
-            for (int round = 0; round < rounds; round++) {
-                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "round %d %dx%dx%d best CPU ms:",
-                        round, tokens, rows, in));
-                for (int c = 0; c < cases.length; c++) {
-                    cases[c].run();
-                    long best = Long.MAX_VALUE;
-                    for (int i = 0; i < reps; i++) {
-                        long t0 = mx.getCurrentThreadCpuTime();
-                        cases[c].run();
-                        best = Math.min(best, mx.getCurrentThreadCpuTime() - t0);
-                    }
-                    min[c] = Math.min(min[c], best / 1e6);
-                    line.append(String.format(Locale.ROOT, " %s %.2f (%.1f GFLOP/s);", names[c], best / 1e6,
-                            flops / best));
-                }
-                System.out.println(line);
-            }
+            double[] min = CpuTimeRounds.run(tokens + "x" + rows + "x" + in, names, cases,
+                    Integer.getInteger("rounds", 5), reps, flops);
             System.out.println(String.format(Locale.ROOT,
                     "min over rounds: %s %.2f ms (%.1f GFLOP/s), %s %.2f ms (%.1f GFLOP/s); f32/w4a4 %.3f; %s %.2f ms",
                     names[0], min[0], flops / min[0] / 1e6, names[1], min[1], flops / min[1] / 1e6,

@@ -76,6 +76,20 @@ public final class GemmBlockScaled {
      */
     public static <W> void gemmDequantized(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
             MemorySegment y, long yOff, int tokens, int rows, int in) {
+        GemmKernel.parallel(checkDequantized(codec, w, x, xOff, y, yOff, tokens, rows, in), x, xOff, y, yOff, tokens,
+                rows, in);
+    }
+
+    /** {@link #gemmDequantized}'s rows {@code [rowStart, rowEnd)} of every token, on the calling thread. */
+    public static <W> void outputsDequantized(BlockScaledCodec<W> codec, W w, MemorySegment x, long xOff,
+            MemorySegment y, long yOff, int tokens, int rows, int in, int rowStart, int rowEnd) {
+        GemmKernel.Scaling<W> s = checkDequantized(codec, w, x, xOff, y, yOff, tokens, rows, in);
+        Operands.range(OP, "row", rowStart, rowEnd, rows);
+        GemmKernel.outputs(s, x, xOff, y, yOff, tokens, rows, in, rowStart, rowEnd);
+    }
+
+    private static <W> GemmKernel.Scaling<W> checkDequantized(BlockScaledCodec<W> codec, W w, MemorySegment x,
+            long xOff, MemorySegment y, long yOff, int tokens, int rows, int in) {
         Operands.dims(OP, tokens, rows, in);
         int group = codec.group(w);
         if (group <= 0 || in % group != 0) {
@@ -84,8 +98,7 @@ public final class GemmBlockScaled {
         }
         Operands.matrix(OP, "X (activations)", x, xOff, tokens, in, Float.BYTES, "F32");
         Operands.matrix(OP, "Y (output)", y, yOff, tokens, rows, Float.BYTES, "F32");
-        GemmKernel.parallel(new GemmKernel.Scaling<>(codec, w, group, null, 0, in, 1, null), x, xOff, y, yOff, tokens,
-                rows, in);
+        return new GemmKernel.Scaling<>(codec, w, group, null, 0, in, 1, null);
     }
 
     /**

@@ -433,6 +433,20 @@ public final class Q8_0Packed {
         return blocks.get(ValueLayout.JAVA_BYTE, ((long) (r / 4) * nb + b) * GB + position(r % 4, e));
     }
 
+    /**
+     * Row {@code r}'s block {@code b} as 32 floats at {@code dst[off..]} (vector kernels only: the layout's L lanes):
+     * weight vector {@code t} is byte {@code f mod 4} of the int lanes at its offset, sign-extended by two shifts.
+     */
+    void decodeBlock(int r, int b, float[] dst, int off) {
+        long base = ((long) (r / 4) * nb + b) * GB + QOFF;
+        for (int t = 0; t < T; t++) {
+            int f = T * (r % 4) + t;
+            IntVector v = IntVector.fromMemorySegment(I, blocks, base + 4L * PL * (f >> 2), LE);
+            ((FloatVector) v.lanewise(LSHL, 24 - 8 * (f & 3)).lanewise(ASHR, 24).convert(I2F, 0))
+                    .intoArray(dst, off + t * PL);
+        }
+    }
+
     /** Row {@code r}'s block {@code b} scale. */
     float scale(int r, int b) {
         return blocks.get(F32, ((long) (r / 4) * nb + b) * GB + 4L * (r % 4));

@@ -249,6 +249,46 @@ class QuantPackedTest {
     }
 
     /**
+     * Every block of every row through the panel codec, decoded contiguously (the vector path GemmKernel uses) and
+     * down a strided column (element by element), equals the source codes, and the scale the block's {@code d}; rows
+     * not a multiple of the 4-row group, so the last group's padding rows are never read as codes.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void panelCodecDecodesTheSourceCodes(Fmt fmt) {
+        Random rnd = new Random(17 + fmt.ordinal());
+        int rows = 7;
+        int in = 96;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+            Packed p = Packed.of(fmt, w, rows, in, arena);
+            long rb = fmt.rowBytes(in);
+            float[] row = new float[40];
+            float[] column = new float[3 * 32 + 1];
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < in / 32; b++) {
+                    java.util.Arrays.fill(row, Float.NaN);
+                    if (p.q4() != null) {
+                        PackedPanels.Q4_0.decode(p.q4(), r, 32 * b, 32, row, 3, 1);
+                        PackedPanels.Q4_0.decode(p.q4(), r, 32 * b, 32, column, 1, 3);
+                        assertEquals(fmt.d(w, r * rb, b), PackedPanels.Q4_0.scale(p.q4(), r, b));
+                    } else {
+                        PackedPanels.Q8_0.decode(p.q8(), r, 32 * b, 32, row, 3, 1);
+                        PackedPanels.Q8_0.decode(p.q8(), r, 32 * b, 32, column, 1, 3);
+                        assertEquals(fmt.d(w, r * rb, b), PackedPanels.Q8_0.scale(p.q8(), r, b));
+                    }
+                    for (int k = 0; k < 32; k++) {
+                        float want = fmt.q(w, r * rb, 32 * b + k);
+                        assertEquals(want, row[3 + k], fmt + " row " + r + " block " + b + " element " + k);
+                        assertEquals(want, column[1 + 3 * k], fmt + " strided, row " + r + " block " + b + " " + k);
+                    }
+                    assertTrue(Float.isNaN(row[2]) && Float.isNaN(row[35]), "wrote outside its 32 floats");
+                }
+            }
+        }
+    }
+
+    /**
      * The prefill GEMM over dequantized panels ({@link PackedPanels}) against the exact product of the dequantized
      * weights (each {@code d·q} is exact in F32) in double, within the F32 dot bound of {@code Σ|w·x|}: shapes with a
      * ragged last panel (rows not a multiple of the 16-output panel), leftover tokens past the 4-token tile, and inputs
@@ -274,6 +314,21 @@ class QuantPackedTest {
                 } else {
                     dev.gale.kernels.gemm.GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, p.q8(), xf, 0, got, 0,
                             tokens, rows, in);
+                }
+                // one thread over rows [1, rows): the same bits as the parallel call (per-output order is fixed)
+                MemorySegment part = arena.allocate(4L * rows * tokens);
+                if (p.q4() != null) {
+                    dev.gale.kernels.gemm.GemmBlockScaled.outputsDequantized(PackedPanels.Q4_0, p.q4(), xf, 0, part,
+                            0, tokens, rows, in, 1, rows);
+                } else {
+                    dev.gale.kernels.gemm.GemmBlockScaled.outputsDequantized(PackedPanels.Q8_0, p.q8(), xf, 0, part,
+                            0, tokens, rows, in, 1, rows);
+                }
+                for (int t = 0; t < tokens; t++) {
+                    assertEquals(0f, part.get(F, 4L * t * rows), "row 0 is outside the range");
+                    for (int r = 1; r < rows; r++) {
+                        assertEquals(got.get(F, 4L * ((long) t * rows + r)), part.get(F, 4L * ((long) t * rows + r)));
+                    }
                 }
                 long rb = fmt.rowBytes(in);
                 for (int t = 0; t < tokens; t++) {
