@@ -4,11 +4,6 @@ import dev.gale.kernels.gemm.BlockScaledCodec;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link Q4_0Packed} and {@link Q8_0Packed} as {@link BlockScaledCodec}s, so that a prompt's tokens run through the
@@ -17,17 +12,11 @@ import jdk.incubator.vector.VectorSpecies;
  * those of the packed layouts (see their class comments); the scale is the block's {@code d}, widened exactly.
  *
  * <p>A whole block into contiguous floats ({@code stride} 1, how {@link dev.gale.kernels.gemm.GemmKernel} asks for
- * them) decodes with vectors; other strides and partial blocks element by element. One thread, 512×2048×2048, the
- * element-by-element decode had taken about half of the prefill GEMM's time.
+ * them) takes a branch-free path (Q8_0: vectors; Q4_0: plain Java, see its decode); other strides and partial blocks
+ * go element by element.
  */
 public final class PackedPanels {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Q4_0's vector decode: 8 bytes (a half-block of one row) per step, whatever the machine's width. */
-    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
-    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
-    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
-    private static final IntVector NIBBLE = IntVector.broadcast(I8, 15);
-    private static final IntVector EIGHT = IntVector.broadcast(I8, 8);
 
     /** Q4_0: element {@code c} of a block is byte {@code c mod 16}'s low nibble for c < 16, its high one above, minus 8. */
     public static final BlockScaledCodec<Q4_0Packed> Q4_0 = new BlockScaledCodec<>() {
@@ -39,16 +28,17 @@ public final class PackedPanels {
         @Override
         public void decode(Q4_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
             MemorySegment q = w.quants();
-            if (stride == 1 && kc == QuantVectors.QK && QuantVectors.VECTOR_OK) {
-                // byte j of half h holds elements 8h + j (low nibble) and 16 + 8h + j (high nibble)
+            if (stride == 1 && kc == QuantVectors.QK) {
+                // contiguous, in plain Java: a vector form (byte shift, byte-to-int conversion) was 1.1x faster here,
+                // but with it the 1B decode table's Q4_0 decode GEMV ran 5.6-6.2 tok/s against 9.0-10.6 (two runs
+                // each): the JDK's vector templates share one type profile across the JVM (README, 512-bit Q4_0)
                 for (int half = 0; half < 2; half++) {
-                    ByteVector b = ByteVector.fromMemorySegment(B64, q, w.quantOffset(row, k0 / QuantVectors.QK,
-                            half), QuantVectors.LE);
-                    IntVector lo = NIBBLE.and(b.convertShape(VectorOperators.B2I, I8, 0)).sub(EIGHT);
-                    IntVector hi = NIBBLE.and(b.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2I,
-                            I8, 0)).sub(EIGHT);
-                    ((FloatVector) lo.convertShape(VectorOperators.I2F, F8, 0)).intoArray(dst, off + 8 * half);
-                    ((FloatVector) hi.convertShape(VectorOperators.I2F, F8, 0)).intoArray(dst, off + 16 + 8 * half);
+                    long bytes = q.get(LONG, w.quantOffset(row, k0 / QuantVectors.QK, half));
+                    for (int j = 0; j < 8; j++) {
+                        int v = (int) (bytes >>> (8 * j)) & 0xff;
+                        dst[off + 8 * half + j] = (v & 15) - 8;
+                        dst[off + 16 + 8 * half + j] = (v >>> 4) - 8;
+                    }
                 }
                 return;
             }
