@@ -1,6 +1,7 @@
 package dev.gale.bench.w4ax;
 
 import dev.gale.bench.quant.QuantBenchCases;
+import dev.gale.bench.report.CpuTimeRounds;
 import dev.gale.bench.w4a4.W4AxBenchCases;
 import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Packed;
@@ -9,8 +10,6 @@ import dev.gale.kernels.quant.W4Packed;
 import dev.gale.kernels.quant.W4Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.Locale;
 
 /**
@@ -27,7 +26,6 @@ public final class W4GemvCpuTime {
         int rows = args.length > 0 ? Integer.parseInt(args[0]) : 14336;
         int in = args.length > 1 ? Integer.parseInt(args[1]) : 4096;
         int reps = args.length > 2 ? Integer.parseInt(args[2]) : 40;
-        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, in);
             MemorySegment y = arena.allocate(4L * rows, 64);
@@ -50,32 +48,8 @@ public final class W4GemvCpuTime {
                 () -> p.gemv(a, y, 0, 0, rows)
             };
             String[] names = {"w4a4 row-major", "w4a4 packed", "q4_0 packed f32", "quantize", "packed gemv only"};
-            int rounds = Integer.getInteger("rounds", 3);
-            double[] min = new double[cases.length];
-            java.util.Arrays.fill(min, Double.MAX_VALUE);
-            for (int round = 0; round < rounds; round++) {
-                double[] ms = new double[cases.length];
-                for (int c = 0; c < cases.length; c++) {
-                    for (int i = 0; i < 5; i++) {
-                        cases[c].run();
-                    }
-                    long best = Long.MAX_VALUE;
-                    for (int i = 0; i < reps; i++) {
-                        long t0 = mx.getCurrentThreadCpuTime();
-                        cases[c].run();
-                        best = Math.min(best, mx.getCurrentThreadCpuTime() - t0);
-                    }
-                    ms[c] = best / 1e6;
-                    min[c] = Math.min(min[c], ms[c]);
-                }
-                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "round %d %dx%d best CPU ms:", round,
-                        rows, in));
-                for (int c = 0; c < cases.length; c++) {
-                    line.append(String.format(Locale.ROOT, " %s %.4f;", names[c], ms[c]));
-                }
-                System.out.println(line.append(String.format(Locale.ROOT, " q4_0/packed %.3f, q4_0/row-major %.3f",
-                        ms[2] / ms[1], ms[2] / ms[0])));
-            }
+            double[] min = CpuTimeRounds.run(rows + "x" + in, names, cases, Integer.getInteger("rounds", 3), 5, reps,
+                    0);
             StringBuilder line = new StringBuilder("min over rounds:");
             for (int c = 0; c < cases.length; c++) {
                 line.append(String.format(Locale.ROOT, " %s %.4f;", names[c], min[c]));
