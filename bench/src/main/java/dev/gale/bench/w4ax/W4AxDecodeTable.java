@@ -35,7 +35,8 @@ import org.apache.arrow.memory.RootAllocator;
  * and the KV memory per session at 8192 positions. The W4A4 rows are plain W4A4 (group 128, activation scales per
  * 128 channels): with random weights there are no outliers to calibrate, and on the CPU an A8 block costs what an A4
  * block does. The W4Ax model stores its untied classifier and embedding table Q8_0 ({@code W4AxConversion}), which
- * the classifier column shows against Q4_0's.
+ * the classifier column shows against Q4_0's. Q4_0 runs twice, before and after the W4A4 session in the same JVM:
+ * the two rows differing says the JIT's shared vector profiles moved a kernel (README, "Why, found 2026-11-28").
  */
 public final class W4AxDecodeTable implements BenchCaseProvider {
     static final String TITLE = "W4A4 decode (synthetic Llama-3-8B shape)";
@@ -62,15 +63,17 @@ public final class W4AxDecodeTable implements BenchCaseProvider {
         Path file = dir.resolve("llama-3-8b-f32.gguf");
         try {
             SyntheticLlama.write(c, WeightType.F32, file, 7);
-            try (LlamaModel f32 = LlamaGguf.load(file)) {
-                // W4Ax first: the converted model owns copies, while closing WeightQuantizer's result closes its source
+            try (LlamaModel f32 = LlamaGguf.load(file);
+                    LlamaModel q4 = WeightQuantizer.quantize(f32, WeightType.Q4_0)) {
+                // Q4_0 before and after the W4A4 session, in one JVM: the JDK's vector templates share one type
+                // profile, so a kernel's speed can depend on which vector shapes ran before it (README). The W4Ax
+                // model owns copies; closing the quantizer's result closes its source, so it closes last.
+                rows.add(row("Q4_0 (first in the JVM)", q4, KvPrecision.F16, quick));
                 try (LlamaModel w4 = W4AxConversion.convert(f32, null, new W4AxConversion.Options("w4a4", 128, false,
                         0f, 128))) {
                     rows.add(row("W4A4 g128", w4, KvPrecision.INT4, quick));
                 }
-                try (LlamaModel q4 = WeightQuantizer.quantize(f32, WeightType.Q4_0)) {
-                    rows.add(0, row("Q4_0", q4, KvPrecision.F16, quick));
-                }
+                rows.add(row("Q4_0 (after W4A4)", q4, KvPrecision.F16, quick));
             }
         } finally {
             try {
