@@ -11,9 +11,8 @@ import java.nio.ByteOrder;
  * each block of 32 weights is decoded once per packed panel and shared by every token of the prompt. The codes are
  * those of the packed layouts (see their class comments); the scale is the block's {@code d}, widened exactly.
  *
- * <p>A whole block into contiguous floats ({@code stride} 1, how {@link dev.gale.kernels.gemm.GemmKernel} asks for
- * them) takes a branch-free path (Q8_0: vectors; Q4_0: plain Java, see its decode); other strides and partial blocks
- * go element by element.
+ * <p>{@link dev.gale.kernels.gemm.GemmKernel} asks for whole blocks into contiguous floats ({@code stride} 1): Q8_0
+ * decodes those with vectors, Q4_0 in plain Java (see its decode).
  */
 public final class PackedPanels {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -28,22 +27,12 @@ public final class PackedPanels {
         @Override
         public void decode(Q4_0Packed w, int row, int k0, int kc, float[] dst, int off, int stride) {
             MemorySegment q = w.quants();
-            if (stride == 1 && kc == QuantVectors.QK) {
-                // contiguous, in plain Java: a vector form (byte shift, byte-to-int conversion) was 1.1x faster here,
-                // but with it the 1B decode table's Q4_0 decode GEMV ran 5.6-6.2 tok/s against 9.0-10.6 (two runs
-                // each): the JDK's vector templates share one type profile across the JVM (README, 512-bit Q4_0)
-                for (int half = 0; half < 2; half++) {
-                    long bytes = q.get(LONG, w.quantOffset(row, k0 / QuantVectors.QK, half));
-                    for (int j = 0; j < 8; j++) {
-                        int v = (int) (bytes >>> (8 * j)) & 0xff;
-                        dst[off + 8 * half + j] = (v & 15) - 8;
-                        dst[off + 16 + 8 * half + j] = (v >>> 4) - 8;
-                    }
-                }
-                return;
-            }
             // two 8-byte reads per block instead of 16 checked byte reads: decoding is the GEMM's only per-weight
-            // cost that does not shrink with the token count
+            // cost that does not shrink with the token count. Plain Java on purpose: a vector form (byte shift,
+            // byte-to-int conversion) was 1.1x faster here, but with it the 1B decode table's Q4_0 decode GEMV ran
+            // 5.6-6.2 tok/s against 9.0-10.6 (two runs each): the JDK's vector templates share one type profile
+            // across the JVM (README, 512-bit Q4_0). A branch-free copy of this loop for whole contiguous blocks
+            // measured the same (F32/Q4_0 0.67-0.77 either way, 64x8192x2048, one thread).
             for (int half = 0; half < 2; half++) {
                 long bytes = q.get(LONG, w.quantOffset(row, k0 / QuantVectors.QK, half));
                 for (int j = 0; j < 8; j++) {
