@@ -6,7 +6,6 @@ import dev.gale.core.buffer.DType;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Matmul;
-import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
 import dev.gale.kernels.quant.Q8_0Packed;
@@ -79,7 +78,7 @@ final class QuantCase implements AutoCloseable {
     void runVectorApi() {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment ms = w.segment();
-            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ms, 0, rows, in, arena))
+            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(ms, 0, rows, in, arena)
                     : QuantMatMulOp.q8_0(Q8_0Packed.pack(ms, 0, rows, in, arena));
             op.matmul(x.segment(), 0, tokens, got.segment(), 0);
             q8Activations = op.quantizesActivations(tokens);
@@ -102,11 +101,10 @@ final class QuantCase implements AutoCloseable {
                 int k = tk * rows + o;
                 String where = name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o;
                 if (q4 && vectorApi && q8Activations) {
-                    // exact integer block sums; F32 rounding of the terms the kernel adds (the products of unsigned
-                    // nibbles and the zero point's 8·Σx, as in the F32 kernel, bounded by q4PackedTerms), plus the
-                    // activations' Q8 rounding expressed at that relative tolerance
-                    double scale = Math.max(sumAbs, q4PackedTerms(w.segment(), o * rowBytes, in, xs, tk * in))
-                            + q8RoundingError(o, tk * in) / tolRel;
+                    // the row-lane kernel's block sums Σ(nib − 8)·x_q are exact integers, so F32 rounds only the
+                    // block terms (d_w·d_x)·Σ and their sum, bounded by Σ|d·(q − 8)·x|; plus the activations' Q8
+                    // rounding expressed at that relative tolerance
+                    double scale = sumAbs + q8RoundingError(o, tk * in) / tolRel;
                     e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), scale, tolRel);
                 } else if (q4 && vectorApi) {
                     sumAbs = Math.max(sumAbs, q4PackedTerms(w.segment(), o * rowBytes, in, xs, tk * in));
@@ -138,9 +136,10 @@ final class QuantCase implements AutoCloseable {
     }
 
     /**
-     * The magnitude of the terms the packed Q4_0 kernel sums for one output ({@code Q4_0Packed}: per byte
-     * {@code v·x_lo + hi·(x_hi − 16·x_lo)} with {@code v = lo + 16·hi}, and {@code −8·Σx} per block, times the scale),
-     * which bounds its F32 rounding: unlike {@code Σ|d·(q − 8)·x|} it does not vanish when every nibble is 8.
+     * The magnitude of the terms the packed Q4_0 kernel on F32 activations sums for one output
+     * ({@code Q4_0Packed}: per byte {@code v·x_lo + hi·(x_hi − 16·x_lo)} with {@code v = lo + 16·hi}, and
+     * {@code −8·Σx} per block, times the scale), which bounds its F32 rounding: unlike {@code Σ|d·(q − 8)·x|} it does
+     * not vanish when every nibble is 8.
      */
     static double q4PackedTerms(MemorySegment w, long rowOff, int in, float[] x, int xOff) {
         double s = 0;

@@ -18,7 +18,6 @@ import dev.gale.core.kernel.KernelRunner;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.gemm.MatMulOp;
 import dev.gale.kernels.quant.Q4_0;
-import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
@@ -124,7 +123,7 @@ class GpuGeometryGraphTest {
                         Q8_0.dequantize(w.segment(), row * rowBytes, deq.segment(), 4L * row * IN, IN);
                     }
                 }
-                QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(w.segment(), 0, ROWS, IN, arena))
+                QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(w.segment(), 0, ROWS, IN, arena)
                         : QuantMatMulOp.q8_0(Q8_0Packed.pack(w.segment(), 0, ROWS, IN, arena));
                 EmulatedGpu gpu = new EmulatedGpu();
                 TaskGraph g = new TaskGraph("quant-gemv");

@@ -18,6 +18,7 @@ import dev.gale.core.graph.TaskGraph;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.quant.Q4_0;
+import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Packed;
@@ -74,8 +75,9 @@ class QuantMatMulGraphTest {
                 }
             }
             MemorySegment ws = w.segment();
-            QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena), q8Activations)
-                    : QuantMatMulOp.q8_0(Q8_0Packed.pack(ws, 0, ROWS, IN, arena));
+            QuantMatMulOp op = !q4 ? QuantMatMulOp.q8_0(Q8_0Packed.pack(ws, 0, ROWS, IN, arena))
+                    : q8Activations ? QuantMatMulOp.q4_0(Q4_0Lanes.pack(ws, 0, ROWS, IN, arena))
+                    : QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena));
             float[] dq = deq.toFloatArray();
             double[] want = new double[tokens * ROWS];
             double[] scale = new double[tokens * ROWS];

@@ -1,6 +1,7 @@
 package dev.gale.bench.quant;
 
 import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0Matmul;
@@ -27,7 +28,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * JMH for the quant family: single-thread row-range kernels (the hot path, check {@code -prof gc} for ≈ 0 B/op) and
  * the parallel entry points, at Llama shapes. {@code shape} is {@code in x out}; {@code tokens} 1 is a GEMV.
  * A read-bandwidth loop over the same weight bytes runs in the same fork as the denominator. {@code packed*} are the
- * decode kernels on {@link Q4_0Packed}/{@link Q8_0Packed} (packed once in setup); the others read llama.cpp's layout
+ * decode kernels on {@link Q4_0Lanes} (Q8 activations), {@link Q4_0Packed} (F32) and {@link Q8_0Packed} (packed once
+ * in setup); the others read llama.cpp's layout
  * ({@link Q4_0Matmul}/{@link Q8_0Matmul}), the previous variant, kept as the baseline.
  */
 @State(Scope.Benchmark)
@@ -55,6 +57,7 @@ public class QuantBench {
     private int out;
     private boolean q4;
     private Q4_0Packed p4;
+    private Q4_0Lanes l4;
     private Q8_0Packed p8;
 
     @Setup(Level.Trial)
@@ -72,6 +75,7 @@ public class QuantBench {
         xq.quantize(x, 0, tokens);
         if (q4) {
             p4 = Q4_0Packed.pack(w, 0, out, in, arena);
+            l4 = Q4_0Lanes.pack(w, 0, out, in, arena);
         } else {
             p8 = Q8_0Packed.pack(w, 0, out, in, arena);
         }
@@ -126,7 +130,7 @@ public class QuantBench {
     @Benchmark
     public void packedQ8ActivationsSingleThread() {
         if (q4) {
-            p4.matmul(xq, y, 0, 0, out);
+            l4.matmul(xq, y, 0, 0, out);
         } else {
             p8.matmul(xq, y, 0, 0, out);
         }
@@ -144,7 +148,7 @@ public class QuantBench {
     @Benchmark
     public void packedQ8ActivationsParallel() {
         if (q4) {
-            p4.matmulParallel(xq, y, 0);
+            l4.matmulParallel(xq, y, 0);
         } else {
             p8.matmulParallel(xq, y, 0);
         }

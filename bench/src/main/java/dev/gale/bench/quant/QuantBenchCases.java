@@ -6,6 +6,7 @@ import dev.gale.bench.Roofline;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Matmul;
+import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0;
@@ -23,8 +24,8 @@ import java.util.List;
  * Llama-3-8B projection shapes, with Q8 activations (quantization included in the timed run, as a decode step pays
  * it) and with F32 activations. Weights are synthetic: speed does not depend on their values.
  *
- * <p>GEMV runs twice: {@code impl} "packed" is the decode path ({@link Q4_0Packed}/{@link Q8_0Packed}, weights
- * repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
+ * <p>GEMV runs twice: {@code impl} "packed" is the decode path ({@link Q4_0Lanes} with Q8 activations,
+ * {@link Q4_0Packed} with F32 ones, {@link Q8_0Packed}; weights repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
  * llama.cpp's blocks directly), kept beside it as the baseline. GEMM runs on the ggml-layout tiles.
  *
  * <p>{@link BenchCase#bytes()} counts what one run reads and writes: the quantized weights, the F32 activations
@@ -125,6 +126,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
         private final boolean packed;
         private Arena arena;
         private Q4_0Packed p4;
+        private Q4_0Lanes l4;
         private Q8_0Packed p8;
         private MemorySegment w;
         private MemorySegment x;
@@ -178,6 +180,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
             y = arena.allocate(4L * tokens * shape.out(), 64);
             if (packed && format == Format.Q8_0) {
                 p8 = Q8_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
+            } else if (packed && q8) {
+                l4 = Q4_0Lanes.pack(w, 0, shape.out(), shape.in(), arena);
             } else if (packed) {
                 p4 = Q4_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
             }
@@ -197,7 +201,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
                     if (p8 != null) {
                         p8.matmulParallel(xq, y, 0);
                     } else {
-                        p4.matmulParallel(xq, y, 0);
+                        l4.matmulParallel(xq, y, 0);
                     }
                 } else if (p8 != null) {
                     p8.matmulF32Parallel(x, 0, tokens, y, 0);

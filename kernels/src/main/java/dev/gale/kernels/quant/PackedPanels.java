@@ -6,9 +6,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * {@link Q4_0Packed} and {@link Q8_0Packed} as {@link BlockScaledCodec}s, so that a prompt's tokens run through the
- * F32 GEMM micro-kernel ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized}) instead of one GEMV per token:
- * each block of 32 weights is decoded once per packed panel and shared by every token of the prompt. The codes are
+ * {@link Q4_0Packed}, {@link Q4_0Lanes} and {@link Q8_0Packed} as {@link BlockScaledCodec}s, so that a prompt's
+ * tokens run through the F32 GEMM micro-kernel ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized})
+ * instead of one GEMV per token: each block of 32 weights is decoded once per packed panel and shared by every token of the prompt. The codes are
  * those of the packed layouts (see their class comments); the scale is the block's {@code d}, widened exactly.
  *
  * <p>{@link dev.gale.kernels.gemm.GemmKernel} asks for whole blocks into contiguous floats ({@code stride} 1): Q8_0
@@ -51,6 +51,33 @@ public final class PackedPanels {
         @Override
         public float scale(Q4_0Packed w, int row, int g) {
             return w.scales().get(ValueLayout.JAVA_FLOAT_UNALIGNED, w.scaleOffset(row, g));
+        }
+    };
+
+    /** Q4_0 in row lanes: byte {@code j} of a row's block sits {@code j·R} bytes after byte 0 ({@link Q4_0Lanes}). */
+    public static final BlockScaledCodec<Q4_0Lanes> Q4_0_LANES = new BlockScaledCodec<>() {
+        @Override
+        public int group(Q4_0Lanes w) {
+            return QuantVectors.QK;
+        }
+
+        @Override
+        public void decode(Q4_0Lanes w, int row, int k0, int kc, float[] dst, int off, int stride) {
+            int b = k0 / QuantVectors.QK;
+            for (int j = 0; j < QuantVectors.QK / 2; j++) {
+                int v = w.quantByte(row, b, j);
+                if (j < kc) {
+                    dst[off + j * stride] = (v & 15) - 8;
+                }
+                if (j + 16 < kc) {
+                    dst[off + (j + 16) * stride] = (v >>> 4) - 8;
+                }
+            }
+        }
+
+        @Override
+        public float scale(Q4_0Lanes w, int row, int g) {
+            return w.scale(row, g);
         }
     };
 

@@ -11,8 +11,8 @@ import java.lang.foreign.ValueLayout;
  * llama.cpp's {@code block_q4_0}, byte for byte: {@code {fp16 d; uint8 qs[16]}} (18 bytes, little endian), value
  * {@code d·(nib − 8)}. Byte {@code j} holds element {@code j} in its low nibble and element {@code j + 16} in its high
  * nibble. A row of {@code in} elements is {@code in/32} consecutive blocks. This is the import/export format and the
- * input of the scalar references; decode repacks it once with {@link Q4_0Packed#pack}, and {@link Q4_0Matmul} reads
- * it directly.
+ * input of the scalar references; decode repacks it once ({@link Q4_0Lanes#pack} for Q8 activations,
+ * {@link Q4_0Packed#pack} for F32 ones), and {@link Q4_0Matmul} reads it directly.
  */
 public final class Q4_0 {
     /** Elements per block. */

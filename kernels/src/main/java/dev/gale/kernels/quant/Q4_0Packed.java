@@ -14,9 +14,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -35,30 +33,23 @@ import jdk.incubator.vector.VectorSpecies;
  *   scales: 4 F32 at 16·(g·nb + b): d of rows 4g .. 4g+3 (the fp16 scale widened once, exactly)
  * </pre>
  * A group's data is one contiguous stream, so one activation load feeds 4 rows, and the kernels read no fp16 in the
- * hot loop. The pairs interleave by halves so that one 16-byte load holds the same 8 columns of two rows: widened to
- * 16 lanes of 16 bits, it meets one activation vector that carries those 8 columns twice (the Q8 kernel).
+ * hot loop. The pairs interleave by halves, the sub-block order {@link W4Packed} also uses.
  *
- * <p><b>Kernels.</b>
- * <ul>
- *   <li>F32 activations: a row's 8 nibble bytes zero-extend from a quarter-width byte load (part 0, no shuffle) to
- *       int lanes. With {@code v = lo + 16·hi}, {@code lo·xl + hi·xh = v·xl + hi·(xh − 16·xl)}: each row converts
- *       {@code v} and {@code v >>> 4} to F32 and does two FMAs, with no mask (measured about 10 % faster than masking
- *       the low nibble); {@code xh − 16·xl} comes from {@link #prepare}, formed once per call for all rows. The zero
- *       point is folded into the block: each row's block sum starts at {@code −8·Σx_block} (prepared once per call
- *       with {@code xh − 16·xl}); one scale FMA per row and block. The error is F32 summation error
- *       relative to the terms added, {@code Σ|v·xl| + |hi·(xh − 16·xl)|} plus {@code 8·|Σx|} per block (up to 16×
- *       the magnitude of {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error). An infinite
- *       activation meets itself with both signs in those sums, so the output is NaN where the reference may give
- *       ±Inf: non-finite in, non-finite out, as the cross-device suite checks.</li>
- *   <li>{@link Q8Activations} (the decode path, {@link QuantMatMulOp}): 16-bit integer lanes, two rows per vector
- *       ({@link #groupQ8}); each block's {@code Σ nib·x_q} is exact, one F32 FMA with {@code d_w·d_x} per row and
- *       block, and the zero point is {@code −8·d_w·d_x·Σx_q} per block. The codes are widened once per call
- *       ({@link #widen}). Measured on Zen 3 (AVX2), quantization included: 1.1× the F32 kernel in cache and from
- *       DRAM on huge pages.</li>
- * </ul>
- * Row-range entry points run on the calling thread and allocate nothing once the calling thread's buffers (prepared
- * or widened activations) have grown to the call's size; the {@code Parallel} ones split 4-row groups over
- * {@link WorkerPool#shared()}, preparing or widening once, on the calling thread, for all workers. Immutable after
+ * <p><b>Kernel:</b> F32 activations (the Q4_0 decode path below 512-bit vectors; Q8 activations run on
+ * {@link Q4_0Lanes}). A row's 8 nibble bytes zero-extend from a quarter-width byte load (part 0, no shuffle) to int
+ * lanes. With {@code v = lo + 16·hi}, {@code lo·xl + hi·xh = v·xl + hi·(xh − 16·xl)}: each row converts {@code v} and
+ * {@code v >>> 4} to F32 and does two FMAs, with no mask (measured about 10 % faster than masking the low nibble);
+ * {@code xh − 16·xl} comes from {@link #prepare}, formed once per call for all rows. The zero point is folded into the
+ * block: each row's block sum starts at {@code −8·Σx_block} (prepared once per call with {@code xh − 16·xl}); one
+ * scale FMA per row and block. The error is F32 summation error relative to the terms added,
+ * {@code Σ|v·xl| + |hi·(xh − 16·xl)|} plus {@code 8·|Σx|} per block (up to 16× the magnitude of
+ * {@code Σ|(nib − 8)·x|}, still far below the Q8-activation rounding error). An infinite activation meets itself with
+ * both signs in those sums, so the output is NaN where the reference may give ±Inf: non-finite in, non-finite out, as
+ * the cross-device suite checks.
+ *
+ * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's prepared
+ * activations have grown to the call's size; the {@code Parallel} one splits 4-row groups over
+ * {@link WorkerPool#shared()}, preparing once, on the calling thread, for all workers. Immutable after
  * {@link #pack}; safe to share between threads.
  */
 public final class Q4_0Packed {
@@ -86,33 +77,6 @@ public final class Q4_0Packed {
     private static final ThreadLocal<MemorySegment[]> PREPARED = ThreadLocal.withInitial(() -> new MemorySegment[1]);
     /** Distance in a group-block from a row's bytes 0-7 to its bytes 8-15. */
     static final int HALF = 16;
-    /** Shorts per token and block of the Q8 kernel's widened activations: 4 vectors of 16. */
-    private static final int WIDE = 64;
-    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
-    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
-    private static final ShortVector NIBBLE = ShortVector.broadcast(S256, (short) 15);
-    /** Per calling thread: the Q8 kernel's operand ({@link Q8Operand}). */
-    private static final ThreadLocal<Q8Operand> OPERAND = ThreadLocal.withInitial(Q8Operand::new);
-    /** {@link Q8Activations}' rounding and floor, so the fused quantizer writes its exact codes. */
-    private static final float Q8_MAGIC = Q8Activations.MAGIC;
-    private static final float Q8_TINY = Q8Activations.TINY;
-    /**
-     * Per thread running the Q8 kernel: 64 bytes where the two row pairs' 16-bit sums are stored as shorts and read
-     * back as ints ({@link #groupQ8} says why through memory).
-     */
-    private static final ThreadLocal<MemorySegment> PAIR_SUMS = ThreadLocal.withInitial(
-            () -> Arena.global().allocate(64, 64));
-    /**
-     * Row 0's scale in lanes 0-3 and row 1's in lanes 4-7 (pair 0-1), the same for rows 2 and 3 (pair 2-3); shared
-     * with {@link W4Packed}, whose 16-bit kernel has the same pair lanes.
-     */
-    static final VectorShuffle<Float> PAIR01 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
-            0, 0, 0, 0, 1, 1, 1, 1);
-    static final VectorShuffle<Float> PAIR23 = VectorShuffle.fromValues(FloatVector.SPECIES_256,
-            2, 2, 2, 2, 3, 3, 3, 3);
-
     /**
      * Offset in a group-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. The
      * same row-pair interleave orders each of {@link W4Packed}'s sub-blocks.
@@ -154,8 +118,7 @@ public final class Q4_0Packed {
         int nb = in / QK;
         int groups = (rows + 3) / 4;
         MemorySegment q = allocator.allocate(Math.max(1L, (long) groups * nb * GQ), 64);
-        // 16 bytes past the last block: the Q8 kernel loads 8 scales, a block's 4 and the next block's
-        MemorySegment s = allocator.allocate((long) groups * nb * GS + GS, 64);
+        MemorySegment s = allocator.allocate(Math.max(1L, (long) groups * nb * GS), 64);
         for (int g = 0; g < groups; g++) {
             for (int b = 0; b < nb; b++) {
                 long gb = (long) g * nb + b;
@@ -362,254 +325,6 @@ public final class Q4_0Packed {
         }
     }
 
-    // ------------------------------------------------------------------ Q8 activations
-
-    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, 4-row groups over the shared worker pool. */
-    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
-        check(x, y, yOff);
-        Q8Operand op = QuantVectors.VECTOR_OK ? widen(x) : null;
-        WorkerPool.shared().parallelForBalanced(groups, grain(x.tokens()),
-                (s, e) -> groupsQ8(x, op, x.tokens(), y, yOff, 4 * s, Math.min(rows, 4 * e)));
-    }
-
-    /**
-     * Rows {@code [rowStart, rowEnd)} on the calling thread; allocates nothing once this thread's buffers have grown to
-     * the call's size.
-     */
-    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        check(x, y, yOff);
-        QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groupsQ8(x, QuantVectors.VECTOR_OK ? widen(x) : null, x.tokens(), y, yOff, rowStart, rowEnd);
-    }
-
-    /**
-     * The decode path: F32 {@code X[tokens][in]} quantized to Q8 per block of 32 exactly as {@link Q8Activations}
-     * quantizes (same codes, scales and sums), straight into the 16-bit kernel's operand, then
-     * {@code Y[t][r] = X_q[t]·W[r]} over the shared worker pool; the same bits as {@link Q8Activations#quantize} then
-     * {@link #matmulParallel(Q8Activations, MemorySegment, long)}. One pass over {@code x}, no byte codes in between;
-     * and a decode that quantized through {@link Q8Activations} measured 2.5–9× slower in the bench report's JVM,
-     * where C2's profiled loop predicates in that shared, multi-shape method kept trapping.
-     */
-    public void matmulQ8Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
-        checkF32(x, xOff, tokens, y, yOff);
-        if (!QuantVectors.VECTOR_OK) {
-            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
-                    tokens, in);
-            a.quantize(x, xOff, tokens);
-            matmulParallel(a, y, yOff);
-            return;
-        }
-        Q8Operand op = quantizeQ8(x, xOff, tokens);
-        WorkerPool.shared().parallelForBalanced(groups, grain(tokens),
-                (s, e) -> groupsQ8(null, op, tokens, y, yOff, 4 * s, Math.min(rows, 4 * e)));
-    }
-
-    private void groupsQ8(Q8Activations x, Q8Operand op, int tokens, MemorySegment y, long yOff, int rowStart,
-            int rowEnd) {
-        MemorySegment pairSums = op != null ? PAIR_SUMS.get() : null;
-        for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
-            int lo = Math.max(rowStart, 4 * g) - 4 * g;
-            int hi = Math.min(rowEnd, 4 * g + 4) - 4 * g;
-            for (int t = 0; t < tokens; t++) {
-                long yo = yOff + 4L * ((long) t * rows + 4 * g);
-                if (op != null) {
-                    groupQ8(quants, (long) g * nb * GQ, scales, (long) g * nb * GS, nb, op.codes, t * nb * WIDE,
-                            op.blocks, t * nb, pairSums, y, yo, lo, hi);
-                } else {
-                    groupQ8Scalar(g, x, t, y, yo, lo, hi);
-                }
-            }
-        }
-    }
-
-    /**
-     * The Q8 kernel's operand for one call, per calling thread: per token and block, {@link #WIDE} codes (the four
-     * vectors a row pair multiplies: columns 0-7, 16-23, 8-15 and 24-31 of the block, each 8 columns twice, once per
-     * row of the pair), and per token and block two block terms, {@code d_x} and {@code d_x·Σx_q}. Formed once per
-     * call and
-     * shared by every group. Java arrays: an array access inlines to fewer C2 nodes than a segment's, and the kernel
-     * sits near C2's inlining node budget; and with the block terms in a segment, C2's profiled loop predicates on
-     * those loads kept failing, so the compiled kernel trapped and was recompiled over and over, boxing every vector
-     * in between (418 KB per call in {@code QuantAllocationTest}; {@code -XX:-UseProfiledLoopPredicate} made it 0).
-     */
-    private static final class Q8Operand {
-        short[] codes = new short[0];
-        /** Per token and block, {@code d_x} then {@code d_x·Σx_q}. */
-        float[] blocks = new float[0];
-
-        /** Room for {@code tokenBlocks} blocks; grown geometrically, never shrunk. */
-        Q8Operand ensure(int tokenBlocks) {
-            if (codes.length < tokenBlocks * WIDE) {
-                int n = Math.max(tokenBlocks, 2 * codes.length / WIDE);
-                codes = new short[n * WIDE];
-                blocks = new float[2 * n];
-            }
-            return this;
-        }
-    }
-
-    /** {@code x}'s codes, scales and sums in this thread's operand ({@link Q8Operand}). */
-    private Q8Operand widen(Q8Activations x) {
-        Q8Operand op = OPERAND.get().ensure(x.tokens() * nb);
-        short[] wide = op.codes;
-        MemorySegment a = x.segment();
-        for (int t = 0; t < x.tokens(); t++) {
-            long aq = x.qOffset(t);
-            for (int b = 0; b < nb; b++) {
-                int tb = t * nb + b;
-                for (int v = 0; v < 4; v++) {
-                    int c0 = b * QK + 16 * (v & 1) + 8 * (v >> 1);
-                    ShortVector s = (ShortVector) ByteVector.fromMemorySegment(B64, a, aq + c0, LE)
-                            .convertShape(VectorOperators.B2S, S128, 0);
-                    s.intoArray(wide, tb * WIDE + 16 * v);
-                    s.intoArray(wide, tb * WIDE + 16 * v + 8);
-                }
-                float dx = x.scale(t, b);
-                op.blocks[2 * tb] = dx;
-                op.blocks[2 * tb + 1] = dx * x.sum(t, b);
-            }
-        }
-        return op;
-    }
-
-    /**
-     * F32 {@code x} quantized into this thread's operand: per block of 32, {@code d = amax/127}, codes
-     * {@code rint(x·127/amax)} (ties to even), as {@link Q8Activations#quantize} computes them; a block with a NaN or
-     * an infinity gets codes 0 and a NaN scale, so its outputs are NaN; a block below {@code 2^-120} gets zeros.
-     */
-    private Q8Operand quantizeQ8(MemorySegment x, long xOff, int tokens) {
-        Q8Operand op = OPERAND.get().ensure(tokens * nb);
-        short[] wide = op.codes;
-        float[] bs = op.blocks;
-        for (int t = 0; t < tokens; t++) {
-            for (int b = 0; b < nb; b++) {
-                int tb = t * nb + b;
-                long s = xOff + 4L * ((long) t * in + (long) b * QK);
-                FloatVector v0 = FloatVector.fromMemorySegment(F8, x, s, LE);
-                FloatVector v1 = FloatVector.fromMemorySegment(F8, x, s + 32, LE);
-                FloatVector v2 = FloatVector.fromMemorySegment(F8, x, s + 64, LE);
-                FloatVector v3 = FloatVector.fromMemorySegment(F8, x, s + 96, LE);
-                float amax = v0.abs().max(v1.abs()).max(v2.abs()).max(v3.abs()).reduceLanes(VectorOperators.MAX);
-                boolean finite = amax <= Float.MAX_VALUE;
-                float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
-                // columns 0-7, 8-15, 16-23, 24-31 go to operand vectors 0, 2, 1, 3
-                IntVector q0 = (IntVector) v0.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
-                        .convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q1 = (IntVector) v1.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
-                        .convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q2 = (IntVector) v2.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
-                        .convertShape(VectorOperators.F2I, I8, 0);
-                IntVector q3 = (IntVector) v3.mul(id).add(Q8_MAGIC).sub(Q8_MAGIC)
-                        .convertShape(VectorOperators.F2I, I8, 0);
-                int o = tb * WIDE;
-                ShortVector s0 = (ShortVector) q0.convertShape(VectorOperators.I2S, S128, 0);
-                s0.intoArray(wide, o);
-                s0.intoArray(wide, o + 8);
-                ShortVector s1 = (ShortVector) q2.convertShape(VectorOperators.I2S, S128, 0);
-                s1.intoArray(wide, o + 16);
-                s1.intoArray(wide, o + 24);
-                ShortVector s2 = (ShortVector) q1.convertShape(VectorOperators.I2S, S128, 0);
-                s2.intoArray(wide, o + 32);
-                s2.intoArray(wide, o + 40);
-                ShortVector s3 = (ShortVector) q3.convertShape(VectorOperators.I2S, S128, 0);
-                s3.intoArray(wide, o + 48);
-                s3.intoArray(wide, o + 56);
-                float dx = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
-                int sum = q0.add(q1).add(q2).add(q3).reduceLanes(VectorOperators.ADD);
-                bs[2 * tb] = dx;
-                bs[2 * tb + 1] = dx * sum;
-            }
-        }
-        return op;
-    }
-
-    /**
-     * One 4-row group · one token, in 16-bit integer lanes. Per block and row pair: 2 loads of 16 nibble bytes (8
-     * columns of both rows each), widened to 16 lanes, masked and shifted, 4 multiplies of 16 lanes (against 8 per FMA
-     * in the F32 kernel); each lane sums 4 products of an unsigned nibble and a Q8 code, at most 4·15·127 = 7620, so
-     * nothing overflows and the block sums are exact. The pair's 16 sums are stored as shorts and loaded back as 8
-     * ints: each int holds two neighbouring sums of one row, so {@code (i >> 16) + (i << 16 >> 16)} leaves row 0's
-     * block sum in lanes 0-3 and row 1's in lanes 4-7, one conversion and one FMA with the rows' scales spread over
-     * those lanes. The zero point is {@code −8·d_w·d_x·Σx_q} per block, from the activations' block sums.
-     *
-     * <p>Through memory, not {@code reinterpretAsInts}: before C2 compiles a reinterpreting cast, the Vector API runs
-     * it through a heap segment, which then stays in the JDK's shared segment-access profiles, so C2 compiles the
-     * segment loads of every kernel in the JVM for two segment classes (a decode measured 2× slower). A 256-bit store
-     * then a 256-bit load of the same bytes forwards in the store queue. Measured alternatives, one thread, 1024×4096,
-     * against 0.32 ms for the F32 kernel: this form 0.28–0.29 ms (the block terms read from a segment gave 0.28, but
-     * see {@link Q8Operand}); rows 8-15 widened by a 128-bit load each (16→32-bit conversion of a 256-bit vector's
-     * upper half is not vector code on AVX2) 0.36 ms as two 2-row passes (the 4-row form ran past C2's inlining node
-     * budget, boxing vectors) and 0.41 ms as one pass. The scale load reads 8 floats, this block's 4 and the next
-     * block's, which the pack pads for the last block.
-     */
-    private static void groupQ8(MemorySegment q, long q0, MemorySegment s, long s0, int nb, short[] wide, int w0,
-            float[] blocks, int tb0, MemorySegment pairSums, MemorySegment y, long yo, int k0, int k1) {
-        FloatVector acc01 = FloatVector.zero(F8);
-        FloatVector acc23 = acc01;
-        FloatVector corr = acc01;
-        for (int b = 0; b < nb; b++) {
-            int xb = w0 + b * WIDE;
-            long qb = q0 + (long) b * GQ;
-            ShortVector xl0 = ShortVector.fromArray(S256, wide, xb);
-            ShortVector xh0 = ShortVector.fromArray(S256, wide, xb + 16);
-            ShortVector xl1 = ShortVector.fromArray(S256, wide, xb + 32);
-            ShortVector xh1 = ShortVector.fromArray(S256, wide, xb + 48);
-            ShortVector v0 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            ShortVector v1 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + HALF, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            v0.and(NIBBLE).mul(xl0).add(v0.lanewise(VectorOperators.LSHR, 4).mul(xh0))
-                    .add(v1.and(NIBBLE).mul(xl1)).add(v1.lanewise(VectorOperators.LSHR, 4).mul(xh1))
-                    .intoMemorySegment(pairSums, 0, LE);
-            ShortVector u0 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + 32, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            ShortVector u1 = (ShortVector) ByteVector.fromMemorySegment(B128, q, qb + 32 + HALF, LE)
-                    .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-            u0.and(NIBBLE).mul(xl0).add(u0.lanewise(VectorOperators.LSHR, 4).mul(xh0))
-                    .add(u1.and(NIBBLE).mul(xl1)).add(u1.lanewise(VectorOperators.LSHR, 4).mul(xh1))
-                    .intoMemorySegment(pairSums, 32, LE);
-            FloatVector sw = FloatVector.fromMemorySegment(F8, s, s0 + (long) b * GS, LE);
-            FloatVector d = sw.lanewise(VectorOperators.MUL, blocks[2 * (tb0 + b)]);
-            corr = sw.lanewise(VectorOperators.FMA, FloatVector.broadcast(F8, blocks[2 * (tb0 + b) + 1]), corr);
-            IntVector i01 = IntVector.fromMemorySegment(I8, pairSums, 0, LE);
-            IntVector i23 = IntVector.fromMemorySegment(I8, pairSums, 32, LE);
-            acc01 = ((FloatVector) i01.lanewise(VectorOperators.ASHR, 16)
-                    .add(i01.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F8, 0))
-                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR01), acc01);
-            acc23 = ((FloatVector) i23.lanewise(VectorOperators.ASHR, 16)
-                    .add(i23.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convertShape(VectorOperators.I2F, F8, 0))
-                    .lanewise(VectorOperators.FMA, d.rearrange(PAIR23), acc23);
-        }
-        // once per group: the lanes back through the same scratch, summed in order
-        acc01.intoMemorySegment(pairSums, 0, LE);
-        acc23.intoMemorySegment(pairSums, 32, LE);
-        store4(y, yo, k0, k1, quarter(pairSums, 0) - 8 * corr.lane(0), quarter(pairSums, 16) - 8 * corr.lane(1),
-                quarter(pairSums, 32) - 8 * corr.lane(2), quarter(pairSums, 48) - 8 * corr.lane(3));
-    }
-
-    /** The sum of the 4 floats at {@code at} (a pair kernel's row, after its accumulators are stored). */
-    static float quarter(MemorySegment m, long at) {
-        return m.get(F32, at) + m.get(F32, at + 4) + m.get(F32, at + 8) + m.get(F32, at + 12);
-    }
-
-    private void groupQ8Scalar(int g, Q8Activations x, int t, MemorySegment y, long yo, int k0, int k1) {
-        for (int k = k0; k < k1; k++) {
-            float sum = 0;
-            for (int b = 0; b < nb; b++) {
-                long gb = (long) g * nb + b;
-                int isum = 0;
-                for (int j = 0; j < QK / 2; j++) {
-                    int q = quants.get(ValueLayout.JAVA_BYTE, gb * GQ + byteInBlock(k, j)) & 0xff;
-                    isum += ((q & 0xf) - 8) * x.q(t, b * QK + j) + ((q >>> 4) - 8) * x.q(t, b * QK + j + QK / 2);
-                }
-                sum += (scales.get(F32, gb * GS + 4L * k) * x.scale(t, b)) * isum;
-            }
-            y.set(F32, yo + 4L * k, sum);
-        }
-    }
-
     // ------------------------------------------------------------------ shared
 
     /** Stores the group's rows {@code [k0, k1)}; takes floats, not vectors, so nothing boxes if it is not inlined. */
@@ -630,14 +345,6 @@ public final class Q4_0Packed {
 
     private int grain(int tokens) {
         return Q4_0Matmul.grain(in, tokens);
-    }
-
-    private void check(Q8Activations x, MemorySegment y, long yOff) {
-        if (x.in() != in) {
-            throw new ShapeMismatchException("Q4_0 packed matmul: weights have " + in + " columns but the activations "
-                    + x.in());
-        }
-        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q4_0 packed matmul output");
     }
 
     private void checkF32(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {

@@ -12,6 +12,7 @@ import dev.gale.core.kernel.Grid;
 import dev.gale.kernels.KernelOp;
 import dev.gale.kernels.gemm.GemvGeometry;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.ref.Cleaner;
 import java.util.List;
 
@@ -38,8 +39,8 @@ public final class QuantMatMulOp extends KernelOp {
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
     /**
      * Q4_0 decode on Q8 activations where the JVM's vectors are 512 bits wide, on F32 ones below that;
-     * {@code -Dgale.q4.activations=q8|f32} chooses. The width stands for the two machines this was measured on (see
-     * {@link #q4_0(Q4_0Packed)}): it is a proxy, not a cause.
+     * {@code -Dgale.q4.activations=q8|f32} chooses. The width stands for the machines this was measured on (see
+     * {@link #q4_0(MemorySegment, long, int, int, SegmentAllocator)}): it is a proxy, not a cause.
      */
     private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
             QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "q8" : "f32"));
@@ -74,33 +75,37 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     /**
-     * Q4_0: a few tokens either quantize their activations to Q8 per block of 32, as llama.cpp does, and run the
-     * 16-bit integer kernel ({@link Q4_0Packed#matmulQ8Parallel}), or run the F32-activation kernel
-     * ({@link Q4_0Packed#matmulF32Parallel}). Which is faster depends on the machine, so the default follows the
-     * vector width ({@code -Dgale.q4.activations} overrides):
+     * Packs Q4_0 weights ({@code rows} llama.cpp rows at {@code wOff}) into the layout this machine's decode path
+     * reads, and returns the op over them. A few tokens either quantize their activations to Q8 per block of 32, as
+     * llama.cpp does, and run the row-lane kernel ({@link Q4_0Lanes}), or run the F32-activation kernel
+     * ({@link Q4_0Packed}). Which is faster depends on the machine, so the default follows the vector width
+     * ({@code -Dgale.q4.activations} overrides):
      * <ul>
-     * <li>AVX2, AMD Zen 3: the 16-bit kernel was 1.1× the F32 one alone (quantization included) and faster in the
-     * 8B-shape report (14.3 against 16.1 ms of layer matmuls per token and layer), but 0.62–0.85× in the bench's 1B
-     * decode table (8.77 against 10.29 tok/s at the last check), where its C2 compile came out slower with the same
-     * inlining: F32 activations.
-     * <li>AVX-512, Intel Xeon (2026-11-27): the 16-bit kernel 2.4× the F32 one alone at 4096×14336 (1.71 against
-     * 4.09 ms, two threads) and 1.34× in the 1B decode table (10.09 against 7.54 tok/s): Q8 activations.
+     * <li>AVX-512, Intel Xeon: Q8 activations. The row-lane kernel, quantization included, ran 1.67× the F32 kernel
+     * from DRAM on one thread (thread CPU time, 8192×2048) and 1.10× the 4-row 16-bit kernel it replaced over a 1B
+     * model's decode GEMVs on two threads (2026-11-28); that 16-bit kernel had been 2.4× the F32 one alone.
+     * <li>AVX2 (measured as {@code -XX:UseAVX=2} on that Xeon): the row-lane kernel ties the F32 one from DRAM
+     * (4.35 against 4.37 GB/s on one thread), and on AMD Zen 3 the 4-row 16-bit kernel before it lost to F32 inside
+     * the bench's 1B decode table: F32 activations.
      * </ul>
      * Q8 activations add their rounding, at most half a Q8 step per element, which the cross-device suite bounds as
      * such. The report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
      */
-    public static QuantMatMulOp q4_0(Q4_0Packed w) {
-        return q4_0(w, Q4_Q8_ACTIVATIONS);
+    public static QuantMatMulOp q4_0(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
+        return Q4_Q8_ACTIVATIONS ? q4_0(Q4_0Lanes.pack(w, wOff, rows, in, allocator))
+                : q4_0(Q4_0Packed.pack(w, wOff, rows, in, allocator));
     }
 
-    /** Q4_0 with the decode path chosen by the caller: Q8 activations and the 16-bit kernel, or F32 activations. */
-    public static QuantMatMulOp q4_0(Q4_0Packed w, boolean q8Activations) {
-        Kernel prefill = (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in());
-        if (!q8Activations) {
-            return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, prefill);
-        }
-        return new QuantMatMulOp(true, true, w.rows(), w.in(), w::matmulQ8Parallel, prefill);
+    /** Q4_0 on F32 activations ({@link Q4_0Packed}). */
+    public static QuantMatMulOp q4_0(Q4_0Packed w) {
+        return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in()));
+    }
+
+    /** Q4_0 on Q8 activations, in row lanes ({@link Q4_0Lanes}). */
+    public static QuantMatMulOp q4_0(Q4_0Lanes w) {
+        return new QuantMatMulOp(true, true, w.rows(), w.in(), w::matmulQ8Parallel, (x, xOff, t, y, yOff) ->
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()));
     }
 
     /** Whether the Vector API path quantizes {@code tokens} tokens' activations to Q8 (the Q4_0 decode path). */
@@ -118,7 +123,7 @@ public final class QuantMatMulOp extends KernelOp {
         }
         return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
                 ? "GEMM over dequantized F32 panels" : q8Activations
-                ? "packed decode kernel (GEMV per token, activations quantized to Q8, 16-bit integer lanes)"
+                ? "packed decode kernel (GEMV per token, activations quantized to Q8, row lanes of 16-bit integers)"
                 : "packed decode kernel (GEMV per token, F32 activations)");
     }
 

@@ -39,6 +39,7 @@ class QuantAllocationTest {
             MemorySegment y = arena.allocate(4L * rows * tokens, 64);
             Q8_0Packed p8 = Q8_0Packed.pack(w8, 0, rows, in, arena);
             Q4_0Packed p4 = Q4_0Packed.pack(w4, 0, rows, in, arena);
+            Q4_0Lanes l4 = Q4_0Lanes.pack(w4, 0, rows, in, arena);
             Runnable[] paths = {
                 () -> a.quantize(x, 0, tokens),
                 () -> Q8_0Matmul.matmul(w8, 0, rows, in, a, y, 0, 0, rows),
@@ -48,11 +49,13 @@ class QuantAllocationTest {
                 () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
                 () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
                 () -> p8.matmul(a, y, 0, 0, rows),
-                () -> p4.matmul(a, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p4.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, tokens, y, 0, 1, rows - 2),
                 () -> p4.matmulF32(x, 0, tokens, y, 0, 1, rows - 2),
+                () -> l4.matmul(a, y, 0, 0, rows),
+                () -> l4.matmul(a, y, 0, 1, rows - 2),
+                () -> l4.matmulQ8(x, 0, tokens, y, 0, 0, rows),
             };
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {

@@ -20,11 +20,15 @@ import org.junit.jupiter.params.provider.EnumSource;
 class QuantPackedTest {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Either packed class behind one face, so every test runs on both formats. */
-    private record Packed(Q4_0Packed q4, Q8_0Packed q8) {
+    /**
+     * Either format's packed classes behind one face, so every test runs on both formats: Q4_0's Q8-activation kernel
+     * is {@link Q4_0Lanes}, its F32 one {@link Q4_0Packed}.
+     */
+    private record Packed(Q4_0Packed q4, Q4_0Lanes q4l, Q8_0Packed q8) {
         static Packed of(Fmt fmt, MemorySegment w, int rows, int in, Arena arena) {
-            return fmt == Fmt.Q4_0 ? new Packed(Q4_0Packed.pack(w, 0, rows, in, arena), null)
-                    : new Packed(null, Q8_0Packed.pack(w, 0, rows, in, arena));
+            return fmt == Fmt.Q4_0
+                    ? new Packed(Q4_0Packed.pack(w, 0, rows, in, arena), Q4_0Lanes.pack(w, 0, rows, in, arena), null)
+                    : new Packed(null, null, Q8_0Packed.pack(w, 0, rows, in, arena));
         }
 
         void dequantizeRow(int r, MemorySegment dst) {
@@ -45,7 +49,7 @@ class QuantPackedTest {
 
         void matmul(Q8Activations x, MemorySegment y, int s, int e) {
             if (q4 != null) {
-                q4.matmul(x, y, 0, s, e);
+                q4l.matmul(x, y, 0, s, e);
             } else {
                 q8.matmul(x, y, 0, s, e);
             }
@@ -53,7 +57,7 @@ class QuantPackedTest {
 
         void parallel(Q8Activations x, MemorySegment y) {
             if (q4 != null) {
-                q4.matmulParallel(x, y, 0);
+                q4l.matmulParallel(x, y, 0);
             } else {
                 q8.matmulParallel(x, y, 0);
             }
@@ -117,54 +121,6 @@ class QuantPackedTest {
                         + " at " + pos);
                 seen[pos] = true;
             }
-        }
-    }
-
-    /**
-     * The Q4_0 decode path quantizes F32 activations straight into its kernel's operand: the same bits as
-     * {@link Q8Activations#quantize} then the Q8 GEMV, over several tokens and blocks that are zero, tiny (below the
-     * quantizer's floor), ordinary, at ties of the rounding, and non-finite (NaN outputs from both).
-     */
-    @Test
-    void q4FusedQuantizationMatchesQ8Activations() {
-        int rows = 13;
-        int in = 160;
-        int tokens = 3;
-        Random rnd = new Random(17);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment w = arena.allocate(Q4_0.rowBytes(in) * rows, 64);
-            MemorySegment row = arena.allocate(4L * in, 64);
-            for (int r = 0; r < rows; r++) {
-                for (int k = 0; k < in; k++) {
-                    row.set(F, 4L * k, (float) rnd.nextGaussian());
-                }
-                Q4_0.quantize(row, 0, w, r * Q4_0.rowBytes(in), in);
-            }
-            Q4_0Packed p = Q4_0Packed.pack(w, 0, rows, in, arena);
-            MemorySegment x = arena.allocate(4L * tokens * in, 64);
-            for (int i = 0; i < tokens * in; i++) {
-                int block = (i % in) / 32;
-                float v = switch (block) {
-                    case 0 -> 0f;
-                    case 1 -> (float) rnd.nextGaussian() * 0x1p-125f;
-                    case 2 -> (i % 32 == 0 ? 127f : (i % 7) - 3.5f);
-                    default -> (float) rnd.nextGaussian() * (1 + i % 5);
-                };
-                x.set(F, 4L * i, v);
-            }
-            x.set(F, 4L * (2L * in + 100), Float.NaN);
-            Q8Activations a = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, in), 64), 0, tokens,
-                    in);
-            a.quantize(x, 0, tokens);
-            MemorySegment want = arena.allocate(4L * rows * tokens);
-            MemorySegment got = arena.allocate(4L * rows * tokens);
-            p.matmulParallel(a, want, 0);
-            p.matmulQ8Parallel(x, 0, tokens, got, 0);
-            for (int i = 0; i < rows * tokens; i++) {
-                assertEquals(Float.floatToRawIntBits(want.get(F, 4L * i)), Float.floatToRawIntBits(got.get(F, 4L * i)),
-                        "output " + i + ": " + want.get(F, 4L * i) + " vs " + got.get(F, 4L * i));
-            }
-            assertTrue(Float.isNaN(got.get(F, 4L * (2L * rows))), "a NaN activation makes its token's outputs NaN");
         }
     }
 

@@ -1,0 +1,405 @@
+package dev.gale.kernels.quant;
+
+import static dev.gale.kernels.quant.QuantVectors.F;
+import static dev.gale.kernels.quant.QuantVectors.F32;
+import static dev.gale.kernels.quant.QuantVectors.I;
+import static dev.gale.kernels.quant.QuantVectors.L;
+import static dev.gale.kernels.quant.QuantVectors.LE;
+import static dev.gale.kernels.quant.QuantVectors.QK;
+
+import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_0 weights repacked once at load into <b>row lanes</b>, for decode on Q8 activations (the Q4_0 decode path where
+ * vectors are 512 bits wide, {@link QuantMatMulOp#q4_0(MemorySegment, long, int, int, SegmentAllocator)});
+ * {@link Q4_0Packed} is the layout of the F32-activation kernel.
+ *
+ * <p><b>Layout.</b> Rows go in groups of {@link #R}, the 16-bit lanes of one vector (32 at 512 bits, 16 at 256);
+ * the last group is padded with rows of scale 0 and nibbles 8, which are exactly zero. Group {@code g}, block
+ * {@code b} ({@code nb = in/32}) is one contiguous group-block of {@code 20·R} bytes at {@code 20·R·(g·nb + b)}:
+ * <pre>
+ *   +0      R F32: d of rows gR .. gR+R−1 (the fp16 scale widened once, exactly)
+ *   +4R     16 chunks of R bytes: chunk j holds byte j of every row's block, row r at byte r (ggml's nibble order:
+ *           element j in the low nibble, element j + 16 in the high one, unsigned 0..15)
+ * </pre>
+ * A group's blocks follow each other, so a thread reads one sequential stream per range of groups.
+ *
+ * <p><b>Kernel.</b> The lanes are rows, so nothing is reduced across lanes: chunk j widens to R 16-bit lanes, and
+ * its low and high nibbles multiply the broadcast Q8 codes of elements j and j + 16 into two 16-bit accumulators.
+ * Each accumulator adds 16 products of an unsigned nibble and a code, at most 16·15·127 = 30480 in magnitude, so
+ * nothing overflows and the block sums are exact. Per block the two accumulators widen to 32-bit lanes (two halves
+ * of R/2 rows), add {@code −8·Σx_q} (the zero point, from the activations' block sum) and convert once; the rows' F32
+ * sums take {@code fma(Σ(nib − 8)·x_q, d_w·d_x, sum)}, as the scalar path computes it, so both give the same bits.
+ * Per 64 weights that is one widening, a mask, a shift, two multiplies and two adds; the 4-row layout's kernel pays
+ * about three times as many operations for its horizontal pair sums (measured: one thread, thread CPU time,
+ * 8192×2048 from DRAM, 6.0–6.8 against 3.6–4.1 GB/s; at 256 bits the two tie, which is why F32 activations keep
+ * {@link Q4_0Packed} there).
+ *
+ * <p>The kernel is written in the plainest form that compiled without boxing in every JVM tried. A variant that
+ * routed each value through a constant receiver ({@code ZERO.or(v)}, {@code x.add(acc)}) and took the block sums
+ * through memory made C2 box about 40 vectors per block ({@code QuantAllocationTest}, alone or after the other
+ * kernels); a hand-unrolled block boxed every vector.
+ *
+ * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
+ * grown to the call's size; {@link #matmulQ8Parallel} quantizes on the calling thread, then splits groups over
+ * {@link WorkerPool#shared()}. Immutable after {@link #pack}; safe to share between threads.
+ */
+public final class Q4_0Lanes {
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
+    /** Half the vector width in bytes: one chunk, widened to {@link #S}. */
+    private static final VectorSpecies<Byte> BH = QuantVectors.VECTOR_OK
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ByteVector.SPECIES_64;
+    /** Half the vector width in shorts: the quantizer's {@link #L} codes. */
+    private static final VectorSpecies<Short> SH = QuantVectors.VECTOR_OK
+            ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ShortVector.SPECIES_64;
+    /** Rows per group: the 16-bit lanes of a vector, or 16 where the vector kernel does not run. */
+    static final int R = QuantVectors.VECTOR_OK ? S.length() : 16;
+    /** Bytes of a group-block's scales, where its quants start. */
+    private static final int QOFF = 4 * R;
+    /** Bytes of one group-block. */
+    static final int GB = QOFF + 16 * R;
+    private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
+    private static final float Q8_MAGIC = Q8Activations.MAGIC;
+    private static final float Q8_TINY = Q8Activations.TINY;
+    /** Per calling thread: the quantized activations ({@link Operand}). */
+    private static final ThreadLocal<Operand> OPERAND = ThreadLocal.withInitial(Operand::new);
+    /** Per thread running the kernel: a group's outputs when only some of its rows are wanted. */
+    private static final ThreadLocal<MemorySegment> PARTIAL = ThreadLocal.withInitial(
+            () -> Arena.global().allocate(4L * R, 64));
+
+    private final int rows;
+    private final int in;
+    private final int nb;
+    private final int groups;
+    private final MemorySegment blocks;
+
+    private Q4_0Lanes(int rows, int in, MemorySegment blocks) {
+        this.rows = rows;
+        this.in = in;
+        this.nb = in / QK;
+        this.groups = (rows + R - 1) / R;
+        this.blocks = blocks;
+    }
+
+    /**
+     * Repacks {@code rows} llama.cpp Q4_0 rows of {@code in} elements at {@code wOff} into a segment from
+     * {@code allocator} (its lifetime is the allocator's).
+     */
+    public static Q4_0Lanes pack(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
+        QuantVectors.requireBlocks(in, "Q4_0 lanes pack");
+        QuantVectors.requirePositive(rows, "Q4_0 lanes pack rows");
+        long rb = Q4_0.rowBytes(in);
+        QuantVectors.requireBytes(w, wOff, rows * rb, "Q4_0 lanes pack source");
+        int nb = in / QK;
+        int groups = (rows + R - 1) / R;
+        MemorySegment p = allocator.allocate((long) groups * nb * GB, 64);
+        // A group-block is transposed in a heap array and copied in one bulk copy, not by 16·R checked byte writes.
+        byte[] blk = new byte[GB - QOFF];
+        byte[] src = new byte[QK / 2];
+        MemorySegment heap = MemorySegment.ofArray(blk);
+        MemorySegment srcHeap = MemorySegment.ofArray(src);
+        for (int g = 0; g < groups; g++) {
+            for (int b = 0; b < nb; b++) {
+                long gb = ((long) g * nb + b) * GB;
+                for (int r = 0; r < R; r++) {
+                    int row = g * R + r;
+                    if (row < rows) {
+                        long o = wOff + row * rb + (long) b * Q4_0.BLOCK_BYTES;
+                        p.set(F32, gb + 4L * r, QuantVectors.f16(w, o));
+                        MemorySegment.copy(w, o + 2, srcHeap, 0, QK / 2);
+                    } else {
+                        p.set(F32, gb + 4L * r, 0f);
+                        java.util.Arrays.fill(src, (byte) 0x88);
+                    }
+                    for (int j = 0; j < QK / 2; j++) {
+                        blk[j * R + r] = src[j];
+                    }
+                }
+                MemorySegment.copy(heap, 0, p, gb + QOFF, GB - QOFF);
+            }
+        }
+        return new Q4_0Lanes(rows, in, p);
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int in() {
+        return in;
+    }
+
+    /** Bytes the kernel streams per GEMV (quants and scales, padding included). */
+    public long byteSize() {
+        return blocks.byteSize();
+    }
+
+    /** Byte offset of row {@code r}'s block {@code b} scale; its byte j is at {@link #quantOffset} + j·R. */
+    private long scaleOffset(int r, int b) {
+        return ((long) (r / R) * nb + b) * GB + 4L * (r % R);
+    }
+
+    private long quantOffset(int r, int b) {
+        return ((long) (r / R) * nb + b) * GB + QOFF + r % R;
+    }
+
+
+    /** Block {@code b}'s scale of row {@code r}, widened exactly from the fp16 original. */
+    float scale(int r, int b) {
+        return blocks.get(F32, scaleOffset(r, b));
+    }
+
+    /** Byte {@code j} (0..15) of row {@code r}'s block {@code b}: element j low, element j + 16 high. */
+    int quantByte(int r, int b, int j) {
+        return blocks.get(ValueLayout.JAVA_BYTE, quantOffset(r, b) + (long) j * R) & 0xff;
+    }
+
+    /** Row {@code r} dequantized to F32 {@code d·(nib − 8)} at {@code dst + dstOff}: equal to {@link Q4_0#dequantize}. */
+    public void dequantizeRow(int r, MemorySegment dst, long dstOff) {
+        QuantVectors.requireRange(r, r + 1, rows);
+        QuantVectors.requireBytes(dst, dstOff, 4L * in, "Q4_0 lanes dequantize destination");
+        for (int b = 0; b < nb; b++) {
+            float d = scale(r, b);
+            for (int j = 0; j < QK / 2; j++) {
+                int q = quantByte(r, b, j);
+                dst.set(F32, dstOff + 4L * (b * QK + j), d * ((q & 0xf) - 8));
+                dst.set(F32, dstOff + 4L * (b * QK + j + QK / 2), d * ((q >>> 4) - 8));
+            }
+        }
+    }
+
+    /** Writes row {@code r} back in llama.cpp's Q4_0 block format (the fp16 scale is the original, exactly). */
+    public void exportRow(int r, MemorySegment dst, long dstOff) {
+        QuantVectors.requireRange(r, r + 1, rows);
+        QuantVectors.requireBytes(dst, dstOff, Q4_0.rowBytes(in), "Q4_0 lanes export destination");
+        for (int b = 0; b < nb; b++) {
+            long o = dstOff + (long) b * Q4_0.BLOCK_BYTES;
+            dst.set(QuantVectors.I16, o, Float.floatToFloat16(scale(r, b)));
+            for (int j = 0; j < QK / 2; j++) {
+                dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, (byte) quantByte(r, b, j));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ GEMV
+
+    /**
+     * The decode path: F32 {@code X[tokens][in]} quantized to Q8 per block of 32 exactly as {@link Q8Activations}
+     * quantizes (same codes, scales and sums), then {@code Y[t][r] = X_q[t]·W[r]} over the shared worker pool; the
+     * same bits as {@link Q8Activations#quantize} then {@link #matmul}.
+     */
+    public void matmulQ8Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
+        QuantVectors.requirePositive(tokens, "Q4_0 lanes matmul tokens");
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "Q4_0 lanes matmul activations");
+        QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q4_0 lanes matmul output");
+        Operand op;
+        if (QuantVectors.VECTOR_OK) {
+            op = quantize(x, xOff, tokens);
+        } else {
+            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                    tokens, in);
+            a.quantize(x, xOff, tokens);
+            op = operand(a);
+        }
+        int grain = Math.max(1, Q4_0Matmul.grain(in, tokens) * 4 / R);
+        WorkerPool.shared().parallelForBalanced(groups, grain,
+                (s, e) -> groups(op, tokens, y, yOff, R * s, Math.min(rows, R * e)));
+    }
+
+    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, groups over the shared worker pool. */
+    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
+        if (x.in() != in) {
+            throw new ShapeMismatchException("Q4_0 lanes matmul: weights have " + in + " columns but the activations "
+                    + x.in());
+        }
+        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q4_0 lanes matmul output");
+        Operand op = operand(x);
+        int tokens = x.tokens();
+        int grain = Math.max(1, Q4_0Matmul.grain(in, tokens) * 4 / R);
+        WorkerPool.shared().parallelForBalanced(groups, grain,
+                (s, e) -> groups(op, tokens, y, yOff, R * s, Math.min(rows, R * e)));
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of the decode path on the calling thread: the same quantization and bits as
+     * {@link #matmulQ8Parallel}; allocates nothing once this thread's operand has grown to the call's size.
+     */
+    public void matmulQ8(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
+            int rowEnd) {
+        QuantVectors.requirePositive(tokens, "Q4_0 lanes matmul tokens");
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "Q4_0 lanes matmul activations");
+        QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q4_0 lanes matmul output");
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        if (!QuantVectors.VECTOR_OK) {
+            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                    tokens, in);
+            a.quantize(x, xOff, tokens);
+            matmul(a, y, yOff, rowStart, rowEnd);
+            return;
+        }
+        groups(quantize(x, xOff, tokens), tokens, y, yOff, rowStart, rowEnd);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of {@code Y[t] = X_q[t]·Wᵀ} on the calling thread; allocates nothing once this
+     * thread's operand has grown to the call's size.
+     */
+    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        if (x.in() != in) {
+            throw new ShapeMismatchException("Q4_0 lanes matmul: weights have " + in + " columns but the activations "
+                    + x.in());
+        }
+        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q4_0 lanes matmul output");
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        groups(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
+    }
+
+    private void groups(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        MemorySegment partial = PARTIAL.get();
+        for (int g = rowStart / R; R * g < rowEnd; g++) {
+            int k0 = Math.max(rowStart, R * g) - R * g;
+            int k1 = Math.min(rowEnd, R * g + R) - R * g;
+            for (int t = 0; t < tokens; t++) {
+                long yo = yOff + 4L * ((long) t * rows + (long) R * g);
+                boolean whole = k0 == 0 && k1 == R;
+                if (QuantVectors.VECTOR_OK) {
+                    group(blocks, (long) g * nb * GB, nb, op.codes, t * in, op.scales, op.zeros, t * nb,
+                            whole ? y : partial, whole ? yo : 0);
+                } else {
+                    groupScalar(g, op, t, partial);
+                }
+                if (!QuantVectors.VECTOR_OK || !whole) {
+                    MemorySegment.copy(partial, 4L * k0, y, yo + 4L * k0, 4L * (k1 - k0));
+                }
+            }
+        }
+    }
+
+    /** One group of {@link #R} rows · one token; writes the R outputs at {@code yo} (see the class comment). */
+    private static void group(MemorySegment w, long o, int nb, short[] codes, int c0, float[] scales, int[] zeros,
+            int tb0, MemorySegment y, long yo) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = acc0;
+        for (int b = 0; b < nb; b++, o += GB) {
+            long q = o + QOFF;
+            int e = c0 + QK * b;
+            ShortVector lo = ShortVector.zero(S);
+            ShortVector hi = lo;
+            for (int j = 0; j < QK / 2; j++) {
+                ShortVector v = (ShortVector) ByteVector.fromMemorySegment(BH, w, q + (long) j * R, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                lo = v.and(NIBBLE).mul(codes[e + j]).add(lo);
+                hi = v.lanewise(VectorOperators.LSHR, 4).mul(codes[e + j + QK / 2]).add(hi);
+            }
+            IntVector z = IntVector.broadcast(I, zeros[tb0 + b]);
+            IntVector s0 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) hi.convertShape(VectorOperators.S2I, I, 0)).add(z);
+            IntVector s1 = ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) hi.convertShape(VectorOperators.S2I, I, 1)).add(z);
+            float dx = scales[tb0 + b];
+            FloatVector d0 = FloatVector.fromMemorySegment(F, w, o, LE).mul(dx);
+            FloatVector d1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).mul(dx);
+            acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(d0, acc0);
+            acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(d1, acc1);
+        }
+        acc0.intoMemorySegment(y, yo, LE);
+        acc1.intoMemorySegment(y, yo + 4L * L, LE);
+    }
+
+    /** The same sums in plain Java, into {@code out[0, R)}: the path where the vector kernel does not run. */
+    private void groupScalar(int g, Operand op, int t, MemorySegment out) {
+        for (int r = 0; r < R; r++) {
+            int row = R * g + r;
+            float sum = 0;
+            for (int b = 0; row < rows && b < nb; b++) {
+                int isum = op.zeros[t * nb + b];
+                for (int j = 0; j < QK / 2; j++) {
+                    int q = quantByte(row, b, j);
+                    isum += (q & 0xf) * op.codes[t * in + b * QK + j] + (q >>> 4) * op.codes[t * in + b * QK + j + 16];
+                }
+                sum = Math.fma((float) isum, scale(row, b) * op.scales[t * nb + b], sum);
+            }
+            out.set(F32, 4L * r, sum);
+        }
+    }
+
+    /**
+     * The kernel's operand, per calling thread: the Q8 codes as shorts (the kernel broadcasts one per element), and
+     * per token and block {@code d_x} and {@code −8·Σx_q}. Java arrays, as {@link Q4_0Packed}'s operand is: their
+     * accesses inline to fewer C2 nodes than a segment's.
+     */
+    private static final class Operand {
+        short[] codes = new short[0];
+        float[] scales = new float[0];
+        int[] zeros = new int[0];
+
+        Operand ensure(int tokens, int in) {
+            int n = tokens * in;
+            if (codes.length < n) {
+                int grown = Math.max(n, 2 * codes.length);
+                codes = new short[grown];
+                scales = new float[grown / QK];
+                zeros = new int[grown / QK];
+            }
+            return this;
+        }
+    }
+
+    /** {@code x}'s codes, scales and zero points in this thread's operand. */
+    private Operand operand(Q8Activations x) {
+        Operand op = OPERAND.get().ensure(x.tokens(), in);
+        for (int t = 0; t < x.tokens(); t++) {
+            for (int k = 0; k < in; k++) {
+                op.codes[t * in + k] = x.q(t, k);
+            }
+            for (int b = 0; b < nb; b++) {
+                op.scales[t * nb + b] = x.scale(t, b);
+                op.zeros[t * nb + b] = -8 * x.sum(t, b);
+            }
+        }
+        return op;
+    }
+
+    /**
+     * F32 {@code x} quantized into this thread's operand: per block of 32, {@code d = amax/127}, codes
+     * {@code rint(x·127/amax)} (ties to even), as {@link Q8Activations#quantize} computes them; a block with a NaN or
+     * an infinity gets codes 0 and a NaN scale, so its outputs are NaN; a block below {@code 2^-120} gets zeros.
+     */
+    private Operand quantize(MemorySegment x, long xOff, int tokens) {
+        Operand op = OPERAND.get().ensure(tokens, in);
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < nb; b++) {
+                long s = xOff + 4L * ((long) t * in + (long) b * QK);
+                FloatVector m = FloatVector.fromMemorySegment(F, x, s, LE).abs();
+                for (int i = L; i < QK; i += L) {
+                    m = m.max(FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).abs());
+                }
+                float amax = m.reduceLanes(VectorOperators.MAX);
+                boolean finite = amax <= Float.MAX_VALUE;
+                float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
+                int sum = 0;
+                for (int i = 0; i < QK; i += L) {
+                    IntVector q = (IntVector) FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).mul(id)
+                            .add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I, 0);
+                    ((ShortVector) q.convertShape(VectorOperators.I2S, SH, 0)).intoArray(op.codes, t * in + b * QK + i);
+                    sum += q.reduceLanes(VectorOperators.ADD);
+                }
+                op.scales[t * nb + b] = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
+                op.zeros[t * nb + b] = -8 * sum;
+            }
+        }
+        return op;
+    }
+}
