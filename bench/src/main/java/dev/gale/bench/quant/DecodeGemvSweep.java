@@ -1,0 +1,103 @@
+package dev.gale.bench.quant;
+
+import dev.gale.bench.probe.ProbeKernels;
+import dev.gale.core.cpu.HugePageAllocator;
+import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.quant.Q4_0Lanes;
+import dev.gale.kernels.quant.Q4_0Packed;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The Q4_0 decode GEMVs of a whole Llama-3.2-1B step (16 layers of wq, wk, wv, wo, w1, w3, w2 and the 128256-row
+ * classifier; 0.73 GB, twice this machine's L3), on all threads of the shared pool, from DRAM as a decode reads them:
+ * <ul>
+ *   <li>{@code q4_0 lanes}: the Q8-activation kernel ({@link Q4_0Lanes}, quantization included);</li>
+ *   <li>{@code q4_0 f32}: the F32-activation kernel ({@link Q4_0Packed});</li>
+ *   <li>{@code stream}: the read probe's loop over buffers of the same sizes, split over the pool the same way (four
+ *       chunks per thread claimed in order, one job per matrix): what this schedule reads with no kernel work.</li>
+ * </ul>
+ * The three run in turn within each step, rotating which goes first, so slow phases of a shared machine fall on all
+ * of them; medians are over the steps after the first quarter. What it separates: the kernels' own cost (against
+ * {@code stream}) from the schedule's (against the roofline read probe, which reads one long stream per thread). A
+ * development probe, run by hand: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
+ * dev.gale.bench.quant.DecodeGemvSweep [steps]}.
+ */
+public final class DecodeGemvSweep {
+    private static final int[][] LAYER = {{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048},
+        {8192, 2048}, {2048, 8192}};
+    private static final int LAYERS = 16;
+    private static final int VOCAB = 128256;
+    private static volatile double sink;
+
+    private DecodeGemvSweep() {
+    }
+
+    public static void main(String[] args) {
+        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 40;
+        try (Arena arena = Arena.ofShared(); HugePageAllocator packed = new HugePageAllocator()) {
+            List<Q4_0Lanes> lanes = new ArrayList<>();
+            List<Q4_0Packed> f32 = new ArrayList<>();
+            List<MemorySegment> plain = new ArrayList<>();
+            long bytes = 0;
+            for (int l = 0; l <= LAYERS; l++) {
+                for (int[] s : l < LAYERS ? LAYER : new int[][] {{VOCAB, 2048}}) {
+                    try (Arena scratch = Arena.ofConfined()) {
+                        MemorySegment w = QuantBenchCases.syntheticWeights(scratch, QuantBenchCases.Format.Q4_0, s[0],
+                                s[1]);
+                        lanes.add(Q4_0Lanes.pack(w, 0, s[0], s[1], packed));
+                        f32.add(Q4_0Packed.pack(w, 0, s[0], s[1], packed));
+                    }
+                    long b = lanes.get(lanes.size() - 1).byteSize();
+                    plain.add(packed.allocate(b, 64).fill((byte) 0x3f)); // 0x3f3f3f3f: a normal float
+                    bytes += b;
+                }
+            }
+            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
+            MemorySegment y = arena.allocate(4L * VOCAB, 64);
+            String[] names = {"q4_0 lanes", "q4_0 f32", "stream"};
+            Runnable[] runs = {
+                () -> lanes.forEach(m -> m.matmulQ8Parallel(x, 0, 1, y, 0)),
+                () -> f32.forEach(m -> m.matmulF32Parallel(x, 0, 1, y, 0)),
+                () -> plain.forEach(DecodeGemvSweep::stream)
+            };
+            double[][] ms = new double[runs.length][steps];
+            for (int s = 0; s < steps; s++) {
+                for (int k = 0; k < runs.length; k++) {
+                    int v = (s + k) % runs.length;
+                    long t0 = System.nanoTime();
+                    runs[v].run();
+                    ms[v][s] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            System.out.println(String.format(Locale.ROOT, "%d matrices, %.0f MB per step, %d threads, %d steps "
+                    + "(medians over the last %d)", lanes.size(), bytes / 1e6, WorkerPool.shared().threads(), steps,
+                    steps - steps / 4));
+            double stream = median(ms[2], steps);
+            for (int v = 0; v < runs.length; v++) {
+                double m = median(ms[v], steps);
+                System.out.println(String.format(Locale.ROOT, "%-11s %7.1f ms/step  %5.1f GB/s  %.2f of stream",
+                        names[v], m, bytes / 1e6 / m, stream / m));
+            }
+        }
+    }
+
+    private static double median(double[] t, int steps) {
+        double[] s = Arrays.copyOfRange(t, steps / 4, steps);
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    /**
+     * Sums a buffer over the pool as a GEMV splits its rows (64-byte lines, four chunks per thread), with the read
+     * probe's own loop ({@link ProbeKernels#readSum}).
+     */
+    private static void stream(MemorySegment m) {
+        WorkerPool.shared().parallelForBalanced((int) (m.byteSize() / 64), 1024,
+                (s, e) -> sink += ProbeKernels.readSum(m, 16L * s, 16L * e));
+    }
+}
