@@ -8,7 +8,6 @@ import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Matmul;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
-import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -79,7 +78,7 @@ final class QuantCase implements AutoCloseable {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment ms = w.segment();
             QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(ms, 0, rows, in, arena)
-                    : QuantMatMulOp.q8_0(Q8_0Packed.pack(ms, 0, rows, in, arena));
+                    : QuantMatMulOp.q8_0(ms, 0, rows, in, arena);
             op.matmul(x.segment(), 0, tokens, got.segment(), 0);
             q8Activations = op.quantizesActivations(tokens);
         }

@@ -19,7 +19,6 @@ import dev.gale.kernels.Numerics;
 import dev.gale.kernels.gemm.MatMulOp;
 import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q8_0;
-import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -124,7 +123,7 @@ class GpuGeometryGraphTest {
                     }
                 }
                 QuantMatMulOp op = q4 ? QuantMatMulOp.q4_0(w.segment(), 0, ROWS, IN, arena)
-                        : QuantMatMulOp.q8_0(Q8_0Packed.pack(w.segment(), 0, ROWS, IN, arena));
+                        : QuantMatMulOp.q8_0(w.segment(), 0, ROWS, IN, arena);
                 EmulatedGpu gpu = new EmulatedGpu();
                 TaskGraph g = new TaskGraph("quant-gemv");
                 TensorParam wp = g.tensor("w", op.blockType(), ROWS, rowBytes);

@@ -21,7 +21,6 @@ import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
-import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.opencl.OpenClDeviceProvider;
 import java.lang.foreign.Arena;
@@ -75,7 +74,7 @@ class QuantMatMulGraphTest {
                 }
             }
             MemorySegment ws = w.segment();
-            QuantMatMulOp op = !q4 ? QuantMatMulOp.q8_0(Q8_0Packed.pack(ws, 0, ROWS, IN, arena))
+            QuantMatMulOp op = !q4 ? QuantMatMulOp.q8_0(ws, 0, ROWS, IN, arena)
                     : q8Activations ? QuantMatMulOp.q4_0(Q4_0Lanes.pack(ws, 0, ROWS, IN, arena))
                     : QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena));
             float[] dq = deq.toFloatArray();

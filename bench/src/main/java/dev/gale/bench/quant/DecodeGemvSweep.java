@@ -5,6 +5,8 @@ import dev.gale.core.cpu.HugePageAllocator;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
+import dev.gale.kernels.quant.Q8_0Lanes;
+import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -13,11 +15,13 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The Q4_0 decode GEMVs of a whole Llama-3.2-1B step (16 layers of wq, wk, wv, wo, w1, w3, w2 and the 128256-row
- * classifier; 0.73 GB, twice this machine's L3), on all threads of the shared pool, from DRAM as a decode reads them:
+ * The Q4_0 or Q8_0 decode GEMVs of a whole Llama-3.2-1B step (16 layers of wq, wk, wv, wo, w1, w3, w2 and the
+ * 128256-row classifier; 0.73 / 1.35 GB, beyond this machine's L3), on all threads of the shared pool, from DRAM as a
+ * decode reads them:
  * <ul>
- *   <li>{@code q4_0 lanes}: the Q8-activation kernel ({@link Q4_0Lanes}, quantization included);</li>
- *   <li>{@code q4_0 f32}: the F32-activation kernel ({@link Q4_0Packed});</li>
+ *   <li>{@code lanes}: the row-lane kernels ({@link Q4_0Lanes} on Q8 activations, quantization included;
+ *       {@link Q8_0Lanes} on F32 activations);</li>
+ *   <li>the 4-row layouts' F32-activation kernels ({@link Q4_0Packed}, {@link Q8_0Packed});</li>
  *   <li>{@code stream}: the read probe's loop over buffers of the same sizes, split over the pool the same way (four
  *       chunks per thread claimed in order, one job per matrix): what this schedule reads with no kernel work.</li>
  * </ul>
@@ -25,7 +29,7 @@ import java.util.Locale;
  * of them; medians are over the steps after the first quarter. What it separates: the kernels' own cost (against
  * {@code stream}) from the schedule's (against the roofline read probe, which reads one long stream per thread). A
  * development probe, run by hand: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
- * dev.gale.bench.quant.DecodeGemvSweep [steps]}.
+ * dev.gale.bench.quant.DecodeGemvSweep [steps] [q4_0|q8_0]}.
  */
 public final class DecodeGemvSweep {
     private static final int[][] LAYER = {{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048},
@@ -39,30 +43,43 @@ public final class DecodeGemvSweep {
 
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 40;
+        boolean q8 = args.length > 1 && args[1].equals("q8_0");
+        QuantBenchCases.Format format = q8 ? QuantBenchCases.Format.Q8_0 : QuantBenchCases.Format.Q4_0;
         try (Arena arena = Arena.ofShared(); HugePageAllocator packed = new HugePageAllocator()) {
-            List<Q4_0Lanes> lanes = new ArrayList<>();
-            List<Q4_0Packed> f32 = new ArrayList<>();
+            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
+            MemorySegment y = arena.allocate(4L * VOCAB, 64);
+            List<Runnable> lanes = new ArrayList<>();
+            List<Runnable> rowGroups = new ArrayList<>();
             List<MemorySegment> plain = new ArrayList<>();
             long bytes = 0;
             for (int l = 0; l <= LAYERS; l++) {
                 for (int[] s : l < LAYERS ? LAYER : new int[][] {{VOCAB, 2048}}) {
+                    long b;
                     try (Arena scratch = Arena.ofConfined()) {
-                        MemorySegment w = QuantBenchCases.syntheticWeights(scratch, QuantBenchCases.Format.Q4_0, s[0],
-                                s[1]);
-                        lanes.add(Q4_0Lanes.pack(w, 0, s[0], s[1], packed));
-                        f32.add(Q4_0Packed.pack(w, 0, s[0], s[1], packed));
+                        MemorySegment w = QuantBenchCases.syntheticWeights(scratch, format, s[0], s[1]);
+                        if (q8) {
+                            Q8_0Lanes l8 = Q8_0Lanes.pack(w, 0, s[0], s[1], packed);
+                            Q8_0Packed p8 = Q8_0Packed.pack(w, 0, s[0], s[1], packed);
+                            lanes.add(() -> l8.matmulF32Parallel(x, 0, 1, y, 0));
+                            rowGroups.add(() -> p8.matmulF32Parallel(x, 0, 1, y, 0));
+                            b = l8.byteSize();
+                        } else {
+                            Q4_0Lanes l4 = Q4_0Lanes.pack(w, 0, s[0], s[1], packed);
+                            Q4_0Packed p4 = Q4_0Packed.pack(w, 0, s[0], s[1], packed);
+                            lanes.add(() -> l4.matmulQ8Parallel(x, 0, 1, y, 0));
+                            rowGroups.add(() -> p4.matmulF32Parallel(x, 0, 1, y, 0));
+                            b = l4.byteSize();
+                        }
                     }
-                    long b = lanes.get(lanes.size() - 1).byteSize();
                     plain.add(packed.allocate(b, 64).fill((byte) 0x3f)); // 0x3f3f3f3f: a normal float
                     bytes += b;
                 }
             }
-            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
-            MemorySegment y = arena.allocate(4L * VOCAB, 64);
-            String[] names = {"q4_0 lanes", "q4_0 f32", "stream"};
+            String[] names = q8 ? new String[] {"q8_0 lanes", "q8_0 4-row", "stream"}
+                    : new String[] {"q4_0 lanes", "q4_0 f32", "stream"};
             Runnable[] runs = {
-                () -> lanes.forEach(m -> m.matmulQ8Parallel(x, 0, 1, y, 0)),
-                () -> f32.forEach(m -> m.matmulF32Parallel(x, 0, 1, y, 0)),
+                () -> lanes.forEach(Runnable::run),
+                () -> rowGroups.forEach(Runnable::run),
                 () -> plain.forEach(DecodeGemvSweep::stream)
             };
             double[][] ms = new double[runs.length][steps];
@@ -74,9 +91,9 @@ public final class DecodeGemvSweep {
                     ms[v][s] = (System.nanoTime() - t0) / 1e6;
                 }
             }
-            System.out.println(String.format(Locale.ROOT, "%d matrices, %.0f MB per step, %d threads, %d steps "
-                    + "(medians over the last %d)", lanes.size(), bytes / 1e6, WorkerPool.shared().threads(), steps,
-                    steps - steps / 4));
+            System.out.println(String.format(Locale.ROOT, "%s: %d matrices, %.0f MB per step, %d threads, %d steps "
+                    + "(medians over the last %d)", format, lanes.size(), bytes / 1e6, WorkerPool.shared().threads(),
+                    steps, steps - steps / 4));
             double stream = median(ms[2], steps);
             for (int v = 0; v < runs.length; v++) {
                 double m = median(ms[v], steps);

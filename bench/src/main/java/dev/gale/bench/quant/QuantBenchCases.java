@@ -12,6 +12,7 @@ import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
 import dev.gale.kernels.quant.Q8_0Packed;
+import dev.gale.kernels.quant.QuantMatMulOp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -25,7 +26,8 @@ import java.util.List;
  * it) and with F32 activations. Weights are synthetic: speed does not depend on their values.
  *
  * <p>GEMV runs twice: {@code impl} "packed" is the decode path ({@link Q4_0Lanes} with Q8 activations,
- * {@link Q4_0Packed} with F32 ones, {@link Q8_0Packed}; weights repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
+ * {@link Q4_0Packed} with F32 ones; Q8_0 with F32 activations the decoder's {@link QuantMatMulOp}, on Q8 ones
+ * {@link Q8_0Packed}; weights repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
  * llama.cpp's blocks directly), kept beside it as the baseline. GEMM runs on the ggml-layout tiles.
  *
  * <p>{@link BenchCase#bytes()} counts what one run reads and writes: the quantized weights, the F32 activations
@@ -127,6 +129,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
         private Arena arena;
         private Q4_0Packed p4;
         private Q4_0Lanes l4;
+        /** Q8_0 on F32 activations: the decoder's op, packed in the layout this machine decodes from. */
+        private QuantMatMulOp op8;
         private Q8_0Packed p8;
         private MemorySegment w;
         private MemorySegment x;
@@ -178,8 +182,10 @@ public final class QuantBenchCases implements BenchCaseProvider {
             w = syntheticWeights(arena, format, shape.out(), shape.in());
             x = syntheticActivations(arena, tokens, shape.in());
             y = arena.allocate(4L * tokens * shape.out(), 64);
-            if (packed && format == Format.Q8_0) {
+            if (packed && format == Format.Q8_0 && q8) {
                 p8 = Q8_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
+            } else if (packed && format == Format.Q8_0) {
+                op8 = QuantMatMulOp.q8_0(w, 0, shape.out(), shape.in(), arena);
             } else if (packed && q8) {
                 l4 = Q4_0Lanes.pack(w, 0, shape.out(), shape.in(), arena);
             } else if (packed) {
@@ -203,8 +209,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
                     } else {
                         l4.matmulParallel(xq, y, 0);
                     }
-                } else if (p8 != null) {
-                    p8.matmulF32Parallel(x, 0, tokens, y, 0);
+                } else if (op8 != null) {
+                    op8.matmul(x, 0, tokens, y, 0);
                 } else {
                     p4.matmulF32Parallel(x, 0, tokens, y, 0);
                 }

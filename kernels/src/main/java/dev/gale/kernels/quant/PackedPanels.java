@@ -6,9 +6,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * {@link Q4_0Packed}, {@link Q4_0Lanes} and {@link Q8_0Packed} as {@link BlockScaledCodec}s, so that a prompt's
- * tokens run through the F32 GEMM micro-kernel ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized})
- * instead of one GEMV per token: each block of 32 weights is decoded once per packed panel and shared by every token of the prompt. The codes are
+ * {@link Q4_0Packed}, {@link Q4_0Lanes}, {@link Q8_0Packed} and {@link Q8_0Lanes} as {@link BlockScaledCodec}s, so that
+ * a prompt's tokens run through the F32 GEMM micro-kernel
+ * ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized}) instead of one GEMV per token: each block of 32
+ * weights is decoded once per packed panel and shared by every token of the prompt. The codes are
  * those of the packed layouts (see their class comments); the scale is the block's {@code d}, widened exactly.
  *
  * <p>{@link dev.gale.kernels.gemm.GemmKernel} asks for whole blocks into contiguous floats ({@code stride} 1): Q8_0
@@ -77,6 +78,27 @@ public final class PackedPanels {
 
         @Override
         public float scale(Q4_0Lanes w, int row, int g) {
+            return w.scale(row, g);
+        }
+    };
+
+    /** Q8_0 in row lanes: quant {@code e} of a row's block sits {@code e·R} bytes after quant 0 ({@link Q8_0Lanes}). */
+    public static final BlockScaledCodec<Q8_0Lanes> Q8_0_LANES = new BlockScaledCodec<>() {
+        @Override
+        public int group(Q8_0Lanes w) {
+            return QuantVectors.QK;
+        }
+
+        @Override
+        public void decode(Q8_0Lanes w, int row, int k0, int kc, float[] dst, int off, int stride) {
+            int b = k0 / QuantVectors.QK;
+            for (int e = 0; e < kc; e++) {
+                dst[off + e * stride] = w.quant(row, b, e);
+            }
+        }
+
+        @Override
+        public float scale(Q8_0Lanes w, int row, int g) {
             return w.scale(row, g);
         }
     };

@@ -44,6 +44,14 @@ public final class QuantMatMulOp extends KernelOp {
      */
     private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
             QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "q8" : "f32"));
+    /**
+     * Q8_0 decode on row lanes ({@link Q8_0Lanes}) where the JVM's vectors are 512 bits wide, on the 4-row layout
+     * ({@link Q8_0Packed}) below; {@code -Dgale.q8.layout=lanes|packed} chooses. On the AVX-512 Xeon the row lanes ran
+     * 1.44× the 4-row kernel over a 1B step's GEMVs, and 0.78× when the same JVM ran at 256 bits
+     * ({@code -XX:UseAVX=2}).
+     */
+    private static final boolean Q8_LANES = "lanes".equals(System.getProperty("gale.q8.layout",
+            QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "lanes" : "packed"));
 
     /** What the CPU path needs of a packed weight: {@code Y = X·Wᵀ} for F32 X of some tokens. */
     private interface Kernel {
@@ -57,21 +65,43 @@ public final class QuantMatMulOp extends KernelOp {
     private final int in;
     private final Kernel decode;
     private final Kernel prefill;
+    /** What the decode kernel is, for the run report. */
+    private final String decodeKernel;
     /** The device GEMV's layout, split from {@code W} on first use; freed with the op. */
     private volatile SplitBlocks split;
 
-    private QuantMatMulOp(boolean q4, boolean q8Activations, int rows, int in, Kernel decode, Kernel prefill) {
+    private QuantMatMulOp(boolean q4, boolean q8Activations, int rows, int in, Kernel decode, Kernel prefill,
+            String decodeKernel) {
         this.q4 = q4;
         this.q8Activations = q8Activations;
         this.rows = rows;
         this.in = in;
         this.decode = decode;
         this.prefill = prefill;
+        this.decodeKernel = decodeKernel;
     }
 
+    /**
+     * Packs Q8_0 weights ({@code rows} llama.cpp rows at {@code wOff}) into the layout this machine's decode path
+     * reads ({@link #Q8_LANES}), and returns the op over them.
+     */
+    public static QuantMatMulOp q8_0(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
+        return Q8_LANES ? q8_0(Q8_0Lanes.pack(w, wOff, rows, in, allocator))
+                : q8_0(Q8_0Packed.pack(w, wOff, rows, in, allocator));
+    }
+
+    /** Q8_0 on F32 activations, 4-row layout ({@link Q8_0Packed}). */
     public static QuantMatMulOp q8_0(Q8_0Packed w) {
         return new QuantMatMulOp(false, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, w, x, xOff, y, yOff, t, w.rows(), w.in()));
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "4-row layout, F32 activations");
+    }
+
+    /** Q8_0 on F32 activations, row lanes ({@link Q8_0Lanes}). */
+    public static QuantMatMulOp q8_0(Q8_0Lanes w) {
+        return new QuantMatMulOp(false, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "row lanes, F32 activations");
     }
 
     /**
@@ -99,13 +129,15 @@ public final class QuantMatMulOp extends KernelOp {
     /** Q4_0 on F32 activations ({@link Q4_0Packed}). */
     public static QuantMatMulOp q4_0(Q4_0Packed w) {
         return new QuantMatMulOp(true, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in()));
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "4-row layout, F32 activations");
     }
 
     /** Q4_0 on Q8 activations, in row lanes ({@link Q4_0Lanes}). */
     public static QuantMatMulOp q4_0(Q4_0Lanes w) {
         return new QuantMatMulOp(true, true, w.rows(), w.in(), w::matmulQ8Parallel, (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()));
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "row lanes of 16-bit integers, activations quantized to Q8");
     }
 
     /** Whether the Vector API path quantizes {@code tokens} tokens' activations to Q8 (the Q4_0 decode path). */
@@ -122,9 +154,7 @@ public final class QuantMatMulOp extends KernelOp {
                     + (tokens != 1 ? "(4-token register tiles)" : GemvGeometry.describe(group));
         }
         return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
-                ? "GEMM over dequantized F32 panels" : q8Activations
-                ? "packed decode kernel (GEMV per token, activations quantized to Q8, row lanes of 16-bit integers)"
-                : "packed decode kernel (GEMV per token, F32 activations)");
+                ? "GEMM over dequantized F32 panels" : "packed decode kernel (GEMV per token, " + decodeKernel + ")");
     }
 
     @Override

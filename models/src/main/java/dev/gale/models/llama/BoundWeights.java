@@ -9,7 +9,6 @@ import dev.gale.kernels.embed.TableFormat;
 import dev.gale.kernels.gemm.MatMulOp;
 import dev.gale.kernels.norm.RmsNormQuantOp;
 import dev.gale.kernels.quant.QuantizedInput;
-import dev.gale.kernels.quant.Q8_0Packed;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.kernels.quant.W4AxMatMulOp;
 import dev.gale.kernels.quant.W4Packed;
@@ -139,7 +138,7 @@ public final class BoundWeights implements AutoCloseable {
             case F32, F16 -> new Bound(t, data, t.shape().length == 2 && !embedding ? MatMulOp.INSTANCE : null);
             case Q8_0 -> {
                 Buffer blocks = data.viewAs(t.name() + ".blocks", DType.I8, 0, data.length());
-                yield new Bound(t, blocks, QuantMatMulOp.q8_0(Q8_0Packed.pack(blocks.segment(), 0, rows, in, packed)));
+                yield new Bound(t, blocks, QuantMatMulOp.q8_0(blocks.segment(), 0, rows, in, packed));
             }
             case Q4_0 -> new Bound(t, data, QuantMatMulOp.q4_0(data.segment(), 0, rows, in, packed));
             case I8 -> throw new IllegalArgumentException(t + ": an I8 tensor is the codes of a W4Ax matrix, and "
