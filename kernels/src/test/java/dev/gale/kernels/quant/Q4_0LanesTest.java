@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gale.kernels.Numerics;
-import dev.gale.kernels.gemm.GemmBlockScaled;
 import dev.gale.kernels.quant.QuantMatmulTest.Fmt;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -136,45 +134,12 @@ class Q4_0LanesTest {
         Random rnd = new Random(10);
         int rows = Q4_0Lanes.R + 7;
         int in = 96;
-        int tokens = 9;
         try (Arena arena = Arena.ofShared()) {
             MemorySegment w = Q4.weights(arena, rnd, rows, in, false);
             Q4_0Lanes p = Q4_0Lanes.pack(w, 0, rows, in, arena);
-            long rb = Q4.rowBytes(in);
-            float[] row = new float[40];
-            float[] column = new float[3 * 32 + 1];
-            for (int r = 0; r < rows; r++) {
-                for (int b = 0; b < in / 32; b++) {
-                    Arrays.fill(row, Float.NaN);
-                    PackedPanels.Q4_0_LANES.decode(p, r, 32 * b, 32, row, 3, 1);
-                    PackedPanels.Q4_0_LANES.decode(p, r, 32 * b, 32, column, 1, 3);
-                    assertEquals(Q4.d(w, r * rb, b), PackedPanels.Q4_0_LANES.scale(p, r, b));
-                    for (int k = 0; k < 32; k++) {
-                        float want = Q4.q(w, r * rb, 32 * b + k);
-                        assertEquals(want, row[3 + k], "row " + r + " block " + b + " element " + k);
-                        assertEquals(want, column[1 + 3 * k], "strided, row " + r + " block " + b + " " + k);
-                    }
-                    assertTrue(Float.isNaN(row[2]) && Float.isNaN(row[35]), "wrote outside its 32 floats");
-                }
-            }
-            MemorySegment xf = QuantMatmulTest.randomActivations(arena, rnd, tokens, in);
-            MemorySegment got = arena.allocate(4L * rows * tokens);
-            GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0_LANES, p, xf, 0, got, 0, tokens, rows, in);
-            for (int t = 0; t < tokens; t++) {
-                for (int r = 0; r < rows; r++) {
-                    double exact = 0;
-                    double abs = 0;
-                    for (int k = 0; k < in; k++) {
-                        double term = (float) (Q4.d(w, r * rb, k / 32) * Q4.q(w, r * rb, k))
-                                * xf.get(F, 4L * ((long) t * in + k));
-                        exact += term;
-                        abs += Math.abs(term);
-                    }
-                    float y = got.get(F, 4L * ((long) t * rows + r));
-                    assertTrue(Math.abs(y - exact) <= Numerics.dotBound(abs, in), "t" + t + " r" + r + ": " + y
-                            + " vs " + exact);
-                }
-            }
+            PanelChecks.decodesTheSourceCodes(PackedPanels.Q4_0_LANES, p, Q4, w, rows, in);
+            PanelChecks.gemmWithinDotBound(PackedPanels.Q4_0_LANES, p, Q4, w,
+                    QuantMatmulTest.randomActivations(arena, rnd, 9, in), 9, rows, in, arena);
         }
     }
 }

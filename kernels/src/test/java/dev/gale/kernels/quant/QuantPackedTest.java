@@ -218,28 +218,10 @@ class QuantPackedTest {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
             Packed p = Packed.of(fmt, w, rows, in, arena);
-            long rb = fmt.rowBytes(in);
-            float[] row = new float[40];
-            float[] column = new float[3 * 32 + 1];
-            for (int r = 0; r < rows; r++) {
-                for (int b = 0; b < in / 32; b++) {
-                    java.util.Arrays.fill(row, Float.NaN);
-                    if (p.q4() != null) {
-                        PackedPanels.Q4_0.decode(p.q4(), r, 32 * b, 32, row, 3, 1);
-                        PackedPanels.Q4_0.decode(p.q4(), r, 32 * b, 32, column, 1, 3);
-                        assertEquals(fmt.d(w, r * rb, b), PackedPanels.Q4_0.scale(p.q4(), r, b));
-                    } else {
-                        PackedPanels.Q8_0.decode(p.q8(), r, 32 * b, 32, row, 3, 1);
-                        PackedPanels.Q8_0.decode(p.q8(), r, 32 * b, 32, column, 1, 3);
-                        assertEquals(fmt.d(w, r * rb, b), PackedPanels.Q8_0.scale(p.q8(), r, b));
-                    }
-                    for (int k = 0; k < 32; k++) {
-                        float want = fmt.q(w, r * rb, 32 * b + k);
-                        assertEquals(want, row[3 + k], fmt + " row " + r + " block " + b + " element " + k);
-                        assertEquals(want, column[1 + 3 * k], fmt + " strided, row " + r + " block " + b + " " + k);
-                    }
-                    assertTrue(Float.isNaN(row[2]) && Float.isNaN(row[35]), "wrote outside its 32 floats");
-                }
+            if (p.q4() != null) {
+                PanelChecks.decodesTheSourceCodes(PackedPanels.Q4_0, p.q4(), fmt, w, rows, in);
+            } else {
+                PanelChecks.decodesTheSourceCodes(PackedPanels.Q8_0, p.q8(), fmt, w, rows, in);
             }
         }
     }
@@ -263,14 +245,9 @@ class QuantPackedTest {
                 MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
                 Packed p = Packed.of(fmt, w, rows, in, arena);
                 MemorySegment xf = QuantMatmulTest.randomActivations(arena, rnd, tokens, in);
-                MemorySegment got = arena.allocate(4L * rows * tokens);
-                if (p.q4() != null) {
-                    dev.gale.kernels.gemm.GemmBlockScaled.gemmDequantized(PackedPanels.Q4_0, p.q4(), xf, 0, got, 0,
-                            tokens, rows, in);
-                } else {
-                    dev.gale.kernels.gemm.GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0, p.q8(), xf, 0, got, 0,
-                            tokens, rows, in);
-                }
+                MemorySegment got = p.q4() != null
+                        ? PanelChecks.gemmWithinDotBound(PackedPanels.Q4_0, p.q4(), fmt, w, xf, tokens, rows, in, arena)
+                        : PanelChecks.gemmWithinDotBound(PackedPanels.Q8_0, p.q8(), fmt, w, xf, tokens, rows, in, arena);
                 // one thread over rows [1, rows): the same bits as the parallel call (per-output order is fixed)
                 MemorySegment part = arena.allocate(4L * rows * tokens);
                 if (p.q4() != null) {
@@ -284,22 +261,6 @@ class QuantPackedTest {
                     assertEquals(0f, part.get(F, 4L * t * rows), "row 0 is outside the range");
                     for (int r = 1; r < rows; r++) {
                         assertEquals(got.get(F, 4L * ((long) t * rows + r)), part.get(F, 4L * ((long) t * rows + r)));
-                    }
-                }
-                long rb = fmt.rowBytes(in);
-                for (int t = 0; t < tokens; t++) {
-                    for (int r = 0; r < rows; r++) {
-                        double exact = 0;
-                        double abs = 0;
-                        for (int k = 0; k < in; k++) {
-                            double wk = (float) (fmt.d(w, r * rb, k / 32) * fmt.q(w, r * rb, k));
-                            double term = wk * xf.get(F, 4L * ((long) t * in + k));
-                            exact += term;
-                            abs += Math.abs(term);
-                        }
-                        float y = got.get(F, 4L * ((long) t * rows + r));
-                        assertTrue(Math.abs(y - exact) <= Numerics.dotBound(abs, in), fmt + " " + in + "x" + rows
-                                + "x" + tokens + " t" + t + " r" + r + ": " + y + " vs " + exact);
                     }
                 }
             }
