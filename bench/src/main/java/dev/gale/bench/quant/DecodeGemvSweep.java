@@ -5,7 +5,7 @@ import dev.gale.core.cpu.HugePageAllocator;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
-import dev.gale.kernels.quant.Q8_0Lanes;
+import dev.gale.kernels.quant.Q8_0Blocks;
 import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,8 +19,8 @@ import java.util.Locale;
  * 128256-row classifier; 0.73 / 1.35 GB, beyond this machine's L3), on all threads of the shared pool, from DRAM as a
  * decode reads them:
  * <ul>
- *   <li>{@code lanes}: the row-lane kernels ({@link Q4_0Lanes} on Q8 activations, quantization included;
- *       {@link Q8_0Lanes} on F32 activations);</li>
+ *   <li>the 512-bit decode layouts: {@link Q4_0Lanes} (row lanes, Q8 activations, quantization included) and
+ *       {@link Q8_0Blocks} (llama.cpp's blocks, F32 activations);</li>
  *   <li>the 4-row layouts' F32-activation kernels ({@link Q4_0Packed}, {@link Q8_0Packed});</li>
  *   <li>{@code stream}: the read probe's loop over buffers of the same sizes, split over the pool the same way (four
  *       chunks per thread claimed in order, one job per matrix): what this schedule reads with no kernel work.</li>
@@ -48,7 +48,7 @@ public final class DecodeGemvSweep {
         try (Arena arena = Arena.ofShared(); HugePageAllocator packed = new HugePageAllocator()) {
             MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
             MemorySegment y = arena.allocate(4L * VOCAB, 64);
-            List<Runnable> lanes = new ArrayList<>();
+            List<Runnable> decodeLayout = new ArrayList<>();
             List<Runnable> rowGroups = new ArrayList<>();
             List<MemorySegment> plain = new ArrayList<>();
             long bytes = 0;
@@ -58,15 +58,15 @@ public final class DecodeGemvSweep {
                     try (Arena scratch = Arena.ofConfined()) {
                         MemorySegment w = QuantBenchCases.syntheticWeights(scratch, format, s[0], s[1]);
                         if (q8) {
-                            Q8_0Lanes l8 = Q8_0Lanes.pack(w, 0, s[0], s[1], packed);
+                            Q8_0Blocks b8 = Q8_0Blocks.copy(w, 0, s[0], s[1], packed);
                             Q8_0Packed p8 = Q8_0Packed.pack(w, 0, s[0], s[1], packed);
-                            lanes.add(() -> l8.matmulF32Parallel(x, 0, 1, y, 0));
+                            decodeLayout.add(() -> b8.matmulF32Parallel(x, 0, 1, y, 0));
                             rowGroups.add(() -> p8.matmulF32Parallel(x, 0, 1, y, 0));
-                            b = l8.byteSize();
+                            b = p8.byteSize();
                         } else {
                             Q4_0Lanes l4 = Q4_0Lanes.pack(w, 0, s[0], s[1], packed);
                             Q4_0Packed p4 = Q4_0Packed.pack(w, 0, s[0], s[1], packed);
-                            lanes.add(() -> l4.matmulQ8Parallel(x, 0, 1, y, 0));
+                            decodeLayout.add(() -> l4.matmulQ8Parallel(x, 0, 1, y, 0));
                             rowGroups.add(() -> p4.matmulF32Parallel(x, 0, 1, y, 0));
                             b = l4.byteSize();
                         }
@@ -75,10 +75,10 @@ public final class DecodeGemvSweep {
                     bytes += b;
                 }
             }
-            String[] names = q8 ? new String[] {"q8_0 lanes", "q8_0 4-row", "stream"}
+            String[] names = q8 ? new String[] {"q8_0 blocks", "q8_0 4-row", "stream"}
                     : new String[] {"q4_0 lanes", "q4_0 f32", "stream"};
             Runnable[] runs = {
-                () -> lanes.forEach(Runnable::run),
+                () -> decodeLayout.forEach(Runnable::run),
                 () -> rowGroups.forEach(Runnable::run),
                 () -> plain.forEach(DecodeGemvSweep::stream)
             };
@@ -92,7 +92,7 @@ public final class DecodeGemvSweep {
                 }
             }
             System.out.println(String.format(Locale.ROOT, "%s: %d matrices, %.0f MB per step, %d threads, %d steps "
-                    + "(medians over the last %d)", format, lanes.size(), bytes / 1e6, WorkerPool.shared().threads(),
+                    + "(medians over the last %d)", format, decodeLayout.size(), bytes / 1e6, WorkerPool.shared().threads(),
                     steps, steps - steps / 4));
             double stream = median(ms[2], steps);
             for (int v = 0; v < runs.length; v++) {

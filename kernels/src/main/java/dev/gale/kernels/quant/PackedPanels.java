@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * {@link Q4_0Packed}, {@link Q4_0Lanes}, {@link Q8_0Packed} and {@link Q8_0Lanes} as {@link BlockScaledCodec}s, so that
+ * {@link Q4_0Packed}, {@link Q4_0Lanes}, {@link Q8_0Packed} and {@link Q8_0Blocks} as {@link BlockScaledCodec}s, so that
  * a prompt's tokens run through the F32 GEMM micro-kernel
  * ({@link dev.gale.kernels.gemm.GemmBlockScaled#gemmDequantized}) instead of one GEMV per token: each block of 32
  * weights is decoded once per packed panel and shared by every token of the prompt. The codes are
@@ -82,23 +82,27 @@ public final class PackedPanels {
         }
     };
 
-    /** Q8_0 in row lanes: quant {@code e} of a row's block sits {@code e·R} bytes after quant 0 ({@link Q8_0Lanes}). */
-    public static final BlockScaledCodec<Q8_0Lanes> Q8_0_LANES = new BlockScaledCodec<>() {
+    /** Q8_0 in llama.cpp's blocks ({@link Q8_0Blocks}): a block's 32 signed bytes follow its scale. */
+    public static final BlockScaledCodec<Q8_0Blocks> Q8_0_BLOCKS = new BlockScaledCodec<>() {
         @Override
-        public int group(Q8_0Lanes w) {
+        public int group(Q8_0Blocks w) {
             return QuantVectors.QK;
         }
 
         @Override
-        public void decode(Q8_0Lanes w, int row, int k0, int kc, float[] dst, int off, int stride) {
+        public void decode(Q8_0Blocks w, int row, int k0, int kc, float[] dst, int off, int stride) {
             int b = k0 / QuantVectors.QK;
+            if (stride == 1 && kc == QuantVectors.QK && QuantVectors.VECTOR_OK) {
+                w.decodeBlock(row, b, dst, off);
+                return;
+            }
             for (int e = 0; e < kc; e++) {
                 dst[off + e * stride] = w.quant(row, b, e);
             }
         }
 
         @Override
-        public float scale(Q8_0Lanes w, int row, int g) {
+        public float scale(Q8_0Blocks w, int row, int g) {
             return w.scale(row, g);
         }
     };

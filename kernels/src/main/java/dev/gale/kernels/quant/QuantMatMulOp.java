@@ -45,13 +45,12 @@ public final class QuantMatMulOp extends KernelOp {
     private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
             QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "q8" : "f32"));
     /**
-     * Q8_0 decode on row lanes ({@link Q8_0Lanes}) where the JVM's vectors are 512 bits wide, on the 4-row layout
-     * ({@link Q8_0Packed}) below; {@code -Dgale.q8.layout=lanes|packed} chooses. On the AVX-512 Xeon the row lanes ran
-     * 1.44× the 4-row kernel over a 1B step's GEMVs, and 0.78× when the same JVM ran at 256 bits
-     * ({@code -XX:UseAVX=2}).
+     * Q8_0 decode on llama.cpp's blocks as they are ({@link Q8_0Blocks}, copied once) where the JVM's vectors are 512
+     * bits wide, on the 4-row layout ({@link Q8_0Packed}) below; {@code -Dgale.q8.layout=blocks|packed} chooses. On
+     * the AVX-512 Xeon the blocks ran 1.34× the 4-row layout over a 1B step's GEMVs (see {@link Q8_0Blocks}).
      */
-    private static final boolean Q8_LANES = "lanes".equals(System.getProperty("gale.q8.layout",
-            QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "lanes" : "packed"));
+    private static final boolean Q8_BLOCKS = "blocks".equals(System.getProperty("gale.q8.layout",
+            QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "blocks" : "packed"));
 
     /** What the CPU path needs of a packed weight: {@code Y = X·Wᵀ} for F32 X of some tokens. */
     private interface Kernel {
@@ -83,10 +82,10 @@ public final class QuantMatMulOp extends KernelOp {
 
     /**
      * Packs Q8_0 weights ({@code rows} llama.cpp rows at {@code wOff}) into the layout this machine's decode path
-     * reads ({@link #Q8_LANES}), and returns the op over them.
+     * reads ({@link #Q8_BLOCKS}), and returns the op over them.
      */
     public static QuantMatMulOp q8_0(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
-        return Q8_LANES ? q8_0(Q8_0Lanes.pack(w, wOff, rows, in, allocator))
+        return Q8_BLOCKS ? q8_0(Q8_0Blocks.copy(w, wOff, rows, in, allocator))
                 : q8_0(Q8_0Packed.pack(w, wOff, rows, in, allocator));
     }
 
@@ -97,11 +96,11 @@ public final class QuantMatMulOp extends KernelOp {
                 "4-row layout, F32 activations");
     }
 
-    /** Q8_0 on F32 activations, row lanes ({@link Q8_0Lanes}). */
-    public static QuantMatMulOp q8_0(Q8_0Lanes w) {
+    /** Q8_0 on F32 activations, llama.cpp's block layout ({@link Q8_0Blocks}). */
+    public static QuantMatMulOp q8_0(Q8_0Blocks w) {
         return new QuantMatMulOp(false, false, w.rows(), w.in(), w::matmulF32Parallel, (x, xOff, t, y, yOff) ->
-                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()),
-                "row lanes, F32 activations");
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0_BLOCKS, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "llama.cpp's block layout, F32 activations");
     }
 
     /**

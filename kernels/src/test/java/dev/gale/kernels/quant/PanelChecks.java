@@ -15,7 +15,7 @@ import java.util.Arrays;
 
 /**
  * Checks of a packed layout's panel codec ({@link PackedPanels}) against the llama.cpp rows it was packed from,
- * shared by the tests of the four packed layouts.
+ * shared by the tests of the packed layouts.
  */
 final class PanelChecks {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -40,7 +40,6 @@ class QuantAllocationTest {
             Q8_0Packed p8 = Q8_0Packed.pack(w8, 0, rows, in, arena);
             Q4_0Packed p4 = Q4_0Packed.pack(w4, 0, rows, in, arena);
             Q4_0Lanes l4 = Q4_0Lanes.pack(w4, 0, rows, in, arena);
-            Q8_0Lanes l8 = Q8_0Lanes.pack(w8, 0, rows, in, arena);
             Runnable[] paths = {
                 () -> a.quantize(x, 0, tokens),
                 () -> Q8_0Matmul.matmul(w8, 0, rows, in, a, y, 0, 0, rows),
@@ -57,8 +56,6 @@ class QuantAllocationTest {
                 () -> l4.matmul(a, y, 0, 0, rows),
                 () -> l4.matmul(a, y, 0, 1, rows - 2),
                 () -> l4.matmulQ8(x, 0, tokens, y, 0, 0, rows),
-                () -> l8.matmulF32(x, 0, 1, y, 0, 0, rows),
-                () -> l8.matmulF32(x, 0, tokens, y, 0, 1, rows - 2),
             };
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {
