@@ -17,9 +17,11 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Q8_0 weights in llama.cpp's own block layout, copied once at load (onto the allocator's pages: huge pages in the
  * decoder) and read as they are: the Q8_0 decode layout where vectors are 512 bits wide
- * ({@link QuantMatMulOp#q8_0(MemorySegment, long, int, int, SegmentAllocator)}). The GEMV is
- * {@link Q8_0Matmul#matmulF32Parallel}, whose rows are contiguous 34-byte blocks; a block decodes to floats with one
- * widening per {@link QuantVectors#L} quants ({@link #decodeBlock}, the prefill panels' codec).
+ * ({@link QuantMatMulOp#q8_0(MemorySegment, long, int, int, SegmentAllocator)}). The one-token GEMV is
+ * {@link Q8_0Matmul#gemvF32QuarterStreams} (each thread's 4-row groups from the 4 quarters of its rows: four memory
+ * streams; 1B decode table 9.94 against 7.95 tok/s on adjacent rows), a few tokens
+ * {@link Q8_0Matmul#matmulF32Parallel}; a block decodes to floats with one widening per {@link QuantVectors#L} quants
+ * ({@link #decodeBlock}, the prefill panels' codec).
  *
  * <p>Why not a repacked layout there: over a Llama-3.2-1B step's Q8_0 GEMVs (113 matrices, two threads, alternating
  * step by step in one JVM, 2026-11-28) this kernel took 97.1 / 118.5 ms, a row-lane layout (16 rows per F32 vector)
@@ -44,9 +46,17 @@ public record Q8_0Blocks(MemorySegment blocks, int rows, int in) {
         return new Q8_0Blocks(copy, rows, in);
     }
 
-    /** {@code Y[t][r] = X[t]·W[r]} for all rows, over the shared worker pool ({@link Q8_0Matmul#matmulF32Parallel}). */
+    /**
+     * {@code Y[t][r] = X[t]·W[r]} for all rows, over the shared worker pool: one token with each thread reading four
+     * quarters of its rows side by side ({@link Q8_0Matmul#gemvF32QuarterStreams}), more tokens with
+     * {@link Q8_0Matmul#matmulF32Parallel}.
+     */
     public void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
-        Q8_0Matmul.matmulF32Parallel(blocks, 0, rows, in, x, xOff, tokens, y, yOff);
+        if (tokens == 1) {
+            Q8_0Matmul.gemvF32QuarterStreams(blocks, 0, rows, in, x, xOff, y, yOff);
+        } else {
+            Q8_0Matmul.matmulF32Parallel(blocks, 0, rows, in, x, xOff, tokens, y, yOff);
+        }
     }
 
     private long blockOffset(int r, int b) {
