@@ -90,6 +90,29 @@ class Q4_0LanesTest {
     }
 
     /**
+     * One token runs whole groups in pairs from the two halves of each thread's range: the same bits as the
+     * single-group row-range kernel, for odd group counts, a padded last group and ranges split over the pool.
+     */
+    @Test
+    void oneTokenPairsGiveTheSingleGroupBits() {
+        Random rnd = new Random(11);
+        for (int[] shape : new int[][] {{160, 5 * Q4_0Lanes.R + 3}, {4096, 21 * Q4_0Lanes.R + 3}, {64, Q4_0Lanes.R}}) {
+            int in = shape[0];
+            int rows = shape[1];
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = Q4.weights(arena, rnd, rows, in, false);
+                Q4_0Lanes p = Q4_0Lanes.pack(w, 0, rows, in, arena);
+                MemorySegment x = QuantMatmulTest.randomActivations(arena, rnd, 1, in);
+                MemorySegment want = arena.allocate(4L * rows);
+                MemorySegment got = arena.allocate(4L * rows);
+                p.matmulQ8(x, 0, 1, want, 0, 0, rows);
+                p.matmulQ8Parallel(x, 0, 1, got, 0);
+                assertEquals(-1, want.mismatch(got), in + "x" + rows + ": first differing byte");
+            }
+        }
+    }
+
+    /**
      * A row range writes exactly its rows, with the bits of the full parallel run: ranges that start and end inside a group,
      * span groups, or cover only the padded last group.
      */
