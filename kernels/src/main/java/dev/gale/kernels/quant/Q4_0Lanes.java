@@ -203,21 +203,42 @@ public final class Q4_0Lanes {
      * same bits as {@link Q8Activations#quantize} then {@link #matmul}.
      */
     public void matmulQ8Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
-        QuantVectors.requirePositive(tokens, "Q4_0 lanes matmul tokens");
-        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "Q4_0 lanes matmul activations");
-        QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q4_0 lanes matmul output");
-        Operand op;
-        if (QuantVectors.VECTOR_OK) {
-            op = quantize(x, xOff, tokens);
-        } else {
-            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
-                    tokens, in);
-            a.quantize(x, xOff, tokens);
-            op = operand(a);
-        }
+        parallel(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff);
+    }
+
+    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, groups over the shared worker pool. */
+    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
+        check(x, y, yOff);
+        parallel(operand(x), x.tokens(), y, yOff);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of the decode path on the calling thread: the same quantization and bits as
+     * {@link #matmulQ8Parallel}; allocates nothing once this thread's operand has grown to the call's size.
+     */
+    public void matmulQ8(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
+            int rowEnd) {
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        groups(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff, rowStart, rowEnd);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of {@code Y[t] = X_q[t]·Wᵀ} on the calling thread; allocates nothing once this
+     * thread's operand has grown to the call's size.
+     */
+    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        check(x, y, yOff);
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        groups(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
+    }
+
+    /**
+     * All rows over the shared worker pool. One token runs whole groups in pairs from the two halves of each thread's
+     * range ({@link #pairs}), then the padded last group; more tokens run group by group.
+     */
+    private void parallel(Operand op, int tokens, MemorySegment y, long yOff) {
         int grain = Math.max(1, Q4_0Matmul.grain(in, tokens) * 4 / R);
         if (tokens == 1 && QuantVectors.VECTOR_OK) {
-            // whole groups in pairs from the two halves of each thread's range: two memory streams per thread
             int whole = rows / R;
             WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> pairs(op, y, yOff, s, e));
             if (whole < groups) {
@@ -243,52 +264,29 @@ public final class Q4_0Lanes {
         }
     }
 
-    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, groups over the shared worker pool. */
-    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
-        if (x.in() != in) {
-            throw new ShapeMismatchException("Q4_0 lanes matmul: weights have " + in + " columns but the activations "
-                    + x.in());
-        }
-        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q4_0 lanes matmul output");
-        Operand op = operand(x);
-        int tokens = x.tokens();
-        int grain = Math.max(1, Q4_0Matmul.grain(in, tokens) * 4 / R);
-        WorkerPool.shared().parallelForBalanced(groups, grain,
-                (s, e) -> groups(op, tokens, y, yOff, R * s, Math.min(rows, R * e)));
-    }
-
     /**
-     * Rows {@code [rowStart, rowEnd)} of the decode path on the calling thread: the same quantization and bits as
-     * {@link #matmulQ8Parallel}; allocates nothing once this thread's operand has grown to the call's size.
+     * F32 activations checked and quantized into this thread's operand: with vectors by {@link #quantize}, else
+     * through {@link Q8Activations} (the same codes).
      */
-    public void matmulQ8(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
-            int rowEnd) {
+    private Operand quantized(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
         QuantVectors.requirePositive(tokens, "Q4_0 lanes matmul tokens");
         QuantVectors.requireBytes(x, xOff, 4L * tokens * in, "Q4_0 lanes matmul activations");
         QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, "Q4_0 lanes matmul output");
-        QuantVectors.requireRange(rowStart, rowEnd, rows);
-        if (!QuantVectors.VECTOR_OK) {
-            Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
-                    tokens, in);
-            a.quantize(x, xOff, tokens);
-            matmul(a, y, yOff, rowStart, rowEnd);
-            return;
+        if (QuantVectors.VECTOR_OK) {
+            return quantize(x, xOff, tokens);
         }
-        groups(quantize(x, xOff, tokens), tokens, y, yOff, rowStart, rowEnd);
+        Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                tokens, in);
+        a.quantize(x, xOff, tokens);
+        return operand(a);
     }
 
-    /**
-     * Rows {@code [rowStart, rowEnd)} of {@code Y[t] = X_q[t]·Wᵀ} on the calling thread; allocates nothing once this
-     * thread's operand has grown to the call's size.
-     */
-    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+    private void check(Q8Activations x, MemorySegment y, long yOff) {
         if (x.in() != in) {
             throw new ShapeMismatchException("Q4_0 lanes matmul: weights have " + in + " columns but the activations "
                     + x.in());
         }
         QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q4_0 lanes matmul output");
-        QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groups(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
     }
 
     private void groups(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {

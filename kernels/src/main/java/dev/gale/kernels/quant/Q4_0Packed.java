@@ -1,11 +1,9 @@
 package dev.gale.kernels.quant;
 
 import static dev.gale.kernels.quant.QuantVectors.F32;
-import static dev.gale.kernels.quant.QuantVectors.I32;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
 
-import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
