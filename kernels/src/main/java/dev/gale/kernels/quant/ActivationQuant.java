@@ -57,7 +57,8 @@ public final class ActivationQuant {
     private final MemorySegment scales;
     /** Token 0 in the decode GEMV's operand form ({@link #prepareGemvOperand()}), derived on first use. */
     private final short[] operandCodes;
-    private final float[] operandBlocks;
+    private final float[] operandScales;
+    private final int[] operandZeros;
     private boolean operandReady;
     private int tokens;
 
@@ -69,8 +70,9 @@ public final class ActivationQuant {
         this.codes = allocator.allocate((long) maxTokens * in, 64);
         this.wide = allocator.allocate(4L * maxTokens * in, 64);
         this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
-        this.operandCodes = new short[4 * blocks * W4Packed.WIDE];
-        this.operandBlocks = new float[2 * blocks];
+        this.operandCodes = new short[in];
+        this.operandScales = new float[blocks];
+        this.operandZeros = new int[blocks];
     }
 
     /**
@@ -345,9 +347,9 @@ public final class ActivationQuant {
     }
 
     /**
-     * Derives token 0's codes in the {@link W4Packed} GEMV's operand form on the first call after each quantization
-     * (so a decode step's matrices that share this buffer derive it once): {@link #gemvCodes()} and
-     * {@link #gemvBlockTerms()}. Vector API shapes only ({@code QuantVectors.VECTOR_OK}).
+     * Derives token 0's operand for the {@link W4Packed} GEMV on the first call after each quantization (so a decode
+     * step's matrices that share this buffer derive it once): {@link #gemvCodes()}, {@link #gemvScales()} and
+     * {@link #gemvZeros()}. Vector API shapes only ({@code QuantVectors.VECTOR_OK}).
      */
     void prepareGemvOperand() {
         if (operandReady) {
@@ -359,41 +361,41 @@ public final class ActivationQuant {
         for (int b = 0; b < blocks; b++) {
             // one pass over the block's codes: widened for the kernel, and summed for the zero point
             ShortVector sum = ShortVector.zero(S128);
-            for (int k = 0; k < 4; k++) {
-                // sub-block 4b + k: elements e = 128·b + 16·k + i (low nibbles) and e + 64 (high), i < 16; its
-                // vectors hold columns e..e+7, e+64.., e+8.., e+72.., each 8 codes twice (once per row of a pair)
-                int e = W4Weights.BLOCK * b + W4Packed.SUB_BYTES * k;
-                int o = W4Packed.WIDE * (4 * b + k);
-                for (int v = 0; v < 4; v++) {
-                    long c = e + 64 * (v & 1) + 8 * (v >> 1);
-                    ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B64, codes, c, LE)
-                            .convertShape(VectorOperators.B2S, S128, 0);
-                    q.intoArray(operandCodes, o + 16 * v);
-                    q.intoArray(operandCodes, o + 16 * v + 8);
-                    sum = sum.add(q);
-                }
+            for (int c = W4Weights.BLOCK * b; c < W4Weights.BLOCK * (b + 1); c += S128.length()) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B64, codes, c, LE)
+                        .convertShape(VectorOperators.B2S, S128, 0);
+                q.intoArray(operandCodes, c);
+                sum = sum.add(q);
             }
             // |Σ| ≤ 128·127 fits a short's lanes: 16 codes per lane, at most 16·127
-            float sx = scales.get(F32, 4L * b);
-            operandBlocks[2 * b] = sx;
-            operandBlocks[2 * b + 1] = sx * (int) sum.reduceLanes(VectorOperators.ADD);
+            operandScales[b] = scales.get(F32, 4L * b);
+            operandZeros[b] = -8 * sum.reduceLanes(VectorOperators.ADD);
         }
         operandReady = true;
     }
 
     /**
-     * Token 0's codes widened to 16 bits for {@link W4Packed}: per 32-element sub-block, {@link W4Packed#WIDE} shorts,
-     * four vectors of the 8 columns a row pair's 16-byte code load holds, each 8 codes twice. A Java array: an
-     * array access inlines to fewer C2 nodes than a segment's, and the kernel sits near C2's inlining node budget.
-     * Valid after {@link #prepareGemvOperand()}.
+     * Token 0's codes widened to shorts, one per channel (the {@link W4Packed} kernel broadcasts each across its
+     * rows). A Java array: its accesses inline to fewer C2 nodes than a segment's. Valid after
+     * {@link #prepareGemvOperand()}.
      */
     short[] gemvCodes() {
         return operandCodes;
     }
 
-    /** Per 128-channel block of token 0: {@code s_x}, then {@code s_x·Σq_x} (the zero point's factor). */
-    float[] gemvBlockTerms() {
-        return operandBlocks;
+    /** Per 128-channel block of token 0: {@code s_x}. */
+    float[] gemvScales() {
+        return operandScales;
+    }
+
+    /** Per 128-channel block of token 0: {@code −8·Σq_x}, the zero point of {@link W4Packed}'s unsigned nibbles. */
+    int[] gemvZeros() {
+        return operandZeros;
+    }
+
+    /** The precision map itself, not a copy (the kernels read it per block). */
+    boolean[] eightBitMap() {
+        return eightBit;
     }
 
     // ------------------------------------------------------------------ checks

@@ -31,7 +31,7 @@ import jdk.incubator.vector.VectorSpecies;
  *   scales: 4 F32 at 16·(g·nb + b): d of rows 4g .. 4g+3 (the fp16 scale widened once, exactly)
  * </pre>
  * A group's data is one contiguous stream, so one activation load feeds 4 rows, and the kernels read no fp16 in the
- * hot loop. The pairs interleave by halves, the sub-block order {@link W4Packed} also uses.
+ * hot loop. The pairs interleave by halves.
  *
  * <p><b>Kernel:</b> F32 activations (the Q4_0 decode path below 512-bit vectors; Q8 activations run on
  * {@link Q4_0Lanes}). A row's 8 nibble bytes zero-extend from a quarter-width byte load (part 0, no shuffle) to int
@@ -74,12 +74,11 @@ public final class Q4_0Packed {
     /** Per calling thread: the F32 kernel's prepared activations ({@link #prepare}). */
     private static final ThreadLocal<MemorySegment[]> PREPARED = ThreadLocal.withInitial(() -> new MemorySegment[1]);
     /** Distance in a group-block from a row's bytes 0-7 to its bytes 8-15. */
-    static final int HALF = 16;
+    private static final int HALF = 16;
     /**
-     * Offset in a group-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later. The
-     * same row-pair interleave orders each of {@link W4Packed}'s sub-blocks.
+     * Offset in a group-block of row {@code rr}'s (0..3) bytes 0-7; its bytes 8-15 follow {@link #HALF} later.
      */
-    static int rowInBlock(int rr) {
+    private static int rowInBlock(int rr) {
         return 32 * (rr >> 1) + 8 * (rr & 1);
     }
 

@@ -18,7 +18,7 @@ import java.util.Locale;
  * arrives in the layout's channel order (the FMPQ permutation was folded into the producer offline), so the op
  * quantizes each block from one contiguous range of {@code X} (padding with zeros where the layout says) and runs
  * {@link W4AxMatmul}: the Vector API kernel on the CPU, its double reference on request. Given the matrix repacked
- * into the decode layout ({@link W4Packed}, as {@link QuantMatMulOp} holds {@link Q4_0Packed}), one token runs the
+ * into the decode layout ({@link W4Packed}, as {@link QuantMatMulOp} holds {@link Q4_0Lanes}), one token runs the
  * packed GEMV; more tokens run the GEMM over the import layout.
  *
  * <p>The activation buffer is per thread (one plan may run from several threads) and grows to the largest token

@@ -57,6 +57,27 @@ class QuantAllocationTest {
                 () -> l4.matmul(a, y, 0, 1, rows - 2),
                 () -> l4.matmulQ8(x, 0, tokens, y, 0, 0, rows),
             };
+            // W4Ax decode: an A8 block then an A4 one, whole row groups in pairs and cut ones on both sides
+            int w4Rows = 3 * W4Packed.R + 5;
+            MemorySegment wf = arena.allocate(4L * w4Rows * 2 * in, 64);
+            for (int i = 0; i < w4Rows * 2 * in; i++) {
+                wf.set(F, 4L * i, (float) rnd.nextGaussian());
+            }
+            W4Packed pw = W4Packed.pack(W4Weights.quantize(wf, 0, w4Rows, 2 * in, 128, arena), arena);
+            ActivationQuant aw = ActivationQuant.allocate(1, 2 * in, new boolean[] {true, false}, arena);
+            MemorySegment yw = arena.allocate(4L * w4Rows, 64);
+            aw.quantize(x, 0, 1);
+            Runnable[] w4Paths = {
+                () -> pw.gemv(aw, yw, 0, 0, w4Rows),
+                () -> pw.gemv(aw, yw, 0, 3, w4Rows - 2),
+                () -> {
+                    aw.quantize(x, 0, 1);
+                    pw.gemv(aw, yw, 0, 0, w4Rows);
+                },
+            };
+            for (int p = 0; p < w4Paths.length; p++) {
+                AllocationCheck.assertNoAllocation("W4 decode path " + p, 1_000, w4Paths[p]);
+            }
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {
                 AllocationCheck.assertNoAllocation("quant path " + p, 1_000, paths[p]);

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The packed W4 decode layout and its GEMV: the layout holds every code and scale of the import format, and the
  * GEMV gives the reference within its dot bound, for every byte value, A4, A8 and a mixed precision map, the largest
- * 16-bit block sums, row counts that are not a multiple of 4, and any split.
+ * 16-bit block sums, row counts that are not a multiple of the row group, and any split.
  */
 @Tag("vector")
 class W4PackedTest {
@@ -43,8 +43,9 @@ class W4PackedTest {
             W4Packed p = W4Packed.pack(w, arena);
             assertEquals(11, p.rows());
             assertEquals(384, p.in());
-            assertEquals(12L * 384 / 2 + 12L * 3 * 4 + 16, p.byteSize(),
-                    "rows padded to 12, one block of scales past the end (the kernel loads a block's and the next's)");
+            int groups = (11 + W4Packed.R - 1) / W4Packed.R;
+            assertEquals((long) groups * W4Packed.R * 3 * (64 + 4), p.byteSize(),
+                    "rows padded to a whole group of " + W4Packed.R + ": 64 code bytes and a scale per row and block");
             for (int r = 0; r < w.rows(); r++) {
                 for (int c = 0; c < w.in(); c++) {
                     assertEquals(w.code(r, c), p.code(r, c), "row " + r + " column " + c);
@@ -105,7 +106,8 @@ class W4PackedTest {
 
     /**
      * The kernel's 16-bit lanes at their limit: every weight code +7 (stored 15) against A8 codes of ±127 gives a lane
-     * sum of ±16·15·127 = ±30480, one short of overflow; an overflow would be off by 2^16 per lane.
+     * sum of ±16·15·127 = ±30480 over an A8 block's 8-chunk span, one short of overflow, and against A4 codes of ±7
+     * ±128·15·7 over a whole A4 block; an overflow would be off by 2^16 per lane.
      */
     @Test
     void largestBlockSumsFitTheSixteenBitLanes() {
@@ -121,20 +123,28 @@ class W4PackedTest {
             W4Weights w = W4Weights.of(rows, in, 128, codes, scales);
             W4Packed p = W4Packed.pack(w, arena);
             MemorySegment x = arena.allocate(4L * in, 64);
-            for (float sign : new float[] {1, -1}) {
-                for (int c = 0; c < in; c++) {
-                    x.set(F, 4L * c, sign * (1 + c / 128));
-                }
-                ActivationQuant a = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, true), arena);
-                a.quantize(x, 0, 1);
-                assertEquals(127 * (int) sign, a.code(0, 5));
-                MemorySegment y = arena.allocate(4L * rows);
-                p.gemv(a, y, 0, 0, rows);
-                for (int o = 0; o < rows; o++) {
-                    double want = W4AxMatmul.reference(w, a, 0, o);
-                    double bound = Numerics.dotBound(W4AxMatmul.sumAbs(w, a, 0, o), in);
-                    assertEquals(want, y.get(F, 4L * o), bound, "sign " + sign + " row " + o);
-                }
+            for (boolean eightBit : new boolean[] {true, false}) {
+                checkLargestSums(w, p, x, eightBit, arena);
+            }
+        }
+    }
+
+    private static void checkLargestSums(W4Weights w, W4Packed p, MemorySegment x, boolean eightBit, Arena arena) {
+        int rows = w.rows();
+        int in = w.in();
+        for (float sign : new float[] {1, -1}) {
+            for (int c = 0; c < in; c++) {
+                x.set(F, 4L * c, sign * (1 + c / 128));
+            }
+            ActivationQuant a = ActivationQuant.allocate(1, in, ActivationQuant.uniform(in, eightBit), arena);
+            a.quantize(x, 0, 1);
+            assertEquals((eightBit ? 127 : 7) * (int) sign, a.code(0, 5));
+            MemorySegment y = arena.allocate(4L * rows);
+            p.gemv(a, y, 0, 0, rows);
+            for (int o = 0; o < rows; o++) {
+                double want = W4AxMatmul.reference(w, a, 0, o);
+                double bound = Numerics.dotBound(W4AxMatmul.sumAbs(w, a, 0, o), in);
+                assertEquals(want, y.get(F, 4L * o), bound, "A" + (eightBit ? 8 : 4) + " sign " + sign + " row " + o);
             }
         }
     }
