@@ -54,9 +54,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
  * grown to the call's size; {@link #matmulQ8Parallel} quantizes on the calling thread, then splits groups over
- * {@link WorkerPool#shared()}. For one token each thread runs its whole groups in pairs, group i of its range beside
- * group h + i ({@link #group2}), so the weights arrive as two memory streams: the 1B decode table's Q4_0 went from
- * 12.97 to 14.92 tok/s with it (2026-11-28), as four streams had taken Q8_0 from 7.95 to 9.94. Immutable after {@link #pack}; safe to share between threads.
+ * {@link WorkerPool#shared()}. For one token each thread runs its whole groups four at a time, group i of its range
+ * beside groups q + i, 2q + i and 3q + i ({@link #group4}), so the weights arrive as four memory streams: one stream
+ * per thread read at about half the speed of the read probe's loop, two streams took the 1B decode table's Q4_0 from
+ * 12.97 to 14.92 tok/s, and four took {@code DecodeGemvSweep}'s step from 0.50–0.55 to 0.68–0.69 of the probe loop's
+ * time (2026-11-28). Immutable after {@link #pack}; safe to share between threads.
  */
 public final class Q4_0Lanes {
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
@@ -219,7 +221,7 @@ public final class Q4_0Lanes {
     public void matmulQ8(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
             int rowEnd) {
         QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groups(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff, rowStart, rowEnd);
+        range(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff, rowStart, rowEnd);
     }
 
     /**
@@ -229,18 +231,19 @@ public final class Q4_0Lanes {
     public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         check(x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groups(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
+        range(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
     }
 
     /**
-     * All rows over the shared worker pool. One token runs whole groups in pairs from the two halves of each thread's
-     * range ({@link #pairs}), then the padded last group; more tokens run group by group.
+     * All rows over the shared worker pool. One token runs whole groups four at a time from the four quarters of
+     * each thread's range ({@link #quads}), then the padded last group; more tokens run group by group.
      */
     private void parallel(Operand op, int tokens, MemorySegment y, long yOff) {
         int grain = Math.max(1, Q4_0Matmul.grain(in, tokens) * 4 / R);
         if (tokens == 1 && QuantVectors.VECTOR_OK) {
             int whole = rows / R;
-            WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> pairs(op, y, yOff, s, e));
+            // at least a quad per chunk: a 512-row matrix (16 groups) split into 8 chunks of 2 read one stream each
+            WorkerPool.shared().parallelForBalanced(whole, Math.max(4, grain), (s, e) -> quads(op, y, yOff, s, e));
             if (whole < groups) {
                 groups(op, 1, y, yOff, R * whole, rows);
             }
@@ -250,17 +253,40 @@ public final class Q4_0Lanes {
                 (s, e) -> groups(op, tokens, y, yOff, R * s, Math.min(rows, R * e)));
     }
 
-    /** Whole groups {@code [g0, g1)} for one token: group {@code g0 + i} beside group {@code g0 + h + i}. */
-    private void pairs(Operand op, MemorySegment y, long yOff, int g0, int g1) {
-        int h = (g1 - g0) / 2;
-        for (int i = 0; i < h; i++) {
-            int ga = g0 + i;
-            int gb = g0 + h + i;
-            group2(blocks, (long) ga * nb * GB, (long) gb * nb * GB, nb, op.codes, op.scales, op.zeros, y,
-                    yOff + 4L * R * ga, yOff + 4L * R * gb);
+    /**
+     * Rows {@code [rowStart, rowEnd)} on the calling thread; for one token the whole groups inside the range run as
+     * the parallel path runs them ({@link #quads}), so both give the same bits.
+     */
+    private void range(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        int g0 = (rowStart + R - 1) / R;
+        int g1 = rowEnd / R;
+        if (tokens != 1 || !QuantVectors.VECTOR_OK || g0 >= g1) {
+            groups(op, tokens, y, yOff, rowStart, rowEnd);
+            return;
         }
-        if (g0 + 2 * h < g1) {
-            groups(op, 1, y, yOff, R * (g0 + 2 * h), R * g1);
+        if (rowStart < R * g0) {
+            groups(op, 1, y, yOff, rowStart, R * g0);
+        }
+        quads(op, y, yOff, g0, g1);
+        if (R * g1 < rowEnd) {
+            groups(op, 1, y, yOff, R * g1, rowEnd);
+        }
+    }
+
+    /**
+     * Whole groups {@code [g0, g1)} for one token: group {@code g0 + i} beside groups {@code g0 + q + i},
+     * {@code g0 + 2q + i} and {@code g0 + 3q + i}; the remainder one by one.
+     */
+    private void quads(Operand op, MemorySegment y, long yOff, int g0, int g1) {
+        int q = (g1 - g0) / 4;
+        for (int i = 0; i < q; i++) {
+            int ga = g0 + i;
+            group4(blocks, (long) ga * nb * GB, (long) (ga + q) * nb * GB, (long) (ga + 2 * q) * nb * GB,
+                    (long) (ga + 3 * q) * nb * GB, nb, op.codes, op.scales, op.zeros, y, yOff + 4L * R * ga,
+                    yOff + 4L * R * (ga + q), yOff + 4L * R * (ga + 2 * q), yOff + 4L * R * (ga + 3 * q));
+        }
+        if (g0 + 4 * q < g1) {
+            groups(op, 1, y, yOff, R * (g0 + 4 * q), R * g1);
         }
     }
 
@@ -342,27 +368,25 @@ public final class Q4_0Lanes {
     }
 
     /**
-     * Two groups (at {@code oa} and {@code ob}) · one token, side by side: the same products, order and bits per row
-     * as {@link #group}, with the two groups' weights arriving as two streams.
+     * Four groups (at {@code oa} .. {@code od}) · one token, side by side: the same products, order and bits per row
+     * as {@link #group}, with the four groups' weights arriving as four streams.
      */
-    private static void group2(MemorySegment w, long oa, long ob, int nb, short[] codes, float[] scales, int[] zeros,
-            MemorySegment y, long ya, long yb) {
+    private static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, short[] codes,
+            float[] scales, int[] zeros, MemorySegment y, long ya, long yb, long yc, long yd) {
         FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0;
-        FloatVector b0 = a0;
-        FloatVector b1 = a0;
-        for (int b = 0; b < nb; b++, oa += GB, ob += GB) {
-            long qa = oa + QOFF;
-            long qb = ob + QOFF;
+        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int b = 0; b < nb; b++, oa += GB, ob += GB, oc += GB, od += GB) {
             int e = QK * b;
             ShortVector loA = ShortVector.zero(S);
-            ShortVector hiA = loA;
-            ShortVector loB = loA;
-            ShortVector hiB = loA;
+            ShortVector hiA = loA, loB = loA, hiB = loA, loC = loA, hiC = loA, loD = loA, hiD = loA;
             for (int j = 0; j < QK / 2; j++) {
-                ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, qa + (long) j * R, LE)
+                ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + QOFF + (long) j * R, LE)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, qb + (long) j * R, LE)
+                ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + QOFF + (long) j * R, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + QOFF + (long) j * R, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + QOFF + (long) j * R, LE)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                 short xl = codes[e + j];
                 short xh = codes[e + j + QK / 2];
@@ -370,30 +394,46 @@ public final class Q4_0Lanes {
                 hiA = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiA);
                 loB = vb.and(NIBBLE).mul(xl).add(loB);
                 hiB = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiB);
+                loC = vc.and(NIBBLE).mul(xl).add(loC);
+                hiC = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiC);
+                loD = vd.and(NIBBLE).mul(xl).add(loD);
+                hiD = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiD);
             }
             IntVector z = IntVector.broadcast(I, zeros[b]);
-            IntVector sa0 = ((IntVector) loA.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 0)).add(z);
-            IntVector sa1 = ((IntVector) loA.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 1)).add(z);
-            IntVector sb0 = ((IntVector) loB.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 0)).add(z);
-            IntVector sb1 = ((IntVector) loB.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 1)).add(z);
             float dx = scales[b];
-            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
-                    .mul(dx), a0);
-            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    oa + 4L * L, LE).mul(dx), a1);
-            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
-                    .mul(dx), b0);
-            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    ob + 4L * L, LE).mul(dx), b1);
+            a0 = ((FloatVector) ((IntVector) loA.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, oa, LE).mul(dx), a0);
+            a1 = ((FloatVector) ((IntVector) loA.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, oa + 4L * L, LE).mul(dx), a1);
+            b0 = ((FloatVector) ((IntVector) loB.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, ob, LE).mul(dx), b0);
+            b1 = ((FloatVector) ((IntVector) loB.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, ob + 4L * L, LE).mul(dx), b1);
+            c0 = ((FloatVector) ((IntVector) loC.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) hiC.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, oc, LE).mul(dx), c0);
+            c1 = ((FloatVector) ((IntVector) loC.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) hiC.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, oc + 4L * L, LE).mul(dx), c1);
+            d0 = ((FloatVector) ((IntVector) loD.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) hiD.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, od, LE).mul(dx), d0);
+            d1 = ((FloatVector) ((IntVector) loD.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) hiD.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.fromMemorySegment(F, w, od + 4L * L, LE).mul(dx), d1);
         }
         a0.intoMemorySegment(y, ya, LE);
         a1.intoMemorySegment(y, ya + 4L * L, LE);
         b0.intoMemorySegment(y, yb, LE);
         b1.intoMemorySegment(y, yb + 4L * L, LE);
+        c0.intoMemorySegment(y, yc, LE);
+        c1.intoMemorySegment(y, yc + 4L * L, LE);
+        d0.intoMemorySegment(y, yd, LE);
+        d1.intoMemorySegment(y, yd + 4L * L, LE);
     }
 
     /** The same sums in plain Java, into {@code out[0, R)}: the path where the vector kernel does not run. */

@@ -50,8 +50,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>One token per call (decode; more tokens go to the GEMM). The row-range entry point runs on the calling thread
  * and allocates nothing; {@link #gemvParallel} splits groups over {@link WorkerPool#shared()}, and each thread runs
- * its whole groups in pairs, group i of its range beside group h + i ({@link #group2}), so its weights arrive as two
- * memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256 or 512 bits the entry points
+ * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i ({@link #group4}), so
+ * its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256 or 512 bits the entry points
  * run a scalar loop over the packed layout with the same sums. Immutable after {@link #pack}; safe to share between
  * threads.
  */
@@ -183,7 +183,8 @@ public final class W4Packed {
         }
         x.prepareGemvOperand();
         int whole = rows / R;
-        WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> pairs(x, y, yOff, s, e));
+        // at least a quad per chunk: a 512-row matrix (16 groups) split into 8 chunks of 2 read one stream each
+        WorkerPool.shared().parallelForBalanced(whole, Math.max(4, grain), (s, e) -> quads(x, y, yOff, s, e));
         if (whole < groups) {
             groups(x, y, yOff, R * whole, rows);
         }
@@ -191,7 +192,7 @@ public final class W4Packed {
 
     /**
      * Rows {@code [rowStart, rowEnd)} of the one-token product on the calling thread, the whole groups inside the
-     * range in pairs as {@link #gemvParallel} runs them; allocates nothing.
+     * range four at a time as {@link #gemvParallel} runs them; allocates nothing.
      */
     public void gemv(ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         check(x, y, yOff);
@@ -210,29 +211,42 @@ public final class W4Packed {
         if (rowStart < R * g0) {
             groups(x, y, yOff, rowStart, R * g0);
         }
-        pairs(x, y, yOff, g0, g1);
+        quads(x, y, yOff, g0, g1);
         if (R * g1 < rowEnd) {
             groups(x, y, yOff, R * g1, rowEnd);
         }
     }
 
-    /** Whole groups {@code [g0, g1)}: group {@code g0 + i} beside group {@code g0 + h + i}. */
-    private void pairs(ActivationQuant x, MemorySegment y, long yOff, int g0, int g1) {
-        int h = (g1 - g0) / 2;
-        for (int i = 0; i < h; i++) {
+    /**
+     * Whole groups {@code [g0, g1)}: group {@code g0 + i} beside groups {@code g0 + q + i}, {@code g0 + 2q + i} and
+     * {@code g0 + 3q + i}; a remainder of one to three groups runs as one more pass that names its last group again
+     * (the repeated stream reads lines already in L1 and writes the same values).
+     */
+    private void quads(ActivationQuant x, MemorySegment y, long yOff, int g0, int g1) {
+        int q = (g1 - g0) / 4;
+        for (int i = 0; i < q; i++) {
             int ga = g0 + i;
-            int gb = g0 + h + i;
-            group2(blocks, (long) ga * nb * GB, (long) gb * nb * GB, nb, x.gemvCodes(), x.gemvScales(),
-                    x.gemvZeros(), x.eightBitMap(), y, yOff + 4L * R * ga, yOff + 4L * R * gb);
+            four(x, ga, ga + q, ga + 2 * q, ga + 3 * q, y, yOff);
         }
-        if (g0 + 2 * h < g1) {
-            groups(x, y, yOff, R * (g0 + 2 * h), R * g1);
+        int rest = g0 + 4 * q;
+        if (rest < g1) {
+            int last = g1 - 1;
+            four(x, rest, Math.min(rest + 1, last), Math.min(rest + 2, last), last, y, yOff);
         }
     }
 
+    /** Groups {@code ga .. gd} through {@link #group4}, each writing its rows of {@code y} (at {@code yOff}). */
+    private void four(ActivationQuant x, int ga, int gb, int gc, int gd, MemorySegment y, long yOff) {
+        long step = (long) nb * GB;
+        long rowStep = 4L * R;
+        group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, x.gemvCodes(), x.gemvScales(), x.gemvZeros(),
+                x.eightBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb, yOff + rowStep * gc,
+                yOff + rowStep * gd);
+    }
+
     /**
-     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link #group2} as both of its
-     * groups: the second stream reads the same lines from L1, and the kernel stays one method.
+     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link #group4} as all four of its
+     * groups: the other streams read the same lines from L1, and the kernel stays one method.
      */
     private void groups(ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         MemorySegment partial = PARTIAL.get();
@@ -242,10 +256,11 @@ public final class W4Packed {
             long yo = yOff + 4L * R * g;
             boolean whole = k0 == 0 && k1 == R;
             if (QuantVectors.VECTOR_OK) {
-                long o = (long) g * nb * GB;
+                long step = (long) nb * GB;
                 MemorySegment out = whole ? y : partial;
                 long at = whole ? yo : 0;
-                group2(blocks, o, o, nb, x.gemvCodes(), x.gemvScales(), x.gemvZeros(), x.eightBitMap(), out, at, at);
+                group4(blocks, g * step, g * step, g * step, g * step, nb, x.gemvCodes(), x.gemvScales(),
+                        x.gemvZeros(), x.eightBitMap(), out, at, at, at, at);
             } else {
                 groupScalar(g, x, partial);
             }
@@ -256,30 +271,30 @@ public final class W4Packed {
     }
 
     /**
-     * Two groups (at {@code oa} and {@code ob}) · token 0, side by side; writes each group's R outputs at {@code ya}
-     * and {@code yb} of {@code y} (see the class comment for the sums). Written inline with no vector-valued helpers:
-     * a helper C2 leaves out of line boxes every vector.
+     * Four groups (at {@code oa} .. {@code od}) · token 0, side by side, so their weights arrive as four memory
+     * streams; writes each group's R outputs at {@code ya} .. {@code yd} of {@code y} (see the class comment for the
+     * sums). Written inline with no vector-valued helpers: a helper C2 leaves out of line boxes every vector.
      */
-    private static void group2(MemorySegment w, long oa, long ob, int nb, short[] codes, float[] scales, int[] zeros,
-            boolean[] eightBit, MemorySegment y, long ya, long yb) {
+    private static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, short[] codes,
+            float[] scales, int[] zeros, boolean[] eightBit, MemorySegment y, long ya, long yb, long yc, long yd) {
         FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0;
-        FloatVector b0 = a0;
-        FloatVector b1 = a0;
-        for (int b = 0; b < nb; b++, oa += GB, ob += GB) {
+        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int b = 0; b < nb; b++, oa += GB, ob += GB, oc += GB, od += GB) {
             int span = eightBit[b] ? A8_SPAN : CHUNKS;
             IntVector z = IntVector.broadcast(I, zeros[b]);
-            IntVector sa0 = z;
-            IntVector sa1 = z;
-            IntVector sb0 = z;
-            IntVector sb1 = z;
+            IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
             for (int j0 = 0; j0 < CHUNKS; j0 += span) {
                 ShortVector pa = ShortVector.zero(S);
-                ShortVector pb = pa;
+                ShortVector pb = pa, pc = pa, pd = pa;
                 for (int j = j0; j < j0 + span; j++) {
-                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + QOFF + (long) j * R, LE)
+                    long q = QOFF + (long) j * R;
+                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + QOFF + (long) j * R, LE)
+                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                     int e = W4Weights.BLOCK * b + j;
                     short xl = codes[e];
@@ -288,11 +303,19 @@ public final class W4Packed {
                     pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
                     pb = vb.and(NIBBLE).mul(xl).add(pb);
                     pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
+                    pc = vc.and(NIBBLE).mul(xl).add(pc);
+                    pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
+                    pd = vd.and(NIBBLE).mul(xl).add(pd);
+                    pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
                 }
                 sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
                 sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
                 sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
                 sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
+                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
+                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
+                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
+                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
             }
             float sx = scales[b];
             a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
@@ -303,11 +326,23 @@ public final class W4Packed {
                     .mul(sx), b0);
             b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
                     ob + 4L * L, LE).mul(sx), b1);
+            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
+                    .mul(sx), c0);
+            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oc + 4L * L, LE).mul(sx), c1);
+            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
+                    .mul(sx), d0);
+            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    od + 4L * L, LE).mul(sx), d1);
         }
         a0.intoMemorySegment(y, ya, LE);
         a1.intoMemorySegment(y, ya + 4L * L, LE);
         b0.intoMemorySegment(y, yb, LE);
         b1.intoMemorySegment(y, yb + 4L * L, LE);
+        c0.intoMemorySegment(y, yc, LE);
+        c1.intoMemorySegment(y, yc + 4L * L, LE);
+        d0.intoMemorySegment(y, yd, LE);
+        d1.intoMemorySegment(y, yd + 4L * L, LE);
     }
 
     /**

@@ -90,24 +90,38 @@ class Q4_0LanesTest {
     }
 
     /**
-     * One token runs whole groups in pairs from the two halves of each thread's range: the same bits as the
-     * single-group row-range kernel, for odd group counts, a padded last group and ranges split over the pool.
+     * One token runs whole groups four at a time from the four quarters of each thread's range: the same bits as the
+     * single-group row-range kernel, for group counts that leave a remainder, a padded last group and ranges split
+     * over the pool (45 groups at 4096 inputs make chunks of at least 5).
      */
     @Test
-    void oneTokenPairsGiveTheSingleGroupBits() {
+    void oneTokenQuadsGiveTheSingleGroupBits() {
         Random rnd = new Random(11);
-        for (int[] shape : new int[][] {{160, 5 * Q4_0Lanes.R + 3}, {4096, 21 * Q4_0Lanes.R + 3}, {64, Q4_0Lanes.R}}) {
+        for (int[] shape : new int[][] {{160, 5 * Q4_0Lanes.R + 3}, {4096, 21 * Q4_0Lanes.R + 3},
+            {4096, 45 * Q4_0Lanes.R + 3}, {64, Q4_0Lanes.R}}) {
             int in = shape[0];
             int rows = shape[1];
             try (Arena arena = Arena.ofShared()) {
                 MemorySegment w = Q4.weights(arena, rnd, rows, in, false);
                 Q4_0Lanes p = Q4_0Lanes.pack(w, 0, rows, in, arena);
+                // two copies of one token: more than one token runs group by group, the single-group bits
                 MemorySegment x = QuantMatmulTest.randomActivations(arena, rnd, 1, in);
-                MemorySegment want = arena.allocate(4L * rows);
+                MemorySegment x2 = arena.allocate(8L * in);
+                MemorySegment.copy(x, 0, x2, 0, 4L * in);
+                MemorySegment.copy(x, 0, x2, 4L * in, 4L * in);
+                MemorySegment single = arena.allocate(8L * rows);
+                p.matmulQ8(x2, 0, 2, single, 0, 0, rows);
+                MemorySegment want = single.asSlice(0, 4L * rows);
                 MemorySegment got = arena.allocate(4L * rows);
-                p.matmulQ8(x, 0, 1, want, 0, 0, rows);
                 p.matmulQ8Parallel(x, 0, 1, got, 0);
-                assertEquals(-1, want.mismatch(got), in + "x" + rows + ": first differing byte");
+                assertEquals(-1, want.mismatch(got), in + "x" + rows + ": first differing byte (pool)");
+                MemorySegment cut = arena.allocate(4L * rows);
+                int[] cuts = java.util.stream.IntStream.of(0, 3, Q4_0Lanes.R + 1, rows / 2, rows)
+                        .map(c -> Math.min(c, rows)).sorted().toArray();
+                for (int i = 0; i + 1 < cuts.length; i++) {
+                    p.matmulQ8(x, 0, 1, cut, 0, cuts[i], cuts[i + 1]);
+                }
+                assertEquals(-1, want.mismatch(cut), in + "x" + rows + ": first differing byte (ranges)");
             }
         }
     }

@@ -78,6 +78,21 @@ class QuantAllocationTest {
             for (int p = 0; p < w4Paths.length; p++) {
                 AllocationCheck.assertNoAllocation("W4 decode path " + p, 1_000, w4Paths[p]);
             }
+            // Q4_0 row lanes, one token: whole groups four at a time, cut ones on both sides
+            int laneRows = 4 * Q4_0Lanes.R + 5;
+            MemorySegment wl = arena.allocate(Q4_0.rowBytes(in) * laneRows, 64);
+            for (int r = 0; r < laneRows; r++) {
+                Q4_0.quantize(x, 4L * (r % tokens) * in, wl, r * Q4_0.rowBytes(in), in);
+            }
+            Q4_0Lanes lanes = Q4_0Lanes.pack(wl, 0, laneRows, in, arena);
+            MemorySegment yl = arena.allocate(4L * laneRows, 64);
+            Runnable[] lanePaths = {
+                () -> lanes.matmulQ8(x, 0, 1, yl, 0, 0, laneRows),
+                () -> lanes.matmulQ8(x, 0, 1, yl, 0, 3, laneRows - 2),
+            };
+            for (int p = 0; p < lanePaths.length; p++) {
+                AllocationCheck.assertNoAllocation("Q4_0 lanes one-token path " + p, 1_000, lanePaths[p]);
+            }
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {
                 AllocationCheck.assertNoAllocation("quant path " + p, 1_000, paths[p]);
