@@ -19,8 +19,9 @@ import java.util.Locale;
  * 128256-row classifier; 0.73 / 1.35 GB, beyond this machine's L3), on all threads of the shared pool, from DRAM as a
  * decode reads them:
  * <ul>
- *   <li>the 512-bit decode layouts: {@link Q4_0Lanes} (row lanes, Q8 activations, quantization included) and
- *       {@link Q8_0Blocks} (llama.cpp's blocks, F32 activations);</li>
+ *   <li>the decode layouts: {@link Q4_0Lanes} (row lanes, Q8 activations, quantization included; the Q4_0 decode
+ *       wherever the vector kernels run) and {@link Q8_0Blocks} (llama.cpp's blocks, F32 activations; the Q8_0
+ *       decode at 512 bits);</li>
  *   <li>the 4-row layouts' F32-activation kernels ({@link Q4_0Packed}, {@link Q8_0Packed});</li>
  *   <li>{@code stream}: the read probe's loop over buffers of the same sizes, split over the pool the same way (four
  *       chunks per thread claimed in order, one job per matrix): what this schedule reads with no kernel work.</li>

@@ -15,8 +15,9 @@ import java.util.Locale;
 
 /**
  * The W4A4 and W4A8 decode GEMV ({@link W4Packed}, quantization included) against the Q4_0 decode GEMV as the
- * decoder runs it ({@link QuantMatMulOp}, packed for the machine's default path: {@code Q4_0Lanes} on Q8 activations,
- * or {@code Q4_0Packed} on F32 ones; quantization included where it quantizes), <b>interleaved</b>: each round times one call of each, back to back, rotating which goes first, so
+ * decoder runs it ({@link QuantMatMulOp}, packed for the machine's default path: {@code Q4_0Lanes} on Q8 activations
+ * wherever the vector kernels run, {@code Q4_0Packed} on F32 ones with {@code -Dgale.q4.activations=f32};
+ * quantization included where it quantizes), <b>interleaved</b>: each round times one call of each, back to back, rotating which goes first, so
  * all three see the same load. The report cases, timed one after the other, can meet very different loads on the
  * shared 2-core machine; the per-round speed ratio does not. Issue 6's target is a speed of at least 0.95.
  */
@@ -37,7 +38,7 @@ final class W4AxGemvInterleaved {
                 rounds + " rounds after a one-second warm-up; a round times one call of each GEMV (Q4_0, W4A4, W4A8),"
                         + " rotating which goes first. W4Ax calls include the activation quantization, as the "
                         + "decoder's op pays it; so do Q4_0's where QuantMatMulOp, the decoder's op, quantizes them (its"
-                        + " default: Q8 activations at 512-bit vectors, F32 below; -Dgale.q4.activations=q8|f32 chooses).",
+                        + " default: Q8 activations wherever the vector kernels run; -Dgale.q4.activations=q8|f32 chooses).",
                 "speed = Q4_0 time / W4Ax time (above 1: W4Ax is faster); best/best compares the best round times,"
                         + " median and range are over the per-round speeds.",
                 WorkerPool.shared().threads() + " threads of WorkerPool.shared().");

@@ -38,12 +38,12 @@ public final class QuantMatMulOp extends KernelOp {
 
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
     /**
-     * Q4_0 decode on Q8 activations where the JVM's vectors are 512 bits wide, on F32 ones below that;
-     * {@code -Dgale.q4.activations=q8|f32} chooses. The width stands for the machines this was measured on (see
-     * {@link #q4_0(MemorySegment, long, int, int, SegmentAllocator)}): it is a proxy, not a cause.
+     * Q4_0 decode on Q8 activations wherever the vector kernels run (256 and 512 bits), on F32 ones elsewhere;
+     * {@code -Dgale.q4.activations=q8|f32} chooses (see {@link #q4_0(MemorySegment, long, int, int, SegmentAllocator)}
+     * for the measurements).
      */
     private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
-            QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "q8" : "f32"));
+            QuantVectors.VECTOR_OK ? "q8" : "f32"));
     /**
      * Q8_0 decode on llama.cpp's blocks as they are ({@link Q8_0Blocks}, copied once) where the JVM's vectors are 512
      * bits wide, on the 4-row layout ({@link Q8_0Packed}) below; {@code -Dgale.q8.layout=blocks|packed} chooses. On
@@ -107,15 +107,17 @@ public final class QuantMatMulOp extends KernelOp {
      * Packs Q4_0 weights ({@code rows} llama.cpp rows at {@code wOff}) into the layout this machine's decode path
      * reads, and returns the op over them. A few tokens either quantize their activations to Q8 per block of 32, as
      * llama.cpp does, and run the row-lane kernel ({@link Q4_0Lanes}), or run the F32-activation kernel
-     * ({@link Q4_0Packed}). Which is faster depends on the machine, so the default follows the vector width
-     * ({@code -Dgale.q4.activations} overrides):
+     * ({@link Q4_0Packed}). The default is Q8 activations wherever the vector kernels run
+     * ({@code -Dgale.q4.activations=q8|f32} overrides):
      * <ul>
-     * <li>AVX-512, Intel Xeon: Q8 activations. The row-lane kernel, quantization included, ran 1.67× the F32 kernel
-     * from DRAM on one thread (thread CPU time, 8192×2048) and 1.10× the 4-row 16-bit kernel it replaced over a 1B
-     * model's decode GEMVs on two threads (2026-11-28); that 16-bit kernel had been 2.4× the F32 one alone.
-     * <li>AVX2 (measured as {@code -XX:UseAVX=2} on that Xeon): the row-lane kernel ties the F32 one from DRAM
-     * (4.35 against 4.37 GB/s on one thread), and on AMD Zen 3 the 4-row 16-bit kernel before it lost to F32 inside
-     * the bench's 1B decode table: F32 activations.
+     * <li>AVX-512, Intel Xeon: the row-lane kernel, quantization included, ran 1.67× the F32 kernel from DRAM on one
+     * thread (thread CPU time, 8192×2048) and 1.10× the 4-row 16-bit kernel it replaced over a 1B model's decode GEMVs
+     * on two threads (2026-11-28); that 16-bit kernel had been 2.4× the F32 one alone.
+     * <li>AVX2, measured as {@code -XX:UseAVX=2} on that Xeon: with one memory stream per thread the row lanes tied
+     * the F32 kernel (4.35 against 4.37 GB/s on one thread), so F32 activations stayed the default there; with four
+     * streams ({@link Q4_0Lanes}) they ran a 1B step's GEMVs 1.6× faster ({@code DecodeGemvSweep}) and the 1B decode
+     * table's w1 1.17–1.30× faster (13.4 / 10.6 against 10.5 / 10.1 tok/s, runs alternated, 2026-11-28). On AMD Zen 3
+     * the 4-row 16-bit kernel had lost to F32 inside the 1B decode table; the row lanes are not measured there.
      * </ul>
      * Q8 activations add their rounding, at most half a Q8 step per element, which the cross-device suite bounds as
      * such. The report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
