@@ -133,6 +133,11 @@ public final class DeviceBenchCases implements BenchCaseProvider {
             c.add(residual(d, PREFILL * 4096, "512x4096 (Llama-3-8B prefill)"));
         }
         c.add(argmax(d, VOCAB));
+        if (!quick) {
+            int t = W4AxGemmDeviceCases.TOKENS;
+            c.add(W4AxGemmDeviceCases.w4a4(d, t, W4AxGemmDeviceCases.IN, W4AxGemmDeviceCases.OUT));
+            c.add(W4AxGemmDeviceCases.f32(d, t, W4AxGemmDeviceCases.IN, W4AxGemmDeviceCases.OUT));
+        }
         return c;
     }
 

@@ -13,14 +13,18 @@ import dev.gale.bench.BenchCase;
 import dev.gale.bench.EmulatorDevice;
 import dev.gale.bench.quant.QuantBenchCases;
 import dev.gale.bench.report.Table;
+import dev.gale.bench.w4a4.W4AxBenchCases;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.device.Device;
 import dev.gale.core.device.DeviceType;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.gemm.GemvF16;
 import dev.gale.kernels.gemm.GemvF32;
+import dev.gale.kernels.quant.ActivationQuant;
 import dev.gale.kernels.quant.Q4_0Matmul;
 import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.W4AxMatmul;
+import dev.gale.kernels.quant.W4Weights;
 import dev.gale.kernels.sampling.Argmax;
 import dev.gale.opencl.OpenClDevice;
 import java.lang.foreign.Arena;
@@ -119,6 +123,48 @@ class DeviceBenchCasesTest {
                     sumAbs += Math.abs((double) wi * x.getFloat(i));
                 }
                 assertEquals(want[o], c.buffer("y").getFloat(o), 1e-5 * sumAbs + 1e-30, "row " + o);
+            }
+        }
+    }
+
+    /** The W4A4-vs-F32 GEMM pair: each device case computes its reference (small shape, a cut row tile). */
+    @Test
+    void smallW4AxAndF32GemmsMatchTheReference() {
+        int tokens = 17;
+        int in = 256;
+        int out = 37;
+        Device d = device();
+        // 17 tokens: the quantizer runs on the worker pool, as it does at the report's 64
+        try (DeviceCase c = W4AxGemmDeviceCases.w4a4(d, tokens, in, out); Arena arena = Arena.ofShared()) {
+            c.setup();
+            c.run();
+            W4Weights w = W4AxBenchCases.syntheticW4(arena, out, in);
+            ActivationQuant a = ActivationQuant.allocate(tokens, in, ActivationQuant.uniform(in, false), arena);
+            a.quantize(W4AxGemmDeviceCases.activations(arena, tokens, in), 0, tokens);
+            for (int t = 0; t < tokens; t++) {
+                for (int o = 0; o < out; o++) {
+                    assertEquals(W4AxMatmul.reference(w, a, t, o), c.buffer("y").getFloat((long) t * out + o),
+                            Numerics.dotBound(W4AxMatmul.sumAbs(w, a, t, o), in), "w4a4 token " + t + " row " + o);
+                }
+            }
+        }
+        try (DeviceCase c = W4AxGemmDeviceCases.f32(d, tokens, in, out)) {
+            c.setup();
+            c.run();
+            Buffer w = c.buffer("w");
+            Buffer x = c.buffer("x");
+            for (int t = 0; t < tokens; t++) {
+                for (int o = 0; o < out; o++) {
+                    double want = 0;
+                    double sumAbs = 0;
+                    for (int i = 0; i < in; i++) {
+                        double p = (double) w.getFloat((long) o * in + i) * x.getFloat((long) t * in + i);
+                        want += p;
+                        sumAbs += Math.abs(p);
+                    }
+                    assertEquals(want, c.buffer("y").getFloat((long) t * out + o), Numerics.dotBound(sumAbs, in),
+                            "f32 token " + t + " row " + o);
+                }
             }
         }
     }
