@@ -75,6 +75,8 @@ public final class Q4_0Lanes {
     /** Bytes of one group-block. */
     static final int GB = QOFF + 16 * R;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
+    /** Chunks {@link #group4} adds in one 16-bit accumulator: both nibbles' products, at most 2·8·15·127. */
+    private static final int SPAN = 8;
     private static final float Q8_MAGIC = Q8Activations.MAGIC;
     private static final float Q8_TINY = Q8Activations.TINY;
     /** Per calling thread: the quantized activations ({@link Operand}). */
@@ -368,8 +370,12 @@ public final class Q4_0Lanes {
     }
 
     /**
-     * Four groups (at {@code oa} .. {@code od}) · one token, side by side: the same products, order and bits per row
-     * as {@link #group}, with the four groups' weights arriving as four streams.
+     * Four groups (at {@code oa} .. {@code od}) · one token, side by side, so their weights arrive as four streams:
+     * the same integer block sums, hence the same bits per row, as {@link #group}. Each stream keeps one 16-bit
+     * accumulator for both nibbles over {@link #SPAN} chunks (at most 2·8·15·127 = 30480), widened twice per block:
+     * half the loop-carried vectors of separate low and high sums. With those, this kernel boxed its vectors in one
+     * test JVM in five ({@code QuantAllocationTest}): four streams of eight sums sat at the edge of what C2 compiles
+     * intact.
      */
     private static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, short[] codes,
             float[] scales, int[] zeros, MemorySegment y, long ya, long yb, long yc, long yd) {
@@ -377,54 +383,58 @@ public final class Q4_0Lanes {
         FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
         for (int b = 0; b < nb; b++, oa += GB, ob += GB, oc += GB, od += GB) {
             int e = QK * b;
-            ShortVector loA = ShortVector.zero(S);
-            ShortVector hiA = loA, loB = loA, hiB = loA, loC = loA, hiC = loA, loD = loA, hiD = loA;
-            for (int j = 0; j < QK / 2; j++) {
-                ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + QOFF + (long) j * R, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + QOFF + (long) j * R, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + QOFF + (long) j * R, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + QOFF + (long) j * R, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                short xl = codes[e + j];
-                short xh = codes[e + j + QK / 2];
-                loA = va.and(NIBBLE).mul(xl).add(loA);
-                hiA = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiA);
-                loB = vb.and(NIBBLE).mul(xl).add(loB);
-                hiB = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiB);
-                loC = vc.and(NIBBLE).mul(xl).add(loC);
-                hiC = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiC);
-                loD = vd.and(NIBBLE).mul(xl).add(loD);
-                hiD = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(hiD);
-            }
             IntVector z = IntVector.broadcast(I, zeros[b]);
+            IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
+            for (int j0 = 0; j0 < QK / 2; j0 += SPAN) {
+                ShortVector pa = ShortVector.zero(S);
+                ShortVector pb = pa, pc = pa, pd = pa;
+                for (int j = j0; j < j0 + SPAN; j++) {
+                    long q = QOFF + (long) j * R;
+                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    short xl = codes[e + j];
+                    short xh = codes[e + j + QK / 2];
+                    pa = va.and(NIBBLE).mul(xl).add(pa);
+                    pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
+                    pb = vb.and(NIBBLE).mul(xl).add(pb);
+                    pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
+                    pc = vc.and(NIBBLE).mul(xl).add(pc);
+                    pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
+                    pd = vd.and(NIBBLE).mul(xl).add(pd);
+                    pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
+                }
+                sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
+                sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
+                sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
+                sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
+                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
+                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
+                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
+                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
+            }
             float dx = scales[b];
-            a0 = ((FloatVector) ((IntVector) loA.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, oa, LE).mul(dx), a0);
-            a1 = ((FloatVector) ((IntVector) loA.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiA.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, oa + 4L * L, LE).mul(dx), a1);
-            b0 = ((FloatVector) ((IntVector) loB.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, ob, LE).mul(dx), b0);
-            b1 = ((FloatVector) ((IntVector) loB.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiB.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, ob + 4L * L, LE).mul(dx), b1);
-            c0 = ((FloatVector) ((IntVector) loC.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiC.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, oc, LE).mul(dx), c0);
-            c1 = ((FloatVector) ((IntVector) loC.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiC.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, oc + 4L * L, LE).mul(dx), c1);
-            d0 = ((FloatVector) ((IntVector) loD.convertShape(VectorOperators.S2I, I, 0))
-                    .add((IntVector) hiD.convertShape(VectorOperators.S2I, I, 0)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, od, LE).mul(dx), d0);
-            d1 = ((FloatVector) ((IntVector) loD.convertShape(VectorOperators.S2I, I, 1))
-                    .add((IntVector) hiD.convertShape(VectorOperators.S2I, I, 1)).add(z).convert(VectorOperators.I2F, 0))
-                    .fma(FloatVector.fromMemorySegment(F, w, od + 4L * L, LE).mul(dx), d1);
+            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
+                    .mul(dx), a0);
+            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oa + 4L * L, LE).mul(dx), a1);
+            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
+                    .mul(dx), b0);
+            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    ob + 4L * L, LE).mul(dx), b1);
+            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
+                    .mul(dx), c0);
+            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oc + 4L * L, LE).mul(dx), c1);
+            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
+                    .mul(dx), d0);
+            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    od + 4L * L, LE).mul(dx), d1);
         }
         a0.intoMemorySegment(y, ya, LE);
         a1.intoMemorySegment(y, ya + 4L * L, LE);

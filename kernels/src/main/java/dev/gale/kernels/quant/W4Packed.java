@@ -51,9 +51,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>One token per call (decode; more tokens go to the GEMM). The row-range entry point runs on the calling thread
  * and allocates nothing; {@link #gemvParallel} splits groups over {@link WorkerPool#shared()}, and each thread runs
  * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i ({@link #group4}), so
- * its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256 or 512 bits the entry points
- * run a scalar loop over the packed layout with the same sums. Immutable after {@link #pack}; safe to share between
- * threads.
+ * its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256
+ * or 512 bits the entry points run a scalar loop over the packed layout with the same sums. Immutable after
+ * {@link #pack}; safe to share between threads.
  */
 public final class W4Packed {
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
