@@ -144,6 +144,12 @@ public final class WorkerPool implements AutoCloseable {
             Throwable t = failure;
             this.body = null;
             if (t != null) {
+                if (t instanceof WrongThreadException wrong) {
+                    // A segment from a confined arena: its owner, the caller, may read it; the pool's threads may not.
+                    throw new IllegalStateException("a parallel task read memory confined to the calling thread ("
+                            + wrong.getMessage() + "): allocate what a parallel op reads or writes from a shared "
+                            + "arena (Arena.ofShared(), Arena.global(), Arena.ofAuto())", wrong);
+                }
                 if (t instanceof RuntimeException re) {
                     throw re;
                 }

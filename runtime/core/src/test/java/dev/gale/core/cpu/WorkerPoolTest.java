@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -86,6 +89,33 @@ class WorkerPoolTest {
             AtomicIntegerArray chunks = new AtomicIntegerArray(1);
             pool.parallelFor(100, 60, (s, e) -> chunks.incrementAndGet(0));
             assertEquals(1, chunks.get(0));
+        }
+    }
+
+    /**
+     * A confined segment read by a pool thread: the caller gets a typed error that says what to do, with the JDK's
+     * WrongThreadException as its cause. The caller's own chunk waits, so the other chunk runs on the worker.
+     */
+    @Test
+    void confinedMemoryReadByAWorkerIsATypedError() {
+        try (WorkerPool pool = new WorkerPool(2); Arena confined = Arena.ofConfined()) {
+            MemorySegment seg = confined.allocate(64);
+            Thread caller = Thread.currentThread();
+            WorkerPool.RangeBody readOffTheCaller = (s, e) -> {
+                if (Thread.currentThread() == caller) {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                    }
+                } else {
+                    seg.get(ValueLayout.JAVA_BYTE, 0);
+                }
+            };
+            IllegalStateException got = assertThrows(IllegalStateException.class,
+                    () -> pool.parallelFor(2, 1, readOffTheCaller));
+            assertTrue(got.getMessage().contains("shared arena"), got.getMessage());
+            assertTrue(got.getCause() instanceof WrongThreadException, String.valueOf(got.getCause()));
         }
     }
 
