@@ -52,6 +52,7 @@ public final class ActivationQuant {
     private final int in;
     private final int blocks;
     private final boolean[] eightBit;
+    private final boolean[] fourBit;
     private final MemorySegment codes;
     private final MemorySegment wide;
     private final MemorySegment scales;
@@ -67,6 +68,10 @@ public final class ActivationQuant {
         this.in = in;
         this.blocks = in / W4Weights.BLOCK;
         this.eightBit = eightBit.clone();
+        this.fourBit = new boolean[eightBit.length];
+        for (int b = 0; b < eightBit.length; b++) {
+            fourBit[b] = !eightBit[b];
+        }
         this.codes = allocator.allocate((long) maxTokens * in, 64);
         this.wide = allocator.allocate(4L * maxTokens * in, 64);
         this.scales = allocator.allocate(4L * maxTokens * blocks, 64);
@@ -393,9 +398,9 @@ public final class ActivationQuant {
         return operandZeros;
     }
 
-    /** The precision map itself, not a copy (the kernels read it per block). */
-    boolean[] eightBitMap() {
-        return eightBit;
+    /** Per block, whether its codes are A4 (within ±7): the negated precision map, for the row-lane kernel. */
+    boolean[] fourBitMap() {
+        return fourBit;
     }
 
     // ------------------------------------------------------------------ checks

@@ -55,7 +55,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
  * grown to the call's size; {@link #matmulQ8Parallel} quantizes on the calling thread, then splits groups over
  * {@link WorkerPool#shared()}. For one token each thread runs its whole groups four at a time, group i of its range
- * beside groups q + i, 2q + i and 3q + i ({@link #group4}), so the weights arrive as four memory streams: one stream
+ * beside groups q + i, 2q + i and 3q + i ({@link RowLaneKernel#group4}), so the weights arrive as four memory streams: one stream
  * per thread read at about half the speed of the read probe's loop, two streams took the 1B decode table's Q4_0 from
  * 12.97 to 14.92 tok/s, and four took {@code DecodeGemvSweep}'s step from 0.50–0.55 to 0.68–0.69 of the probe loop's
  * time (2026-11-28). Immutable after {@link #pack}; safe to share between threads.
@@ -68,15 +68,13 @@ public final class Q4_0Lanes {
     /** Half the vector width in shorts: the quantizer's {@link #L} codes. */
     private static final VectorSpecies<Short> SH = QuantVectors.VECTOR_OK
             ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ShortVector.SPECIES_64;
-    /** Rows per group: the 16-bit lanes of a vector, or 16 where the vector kernel does not run. */
-    static final int R = QuantVectors.VECTOR_OK ? S.length() : 16;
+    /** Rows per group: the 16-bit lanes of a vector ({@link RowLaneKernel#R}). */
+    static final int R = RowLaneKernel.R;
     /** Bytes of a group-block's scales, where its quants start. */
-    private static final int QOFF = 4 * R;
+    private static final int QOFF = RowLaneKernel.QOFF;
     /** Bytes of one group-block. */
     static final int GB = QOFF + 16 * R;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
-    /** Chunks {@link #group4} adds in one 16-bit accumulator: both nibbles' products, at most 2·8·15·127. */
-    private static final int SPAN = 8;
     private static final float Q8_MAGIC = Q8Activations.MAGIC;
     private static final float Q8_TINY = Q8Activations.TINY;
     /** Per calling thread: the quantized activations ({@link Operand}). */
@@ -283,9 +281,10 @@ public final class Q4_0Lanes {
         int q = (g1 - g0) / 4;
         for (int i = 0; i < q; i++) {
             int ga = g0 + i;
-            group4(blocks, (long) ga * nb * GB, (long) (ga + q) * nb * GB, (long) (ga + 2 * q) * nb * GB,
-                    (long) (ga + 3 * q) * nb * GB, nb, op.codes, op.scales, op.zeros, y, yOff + 4L * R * ga,
-                    yOff + 4L * R * (ga + q), yOff + 4L * R * (ga + 2 * q), yOff + 4L * R * (ga + 3 * q));
+            RowLaneKernel.group4(blocks, (long) ga * nb * GB, (long) (ga + q) * nb * GB,
+                    (long) (ga + 2 * q) * nb * GB, (long) (ga + 3 * q) * nb * GB, nb, QK / 2, GB, op.codes, op.scales,
+                    op.zeros, null, y, yOff + 4L * R * ga, yOff + 4L * R * (ga + q), yOff + 4L * R * (ga + 2 * q),
+                    yOff + 4L * R * (ga + 3 * q));
         }
         if (g0 + 4 * q < g1) {
             groups(op, 1, y, yOff, R * (g0 + 4 * q), R * g1);
@@ -367,83 +366,6 @@ public final class Q4_0Lanes {
         }
         acc0.intoMemorySegment(y, yo, LE);
         acc1.intoMemorySegment(y, yo + 4L * L, LE);
-    }
-
-    /**
-     * Four groups (at {@code oa} .. {@code od}) · one token, side by side, so their weights arrive as four streams:
-     * the same integer block sums, hence the same bits per row, as {@link #group}. Each stream keeps one 16-bit
-     * accumulator for both nibbles over {@link #SPAN} chunks (at most 2·8·15·127 = 30480), widened twice per block:
-     * half the loop-carried vectors of separate low and high sums. With those, this kernel boxed its vectors in one
-     * test JVM in five ({@code QuantAllocationTest}): four streams of eight sums sat at the edge of what C2 compiles
-     * intact.
-     */
-    private static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, short[] codes,
-            float[] scales, int[] zeros, MemorySegment y, long ya, long yb, long yc, long yd) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-        for (int b = 0; b < nb; b++, oa += GB, ob += GB, oc += GB, od += GB) {
-            int e = QK * b;
-            IntVector z = IntVector.broadcast(I, zeros[b]);
-            IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
-            for (int j0 = 0; j0 < QK / 2; j0 += SPAN) {
-                ShortVector pa = ShortVector.zero(S);
-                ShortVector pb = pa, pc = pa, pd = pa;
-                for (int j = j0; j < j0 + SPAN; j++) {
-                    long q = QOFF + (long) j * R;
-                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    short xl = codes[e + j];
-                    short xh = codes[e + j + QK / 2];
-                    pa = va.and(NIBBLE).mul(xl).add(pa);
-                    pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
-                    pb = vb.and(NIBBLE).mul(xl).add(pb);
-                    pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
-                    pc = vc.and(NIBBLE).mul(xl).add(pc);
-                    pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
-                    pd = vd.and(NIBBLE).mul(xl).add(pd);
-                    pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
-                }
-                sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
-                sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
-                sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
-                sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
-                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
-                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
-                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
-                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
-            }
-            float dx = scales[b];
-            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
-                    .mul(dx), a0);
-            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    oa + 4L * L, LE).mul(dx), a1);
-            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
-                    .mul(dx), b0);
-            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    ob + 4L * L, LE).mul(dx), b1);
-            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
-                    .mul(dx), c0);
-            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    oc + 4L * L, LE).mul(dx), c1);
-            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
-                    .mul(dx), d0);
-            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    od + 4L * L, LE).mul(dx), d1);
-        }
-        a0.intoMemorySegment(y, ya, LE);
-        a1.intoMemorySegment(y, ya + 4L * L, LE);
-        b0.intoMemorySegment(y, yb, LE);
-        b1.intoMemorySegment(y, yb + 4L * L, LE);
-        c0.intoMemorySegment(y, yc, LE);
-        c1.intoMemorySegment(y, yc + 4L * L, LE);
-        d0.intoMemorySegment(y, yd, LE);
-        d1.intoMemorySegment(y, yd + 4L * L, LE);
     }
 
     /** The same sums in plain Java, into {@code out[0, R)}: the path where the vector kernel does not run. */

@@ -1,10 +1,6 @@
 package dev.gale.kernels.quant;
 
-import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
-import static dev.gale.kernels.quant.QuantVectors.I;
-import static dev.gale.kernels.quant.QuantVectors.L;
-import static dev.gale.kernels.quant.QuantVectors.LE;
 
 import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
@@ -12,13 +8,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link W4Weights} with group size 128 repacked once at load into <b>row lanes</b>; <b>the class to use for the
@@ -50,27 +39,20 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>One token per call (decode; more tokens go to the GEMM). The row-range entry point runs on the calling thread
  * and allocates nothing; {@link #gemvParallel} splits groups over {@link WorkerPool#shared()}, and each thread runs
- * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i ({@link #group4}), so
+ * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i ({@link RowLaneKernel#group4}), so
  * its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256
  * or 512 bits the entry points run a scalar loop over the packed layout with the same sums. Immutable after
  * {@link #pack}; safe to share between threads.
  */
 public final class W4Packed {
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
-    /** Half the vector width in bytes: one chunk, widened to {@link #S}. */
-    private static final VectorSpecies<Byte> BH = QuantVectors.VECTOR_OK
-            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ByteVector.SPECIES_64;
-    /** Rows per group: the 16-bit lanes of a vector, or 16 where the vector kernel does not run. */
-    static final int R = QuantVectors.VECTOR_OK ? S.length() : 16;
+    /** Rows per group: the 16-bit lanes of a vector ({@link RowLaneKernel#R}). */
+    static final int R = RowLaneKernel.R;
     /** Code bytes per row and block: W4Weights' bytes, element j low and j + 64 high. */
     private static final int CHUNKS = W4Weights.BLOCK_BYTES;
     /** Bytes of a group-block's scales, where its codes start. */
-    private static final int QOFF = 4 * R;
+    private static final int QOFF = RowLaneKernel.QOFF;
     /** Bytes of one group-block. */
     static final int GB = QOFF + CHUNKS * R;
-    /** Chunks an A8 block adds in 16 bits before widening: 2 products of at most 15·127 per chunk. */
-    private static final int A8_SPAN = 8;
-    private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
     /** Per thread running the kernel: a group's outputs when only some of its rows are wanted. */
     private static final ThreadLocal<MemorySegment> PARTIAL = ThreadLocal.withInitial(
             () -> Arena.global().allocate(4L * R, 64));
@@ -235,17 +217,17 @@ public final class W4Packed {
         }
     }
 
-    /** Groups {@code ga .. gd} through {@link #group4}, each writing its rows of {@code y} (at {@code yOff}). */
+    /** Groups {@code ga .. gd} through {@link RowLaneKernel#group4}, each writing its rows of {@code y} (at {@code yOff}). */
     private void four(ActivationQuant x, int ga, int gb, int gc, int gd, MemorySegment y, long yOff) {
         long step = (long) nb * GB;
         long rowStep = 4L * R;
-        group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, x.gemvCodes(), x.gemvScales(), x.gemvZeros(),
-                x.eightBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb, yOff + rowStep * gc,
+        RowLaneKernel.group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, CHUNKS, GB, x.gemvCodes(),
+                x.gemvScales(), x.gemvZeros(), x.fourBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb, yOff + rowStep * gc,
                 yOff + rowStep * gd);
     }
 
     /**
-     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link #group4} as all four of its
+     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link RowLaneKernel#group4} as all four of its
      * groups: the other streams read the same lines from L1, and the kernel stays one method.
      */
     private void groups(ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
@@ -259,8 +241,8 @@ public final class W4Packed {
                 long step = (long) nb * GB;
                 MemorySegment out = whole ? y : partial;
                 long at = whole ? yo : 0;
-                group4(blocks, g * step, g * step, g * step, g * step, nb, x.gemvCodes(), x.gemvScales(),
-                        x.gemvZeros(), x.eightBitMap(), out, at, at, at, at);
+                RowLaneKernel.group4(blocks, g * step, g * step, g * step, g * step, nb, CHUNKS, GB, x.gemvCodes(),
+                        x.gemvScales(), x.gemvZeros(), x.fourBitMap(), out, at, at, at, at);
             } else {
                 groupScalar(g, x, partial);
             }
@@ -268,81 +250,6 @@ public final class W4Packed {
                 MemorySegment.copy(partial, 4L * k0, y, yo + 4L * k0, 4L * (k1 - k0));
             }
         }
-    }
-
-    /**
-     * Four groups (at {@code oa} .. {@code od}) · token 0, side by side, so their weights arrive as four memory
-     * streams; writes each group's R outputs at {@code ya} .. {@code yd} of {@code y} (see the class comment for the
-     * sums). Written inline with no vector-valued helpers: a helper C2 leaves out of line boxes every vector.
-     */
-    private static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, short[] codes,
-            float[] scales, int[] zeros, boolean[] eightBit, MemorySegment y, long ya, long yb, long yc, long yd) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-        for (int b = 0; b < nb; b++, oa += GB, ob += GB, oc += GB, od += GB) {
-            int span = eightBit[b] ? A8_SPAN : CHUNKS;
-            IntVector z = IntVector.broadcast(I, zeros[b]);
-            IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
-            for (int j0 = 0; j0 < CHUNKS; j0 += span) {
-                ShortVector pa = ShortVector.zero(S);
-                ShortVector pb = pa, pc = pa, pd = pa;
-                for (int j = j0; j < j0 + span; j++) {
-                    long q = QOFF + (long) j * R;
-                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
-                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
-                    int e = W4Weights.BLOCK * b + j;
-                    short xl = codes[e];
-                    short xh = codes[e + CHUNKS];
-                    pa = va.and(NIBBLE).mul(xl).add(pa);
-                    pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
-                    pb = vb.and(NIBBLE).mul(xl).add(pb);
-                    pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
-                    pc = vc.and(NIBBLE).mul(xl).add(pc);
-                    pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
-                    pd = vd.and(NIBBLE).mul(xl).add(pd);
-                    pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
-                }
-                sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
-                sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
-                sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
-                sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
-                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
-                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
-                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
-                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
-            }
-            float sx = scales[b];
-            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
-                    .mul(sx), a0);
-            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    oa + 4L * L, LE).mul(sx), a1);
-            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
-                    .mul(sx), b0);
-            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    ob + 4L * L, LE).mul(sx), b1);
-            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
-                    .mul(sx), c0);
-            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    oc + 4L * L, LE).mul(sx), c1);
-            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
-                    .mul(sx), d0);
-            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
-                    od + 4L * L, LE).mul(sx), d1);
-        }
-        a0.intoMemorySegment(y, ya, LE);
-        a1.intoMemorySegment(y, ya + 4L * L, LE);
-        b0.intoMemorySegment(y, yb, LE);
-        b1.intoMemorySegment(y, yb + 4L * L, LE);
-        c0.intoMemorySegment(y, yc, LE);
-        c1.intoMemorySegment(y, yc + 4L * L, LE);
-        d0.intoMemorySegment(y, yd, LE);
-        d1.intoMemorySegment(y, yd + 4L * L, LE);
     }
 
     /**

@@ -1,0 +1,127 @@
+package dev.gale.kernels.quant;
+
+import static dev.gale.kernels.quant.QuantVectors.F;
+import static dev.gale.kernels.quant.QuantVectors.I;
+import static dev.gale.kernels.quant.QuantVectors.L;
+import static dev.gale.kernels.quant.QuantVectors.LE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one-token GEMV kernel over 4-bit weights in row lanes, shared by {@link Q4_0Lanes} (blocks of 32, 16 chunks)
+ * and {@link W4Packed} (blocks of 128, 64 chunks). Both lay a group of {@link #R} rows out as group-blocks of R F32
+ * scales followed by {@code chunks} chunks of R bytes, chunk j holding byte j of every row's block: element j in the
+ * low nibble and element j + chunks in the high one, unsigned (the zero point 8 is taken out through the activations'
+ * {@code zeros}).
+ *
+ * <p>Four groups run side by side so their weights arrive as four memory streams: one stream per thread read at
+ * about half the read probe's speed (2026-11-28). Per stream, one 16-bit accumulator takes both nibbles' products
+ * over a span of chunks, then widens to two 32-bit halves: 8 chunks where the codes reach ±127 (at most
+ * 2·8·15·127 = 30480), a whole block where {@code smallCodes} says they stay within ±7 (W4A4's A4 blocks: at most
+ * 128·15·7). Each block sum is exact; it gets the zero point in integers, converts once, and the rows' F32 sums take
+ * {@code fma(sum, s_w·s_x, acc)}, so every caller's scalar path gives the same bits.
+ *
+ * <p>Written inline with no vector-valued helpers (a helper C2 leaves out of line boxes every vector). An earlier
+ * form kept separate low and high sums, eight loop-carried vectors; it boxed in one test JVM in five
+ * ({@code QuantAllocationTest}).
+ */
+final class RowLaneKernel {
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
+    /** Half the vector width in bytes: one chunk, widened to {@link #S}. */
+    private static final VectorSpecies<Byte> BH = QuantVectors.VECTOR_OK
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ByteVector.SPECIES_64;
+    /** Rows per group: the 16-bit lanes of a vector, or 16 where the vector kernel does not run. */
+    static final int R = QuantVectors.VECTOR_OK ? S.length() : 16;
+    /** Bytes of a group-block's scales, where its codes start. */
+    static final int QOFF = 4 * R;
+    /** Chunks one accumulator takes where codes reach ±127. */
+    private static final int SPAN = 8;
+    private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
+
+    private RowLaneKernel() {
+    }
+
+    /**
+     * Four groups at byte offsets {@code oa} .. {@code od} of {@code w} (group-blocks {@code gb} bytes apart,
+     * {@code nb} of them) · token 0 ({@code codes}, one short per element; per block {@code scales} s_x and
+     * {@code zeros} −8·Σq_x); writes each group's R outputs at {@code ya} .. {@code yd} of {@code y}.
+     * {@code smallCodes} (null: none) marks the blocks whose codes stay within ±7.
+     */
+    static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, int chunks, long gb,
+            short[] codes, float[] scales, int[] zeros, boolean[] smallCodes, MemorySegment y, long ya, long yb,
+            long yc, long yd) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int b = 0; b < nb; b++, oa += gb, ob += gb, oc += gb, od += gb) {
+            int span = smallCodes != null && smallCodes[b] ? chunks : SPAN;
+            int e = 2 * chunks * b;
+            IntVector z = IntVector.broadcast(I, zeros[b]);
+            IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
+            for (int j0 = 0; j0 < chunks; j0 += span) {
+                ShortVector pa = ShortVector.zero(S);
+                ShortVector pb = pa, pc = pa, pd = pa;
+                for (int j = j0; j < j0 + span; j++) {
+                    long q = QOFF + (long) j * R;
+                    ShortVector va = (ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vc = (ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    short xl = codes[e + j];
+                    short xh = codes[e + j + chunks];
+                    pa = va.and(NIBBLE).mul(xl).add(pa);
+                    pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
+                    pb = vb.and(NIBBLE).mul(xl).add(pb);
+                    pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
+                    pc = vc.and(NIBBLE).mul(xl).add(pc);
+                    pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
+                    pd = vd.and(NIBBLE).mul(xl).add(pd);
+                    pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
+                }
+                sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
+                sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
+                sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
+                sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
+                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
+                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
+                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
+                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
+            }
+            float sx = scales[b];
+            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
+                    .mul(sx), a0);
+            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oa + 4L * L, LE).mul(sx), a1);
+            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
+                    .mul(sx), b0);
+            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    ob + 4L * L, LE).mul(sx), b1);
+            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
+                    .mul(sx), c0);
+            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oc + 4L * L, LE).mul(sx), c1);
+            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
+                    .mul(sx), d0);
+            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    od + 4L * L, LE).mul(sx), d1);
+        }
+        a0.intoMemorySegment(y, ya, LE);
+        a1.intoMemorySegment(y, ya + 4L * L, LE);
+        b0.intoMemorySegment(y, yb, LE);
+        b1.intoMemorySegment(y, yb + 4L * L, LE);
+        c0.intoMemorySegment(y, yc, LE);
+        c1.intoMemorySegment(y, yc + 4L * L, LE);
+        d0.intoMemorySegment(y, yd, LE);
+        d1.intoMemorySegment(y, yd + 4L * L, LE);
+    }
+}
