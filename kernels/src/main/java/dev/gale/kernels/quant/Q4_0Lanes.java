@@ -55,10 +55,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
  * grown to the call's size; {@link #matmulQ8Parallel} quantizes on the calling thread, then splits groups over
  * {@link WorkerPool#shared()}. For one token each thread runs its whole groups four at a time, group i of its range
- * beside groups q + i, 2q + i and 3q + i ({@link RowLaneKernel#group4}), so the weights arrive as four memory streams: one stream
- * per thread read at about half the speed of the read probe's loop, two streams took the 1B decode table's Q4_0 from
- * 12.97 to 14.92 tok/s, and four took {@code DecodeGemvSweep}'s step from 0.50–0.55 to 0.68–0.69 of the probe loop's
- * time (2026-11-28). Immutable after {@link #pack}; safe to share between threads.
+ * beside groups q + i, 2q + i and 3q + i ({@link RowLaneKernel#group4}), so the weights arrive as four memory
+ * streams: one stream per thread read at about half the speed of the read probe's loop, two streams took the 1B
+ * decode table's Q4_0 from 12.97 to 14.92 tok/s, and four took {@code DecodeGemvSweep}'s step from 0.54–0.57 to 0.67
+ * of the probe loop's time (2026-11-28, jars alternated). Immutable after {@link #pack}; safe to share between threads.
  */
 public final class Q4_0Lanes {
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
@@ -73,7 +73,7 @@ public final class Q4_0Lanes {
     /** Bytes of a group-block's scales, where its quants start. */
     private static final int QOFF = RowLaneKernel.QOFF;
     /** Bytes of one group-block. */
-    static final int GB = QOFF + 16 * R;
+    static final int GB = (int) RowLaneKernel.groupBlockBytes(QK / 2);
     private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
     private static final float Q8_MAGIC = Q8Activations.MAGIC;
     private static final float Q8_TINY = Q8Activations.TINY;
@@ -106,34 +106,11 @@ public final class Q4_0Lanes {
         QuantVectors.requirePositive(rows, "Q4_0 lanes pack rows");
         long rb = Q4_0.rowBytes(in);
         QuantVectors.requireBytes(w, wOff, rows * rb, "Q4_0 lanes pack source");
-        int nb = in / QK;
-        int groups = (rows + R - 1) / R;
-        MemorySegment p = allocator.allocate((long) groups * nb * GB, 64);
-        // A group-block is transposed in a heap array and copied in one bulk copy, not by 16·R checked byte writes.
-        byte[] blk = new byte[GB - QOFF];
-        byte[] src = new byte[QK / 2];
-        MemorySegment heap = MemorySegment.ofArray(blk);
-        MemorySegment srcHeap = MemorySegment.ofArray(src);
-        for (int g = 0; g < groups; g++) {
-            for (int b = 0; b < nb; b++) {
-                long gb = ((long) g * nb + b) * GB;
-                for (int r = 0; r < R; r++) {
-                    int row = g * R + r;
-                    if (row < rows) {
-                        long o = wOff + row * rb + (long) b * Q4_0.BLOCK_BYTES;
-                        p.set(F32, gb + 4L * r, QuantVectors.f16(w, o));
-                        MemorySegment.copy(w, o + 2, srcHeap, 0, QK / 2);
-                    } else {
-                        p.set(F32, gb + 4L * r, 0f);
-                        java.util.Arrays.fill(src, (byte) 0x88);
-                    }
-                    for (int j = 0; j < QK / 2; j++) {
-                        blk[j * R + r] = src[j];
-                    }
-                }
-                MemorySegment.copy(heap, 0, p, gb + QOFF, GB - QOFF);
-            }
-        }
+        MemorySegment p = RowLaneKernel.pack(rows, in / QK, QK / 2, (row, b, dst) -> {
+            long o = wOff + row * rb + (long) b * Q4_0.BLOCK_BYTES;
+            MemorySegment.copy(w, ValueLayout.JAVA_BYTE, o + 2, dst, 0, QK / 2);
+            return QuantVectors.f16(w, o);
+        }, allocator);
         return new Q4_0Lanes(rows, in, p);
     }
 
@@ -150,27 +127,17 @@ public final class Q4_0Lanes {
         return blocks.byteSize();
     }
 
-    /** Byte offset of row {@code r}'s block {@code b} scale; its byte j is at {@link #quantOffset} + j·R. */
-    private long scaleOffset(int r, int b) {
-        return ((long) (r / R) * nb + b) * GB + 4L * (r % R);
-    }
-
-    private long quantOffset(int r, int b) {
-        return ((long) (r / R) * nb + b) * GB + QOFF + r % R;
-    }
-
-
     /** Block {@code b}'s scale of row {@code r}, widened exactly from the fp16 original. */
     float scale(int r, int b) {
-        return blocks.get(F32, scaleOffset(r, b));
+        return blocks.get(F32, RowLaneKernel.scaleAt(r, b, nb, GB));
     }
 
     /** Byte {@code j} (0..15) of row {@code r}'s block {@code b}: element j low, element j + 16 high. */
     int quantByte(int r, int b, int j) {
-        return blocks.get(ValueLayout.JAVA_BYTE, quantOffset(r, b) + (long) j * R) & 0xff;
+        return blocks.get(ValueLayout.JAVA_BYTE, RowLaneKernel.byteAt(r, b, j, nb, GB)) & 0xff;
     }
 
-    /** Row {@code r} dequantized to F32 {@code d·(nib − 8)} at {@code dst + dstOff}: equal to {@link Q4_0#dequantize}. */
+    /** Row {@code r} dequantized to F32 {@code d·(nib − 8)} at {@code dst + dstOff}: as {@link Q4_0#dequantize}. */
     public void dequantizeRow(int r, MemorySegment dst, long dstOff) {
         QuantVectors.requireRange(r, r + 1, rows);
         QuantVectors.requireBytes(dst, dstOff, 4L * in, "Q4_0 lanes dequantize destination");
@@ -243,7 +210,8 @@ public final class Q4_0Lanes {
         if (tokens == 1 && QuantVectors.VECTOR_OK) {
             int whole = rows / R;
             // at least a quad per chunk: a 512-row matrix (16 groups) split into 8 chunks of 2 read one stream each
-            WorkerPool.shared().parallelForBalanced(whole, Math.max(4, grain), (s, e) -> quads(op, y, yOff, s, e));
+            WorkerPool.shared().parallelForBalanced(whole, Math.max(RowLaneKernel.STREAMS, grain),
+                    (s, e) -> quads(op, y, yOff, s, e));
             if (whole < groups) {
                 groups(op, 1, y, yOff, R * whole, rows);
             }

@@ -6,6 +6,7 @@ import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -44,8 +45,65 @@ final class RowLaneKernel {
     /** Chunks one accumulator takes where codes reach ±127. */
     private static final int SPAN = 8;
     private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
+    /** Groups {@link #group4} reads side by side; a pool chunk should hold at least this many. */
+    static final int STREAMS = 4;
 
     private RowLaneKernel() {
+    }
+
+    /** One row's block for {@link #pack}: its chunk bytes (unsigned nibbles) into {@code dst}; returns its scale. */
+    @FunctionalInterface
+    interface BlockSource {
+        float read(int row, int block, byte[] dst);
+    }
+
+    /** Bytes of one group-block of {@code chunks} chunks. */
+    static long groupBlockBytes(int chunks) {
+        return QOFF + (long) chunks * R;
+    }
+
+    /** Offset of row {@code r}'s block {@code b} scale, {@code nb} blocks per row, group-blocks {@code gb} bytes. */
+    static long scaleAt(int r, int b, int nb, long gb) {
+        return ((long) (r / R) * nb + b) * gb + 4L * (r % R);
+    }
+
+    /** Offset of byte {@code j} of row {@code r}'s block {@code b}. */
+    static long byteAt(int r, int b, int j, int nb, long gb) {
+        return ((long) (r / R) * nb + b) * gb + QOFF + (long) j * R + r % R;
+    }
+
+    /**
+     * {@code rows} rows of {@code nb} blocks from {@code src} in the row-lane layout, in a segment from
+     * {@code allocator}; rows past the last pad the last group with scale 0 and nibbles 8 (exactly zero).
+     */
+    static MemorySegment pack(int rows, int nb, int chunks, BlockSource src, SegmentAllocator allocator) {
+        long gb = groupBlockBytes(chunks);
+        int groups = (rows + R - 1) / R;
+        MemorySegment p = allocator.allocate(groups * nb * gb, 64);
+        // A group-block is transposed in a heap array and copied in one bulk copy, not by chunks·R checked writes.
+        byte[] blk = new byte[chunks * R];
+        byte[] piece = new byte[chunks];
+        MemorySegment heap = MemorySegment.ofArray(blk);
+        for (int g = 0; g < groups; g++) {
+            for (int b = 0; b < nb; b++) {
+                long at = ((long) g * nb + b) * gb;
+                for (int r = 0; r < R; r++) {
+                    int row = g * R + r;
+                    float scale = 0f;
+                    if (row < rows) {
+                        scale = src.read(row, b, piece);
+                    } else {
+                        java.util.Arrays.fill(piece, (byte) 0x88);
+                    }
+                    p.set(QuantVectors.F32, at + 4L * r, scale);
+                    for (int j = 0; j < chunks; j++) {
+                        blk[j * R + r] = piece[j];
+                    }
+                }
+                MemorySegment.copy(heap, 0, p, at + QOFF, blk.length);
+            }
+        }
+        return p;
     }
 
     /**

@@ -39,20 +39,18 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>One token per call (decode; more tokens go to the GEMM). The row-range entry point runs on the calling thread
  * and allocates nothing; {@link #gemvParallel} splits groups over {@link WorkerPool#shared()}, and each thread runs
- * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i ({@link RowLaneKernel#group4}), so
- * its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where the preferred vector shape is not 256
- * or 512 bits the entry points run a scalar loop over the packed layout with the same sums. Immutable after
- * {@link #pack}; safe to share between threads.
+ * its whole groups four at a time, group i of its range beside groups q + i, 2q + i and 3q + i
+ * ({@link RowLaneKernel#group4}), so its weights arrive as four memory streams (as {@link Q4_0Lanes} does). Where
+ * the preferred vector shape is not 256 or 512 bits the entry points run a scalar loop over the packed layout with
+ * the same sums. Immutable after {@link #pack}; safe to share between threads.
  */
 public final class W4Packed {
     /** Rows per group: the 16-bit lanes of a vector ({@link RowLaneKernel#R}). */
     static final int R = RowLaneKernel.R;
     /** Code bytes per row and block: W4Weights' bytes, element j low and j + 64 high. */
     private static final int CHUNKS = W4Weights.BLOCK_BYTES;
-    /** Bytes of a group-block's scales, where its codes start. */
-    private static final int QOFF = RowLaneKernel.QOFF;
     /** Bytes of one group-block. */
-    static final int GB = QOFF + CHUNKS * R;
+    static final int GB = (int) RowLaneKernel.groupBlockBytes(CHUNKS);
     /** Per thread running the kernel: a group's outputs when only some of its rows are wanted. */
     private static final ThreadLocal<MemorySegment> PARTIAL = ThreadLocal.withInitial(
             () -> Arena.global().allocate(4L * R, 64));
@@ -85,35 +83,16 @@ public final class W4Packed {
         int rows = w.rows();
         int in = w.in();
         int nb = in / W4Weights.BLOCK;
-        int groups = (rows + R - 1) / R;
         long rowBytes = in / 2;
         MemorySegment src = w.codes();
         MemorySegment srcScales = w.scales();
-        MemorySegment p = allocator.allocate((long) groups * nb * GB, 64);
-        // A group-block is transposed in a heap array and copied in one bulk copy, not by 64·R checked byte writes.
-        byte[] blk = new byte[GB - QOFF];
-        byte[] piece = new byte[CHUNKS];
-        MemorySegment heap = MemorySegment.ofArray(blk);
-        MemorySegment pieceHeap = MemorySegment.ofArray(piece);
-        for (int g = 0; g < groups; g++) {
-            for (int b = 0; b < nb; b++) {
-                long gb = ((long) g * nb + b) * GB;
-                for (int r = 0; r < R; r++) {
-                    int row = g * R + r;
-                    if (row < rows) {
-                        p.set(F32, gb + 4L * r, srcScales.get(F32, 4L * ((long) row * nb + b)));
-                        MemorySegment.copy(src, row * rowBytes + (long) b * CHUNKS, pieceHeap, 0, CHUNKS);
-                    } else {
-                        p.set(F32, gb + 4L * r, 0f);
-                        java.util.Arrays.fill(piece, (byte) 0);
-                    }
-                    for (int j = 0; j < CHUNKS; j++) {
-                        blk[j * R + r] = (byte) (piece[j] ^ 0x88);
-                    }
-                }
-                MemorySegment.copy(heap, 0, p, gb + QOFF, GB - QOFF);
+        MemorySegment p = RowLaneKernel.pack(rows, nb, CHUNKS, (row, b, dst) -> {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, row * rowBytes + (long) b * CHUNKS, dst, 0, CHUNKS);
+            for (int j = 0; j < CHUNKS; j++) {
+                dst[j] ^= (byte) 0x88;
             }
-        }
+            return srcScales.get(F32, 4L * ((long) row * nb + b));
+        }, allocator);
         return new W4Packed(rows, in, p);
     }
 
@@ -130,14 +109,9 @@ public final class W4Packed {
         return blocks.byteSize();
     }
 
-    /** Offset of row {@code r}'s block {@code b} in the packed segment: its scale; its chunk j is at +4R + j·R. */
-    private long groupBlock(int r, int b) {
-        return ((long) (r / R) * nb + b) * GB;
-    }
-
     /** The stored (unsigned, q + 8) byte {@code j} (0..63) of row {@code r}'s block {@code b}. */
     private int unsignedByte(int r, int b, int j) {
-        return blocks.get(ValueLayout.JAVA_BYTE, groupBlock(r, b) + QOFF + (long) j * R + r % R) & 0xff;
+        return blocks.get(ValueLayout.JAVA_BYTE, RowLaneKernel.byteAt(r, b, j, nb, GB)) & 0xff;
     }
 
     /** The signed code of row {@code r}, element {@code c}, read back from the packed layout (tests). */
@@ -151,7 +125,7 @@ public final class W4Packed {
     /** The weight scale of row {@code r}, block {@code b} (tests). */
     public float scale(int r, int b) {
         QuantVectors.requireRange(r, r + 1, rows);
-        return blocks.get(F32, groupBlock(r, b) + 4L * (r % R));
+        return blocks.get(F32, RowLaneKernel.scaleAt(r, b, nb, GB));
     }
 
     /** {@code y[r] = x[0]·W[r]} for every row, groups over the shared worker pool (see the class comment). */
@@ -166,7 +140,8 @@ public final class W4Packed {
         x.prepareGemvOperand();
         int whole = rows / R;
         // at least a quad per chunk: a 512-row matrix (16 groups) split into 8 chunks of 2 read one stream each
-        WorkerPool.shared().parallelForBalanced(whole, Math.max(4, grain), (s, e) -> quads(x, y, yOff, s, e));
+        WorkerPool.shared().parallelForBalanced(whole, Math.max(RowLaneKernel.STREAMS, grain),
+                (s, e) -> quads(x, y, yOff, s, e));
         if (whole < groups) {
             groups(x, y, yOff, R * whole, rows);
         }
@@ -217,18 +192,18 @@ public final class W4Packed {
         }
     }
 
-    /** Groups {@code ga .. gd} through {@link RowLaneKernel#group4}, each writing its rows of {@code y} (at {@code yOff}). */
+    /** Groups {@code ga .. gd} through {@link RowLaneKernel#group4}, each writing its rows of {@code y}. */
     private void four(ActivationQuant x, int ga, int gb, int gc, int gd, MemorySegment y, long yOff) {
         long step = (long) nb * GB;
         long rowStep = 4L * R;
         RowLaneKernel.group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, CHUNKS, GB, x.gemvCodes(),
-                x.gemvScales(), x.gemvZeros(), x.fourBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb, yOff + rowStep * gc,
-                yOff + rowStep * gd);
+                x.gemvScales(), x.gemvZeros(), x.fourBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb,
+                yOff + rowStep * gc, yOff + rowStep * gd);
     }
 
     /**
-     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link RowLaneKernel#group4} as all four of its
-     * groups: the other streams read the same lines from L1, and the kernel stays one method.
+     * Rows {@code [rowStart, rowEnd)} group by group. A lone group runs through {@link RowLaneKernel#group4} as all
+     * four of its groups: the other streams read the same lines from L1, and there is one kernel.
      */
     private void groups(ActivationQuant x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
         MemorySegment partial = PARTIAL.get();
