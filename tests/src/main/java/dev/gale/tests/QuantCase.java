@@ -99,10 +99,10 @@ final class QuantCase implements AutoCloseable {
                 }
                 int k = tk * rows + o;
                 String where = name + " " + tokens + "x" + rows + "x" + in + " token " + tk + " row " + o;
-                if (q4 && vectorApi && q8Activations) {
-                    // the row-lane kernel's block sums Σ(nib − 8)·x_q are exact integers, so F32 rounds only the
-                    // block terms (d_w·d_x)·Σ and their sum, bounded by Σ|d·(q − 8)·x|; plus the activations' Q8
-                    // rounding expressed at that relative tolerance
+                if (vectorApi && q8Activations) {
+                    // the row-lane kernels' block sums Σq_w·x_q are exact integers, so F32 rounds only the block
+                    // terms (d_w·d_x)·Σ and their sum, bounded by Σ|d·q·x|; plus the activations' Q8 rounding
+                    // expressed at that relative tolerance
                     double scale = sumAbs + q8RoundingError(o, tk * in) / tolRel;
                     e.checkNonFinite(where, got.getFloat(k), want.getFloat(k), scale, tolRel);
                 } else if (q4 && vectorApi) {

@@ -21,6 +21,8 @@ import dev.gale.kernels.quant.Q4_0;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0;
+import dev.gale.kernels.quant.Q8_0Blocks;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import dev.gale.opencl.OpenClDeviceProvider;
 import java.lang.foreign.Arena;
@@ -41,8 +43,9 @@ class QuantMatMulGraphTest {
 
     @Test
     void q8AndQ4MatmulsAgreeOnEveryBackend() {
-        // Q8_0; Q4_0 on F32 activations (the default decode path); Q4_0 on Q8 activations (the 16-bit kernel)
-        boolean[][] variants = {{false, false}, {true, false}, {true, true}};
+        // Q8_0 and Q4_0, each on F32 activations and on Q8 ones (the row lanes: the decode path wherever the vector
+        // kernels run)
+        boolean[][] variants = {{false, false}, {false, true}, {true, false}, {true, true}};
         for (boolean[] v : variants) {
             for (int tokens : new int[] {1, 5, 53}) {
                 check(v[0], v[1], tokens);
@@ -74,7 +77,8 @@ class QuantMatMulGraphTest {
                 }
             }
             MemorySegment ws = w.segment();
-            QuantMatMulOp op = !q4 ? QuantMatMulOp.q8_0(ws, 0, ROWS, IN, arena)
+            QuantMatMulOp op = !q4 ? (q8Activations ? QuantMatMulOp.q8_0(Q8_0Lanes.pack(ws, 0, ROWS, IN, arena))
+                    : QuantMatMulOp.q8_0(Q8_0Blocks.copy(ws, 0, ROWS, IN, arena)))
                     : q8Activations ? QuantMatMulOp.q4_0(Q4_0Lanes.pack(ws, 0, ROWS, IN, arena))
                     : QuantMatMulOp.q4_0(Q4_0Packed.pack(ws, 0, ROWS, IN, arena));
             float[] dq = deq.toFloatArray();

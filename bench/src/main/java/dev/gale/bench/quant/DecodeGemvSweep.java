@@ -6,6 +6,7 @@ import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0Blocks;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,14 +20,13 @@ import java.util.Locale;
  * 128256-row classifier; 0.73 / 1.35 GB, beyond this machine's L3), on all threads of the shared pool, from DRAM as a
  * decode reads them:
  * <ul>
- *   <li>the decode layouts: {@link Q4_0Lanes} (row lanes, Q8 activations, quantization included; the Q4_0 decode
- *       wherever the vector kernels run) and {@link Q8_0Blocks} (llama.cpp's blocks, F32 activations; the Q8_0
- *       decode at 512 bits);</li>
- *   <li>the 4-row layouts' F32-activation kernels ({@link Q4_0Packed}, {@link Q8_0Packed});</li>
+ *   <li>the row-lane layouts on Q8 activations, quantization included: {@link Q4_0Lanes} and {@link Q8_0Lanes};</li>
+ *   <li>F32 activations: {@link Q4_0Packed}; for Q8_0 llama.cpp's blocks ({@link Q8_0Blocks}) and the 4-row layout
+ *       ({@link Q8_0Packed});</li>
  *   <li>{@code stream}: the read probe's loop over buffers of the same sizes, split over the pool the same way (four
  *       chunks per thread claimed in order, one job per matrix): what this schedule reads with no kernel work.</li>
  * </ul>
- * The three run in turn within each step, rotating which goes first, so slow phases of a shared machine fall on all
+ * The variants run in turn within each step, rotating which goes first, so slow phases of a shared machine fall on all
  * of them; medians are over the steps after the first quarter. What it separates: the kernels' own cost (against
  * {@code stream}) from the schedule's (against the roofline read probe, which reads one long stream per thread). A
  * development probe, run by hand: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
@@ -49,58 +49,60 @@ public final class DecodeGemvSweep {
         try (Arena arena = Arena.ofShared(); HugePageAllocator packed = new HugePageAllocator()) {
             MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
             MemorySegment y = arena.allocate(4L * VOCAB, 64);
-            List<Runnable> decodeLayout = new ArrayList<>();
-            List<Runnable> rowGroups = new ArrayList<>();
-            List<MemorySegment> plain = new ArrayList<>();
-            long bytes = 0;
-            long rowGroupBytes = 0;
+            // per variant: its runs, one per matrix, and the bytes it reads per step
+            String[] names = q8 ? new String[] {"q8_0 lanes", "q8_0 blocks", "q8_0 4-row", "stream"}
+                    : new String[] {"q4_0 lanes", "q4_0 f32", "stream"};
+            int kernels = names.length - 1;
+            List<List<Runnable>> variants = new ArrayList<>();
+            for (int v = 0; v <= kernels; v++) {
+                variants.add(new ArrayList<>());
+            }
+            long[] read = new long[names.length];
             for (int l = 0; l <= LAYERS; l++) {
                 for (int[] s : l < LAYERS ? LAYER : new int[][] {{VOCAB, 2048}}) {
                     long b;
                     try (Arena scratch = Arena.ofConfined()) {
                         MemorySegment w = QuantBenchCases.syntheticWeights(scratch, format, s[0], s[1]);
                         if (q8) {
+                            Q8_0Lanes l8 = Q8_0Lanes.pack(w, 0, s[0], s[1], packed);
                             Q8_0Blocks b8 = Q8_0Blocks.copy(w, 0, s[0], s[1], packed);
                             Q8_0Packed p8 = Q8_0Packed.pack(w, 0, s[0], s[1], packed);
-                            decodeLayout.add(() -> b8.matmulF32Parallel(x, 0, 1, y, 0));
-                            rowGroups.add(() -> p8.matmulF32Parallel(x, 0, 1, y, 0));
-                            b = b8.blocks().byteSize();
-                            rowGroupBytes += p8.byteSize();
+                            variants.get(0).add(() -> l8.matmulQ8Parallel(x, 0, 1, y, 0));
+                            variants.get(1).add(() -> b8.matmulF32Parallel(x, 0, 1, y, 0));
+                            variants.get(2).add(() -> p8.matmulF32Parallel(x, 0, 1, y, 0));
+                            b = l8.byteSize();
+                            read[1] += b8.blocks().byteSize();
+                            read[2] += p8.byteSize();
                         } else {
                             Q4_0Lanes l4 = Q4_0Lanes.pack(w, 0, s[0], s[1], packed);
                             Q4_0Packed p4 = Q4_0Packed.pack(w, 0, s[0], s[1], packed);
-                            decodeLayout.add(() -> l4.matmulQ8Parallel(x, 0, 1, y, 0));
-                            rowGroups.add(() -> p4.matmulF32Parallel(x, 0, 1, y, 0));
+                            variants.get(0).add(() -> l4.matmulQ8Parallel(x, 0, 1, y, 0));
+                            variants.get(1).add(() -> p4.matmulF32Parallel(x, 0, 1, y, 0));
                             b = l4.byteSize();
-                            rowGroupBytes += p4.byteSize();
+                            read[1] += p4.byteSize();
                         }
                     }
-                    plain.add(packed.allocate(b, 64).fill((byte) 0x3f)); // 0x3f3f3f3f: a normal float
-                    bytes += b;
+                    MemorySegment plain = packed.allocate(b, 64).fill((byte) 0x3f); // 0x3f3f3f3f: a normal float
+                    variants.get(kernels).add(() -> stream(plain));
+                    read[0] += b;
+                    read[kernels] += b;
                 }
             }
-            String[] names = q8 ? new String[] {"q8_0 blocks", "q8_0 4-row", "stream"}
-                    : new String[] {"q4_0 lanes", "q4_0 f32", "stream"};
-            Runnable[] runs = {
-                () -> decodeLayout.forEach(Runnable::run),
-                () -> rowGroups.forEach(Runnable::run),
-                () -> plain.forEach(DecodeGemvSweep::stream)
-            };
-            double[][] ms = new double[runs.length][steps];
+            // The variants run in turn within each step, rotating which goes first.
+            double[][] ms = new double[names.length][steps];
             for (int s = 0; s < steps; s++) {
-                for (int k = 0; k < runs.length; k++) {
-                    int v = (s + k) % runs.length;
+                for (int k = 0; k < names.length; k++) {
+                    int v = (s + k) % names.length;
                     long t0 = System.nanoTime();
-                    runs[v].run();
+                    variants.get(v).forEach(Runnable::run);
                     ms[v][s] = (System.nanoTime() - t0) / 1e6;
                 }
             }
             System.out.println(String.format(Locale.ROOT, "%s: %d matrices, %.0f MB per step in the decode layout, %d threads, %d steps "
-                    + "(medians over the last %d)", format, decodeLayout.size(), bytes / 1e6, WorkerPool.shared().threads(),
-                    steps, steps - steps / 4));
-            double stream = median(ms[2], steps);
-            long[] read = {bytes, rowGroupBytes, bytes};
-            for (int v = 0; v < runs.length; v++) {
+                    + "(medians over the last %d)", format, variants.get(0).size(), read[0] / 1e6,
+                    WorkerPool.shared().threads(), steps, steps - steps / 4));
+            double stream = median(ms[kernels], steps);
+            for (int v = 0; v < names.length; v++) {
                 double m = median(ms[v], steps);
                 System.out.println(String.format(Locale.ROOT, "%-11s %7.1f ms/step  %5.1f GB/s  %.2f of stream's time",
                         names[v], m, read[v] / 1e6 / m, stream / m));

@@ -3,6 +3,7 @@ package dev.gale.bench.quant;
 import dev.gale.bench.probe.ProbeKernels;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q8Activations;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +13,8 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Where the Q8_0 decode GEMV's bytes/s stop: {@link Q8_0Packed} (F32 and Q8 activations), the previous kernel
+ * Where the Q8_0 decode GEMV's bytes/s stop: {@link Q8_0Packed} (F32 activations), {@link Q8_0Lanes} (Q8 ones), the
+ * previous kernel
  * ({@link Q8GemvBefore}) and a plain sequential read of the same bytes, on weights that fit in L2 (per thread), in
  * L3, and streamed from DRAM (16 distinct Llama-3.2-1B ffn_up matrices in turn, as a decode step reads distinct
  * matrices), at 1 and 2 threads, beside the read-only probe run in this process. Variants are interleaved round by
@@ -25,7 +27,7 @@ import java.util.Locale;
 public final class Q8GemvCeiling {
     private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
     private static final boolean CPU = Boolean.parseBoolean(System.getProperty("cpu", "true"));
-    private static final String[] NAMES = {"f32", "q8", "f32 before", "stream"};
+    private static final String[] NAMES = {"f32", "q8 lanes", "f32 before", "stream"};
     private static volatile double sink;
 
     private Q8GemvCeiling() {
@@ -59,21 +61,23 @@ public final class Q8GemvCeiling {
                     int reps = shape[s][2];
                     MemorySegment[] w = new MemorySegment[copies];
                     Q8_0Packed[] now = new Q8_0Packed[copies];
+                    Q8_0Lanes[] lanes = new Q8_0Lanes[copies];
                     Q8GemvBefore[] before = new Q8GemvBefore[copies];
                     for (int c = 0; c < copies; c++) {
                         w[c] = QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q8_0, rows, in);
                         now[c] = Q8_0Packed.pack(w[c], 0, rows, in, arena);
+                        lanes[c] = Q8_0Lanes.pack(w[c], 0, rows, in, arena);
                         before[c] = Q8GemvBefore.pack(w[c], rows, in, arena);
                     }
                     MemorySegment y = arena.allocate(4L * rows, 64);
                     long rowBytes = w[0].byteSize() / rows;
                     Variant[] vs = {
                         (m, r0, r1) -> now[m].matmulF32(x, 0, 1, y, 0, r0, r1),
-                        (m, r0, r1) -> now[m].matmul(xq, y, 0, r0, r1),
+                        (m, r0, r1) -> lanes[m].matmul(xq, y, 0, r0, r1),
                         (m, r0, r1) -> before[m].matmulF32(x, y, r0, r1),
                         (m, r0, r1) -> sink += Q8GemvBefore.stream(w[m], r0 * rowBytes, r1 * rowBytes)
                     };
-                    double[] bytes = {now[0].byteSize(), now[0].byteSize(), before[0].byteSize(), w[0].byteSize()};
+                    double[] bytes = {now[0].byteSize(), lanes[0].byteSize(), before[0].byteSize(), w[0].byteSize()};
                     double[][] gbs = new double[vs.length][rounds];
                     int nThreads = threads;
                     for (int round = 0; round < rounds; round++) {

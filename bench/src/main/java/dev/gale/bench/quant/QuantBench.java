@@ -5,6 +5,7 @@ import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0Matmul;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,8 +29,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * JMH for the quant family: single-thread row-range kernels (the hot path, check {@code -prof gc} for ≈ 0 B/op) and
  * the parallel entry points, at Llama shapes. {@code shape} is {@code in x out}; {@code tokens} 1 is a GEMV.
  * A read-bandwidth loop over the same weight bytes runs in the same fork as the denominator. {@code packed*} are the
- * decode kernels on {@link Q4_0Lanes} (Q8 activations), {@link Q4_0Packed} (F32) and {@link Q8_0Packed} (packed once
- * in setup); the others read llama.cpp's layout
+ * decode kernels on the row lanes {@link Q4_0Lanes} and {@link Q8_0Lanes} (Q8 activations), {@link Q4_0Packed} and
+ * {@link Q8_0Packed} (F32; all packed once in setup); the others read llama.cpp's layout
  * ({@link Q4_0Matmul}/{@link Q8_0Matmul}), the previous variant, kept as the baseline.
  */
 @State(Scope.Benchmark)
@@ -59,6 +60,7 @@ public class QuantBench {
     private Q4_0Packed p4;
     private Q4_0Lanes l4;
     private Q8_0Packed p8;
+    private Q8_0Lanes l8;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -78,6 +80,7 @@ public class QuantBench {
             l4 = Q4_0Lanes.pack(w, 0, out, in, arena);
         } else {
             p8 = Q8_0Packed.pack(w, 0, out, in, arena);
+            l8 = Q8_0Lanes.pack(w, 0, out, in, arena);
         }
     }
 
@@ -132,7 +135,7 @@ public class QuantBench {
         if (q4) {
             l4.matmul(xq, y, 0, 0, out);
         } else {
-            p8.matmul(xq, y, 0, 0, out);
+            l8.matmul(xq, y, 0, 0, out);
         }
     }
 
@@ -150,7 +153,7 @@ public class QuantBench {
         if (q4) {
             l4.matmulParallel(xq, y, 0);
         } else {
-            p8.matmulParallel(xq, y, 0);
+            l8.matmulParallel(xq, y, 0);
         }
     }
 

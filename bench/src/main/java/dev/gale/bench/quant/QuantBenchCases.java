@@ -11,7 +11,7 @@ import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8Activations;
 import dev.gale.kernels.quant.Q8_0;
 import dev.gale.kernels.quant.Q8_0Matmul;
-import dev.gale.kernels.quant.Q8_0Packed;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.QuantMatMulOp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -25,9 +25,9 @@ import java.util.List;
  * Llama-3-8B projection shapes, with Q8 activations (quantization included in the timed run, as a decode step pays
  * it) and with F32 activations. Weights are synthetic: speed does not depend on their values.
  *
- * <p>GEMV runs twice: {@code impl} "packed" is the decode path ({@link Q4_0Lanes} with Q8 activations,
- * {@link Q4_0Packed} with F32 ones; Q8_0 with F32 activations the decoder's {@link QuantMatMulOp}, on Q8 ones
- * {@link Q8_0Packed}; weights repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
+ * <p>GEMV runs twice: {@code impl} "packed" is the decode path (on Q8 activations {@link Q4_0Lanes} and
+ * {@link Q8_0Lanes}, quantizing inside, as the decoder calls them; on F32 ones {@link Q4_0Packed} and, for Q8_0, the
+ * decoder's {@link QuantMatMulOp}; weights repacked once in setup); "ggml layout" is the previous variant ({@link Q4_0Matmul}/{@link Q8_0Matmul} reading
  * llama.cpp's blocks directly), kept beside it as the baseline. GEMM runs on the ggml-layout tiles.
  *
  * <p>{@link BenchCase#bytes()} counts what one run reads and writes: the quantized weights, the F32 activations
@@ -131,7 +131,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
         private Q4_0Lanes l4;
         /** Q8_0 on F32 activations: the decoder's op, packed in the layout this machine decodes from. */
         private QuantMatMulOp op8;
-        private Q8_0Packed p8;
+        private Q8_0Lanes l8;
         private MemorySegment w;
         private MemorySegment x;
         private MemorySegment y;
@@ -183,7 +183,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
             x = syntheticActivations(arena, tokens, shape.in());
             y = arena.allocate(4L * tokens * shape.out(), 64);
             if (packed && format == Format.Q8_0 && q8) {
-                p8 = Q8_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
+                l8 = Q8_0Lanes.pack(w, 0, shape.out(), shape.in(), arena);
             } else if (packed && format == Format.Q8_0) {
                 op8 = QuantMatMulOp.q8_0(w, 0, shape.out(), shape.in(), arena);
             } else if (packed && q8) {
@@ -191,7 +191,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
             } else if (packed) {
                 p4 = Q4_0Packed.pack(w, 0, shape.out(), shape.in(), arena);
             }
-            if (q8) {
+            if (q8 && !packed) {
                 xq = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(tokens, shape.in()), 64), 0, tokens,
                         shape.in());
             }
@@ -203,11 +203,10 @@ public final class QuantBenchCases implements BenchCaseProvider {
             int out = shape.out();
             if (packed) {
                 if (q8) {
-                    xq.quantize(x, 0, tokens);
-                    if (p8 != null) {
-                        p8.matmulParallel(xq, y, 0);
+                    if (l8 != null) {
+                        l8.matmulQ8Parallel(x, 0, tokens, y, 0);
                     } else {
-                        l4.matmulParallel(xq, y, 0);
+                        l4.matmulQ8Parallel(x, 0, tokens, y, 0);
                     }
                 } else if (op8 != null) {
                     op8.matmul(x, 0, tokens, y, 0);
@@ -234,7 +233,8 @@ public final class QuantBenchCases implements BenchCaseProvider {
                 arena.close();
                 arena = null;
                 p4 = null;
-                p8 = null;
+                l4 = null;
+                l8 = null;
             }
         }
     }

@@ -82,6 +82,27 @@ public final class PackedPanels {
         }
     };
 
+    /** Q8_0 in row lanes: quant {@code j} of a row's block sits {@code j·R} bytes after quant 0 ({@link Q8_0Lanes}). */
+    public static final BlockScaledCodec<Q8_0Lanes> Q8_0_LANES = new BlockScaledCodec<>() {
+        @Override
+        public int group(Q8_0Lanes w) {
+            return QuantVectors.QK;
+        }
+
+        @Override
+        public void decode(Q8_0Lanes w, int row, int k0, int kc, float[] dst, int off, int stride) {
+            int b = k0 / QuantVectors.QK;
+            for (int j = 0; j < kc; j++) {
+                dst[off + j * stride] = w.quant(row, b, j);
+            }
+        }
+
+        @Override
+        public float scale(Q8_0Lanes w, int row, int g) {
+            return w.scale(row, g);
+        }
+    };
+
     /** Q8_0 in llama.cpp's blocks ({@link Q8_0Blocks}): a block's 32 signed bytes follow its scale. */
     public static final BlockScaledCodec<Q8_0Blocks> Q8_0_BLOCKS = new BlockScaledCodec<>() {
         @Override

@@ -1,6 +1,5 @@
 package dev.gale.kernels.quant;
 
-import static dev.gale.kernels.quant.QuantVectors.B;
 import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
 import static dev.gale.kernels.quant.QuantVectors.I;
@@ -8,24 +7,22 @@ import static dev.gale.kernels.quant.QuantVectors.L;
 import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
 import static jdk.incubator.vector.VectorOperators.ASHR;
-import static jdk.incubator.vector.VectorOperators.B2F;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 
-import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q8_0 weights repacked once at load into Gale's decode layout; <b>the class to use for Q8_0 decode</b> (GEMV, and
- * small token counts by looping tokens over each cache-resident 4-row group). {@link Q8_0} stays the import/export
+ * Q8_0 weights repacked once at load into a 4-row layout for decode on F32 activations: the Q8_0 decode below 512
+ * bits when {@code -Dgale.q8.activations=f32} (GEMV, and small token counts by looping tokens over each
+ * cache-resident 4-row group); on Q8 activations the decode runs {@link Q8_0Lanes}. {@link Q8_0} stays the import/export
  * format and the input of the scalar references; {@link Q8_0Matmul} reads that format directly and remains as the
  * baseline and for prefill tiles.
  *
@@ -51,12 +48,12 @@ import jdk.incubator.vector.VectorOperators;
  * rounds, bench {@code Q8GemvCeiling}), against about 9 GB/s of DRAM per thread when both cores read. Then one FMA per vector and row into a per-block sum (the first vector
  * multiplies instead: starting the sum from a zero vector measured 2× slower on C2/AVX2), one scale FMA per row and
  * block; each activation vector feeds 4 rows. The products and their order are those of the unpermuted kernel, so
- * results are bit-identical to it. With {@link Q8Activations} the block sum {@code Σ w_q·x_q} is an exact integer in
- * F32 lanes (|partial| ≤ 32·128·127 < 2^24) and the scale is {@code d_w·d_x}. Row-range entry points run on the
- * calling thread and allocate nothing; the {@code Parallel} ones split 4-row groups over {@link WorkerPool#shared()}
- * in contiguous ranges, each one sequential stream: one per thread with Q8 activations, up to four per thread claimed
- * in order with F32 activations (the decode path, {@link WorkerPool#parallelForBalanced}: a thread that is preempted
- * or late from park leaves its later ranges to the other). Immutable after {@link #pack}.
+ * results are bit-identical to it. (Its Q8-activation kernel, the same loop on widened codes, was retired when
+ * {@link Q8_0Lanes} ran a 1B step's GEMVs faster than any F32-activation layout.) Row-range entry points run on the
+ * calling thread and allocate nothing; {@link #matmulF32Parallel} splits 4-row groups over
+ * {@link WorkerPool#shared()} in contiguous ranges, up to four per thread claimed in order
+ * ({@link WorkerPool#parallelForBalanced}: a thread that is preempted or late from park leaves its later ranges to
+ * the other). Immutable after {@link #pack}.
  */
 public final class Q8_0Packed {
     /** Bytes of one group-block: 4 F32 scales, then 4 rows × 32 quants. */
@@ -298,128 +295,10 @@ public final class Q8_0Packed {
         }
     }
 
-    // ------------------------------------------------------------------ Q8 activations
-
-    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, 4-row groups over the shared worker pool. */
-    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
-        check(x, y, yOff);
-        WorkerPool.shared().parallelFor(groups, grain(x.tokens()),
-                (s, e) -> groupsQ8(x, y, yOff, 4 * s, Math.min(rows, 4 * e)));
-    }
-
-    /** Rows {@code [rowStart, rowEnd)} on the calling thread; allocates nothing. */
-    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        check(x, y, yOff);
-        QuantVectors.requireRange(rowStart, rowEnd, rows);
-        groupsQ8(x, y, yOff, rowStart, rowEnd);
-    }
-
-    private void groupsQ8(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        MemorySegment a = x.segment();
-        for (int g = rowStart / 4; 4 * g < rowEnd; g++) {
-            int lo = Math.max(rowStart, 4 * g) - 4 * g;
-            int hi = Math.min(rowEnd, 4 * g + 4) - 4 * g;
-            for (int t = 0; t < x.tokens(); t++) {
-                long yo = yOff + 4L * ((long) t * rows + 4 * g);
-                if (QuantVectors.VECTOR_OK) {
-                    groupQ8(blocks, (long) g * nb * GB, nb, a, x.qOffset(t), x.scaleOffset(t), y, yo, lo, hi);
-                } else {
-                    groupQ8Scalar(g, x, t, y, yo, lo, hi);
-                }
-            }
-        }
-    }
-
-    private static void groupQ8(MemorySegment w, long g0, int nb, MemorySegment a, long aq, long as, MemorySegment y,
-            long yo, int k0, int k1) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = acc0;
-        FloatVector acc2 = acc0;
-        FloatVector acc3 = acc0;
-        for (int b = 0; b < nb; b++) {
-            long sb = g0 + (long) b * GB;
-            long qb = sb + QOFF;
-            long ab = aq + (long) b * QK;
-            FloatVector x0 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab, LE).convertShape(B2F, F, 0);
-            FloatVector x1 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + L, LE).convertShape(B2F, F, 0);
-            FloatVector p0;
-            FloatVector p1;
-            FloatVector p2;
-            FloatVector p3;
-            if (T == 2) {
-                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
-                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
-                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p1 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p2 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p3 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
-                p1 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
-                p2 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
-                p3 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
-            } else {
-                FloatVector x2 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + 2L * L, LE)
-                        .convertShape(B2F, F, 0);
-                FloatVector x3 = (FloatVector) ByteVector.fromMemorySegment(B, a, ab + 3L * L, LE)
-                        .convertShape(B2F, F, 0);
-                IntVector m0 = IntVector.fromMemorySegment(I, w, qb, LE);
-                IntVector m1 = IntVector.fromMemorySegment(I, w, qb + 4L * L, LE);
-                IntVector m2 = IntVector.fromMemorySegment(I, w, qb + 8L * L, LE);
-                IntVector m3 = IntVector.fromMemorySegment(I, w, qb + 12L * L, LE);
-                p0 = ((FloatVector) m0.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p1 = ((FloatVector) m1.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p2 = ((FloatVector) m2.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p3 = ((FloatVector) m3.lanewise(LSHL, 24).lanewise(ASHR, 24).convert(I2F, 0)).mul(x0);
-                p0 = ((FloatVector) m0.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p0);
-                p1 = ((FloatVector) m1.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p1);
-                p2 = ((FloatVector) m2.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p2);
-                p3 = ((FloatVector) m3.lanewise(LSHL, 16).lanewise(ASHR, 24).convert(I2F, 0)).fma(x1, p3);
-                p0 = ((FloatVector) m0.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p0);
-                p1 = ((FloatVector) m1.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p1);
-                p2 = ((FloatVector) m2.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p2);
-                p3 = ((FloatVector) m3.lanewise(LSHL, 8).lanewise(ASHR, 24).convert(I2F, 0)).fma(x2, p3);
-                p0 = ((FloatVector) m0.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p0);
-                p1 = ((FloatVector) m1.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p1);
-                p2 = ((FloatVector) m2.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p2);
-                p3 = ((FloatVector) m3.lanewise(ASHR, 24).convert(I2F, 0)).fma(x3, p3);
-            }
-            float dx = a.get(F32, as + 4L * b);
-            acc0 = p0.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb) * dx), acc0);
-            acc1 = p1.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 4) * dx), acc1);
-            acc2 = p2.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 8) * dx), acc2);
-            acc3 = p3.lanewise(VectorOperators.FMA, FloatVector.broadcast(F, w.get(F32, sb + 12) * dx), acc3);
-        }
-        Q4_0Packed.store4(y, yo, k0, k1, acc0.reduceLanes(VectorOperators.ADD), acc1.reduceLanes(VectorOperators.ADD),
-                acc2.reduceLanes(VectorOperators.ADD), acc3.reduceLanes(VectorOperators.ADD));
-    }
-
-    private void groupQ8Scalar(int g, Q8Activations x, int t, MemorySegment y, long yo, int k0, int k1) {
-        for (int k = k0; k < k1; k++) {
-            float sum = 0;
-            for (int b = 0; b < nb; b++) {
-                long gb = ((long) g * nb + b) * GB;
-                int isum = 0;
-                for (int j = 0; j < QK; j++) {
-                    isum += blocks.get(ValueLayout.JAVA_BYTE, gb + position(k, j)) * x.q(t, b * QK + j);
-                }
-                sum += (blocks.get(F32, gb + 4L * k) * x.scale(t, b)) * isum;
-            }
-            y.set(F32, yo + 4L * k, sum);
-        }
-    }
-
     // ------------------------------------------------------------------ checks
 
     private int grain(int tokens) {
         return Q4_0Matmul.grain(in, tokens);
-    }
-
-    private void check(Q8Activations x, MemorySegment y, long yOff) {
-        if (x.in() != in) {
-            throw new ShapeMismatchException("Q8_0 packed matmul: weights have " + in + " columns but the activations "
-                    + x.in());
-        }
-        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), "Q8_0 packed matmul output");
     }
 
     private void checkF32(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {

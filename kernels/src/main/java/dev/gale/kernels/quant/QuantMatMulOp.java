@@ -21,7 +21,8 @@ import java.util.List;
  * {@code (W [out, rowBytes] in ggml's block layout (I8 for Q8_0, U8 for Q4_0), X [tokens, in] F32, Y [tokens, out] F32)}.
  *
  * <p>One op belongs to one weight matrix: it holds that matrix repacked once into Gale's decode layout
- * ({@link Q8_0Packed} / {@link Q4_0Packed}), which the Vector API path reads, while the scalar reference and the
+ * (row lanes on Q8 activations, {@link Q8_0Lanes} / {@link Q4_0Lanes}, or an F32-activation layout), which the
+ * Vector API path reads, while the scalar reference and the
  * device GEMM read the block-layout buffer bound as {@code W} (the load format, which a device receives as is).
  * The device GEMV (one token) reads {@link SplitBlocks}, split from the bound {@code W} on the first kernel run and
  * kept (a host repack: 20 bytes per Q4_0 block instead of 18, 36 per Q8_0 block instead of 34); CPU-only use never
@@ -45,9 +46,17 @@ public final class QuantMatMulOp extends KernelOp {
     private static final boolean Q4_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q4.activations",
             QuantVectors.VECTOR_OK ? "q8" : "f32"));
     /**
-     * Q8_0 decode on llama.cpp's blocks as they are ({@link Q8_0Blocks}, copied once) where the JVM's vectors are 512
-     * bits wide, on the 4-row layout ({@link Q8_0Packed}) below; {@code -Dgale.q8.layout=blocks|packed} chooses. On
-     * the AVX-512 Xeon the blocks ran 1.34× the 4-row layout over a 1B step's GEMVs (see {@link Q8_0Blocks}).
+     * Q8_0 decode on Q8 activations in row lanes ({@link Q8_0Lanes}) wherever the vector kernels run, on F32 ones
+     * elsewhere; {@code -Dgale.q8.activations=q8|f32} chooses (see
+     * {@link #q8_0(MemorySegment, long, int, int, SegmentAllocator)}).
+     */
+    private static final boolean Q8_Q8_ACTIVATIONS = "q8".equals(System.getProperty("gale.q8.activations",
+            QuantVectors.VECTOR_OK ? "q8" : "f32"));
+    /**
+     * Q8_0 decode on F32 activations: on llama.cpp's blocks as they are ({@link Q8_0Blocks}, copied once) where the
+     * JVM's vectors are 512 bits wide, on the 4-row layout ({@link Q8_0Packed}) below;
+     * {@code -Dgale.q8.layout=blocks|packed} chooses. On the AVX-512 Xeon the blocks ran 1.34× the 4-row layout over a
+     * 1B step's GEMVs (see {@link Q8_0Blocks}).
      */
     private static final boolean Q8_BLOCKS = "blocks".equals(System.getProperty("gale.q8.layout",
             QuantVectors.VECTOR_OK && QuantVectors.L >= 16 ? "blocks" : "packed"));
@@ -58,7 +67,7 @@ public final class QuantMatMulOp extends KernelOp {
     }
 
     private final boolean q4;
-    /** Whether the decode path quantizes activations to Q8 (Q4_0, unless {@code -Dgale.q4.activations=f32}). */
+    /** Whether the decode path quantizes activations to Q8 (unless {@code -Dgale.q4|q8.activations=f32}). */
     private final boolean q8Activations;
     private final int rows;
     private final int in;
@@ -82,11 +91,27 @@ public final class QuantMatMulOp extends KernelOp {
 
     /**
      * Packs Q8_0 weights ({@code rows} llama.cpp rows at {@code wOff}) into the layout this machine's decode path
-     * reads ({@link #Q8_BLOCKS}), and returns the op over them.
+     * reads, and returns the op over them. A few tokens quantize their activations to Q8 per block of 32, as
+     * llama.cpp does, and run the row-lane kernel ({@link Q8_0Lanes}) wherever the vector kernels run; elsewhere, or
+     * with {@code -Dgale.q8.activations=f32}, they run on F32 activations ({@link #Q8_BLOCKS}). On the AVX-512 Xeon
+     * (2026-11-28, {@code DecodeGemvSweep 24 q8_0}, a 1B step's 113 GEMVs from DRAM, variants alternated step by step)
+     * the row lanes took 79.7 ms per step against 94.1 for the blocks; as {@code -XX:UseAVX=2}, 111.5 against 154.9 for
+     * the 4-row layout (the F32 default there) and 115.9 for the blocks. Q8 activations add their rounding, at most
+     * half a Q8 step per element, which the cross-device suite bounds as such.
      */
     public static QuantMatMulOp q8_0(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
+        if (Q8_Q8_ACTIVATIONS) {
+            return q8_0(Q8_0Lanes.pack(w, wOff, rows, in, allocator));
+        }
         return Q8_BLOCKS ? q8_0(Q8_0Blocks.copy(w, wOff, rows, in, allocator))
                 : q8_0(Q8_0Packed.pack(w, wOff, rows, in, allocator));
+    }
+
+    /** Q8_0 on Q8 activations, in row lanes ({@link Q8_0Lanes}). */
+    public static QuantMatMulOp q8_0(Q8_0Lanes w) {
+        return new QuantMatMulOp(false, true, w.rows(), w.in(), w::matmulQ8Parallel, (x, xOff, t, y, yOff) ->
+                GemmBlockScaled.gemmDequantized(PackedPanels.Q8_0_LANES, w, x, xOff, y, yOff, t, w.rows(), w.in()),
+                "row lanes of 16-bit integers, activations quantized to Q8");
     }
 
     /** Q8_0 on F32 activations, 4-row layout ({@link Q8_0Packed}). */
@@ -120,7 +145,7 @@ public final class QuantMatMulOp extends KernelOp {
      * the 4-row 16-bit kernel had lost to F32 inside the 1B decode table; the row lanes are not measured there.
      * </ul>
      * Q8 activations add their rounding, at most half a Q8 step per element, which the cross-device suite bounds as
-     * such. The report names the kernel that ran. Q8_0 keeps F32 activations: there its F32 kernel is the faster one.
+     * such. The report names the kernel that ran.
      */
     public static QuantMatMulOp q4_0(MemorySegment w, long wOff, int rows, int in, SegmentAllocator allocator) {
         return Q4_Q8_ACTIVATIONS ? q4_0(Q4_0Lanes.pack(w, wOff, rows, in, allocator))

@@ -74,9 +74,10 @@ final class RowLaneKernel {
 
     /**
      * {@code rows} rows of {@code nb} blocks from {@code src} in the row-lane layout, in a segment from
-     * {@code allocator}; rows past the last pad the last group with scale 0 and nibbles 8 (exactly zero).
+     * {@code allocator}; rows past the last pad the last group with scale 0 and bytes {@code pad} (exactly zero:
+     * nibbles 8, or a signed 0).
      */
-    static MemorySegment pack(int rows, int nb, int chunks, BlockSource src, SegmentAllocator allocator) {
+    static MemorySegment pack(int rows, int nb, int chunks, byte pad, BlockSource src, SegmentAllocator allocator) {
         long gb = groupBlockBytes(chunks);
         int groups = (rows + R - 1) / R;
         MemorySegment p = allocator.allocate(groups * nb * gb, 64);
@@ -93,7 +94,7 @@ final class RowLaneKernel {
                     if (row < rows) {
                         scale = src.read(row, b, piece);
                     } else {
-                        java.util.Arrays.fill(piece, (byte) 0x88);
+                        java.util.Arrays.fill(piece, pad);
                     }
                     p.set(QuantVectors.F32, at + 4L * r, scale);
                     for (int j = 0; j < chunks; j++) {
@@ -108,19 +109,19 @@ final class RowLaneKernel {
 
     /**
      * Four groups at byte offsets {@code oa} .. {@code od} of {@code w} (group-blocks {@code gb} bytes apart,
-     * {@code nb} of them) · token 0 ({@code codes}, one short per element; per block {@code scales} s_x and
-     * {@code zeros} −8·Σq_x); writes each group's R outputs at {@code ya} .. {@code yd} of {@code y}.
+     * {@code nb} of them) · one token ({@code codes[c0 …]}, one short per element; per block {@code scales[s0 …]}
+     * s_x and {@code zeros[s0 …]} −8·Σq_x); writes each group's R outputs at {@code ya} .. {@code yd} of {@code y}.
      * {@code smallCodes} (null: none) marks the blocks whose codes stay within ±7.
      */
     static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, int chunks, long gb,
-            short[] codes, float[] scales, int[] zeros, boolean[] smallCodes, MemorySegment y, long ya, long yb,
-            long yc, long yd) {
+            short[] codes, int c0, float[] scales, int[] zeros, int s0, boolean[] smallCodes, MemorySegment y,
+            long ya, long yb, long yc, long yd) {
         FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        FloatVector a1 = a0, b0 = a0, b1 = a0, cc0 = a0, c1 = a0, d0 = a0, d1 = a0;
         for (int b = 0; b < nb; b++, oa += gb, ob += gb, oc += gb, od += gb) {
             int span = smallCodes != null && smallCodes[b] ? chunks : SPAN;
-            int e = 2 * chunks * b;
-            IntVector z = IntVector.broadcast(I, zeros[b]);
+            int e = c0 + 2 * chunks * b;
+            IntVector z = IntVector.broadcast(I, zeros[s0 + b]);
             IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
             for (int j0 = 0; j0 < chunks; j0 += span) {
                 ShortVector pa = ShortVector.zero(S);
@@ -155,7 +156,7 @@ final class RowLaneKernel {
                 sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
                 sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
             }
-            float sx = scales[b];
+            float sx = scales[s0 + b];
             a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
                     .mul(sx), a0);
             a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
@@ -164,8 +165,8 @@ final class RowLaneKernel {
                     .mul(sx), b0);
             b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
                     ob + 4L * L, LE).mul(sx), b1);
-            c0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
-                    .mul(sx), c0);
+            cc0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
+                    .mul(sx), cc0);
             c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
                     oc + 4L * L, LE).mul(sx), c1);
             d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
@@ -177,7 +178,78 @@ final class RowLaneKernel {
         a1.intoMemorySegment(y, ya + 4L * L, LE);
         b0.intoMemorySegment(y, yb, LE);
         b1.intoMemorySegment(y, yb + 4L * L, LE);
-        c0.intoMemorySegment(y, yc, LE);
+        cc0.intoMemorySegment(y, yc, LE);
+        c1.intoMemorySegment(y, yc + 4L * L, LE);
+        d0.intoMemorySegment(y, yd, LE);
+        d1.intoMemorySegment(y, yd + 4L * L, LE);
+    }
+
+    /**
+     * Four groups of signed 8-bit weights (one element per chunk, {@code QK} chunks per block) at byte offsets
+     * {@code oa} .. {@code od} · one token's codes from {@code codes[c0 …]} and block scales from
+     * {@code scales[s0 …]}; writes each group's R outputs at {@code ya} .. {@code yd}. Two products of codes within
+     * ±127 reach 2·127·127 = 32258, so a 16-bit accumulator takes a pair of chunks and widens.
+     */
+    static void group4Bytes(MemorySegment w, long oa, long ob, long oc, long od, int nb, long gb, short[] codes,
+            int c0, float[] scales, int s0, MemorySegment y, long ya, long yb, long yc, long yd) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0, b0 = a0, b1 = a0, cc0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int b = 0; b < nb; b++, oa += gb, ob += gb, oc += gb, od += gb) {
+            int e = c0 + QuantVectors.QK * b;
+            IntVector sa0 = IntVector.zero(I);
+            IntVector sa1 = sa0, sb0 = sa0, sb1 = sa0, sc0 = sa0, sc1 = sa0, sd0 = sa0, sd1 = sa0;
+            for (int j = 0; j < QuantVectors.QK; j += 2) {
+                long q = QOFF + (long) j * R;
+                short x0 = codes[e + j];
+                short x1 = codes[e + j + 1];
+                ShortVector pa = ((ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+                pa = ((ShortVector) ByteVector.fromMemorySegment(BH, w, oa + q + R, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x1).add(pa);
+                ShortVector pb = ((ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+                pb = ((ShortVector) ByteVector.fromMemorySegment(BH, w, ob + q + R, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x1).add(pb);
+                ShortVector pc = ((ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+                pc = ((ShortVector) ByteVector.fromMemorySegment(BH, w, oc + q + R, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x1).add(pc);
+                ShortVector pd = ((ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x0);
+                pd = ((ShortVector) ByteVector.fromMemorySegment(BH, w, od + q + R, LE)
+                        .convertShape(VectorOperators.B2S, S, 0)).mul(x1).add(pd);
+                sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));
+                sa1 = sa1.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 1));
+                sb0 = sb0.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 0));
+                sb1 = sb1.add((IntVector) pb.convertShape(VectorOperators.S2I, I, 1));
+                sc0 = sc0.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 0));
+                sc1 = sc1.add((IntVector) pc.convertShape(VectorOperators.S2I, I, 1));
+                sd0 = sd0.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 0));
+                sd1 = sd1.add((IntVector) pd.convertShape(VectorOperators.S2I, I, 1));
+            }
+            float sx = scales[s0 + b];
+            a0 = ((FloatVector) sa0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oa, LE)
+                    .mul(sx), a0);
+            a1 = ((FloatVector) sa1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oa + 4L * L, LE).mul(sx), a1);
+            b0 = ((FloatVector) sb0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, ob, LE)
+                    .mul(sx), b0);
+            b1 = ((FloatVector) sb1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    ob + 4L * L, LE).mul(sx), b1);
+            cc0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, oc, LE)
+                    .mul(sx), cc0);
+            c1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    oc + 4L * L, LE).mul(sx), c1);
+            d0 = ((FloatVector) sd0.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w, od, LE)
+                    .mul(sx), d0);
+            d1 = ((FloatVector) sd1.convert(VectorOperators.I2F, 0)).fma(FloatVector.fromMemorySegment(F, w,
+                    od + 4L * L, LE).mul(sx), d1);
+        }
+        a0.intoMemorySegment(y, ya, LE);
+        a1.intoMemorySegment(y, ya + 4L * L, LE);
+        b0.intoMemorySegment(y, yb, LE);
+        b1.intoMemorySegment(y, yb + 4L * L, LE);
+        cc0.intoMemorySegment(y, yc, LE);
         c1.intoMemorySegment(y, yc + 4L * L, LE);
         d0.intoMemorySegment(y, yd, LE);
         d1.intoMemorySegment(y, yd + 4L * L, LE);

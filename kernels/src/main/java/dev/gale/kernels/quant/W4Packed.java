@@ -86,7 +86,7 @@ public final class W4Packed {
         long rowBytes = in / 2;
         MemorySegment src = w.codes();
         MemorySegment srcScales = w.scales();
-        MemorySegment p = RowLaneKernel.pack(rows, nb, CHUNKS, (row, b, dst) -> {
+        MemorySegment p = RowLaneKernel.pack(rows, nb, CHUNKS, (byte) 0x88, (row, b, dst) -> {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, row * rowBytes + (long) b * CHUNKS, dst, 0, CHUNKS);
             for (int j = 0; j < CHUNKS; j++) {
                 dst[j] ^= (byte) 0x88;
@@ -196,8 +196,8 @@ public final class W4Packed {
     private void four(ActivationQuant x, int ga, int gb, int gc, int gd, MemorySegment y, long yOff) {
         long step = (long) nb * GB;
         long rowStep = 4L * R;
-        RowLaneKernel.group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, CHUNKS, GB, x.gemvCodes(),
-                x.gemvScales(), x.gemvZeros(), x.fourBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb,
+        RowLaneKernel.group4(blocks, ga * step, gb * step, gc * step, gd * step, nb, CHUNKS, GB, x.gemvCodes(), 0,
+                x.gemvScales(), x.gemvZeros(), 0, x.fourBitMap(), y, yOff + rowStep * ga, yOff + rowStep * gb,
                 yOff + rowStep * gc, yOff + rowStep * gd);
     }
 
@@ -216,8 +216,8 @@ public final class W4Packed {
                 long step = (long) nb * GB;
                 MemorySegment out = whole ? y : partial;
                 long at = whole ? yo : 0;
-                RowLaneKernel.group4(blocks, g * step, g * step, g * step, g * step, nb, CHUNKS, GB, x.gemvCodes(),
-                        x.gemvScales(), x.gemvZeros(), x.fourBitMap(), out, at, at, at, at);
+                RowLaneKernel.group4(blocks, g * step, g * step, g * step, g * step, nb, CHUNKS, GB, x.gemvCodes(), 0,
+                        x.gemvScales(), x.gemvZeros(), 0, x.fourBitMap(), out, at, at, at, at);
             } else {
                 groupScalar(g, x, partial);
             }

@@ -48,7 +48,6 @@ class QuantAllocationTest {
                 () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, 1, y, 0, 0, rows),
                 () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
                 () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
-                () -> p8.matmul(a, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p4.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, tokens, y, 0, 1, rows - 2),
@@ -78,20 +77,30 @@ class QuantAllocationTest {
             for (int p = 0; p < w4Paths.length; p++) {
                 AllocationCheck.assertNoAllocation("W4 decode path " + p, 1_000, w4Paths[p]);
             }
-            // Q4_0 row lanes, one token: whole groups four at a time, cut ones on both sides
+            // row lanes (Q4_0, Q8_0): whole groups four at a time, cut ones on both sides, several tokens
             int laneRows = 4 * Q4_0Lanes.R + 5;
             MemorySegment wl = arena.allocate(Q4_0.rowBytes(in) * laneRows, 64);
             for (int r = 0; r < laneRows; r++) {
                 Q4_0.quantize(x, 4L * (r % tokens) * in, wl, r * Q4_0.rowBytes(in), in);
             }
+            MemorySegment wl8 = arena.allocate(Q8_0.rowBytes(in) * laneRows, 64);
+            for (int r = 0; r < laneRows; r++) {
+                Q8_0.quantize(x, 4L * (r % tokens) * in, wl8, r * Q8_0.rowBytes(in), in);
+            }
             Q4_0Lanes lanes = Q4_0Lanes.pack(wl, 0, laneRows, in, arena);
-            MemorySegment yl = arena.allocate(4L * laneRows, 64);
+            Q8_0Lanes lanes8 = Q8_0Lanes.pack(wl8, 0, laneRows, in, arena);
+            MemorySegment yl = arena.allocate(4L * laneRows * tokens, 64);
             Runnable[] lanePaths = {
                 () -> lanes.matmulQ8(x, 0, 1, yl, 0, 0, laneRows),
                 () -> lanes.matmulQ8(x, 0, 1, yl, 0, 3, laneRows - 2),
+                () -> lanes8.matmulQ8(x, 0, 1, yl, 0, 0, laneRows),
+                () -> lanes8.matmulQ8(x, 0, 1, yl, 0, 3, laneRows - 2),
+                () -> lanes8.matmulQ8(x, 0, tokens, yl, 0, 1, laneRows),
+                () -> lanes8.matmul(a, yl, 0, 0, laneRows),
             };
+            a.quantize(x, 0, tokens);
             for (int p = 0; p < lanePaths.length; p++) {
-                AllocationCheck.assertNoAllocation("Q4_0 lanes one-token path " + p, 1_000, lanePaths[p]);
+                AllocationCheck.assertNoAllocation("row lanes path " + p, 1_000, lanePaths[p]);
             }
             a.quantize(x, 0, tokens);
             for (int p = 0; p < paths.length; p++) {

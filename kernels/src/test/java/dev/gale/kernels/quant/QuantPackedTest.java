@@ -21,14 +21,15 @@ class QuantPackedTest {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /**
-     * Either format's packed classes behind one face, so every test runs on both formats: Q4_0's Q8-activation kernel
-     * is {@link Q4_0Lanes}, its F32 one {@link Q4_0Packed}.
+     * Either format's packed classes behind one face, so every test runs on both formats: the Q8-activation kernels
+     * are the row lanes ({@link Q4_0Lanes}, {@link Q8_0Lanes}), the F32 ones {@link Q4_0Packed} and
+     * {@link Q8_0Packed}.
      */
-    private record Packed(Q4_0Packed q4, Q4_0Lanes q4l, Q8_0Packed q8) {
+    private record Packed(Q4_0Packed q4, Q8_0Packed q8, RowLaneGemv lanes) {
         static Packed of(Fmt fmt, MemorySegment w, int rows, int in, Arena arena) {
             return fmt == Fmt.Q4_0
-                    ? new Packed(Q4_0Packed.pack(w, 0, rows, in, arena), Q4_0Lanes.pack(w, 0, rows, in, arena), null)
-                    : new Packed(null, null, Q8_0Packed.pack(w, 0, rows, in, arena));
+                    ? new Packed(Q4_0Packed.pack(w, 0, rows, in, arena), null, Q4_0Lanes.pack(w, 0, rows, in, arena))
+                    : new Packed(null, Q8_0Packed.pack(w, 0, rows, in, arena), Q8_0Lanes.pack(w, 0, rows, in, arena));
         }
 
         void dequantizeRow(int r, MemorySegment dst) {
@@ -48,19 +49,11 @@ class QuantPackedTest {
         }
 
         void matmul(Q8Activations x, MemorySegment y, int s, int e) {
-            if (q4 != null) {
-                q4l.matmul(x, y, 0, s, e);
-            } else {
-                q8.matmul(x, y, 0, s, e);
-            }
+            lanes.matmul(x, y, 0, s, e);
         }
 
         void parallel(Q8Activations x, MemorySegment y) {
-            if (q4 != null) {
-                q4l.matmulParallel(x, y, 0);
-            } else {
-                q8.matmulParallel(x, y, 0);
-            }
+            lanes.matmulParallel(x, y, 0);
         }
 
         void matmulF32(MemorySegment x, int tokens, MemorySegment y, int s, int e) {

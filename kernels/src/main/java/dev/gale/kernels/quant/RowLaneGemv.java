@@ -1,0 +1,319 @@
+package dev.gale.kernels.quant;
+
+import static dev.gale.kernels.quant.QuantVectors.F;
+import static dev.gale.kernels.quant.QuantVectors.I;
+import static dev.gale.kernels.quant.QuantVectors.L;
+import static dev.gale.kernels.quant.QuantVectors.LE;
+import static dev.gale.kernels.quant.QuantVectors.QK;
+
+import dev.gale.core.ShapeMismatchException;
+import dev.gale.core.cpu.WorkerPool;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A weight matrix in the row-lane layout ({@link RowLaneKernel}: groups of {@link #R} rows, one row per 16-bit lane)
+ * multiplied by activations quantized to Q8 per block of 32, as llama.cpp quantizes them: the decode GEMV of
+ * {@link Q4_0Lanes} and {@link Q8_0Lanes}, which differ only in how a group-block's bytes hold the weights and so in
+ * the four-group kernel they run ({@link #kernel4}) and its scalar twin ({@link #rowScalar}). This class owns what
+ * they share: the quantization of F32 activations into a per-thread {@link Operand}, the split of groups over the
+ * pool, and the cut groups.
+ *
+ * <p>Every whole group runs in {@link #kernel4} beside three others, groups i, q + i, 2q + i and 3q + i of a range of
+ * 4q, so the weights arrive as four memory streams: one stream per thread reads at about half the read probe's speed
+ * here, and four took {@code DecodeGemvSweep}'s Q4_0 step from 0.54–0.57 to 0.67 of the probe loop's time
+ * (2026-11-28). A range's last one to three groups run as a quad that repeats its last group, and a group only part
+ * of whose rows are wanted runs alone, repeated four times, into per-thread scratch: the repeats read the same lines
+ * from L1, and every row's sum comes from one kernel, so the pool, a row range and the scalar path give the same
+ * bits. Several tokens run each quad once per token while its weights sit in L2.
+ *
+ * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
+ * grown to the call's size; the {@code Parallel} ones quantize on the calling thread, then split whole groups over
+ * {@link WorkerPool#shared()}. Immutable after packing; safe to share between threads.
+ */
+abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
+    /** Rows per group: the 16-bit lanes of a vector ({@link RowLaneKernel#R}). */
+    static final int R = RowLaneKernel.R;
+    /** Half the vector width in shorts: the quantizer's {@link QuantVectors#L} codes. */
+    private static final VectorSpecies<Short> SH = QuantVectors.VECTOR_OK
+            ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ShortVector.SPECIES_64;
+    private static final float Q8_MAGIC = Q8Activations.MAGIC;
+    private static final float Q8_TINY = Q8Activations.TINY;
+    /** Per calling thread: the quantized activations ({@link Operand}). */
+    private static final ThreadLocal<Operand> OPERAND = ThreadLocal.withInitial(Operand::new);
+    /** Per thread running the kernel: a cut group's outputs, all R of them. */
+    private static final ThreadLocal<MemorySegment> PARTIAL = ThreadLocal.withInitial(
+            () -> Arena.global().allocate(4L * R, 64));
+
+    final int rows;
+    final int in;
+    final int nb;
+    final int groups;
+    /** Bytes of one group-block. */
+    final long gb;
+    final MemorySegment blocks;
+    private final String name;
+    /** What the argument checks name, built once: a concatenation per call would allocate on the hot path. */
+    private final String tokensWhat;
+    private final String activationsWhat;
+    private final String outputWhat;
+
+    RowLaneGemv(String name, int rows, int in, long gb, MemorySegment blocks) {
+        this.name = name;
+        this.tokensWhat = name + " matmul tokens";
+        this.activationsWhat = name + " matmul activations";
+        this.outputWhat = name + " matmul output";
+        this.rows = rows;
+        this.in = in;
+        this.nb = in / QK;
+        this.groups = (rows + R - 1) / R;
+        this.gb = gb;
+        this.blocks = blocks;
+    }
+
+    /**
+     * Groups at byte offsets {@code oa} .. {@code od} of {@link #blocks} · token {@code t} of {@code op}; each
+     * group's R outputs go to {@code ya} .. {@code yd} of {@code y}.
+     */
+    abstract void kernel4(Operand op, int t, long oa, long ob, long oc, long od, MemorySegment y, long ya, long yb,
+            long yc, long yd);
+
+    /** Row {@code row}'s output for token {@code t}, in plain Java with the kernel's bits. */
+    abstract float rowScalar(Operand op, int t, int row);
+
+    /** Row {@code r} dequantized to F32 {@code d·q} at {@code dst + dstOff}, as the format's own dequantize gives it. */
+    public abstract void dequantizeRow(int r, MemorySegment dst, long dstOff);
+
+    /** Writes row {@code r} back in llama.cpp's block format (the fp16 scale is the original, exactly). */
+    public abstract void exportRow(int r, MemorySegment dst, long dstOff);
+
+    public int rows() {
+        return rows;
+    }
+
+    public int in() {
+        return in;
+    }
+
+    /** Bytes the kernel streams per GEMV (quants and scales, padding included). */
+    public long byteSize() {
+        return blocks.byteSize();
+    }
+
+    /**
+     * The decode path: F32 {@code X[tokens][in]} quantized to Q8 per block of 32 exactly as {@link Q8Activations}
+     * quantizes (same codes, scales and sums), then {@code Y[t][r] = X_q[t]·W[r]} over the shared worker pool; the
+     * same bits as {@link Q8Activations#quantize} then {@link #matmul}.
+     */
+    public void matmulQ8Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
+        parallel(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff);
+    }
+
+    /** {@code Y[t][r]} for all rows and {@code x.tokens()} tokens, groups over the shared worker pool. */
+    public void matmulParallel(Q8Activations x, MemorySegment y, long yOff) {
+        check(x, y, yOff);
+        parallel(operand(x), x.tokens(), y, yOff);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of the decode path on the calling thread: the same quantization and bits as
+     * {@link #matmulQ8Parallel}; allocates nothing once this thread's operand has grown to the call's size.
+     */
+    public void matmulQ8(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff, int rowStart,
+            int rowEnd) {
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        range(quantized(x, xOff, tokens, y, yOff), tokens, y, yOff, rowStart, rowEnd);
+    }
+
+    /**
+     * Rows {@code [rowStart, rowEnd)} of {@code Y[t] = X_q[t]·Wᵀ} on the calling thread; allocates nothing once this
+     * thread's operand has grown to the call's size.
+     */
+    public void matmul(Q8Activations x, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        check(x, y, yOff);
+        QuantVectors.requireRange(rowStart, rowEnd, rows);
+        range(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
+    }
+
+    /** All rows: whole groups over the pool, at least {@link RowLaneKernel#STREAMS} per chunk; then the cut group. */
+    private void parallel(Operand op, int tokens, MemorySegment y, long yOff) {
+        if (!QuantVectors.VECTOR_OK) {
+            WorkerPool.shared().parallelForBalanced(rows, R, (s, e) -> scalarRows(op, tokens, y, yOff, s, e));
+            return;
+        }
+        int whole = rows / R;
+        int grain = Math.max(RowLaneKernel.STREAMS, Q4_0Matmul.grain(in, tokens) * 4 / R);
+        WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> quads(op, tokens, y, yOff, s, e));
+        if (whole < groups) {
+            cut(op, tokens, y, yOff, R * whole, rows);
+        }
+    }
+
+    /** Rows {@code [rowStart, rowEnd)} on the calling thread, whole groups as {@link #parallel} runs them. */
+    private void range(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        if (!QuantVectors.VECTOR_OK) {
+            scalarRows(op, tokens, y, yOff, rowStart, rowEnd);
+            return;
+        }
+        int g0 = (rowStart + R - 1) / R;
+        int g1 = rowEnd / R;
+        if (g0 >= g1) {
+            cut(op, tokens, y, yOff, rowStart, rowEnd);
+            return;
+        }
+        cut(op, tokens, y, yOff, rowStart, R * g0);
+        quads(op, tokens, y, yOff, g0, g1);
+        cut(op, tokens, y, yOff, R * g1, rowEnd);
+    }
+
+    /**
+     * Whole groups {@code [g0, g1)}: group {@code g0 + i} beside {@code g0 + q + i}, {@code g0 + 2q + i} and
+     * {@code g0 + 3q + i}; the last one to three groups as one quad that repeats its last group.
+     */
+    private void quads(Operand op, int tokens, MemorySegment y, long yOff, int g0, int g1) {
+        int q = (g1 - g0) / 4;
+        for (int i = 0; i < q; i++) {
+            int ga = g0 + i;
+            four(op, tokens, y, yOff, ga, ga + q, ga + 2 * q, ga + 3 * q);
+        }
+        int rest = g0 + 4 * q;
+        if (rest < g1) {
+            int last = g1 - 1;
+            four(op, tokens, y, yOff, rest, Math.min(rest + 1, last), Math.min(rest + 2, last), last);
+        }
+    }
+
+    private void four(Operand op, int tokens, MemorySegment y, long yOff, int ga, int gb4, int gc, int gd) {
+        long step = (long) nb * gb;
+        for (int t = 0; t < tokens; t++) {
+            long yt = yOff + 4L * ((long) t * rows);
+            kernel4(op, t, ga * step, gb4 * step, gc * step, gd * step, y, yt + 4L * R * ga, yt + 4L * R * gb4,
+                    yt + 4L * R * gc, yt + 4L * R * gd);
+        }
+    }
+
+    /** Rows {@code [rowStart, rowEnd)}, group by group, each group run whole into scratch and its wanted rows copied. */
+    private void cut(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        if (rowStart >= rowEnd) {
+            return;
+        }
+        MemorySegment partial = PARTIAL.get();
+        for (int g = rowStart / R; R * g < rowEnd; g++) {
+            int k0 = Math.max(rowStart, R * g) - R * g;
+            int k1 = Math.min(rowEnd, R * g + R) - R * g;
+            long o = (long) g * nb * gb;
+            for (int t = 0; t < tokens; t++) {
+                kernel4(op, t, o, o, o, o, partial, 0, 0, 0, 0);
+                MemorySegment.copy(partial, 4L * k0, y, yOff + 4L * ((long) t * rows + (long) R * g + k0),
+                        4L * (k1 - k0));
+            }
+        }
+    }
+
+    private void scalarRows(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
+        for (int r = rowStart; r < rowEnd; r++) {
+            for (int t = 0; t < tokens; t++) {
+                y.set(QuantVectors.F32, yOff + 4L * ((long) t * rows + r), rowScalar(op, t, r));
+            }
+        }
+    }
+
+    /**
+     * F32 activations checked and quantized into this thread's operand: with vectors by {@link #quantize}, else
+     * through {@link Q8Activations} (the same codes).
+     */
+    private Operand quantized(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
+        QuantVectors.requirePositive(tokens, tokensWhat);
+        QuantVectors.requireBytes(x, xOff, 4L * tokens * in, activationsWhat);
+        QuantVectors.requireBytes(y, yOff, 4L * rows * tokens, outputWhat);
+        if (QuantVectors.VECTOR_OK) {
+            return quantize(x, xOff, tokens);
+        }
+        Q8Activations a = new Q8Activations(Arena.ofAuto().allocate(Q8Activations.scratchBytes(tokens, in), 64), 0,
+                tokens, in);
+        a.quantize(x, xOff, tokens);
+        return operand(a);
+    }
+
+    private void check(Q8Activations x, MemorySegment y, long yOff) {
+        if (x.in() != in) {
+            throw new ShapeMismatchException(name + " matmul: weights have " + in + " columns but the activations "
+                    + x.in());
+        }
+        QuantVectors.requireBytes(y, yOff, 4L * rows * x.tokens(), outputWhat);
+    }
+
+    /**
+     * The kernels' operand, per calling thread: the Q8 codes as shorts (a kernel broadcasts one per element), and per
+     * token and block {@code d_x} and {@code −8·Σx_q} (Q4_0's zero point). Java arrays: their accesses inline to fewer
+     * C2 nodes than a segment's.
+     */
+    static final class Operand {
+        short[] codes = new short[0];
+        float[] scales = new float[0];
+        int[] zeros = new int[0];
+
+        Operand ensure(int tokens, int in) {
+            int n = tokens * in;
+            if (codes.length < n) {
+                int grown = Math.max(n, 2 * codes.length);
+                codes = new short[grown];
+                scales = new float[grown / QK];
+                zeros = new int[grown / QK];
+            }
+            return this;
+        }
+    }
+
+    /** {@code x}'s codes, scales and zero points in this thread's operand. */
+    private Operand operand(Q8Activations x) {
+        Operand op = OPERAND.get().ensure(x.tokens(), in);
+        for (int t = 0; t < x.tokens(); t++) {
+            for (int k = 0; k < in; k++) {
+                op.codes[t * in + k] = x.q(t, k);
+            }
+            for (int b = 0; b < nb; b++) {
+                op.scales[t * nb + b] = x.scale(t, b);
+                op.zeros[t * nb + b] = -8 * x.sum(t, b);
+            }
+        }
+        return op;
+    }
+
+    /**
+     * F32 {@code x} quantized into this thread's operand: per block of 32, {@code d = amax/127}, codes
+     * {@code rint(x·127/amax)} (ties to even), as {@link Q8Activations#quantize} computes them; a block with a NaN or
+     * an infinity gets codes 0 and a NaN scale, so its outputs are NaN; a block below {@code 2^-120} gets zeros.
+     */
+    private Operand quantize(MemorySegment x, long xOff, int tokens) {
+        Operand op = OPERAND.get().ensure(tokens, in);
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < nb; b++) {
+                long s = xOff + 4L * ((long) t * in + (long) b * QK);
+                FloatVector m = FloatVector.fromMemorySegment(F, x, s, LE).abs();
+                for (int i = L; i < QK; i += L) {
+                    m = m.max(FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).abs());
+                }
+                float amax = m.reduceLanes(VectorOperators.MAX);
+                boolean finite = amax <= Float.MAX_VALUE;
+                float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
+                int sum = 0;
+                for (int i = 0; i < QK; i += L) {
+                    IntVector q = (IntVector) FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).mul(id)
+                            .add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I, 0);
+                    ((ShortVector) q.convertShape(VectorOperators.I2S, SH, 0)).intoArray(op.codes, t * in + b * QK + i);
+                    sum += q.reduceLanes(VectorOperators.ADD);
+                }
+                op.scales[t * nb + b] = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
+                op.zeros[t * nb + b] = -8 * sum;
+            }
+        }
+        return op;
+    }
+}

@@ -1,0 +1,278 @@
+package dev.gale.kernels.quant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gale.kernels.Numerics;
+import dev.gale.kernels.quant.QuantMatmulTest.Fmt;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The row-lane layouts of both formats ({@link Q4_0Lanes}, {@link Q8_0Lanes}, scheduled by {@link RowLaneGemv}):
+ * exact round trip to llama.cpp's format, the panel codecs, and the decode path's own quantization, quads and row
+ * ranges, with row counts that leave a padded last group of {@link RowLaneGemv#R}. The kernels against the
+ * references, on {@link Q8Activations}, run in {@link QuantPackedTest} with the other layouts.
+ */
+@Tag("vector")
+class RowLaneGemvTest {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Token 0 of {@code a} as the kernels' operand, for the scalar sums ({@link RowLaneGemv#rowScalar}). */
+    private static RowLaneGemv.Operand operand(Q8Activations a, int in) {
+        RowLaneGemv.Operand op = new RowLaneGemv.Operand().ensure(1, in);
+        for (int k = 0; k < in; k++) {
+            op.codes[k] = a.q(0, k);
+        }
+        for (int b = 0; b < in / 32; b++) {
+            op.scales[b] = a.scale(0, b);
+            op.zeros[b] = -8 * a.sum(0, b);
+        }
+        return op;
+    }
+
+    private static RowLaneGemv pack(Fmt fmt, MemorySegment w, int rows, int in, Arena arena) {
+        return fmt == Fmt.Q4_0 ? Q4_0Lanes.pack(w, 0, rows, in, arena) : Q8_0Lanes.pack(w, 0, rows, in, arena);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void packRoundTripIsExact(Fmt fmt) {
+        Random rnd = new Random(5 + fmt.ordinal());
+        for (int[] s : QuantMatmulTest.SHAPES) {
+            int in = s[0];
+            int rows = s[1];
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = fmt.weights(arena, rnd, rows, in, rnd.nextBoolean());
+                RowLaneGemv p = pack(fmt, w, rows, in, arena);
+                long rb = fmt.rowBytes(in);
+                MemorySegment want = arena.allocate(4L * in);
+                MemorySegment got = arena.allocate(4L * in);
+                MemorySegment bytes = arena.allocate(rb);
+                for (int r = 0; r < rows; r++) {
+                    if (fmt == Fmt.Q4_0) {
+                        Q4_0.dequantize(w, r * rb, want, 0, in);
+                    } else {
+                        Q8_0.dequantize(w, r * rb, want, 0, in);
+                    }
+                    p.dequantizeRow(r, got, 0);
+                    assertEquals(-1, want.mismatch(got), in + "x" + rows + " row " + r + " values");
+                    p.exportRow(r, bytes, 0);
+                    assertEquals(-1, w.asSlice(r * rb, rb).mismatch(bytes), in + "x" + rows + " row " + r + " bytes");
+                }
+            }
+        }
+    }
+
+    /**
+     * The decode path quantizes F32 activations itself: the same bits as {@link Q8Activations#quantize} then the
+     * kernel, over blocks that are zero, tiny (below the quantizer's floor), ordinary, at ties of the rounding, and
+     * non-finite (NaN outputs from both).
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void fusedQuantizationMatchesQ8Activations(Fmt fmt) {
+        int rows = 45;
+        int in = 160;
+        int tokens = 3;
+        Random rnd = new Random(8);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+            RowLaneGemv p = pack(fmt, w, rows, in, arena);
+            MemorySegment x = arena.allocate(4L * tokens * in, 64);
+            for (int i = 0; i < tokens * in; i++) {
+                int block = (i % in) / 32;
+                float v = switch (block) {
+                    case 0 -> 0f;
+                    case 1 -> (float) rnd.nextGaussian() * 0x1p-125f;
+                    case 2 -> (i % 32 == 0 ? 127f : (i % 7) - 3.5f);
+                    default -> (float) rnd.nextGaussian() * (1 + i % 5);
+                };
+                x.set(F, 4L * i, v);
+            }
+            x.set(F, 4L * (2L * in + 100), Float.NaN);
+            Q8Activations a = QuantMatmulTest.quantized(arena, x, tokens, in);
+            MemorySegment want = arena.allocate(4L * rows * tokens);
+            MemorySegment got = arena.allocate(4L * rows * tokens);
+            p.matmul(a, want, 0, 0, rows);
+            p.matmulQ8Parallel(x, 0, tokens, got, 0);
+            for (int i = 0; i < rows * tokens; i++) {
+                assertEquals(Float.floatToRawIntBits(want.get(F, 4L * i)), Float.floatToRawIntBits(got.get(F, 4L * i)),
+                        "output " + i + ": " + want.get(F, 4L * i) + " vs " + got.get(F, 4L * i));
+            }
+            for (int r = 0; r < rows; r++) {
+                assertTrue(Float.isNaN(got.get(F, 4L * (2L * rows + r))), "a NaN activation makes its token NaN");
+                assertTrue(Float.isFinite(got.get(F, 4L * r)), "token 0 stays finite");
+            }
+        }
+    }
+
+    /**
+     * Whole groups run four at a time from the four quarters of each range, remainders and cut groups as quads that
+     * repeat a group: a row's bits do not depend on its partners, so two copies of a token, the pool and any cut of
+     * the rows agree bit for bit with the scalar sums, for group counts that leave a remainder, a padded last group
+     * and ranges split over the pool (45 groups at 4096 inputs make chunks of at least 5).
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void quadsGiveTheSameBitsAnyCut(Fmt fmt) {
+        Random rnd = new Random(11 + fmt.ordinal());
+        for (int[] shape : new int[][] {{160, 5 * RowLaneGemv.R + 3}, {4096, 21 * RowLaneGemv.R + 3},
+            {4096, 45 * RowLaneGemv.R + 3}, {64, RowLaneGemv.R}}) {
+            int in = shape[0];
+            int rows = shape[1];
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+                RowLaneGemv p = pack(fmt, w, rows, in, arena);
+                MemorySegment x = QuantMatmulTest.randomActivations(arena, rnd, 1, in);
+                MemorySegment x2 = arena.allocate(8L * in);
+                MemorySegment.copy(x, 0, x2, 0, 4L * in);
+                MemorySegment.copy(x, 0, x2, 4L * in, 4L * in);
+                MemorySegment single = arena.allocate(8L * rows);
+                p.matmulQ8(x2, 0, 2, single, 0, 0, rows);
+                MemorySegment want = single.asSlice(0, 4L * rows);
+                assertEquals(-1, want.mismatch(single.asSlice(4L * rows, 4L * rows)), fmt + " " + in + "x" + rows
+                        + ": the second copy of the token");
+                RowLaneGemv.Operand op = operand(QuantMatmulTest.quantized(arena, x, 1, in), in);
+                for (int r = 0; r < rows; r++) {
+                    assertEquals(Float.floatToRawIntBits(p.rowScalar(op, 0, r)),
+                            Float.floatToRawIntBits(want.get(F, 4L * r)), fmt + " " + in + "x" + rows + " row " + r
+                                    + ": the scalar sums");
+                }
+                MemorySegment got = arena.allocate(4L * rows);
+                p.matmulQ8Parallel(x, 0, 1, got, 0);
+                assertEquals(-1, want.mismatch(got), in + "x" + rows + ": first differing byte (pool)");
+                MemorySegment cut = arena.allocate(4L * rows);
+                int[] cuts = java.util.stream.IntStream.of(0, 3, RowLaneGemv.R + 1, rows / 2, rows)
+                        .map(c -> Math.min(c, rows)).sorted().toArray();
+                for (int i = 0; i + 1 < cuts.length; i++) {
+                    p.matmulQ8(x, 0, 1, cut, 0, cuts[i], cuts[i + 1]);
+                }
+                assertEquals(-1, want.mismatch(cut), in + "x" + rows + ": first differing byte (ranges)");
+            }
+        }
+    }
+
+    /**
+     * A row range writes exactly its rows, with the bits of the full parallel run: ranges that start and end inside a group,
+     * span groups, or cover only the padded last group.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void rowRangesWriteOnlyTheirRows(Fmt fmt) {
+        Random rnd = new Random(9 + fmt.ordinal());
+        int in = 96;
+        int rows = 2 * RowLaneGemv.R + 5;
+        int tokens = 2;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+            RowLaneGemv p = pack(fmt, w, rows, in, arena);
+            MemorySegment xf = QuantMatmulTest.randomActivations(arena, rnd, tokens, in);
+            MemorySegment full = arena.allocate(4L * rows * tokens);
+            p.matmulQ8Parallel(xf, 0, tokens, full, 0);
+            int r2 = 2 * RowLaneGemv.R;
+            int[][] ranges = {{0, rows}, {1, 3}, {2, r2 - 1}, {5, 5}, {r2, rows}, {r2 + 1, rows - 1}, {3, rows}};
+            for (int[] range : ranges) {
+                MemorySegment part = arena.allocate(4L * rows * tokens);
+                part.fill((byte) 0x7f);
+                p.matmulQ8(xf, 0, tokens, part, 0, range[0], range[1]);
+                for (int t = 0; t < tokens; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        long o = 4L * (t * rows + r);
+                        String at = "t" + t + " r" + r + " range " + range[0] + ".." + range[1];
+                        int want = r >= range[0] && r < range[1] ? full.get(ValueLayout.JAVA_INT_UNALIGNED, o)
+                                : 0x7f7f7f7f;
+                        assertEquals(want, part.get(ValueLayout.JAVA_INT_UNALIGNED, o), at);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Every block of every row through the panel codec, contiguous and down a strided column, equals the source codes,
+     * and the scale the block's {@code d}; the GEMM over those panels (the prefill path) is within the F32 dot bound of
+     * the exact product of the dequantized weights.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void panelsDecodeTheSourceCodes(Fmt fmt) {
+        Random rnd = new Random(10 + fmt.ordinal());
+        int rows = RowLaneGemv.R + 7;
+        int in = 96;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+            MemorySegment x = QuantMatmulTest.randomActivations(arena, rnd, 9, in);
+            if (fmt == Fmt.Q4_0) {
+                Q4_0Lanes p = Q4_0Lanes.pack(w, 0, rows, in, arena);
+                PanelChecks.decodesTheSourceCodes(PackedPanels.Q4_0_LANES, p, fmt, w, rows, in);
+                PanelChecks.gemmWithinDotBound(PackedPanels.Q4_0_LANES, p, fmt, w, x, 9, rows, in, arena);
+            } else {
+                Q8_0Lanes p = Q8_0Lanes.pack(w, 0, rows, in, arena);
+                PanelChecks.decodesTheSourceCodes(PackedPanels.Q8_0_LANES, p, fmt, w, rows, in);
+                PanelChecks.gemmWithinDotBound(PackedPanels.Q8_0_LANES, p, fmt, w, x, 9, rows, in, arena);
+            }
+        }
+    }
+
+    /**
+     * Q8_0's pair of products in one 16-bit accumulator at its limits: quants −128 (a file may hold them, though
+     * llama.cpp's quantizer stops at −127) against codes ∓127 and ±127, so each pair sums to ±32512. The vector sums
+     * equal the scalar integer path's bits and the exact value; one more product per accumulator would wrap.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void extremeCodesStayExact(Fmt fmt) {
+        int in = 256;
+        int rows = RowLaneGemv.R + 1;
+        try (Arena arena = Arena.ofShared()) {
+            long rb = fmt.rowBytes(in);
+            MemorySegment w = arena.allocate(rb * rows);
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < in / 32; b++) {
+                    long o = r * rb + (long) b * fmt.blockBytes();
+                    w.set(ValueLayout.JAVA_SHORT_UNALIGNED, o, Float.floatToFloat16(1f));
+                    // Q8_0: −128 everywhere; Q4_0: nibble 0 (weight −8) everywhere
+                    MemorySegment.copy(new byte[fmt.blockBytes() - 2], 0, w, ValueLayout.JAVA_BYTE, o + 2,
+                            fmt.blockBytes() - 2);
+                    if (fmt == Fmt.Q8_0) {
+                        w.asSlice(o + 2, 32).fill((byte) 0x80);
+                    }
+                }
+            }
+            RowLaneGemv p = pack(fmt, w, rows, in, arena);
+            MemorySegment x = arena.allocate(4L * in);
+            for (int k = 0; k < in; k++) {
+                x.set(F, 4L * k, k < in / 2 ? -1f : 1f); // codes −127 in the first half, +127 in the second
+            }
+            MemorySegment y = arena.allocate(4L * rows);
+            p.matmulQ8Parallel(x, 0, 1, y, 0);
+            int wq = fmt == Fmt.Q8_0 ? -128 : -8;
+            // per element w·code·(1/127): the halves cancel, so check each half's block terms through a lopsided x
+            double exact = 0;
+            for (int k = 0; k < in; k++) {
+                exact += wq * (k < in / 2 ? -127 : 127) * (double) (1f / 127f);
+            }
+            for (int r = 0; r < rows; r++) {
+                assertEquals(exact, y.get(F, 4L * r), 1e-3, fmt + " row " + r);
+            }
+            for (int k = 0; k < in; k++) {
+                x.set(F, 4L * k, -1f);
+            }
+            p.matmulQ8Parallel(x, 0, 1, y, 0);
+            RowLaneGemv.Operand op = operand(QuantMatmulTest.quantized(arena, x, 1, in), in);
+            double all = in * wq * -127 * (double) (1f / 127f);
+            for (int r = 0; r < rows; r++) {
+                assertEquals(all, y.get(F, 4L * r), Math.abs(all) * 1e-6, fmt + " row " + r + ", all codes −127");
+                assertEquals(Float.floatToRawIntBits(p.rowScalar(op, 0, r)), Float.floatToRawIntBits(y.get(F, 4L * r)),
+                        fmt + " row " + r + ": the scalar integer sums");
+            }
+        }
+    }
+}
