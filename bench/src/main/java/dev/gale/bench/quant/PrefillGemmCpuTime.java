@@ -7,6 +7,7 @@ import dev.gale.kernels.quant.PackedPanels;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
 import dev.gale.kernels.quant.Q8_0Blocks;
+import dev.gale.kernels.quant.Q8_0Lanes;
 import dev.gale.kernels.quant.Q8_0Packed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -14,7 +15,8 @@ import java.util.Locale;
 
 /**
  * The Q4_0 (both packed layouts: {@code Q4_0Packed}, and {@code Q4_0Lanes}, which the decoder packs where it
- * decodes on Q8 activations) and Q8_0 (both layouts: {@code Q8_0Packed} and {@code Q8_0Blocks}) prefill GEMMs (F32 activations, each weight panel decoded and scaled while packed:
+ * decodes on Q8 activations) and Q8_0 (its three layouts: {@code Q8_0Packed}, {@code Q8_0Blocks} and
+ * {@code Q8_0Lanes}, the decoder's wherever it decodes on Q8 activations) prefill GEMMs (F32 activations, each weight panel decoded and scaled while packed:
  * {@link GemmBlockScaled#outputsDequantized}) against the F32 GEMM at the same shape, on one thread in thread CPU
  * time, interleaved round by round ({@link CpuTimeRounds}). The ratio to F32 is what decoding the panels costs: it
  * is paid once per weight and prompt, so it shows at short prompts. A development probe, run by hand:
@@ -41,6 +43,8 @@ public final class PrefillGemmCpuTime {
                     in), 0, rows, in, arena);
             Q8_0Blocks b8 = Q8_0Blocks.copy(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q8_0, rows,
                     in), 0, rows, in, arena);
+            Q8_0Lanes l8 = Q8_0Lanes.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q8_0, rows,
+                    in), 0, rows, in, arena);
             MemorySegment wf = QuantBenchCases.syntheticActivations(arena, rows, in);
             Runnable[] cases = {
                 () -> GemmBlockScaled.outputsDequantized(PackedPanels.Q4_0, q4, x, 0, y, 0, tokens, rows, in, 0, rows),
@@ -49,19 +53,21 @@ public final class PrefillGemmCpuTime {
                 () -> GemmBlockScaled.outputsDequantized(PackedPanels.Q4_0_LANES, l4, x, 0, y, 0, tokens, rows, in, 0,
                         rows),
                 () -> GemmBlockScaled.outputsDequantized(PackedPanels.Q8_0_BLOCKS, b8, x, 0, y, 0, tokens, rows, in, 0,
+                        rows),
+                () -> GemmBlockScaled.outputsDequantized(PackedPanels.Q8_0_LANES, l8, x, 0, y, 0, tokens, rows, in, 0,
                         rows)
             };
-            String[] names = {"q4_0", "q8_0", "f32", "q4_0 lanes", "q8_0 blocks"};
+            String[] names = {"q4_0", "q8_0", "f32", "q4_0 lanes", "q8_0 blocks", "q8_0 lanes"};
             double flops = 2.0 * tokens * rows * in;
             double[] min = CpuTimeRounds.run(tokens + "x" + rows + "x" + in, names, cases,
                     Integer.getInteger("rounds", 5), reps, flops);
             System.out.println(String.format(Locale.ROOT,
                     "min over rounds: q4_0 %.2f ms (%.1f GFLOP/s), q8_0 %.2f ms (%.1f GFLOP/s), f32 %.2f ms "
-                            + "(%.1f GFLOP/s), q4_0 lanes %.2f ms, q8_0 blocks %.2f ms; f32/q4_0 %.3f, f32/q8_0 %.3f, "
-                            + "f32/q4_0 lanes %.3f, "
-                            + "f32/q8_0 blocks %.3f",
+                            + "(%.1f GFLOP/s), q4_0 lanes %.2f ms, q8_0 blocks %.2f ms, q8_0 lanes %.2f ms; f32/q4_0 %.3f, "
+                            + "f32/q8_0 %.3f, f32/q4_0 lanes %.3f, f32/q8_0 blocks %.3f, f32/q8_0 lanes %.3f",
                     min[0], flops / min[0] / 1e6, min[1], flops / min[1] / 1e6, min[2], flops / min[2] / 1e6,
-                    min[3], min[4], min[2] / min[0], min[2] / min[1], min[2] / min[3], min[2] / min[4]));
+                    min[3], min[4], min[5], min[2] / min[0], min[2] / min[1], min[2] / min[3], min[2] / min[4],
+                    min[2] / min[5]));
         }
     }
 }

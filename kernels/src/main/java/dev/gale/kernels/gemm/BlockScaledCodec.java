@@ -17,4 +17,16 @@ public interface BlockScaledCodec<W> {
 
     /** The scale of row {@code row}'s group {@code g}. */
     float scale(W w, int row, int g);
+
+    /**
+     * Optionally writes {@code n} rows at once down a panel: {@code dst[off + k·stride + j] = q[row0 + j][k0 + k]}
+     * for {@code j < n}, {@code k < kc}, times the row's group scale where {@code scaled} (the product rounded once,
+     * as multiplying {@link #decode}'s values gives), with the same bits as {@link #decode}. For layouts that hold a
+     * code of many rows side by side (row lanes), where one load gives a column of the panel. Returns false, having
+     * written nothing, where the format has no such path for these rows; the caller then decodes them row by row.
+     */
+    default boolean decodeColumns(W w, int row0, int n, int k0, int kc, boolean scaled, float[] dst, int off,
+            int stride) {
+        return false;
+    }
 }

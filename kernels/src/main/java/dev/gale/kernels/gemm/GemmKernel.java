@@ -415,13 +415,25 @@ final class GemmKernel {
      * dequantized weight itself). Each row is decoded contiguously into {@code row} (at least {@code kc} floats:
      * the codecs' branch-free paths), scaled there, then stored down the panel's column. One thread, Q8_0,
      * 64×8192×2048: 1.57–1.69× the strided element-by-element decode, which had cost more than the multiply-adds.
+     * Layouts that keep a code of many rows side by side write a vector of rows per load instead
+     * ({@link BlockScaledCodec#decodeColumns}).
      */
     private static <W> void packScaled(Scaling<W> sc, int p0, int nr, int k0, int kc, float[] wp, int wo, float[] sp,
             int so, float[] row) {
         int group = sc.group();
         int g = k0 / group;
         boolean dequantized = sc.dequantized();
-        for (int j = 0; j < nr; j++) {
+        int j = 0;
+        // a vector of rows at once where the codec can (row lanes: each load is a column of the panel)
+        for (; j + L <= nr && sc.codec().decodeColumns(sc.w(), p0 + j, L, k0, kc, dequantized, wp, wo + j, NR);
+                j += L) {
+            if (!dequantized) {
+                for (int i = j; i < j + L; i++) {
+                    sp[so + i] = sc.codec().scale(sc.w(), p0 + i, g);
+                }
+            }
+        }
+        for (; j < nr; j++) {
             if (dequantized) {
                 for (int kg = 0; kg < kc; kg += group) {
                     sc.codec().decode(sc.w(), p0 + j, k0 + kg, group, row, kg, 1);
@@ -436,7 +448,7 @@ final class GemmKernel {
                 wp[at + k * NR] = row[k];
             }
         }
-        for (int j = nr; j < NR; j++) {
+        for (j = nr; j < NR; j++) {
             for (int k = 0; k < kc; k++) {
                 wp[wo + k * NR + j] = 0f;
             }

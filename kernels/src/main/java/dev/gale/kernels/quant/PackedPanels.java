@@ -80,6 +80,12 @@ public final class PackedPanels {
         public float scale(Q4_0Lanes w, int row, int g) {
             return w.scale(row, g);
         }
+
+        @Override
+        public boolean decodeColumns(Q4_0Lanes w, int row0, int n, int k0, int kc, boolean scaled, float[] dst, int off,
+                int stride) {
+            return w.decodeColumns(row0, n, k0, kc, scaled, dst, off, stride);
+        }
     };
 
     /** Q8_0 in row lanes: quant {@code j} of a row's block sits {@code j·R} bytes after quant 0 ({@link Q8_0Lanes}). */
@@ -100,6 +106,12 @@ public final class PackedPanels {
         @Override
         public float scale(Q8_0Lanes w, int row, int g) {
             return w.scale(row, g);
+        }
+
+        @Override
+        public boolean decodeColumns(Q8_0Lanes w, int row0, int n, int k0, int kc, boolean scaled, float[] dst, int off,
+                int stride) {
+            return w.decodeColumns(row0, n, k0, kc, scaled, dst, off, stride);
         }
     };
 

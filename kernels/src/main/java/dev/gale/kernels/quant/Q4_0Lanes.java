@@ -1,11 +1,18 @@
 package dev.gale.kernels.quant;
 
+import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
+import static dev.gale.kernels.quant.QuantVectors.I;
+import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Q4_0 weights repacked once at load into <b>row lanes</b>, for decode on Q8 activations (the Q4_0 decode path
@@ -94,6 +101,43 @@ public final class Q4_0Lanes extends RowLaneGemv {
                 dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, (byte) quantByte(r, b, j));
             }
         }
+    }
+
+    /**
+     * The prefill panels' column decode ({@link PackedPanels#Q4_0_LANES}): rows {@code [row0, row0 + L)}, inputs
+     * {@code [k0, k0 + kc)} into {@code dst[off + k·stride + j]} as {@code nib − 8}, times the rows' scales where
+     * {@code scaled}; one load per chunk gives both its elements' columns. False (nothing written) unless the rows are
+     * one vector inside a group.
+     */
+    boolean decodeColumns(int row0, int n, int k0, int kc, boolean scaled, float[] dst, int off, int stride) {
+        if (!columnsInOneLoad(row0, n)) {
+            return false;
+        }
+        long g = (long) (row0 / R) * nb;
+        int lane = row0 % R;
+        for (int k = 0; k < kc; k += QK) {
+            long base = (g + (k0 + k) / QK) * GB;
+            FloatVector s = FloatVector.fromMemorySegment(F, blocks, base + 4L * lane, LE);
+            int m = Math.min(QK, kc - k);
+            for (int j = 0; j < QK / 2; j++) {
+                IntVector v = (IntVector) ByteVector.fromMemorySegment(BQ, blocks,
+                        base + RowLaneKernel.QOFF + (long) j * R + lane, LE).convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = (FloatVector) v.and(15).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(15).sub(8)
+                        .convert(VectorOperators.I2F, 0);
+                if (scaled) {
+                    lo = lo.mul(s);
+                    hi = hi.mul(s);
+                }
+                if (j < m) {
+                    lo.intoArray(dst, off + (k + j) * stride);
+                }
+                if (j + QK / 2 < m) {
+                    hi.intoArray(dst, off + (k + j + QK / 2) * stride);
+                }
+            }
+        }
+        return true;
     }
 
     @Override

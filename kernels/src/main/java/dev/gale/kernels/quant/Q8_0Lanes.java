@@ -1,11 +1,17 @@
 package dev.gale.kernels.quant;
 
+import static dev.gale.kernels.quant.QuantVectors.F;
 import static dev.gale.kernels.quant.QuantVectors.F32;
+import static dev.gale.kernels.quant.QuantVectors.L;
+import static dev.gale.kernels.quant.QuantVectors.LE;
 import static dev.gale.kernels.quant.QuantVectors.QK;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Q8_0 weights repacked once at load into <b>row lanes</b>, for decode on Q8 activations (llama.cpp's Q8_0 × Q8_0
@@ -86,6 +92,33 @@ public final class Q8_0Lanes extends RowLaneGemv {
                 dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, quant(r, b, j));
             }
         }
+    }
+
+    /**
+     * The prefill panels' column decode ({@link PackedPanels#Q8_0_LANES}): rows {@code [row0, row0 + L)}, inputs
+     * {@code [k0, k0 + kc)} into {@code dst[off + k·stride + j]}, one load and conversion per input, times the rows'
+     * scales where {@code scaled}; false (nothing written) unless the rows are one vector inside a group.
+     */
+    boolean decodeColumns(int row0, int n, int k0, int kc, boolean scaled, float[] dst, int off, int stride) {
+        if (!columnsInOneLoad(row0, n)) {
+            return false;
+        }
+        long g = (long) (row0 / R) * nb;
+        int lane = row0 % R;
+        for (int k = 0; k < kc; k += QK) {
+            long base = (g + (k0 + k) / QK) * GB;
+            FloatVector s = FloatVector.fromMemorySegment(F, blocks, base + 4L * lane, LE);
+            int m = Math.min(QK, kc - k);
+            for (int j = 0; j < m; j++) {
+                FloatVector v = (FloatVector) ByteVector.fromMemorySegment(BQ, blocks,
+                        base + RowLaneKernel.QOFF + (long) j * R + lane, LE).convertShape(VectorOperators.B2F, F, 0);
+                if (scaled) {
+                    v = v.mul(s);
+                }
+                v.intoArray(dst, off + (k + j) * stride);
+            }
+        }
+        return true;
     }
 
     @Override

@@ -10,6 +10,7 @@ import dev.gale.core.ShapeMismatchException;
 import dev.gale.core.cpu.WorkerPool;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -43,6 +44,9 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
     /** Half the vector width in shorts: the quantizer's {@link QuantVectors#L} codes. */
     private static final VectorSpecies<Short> SH = QuantVectors.VECTOR_OK
             ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ShortVector.SPECIES_64;
+    /** A quarter of the vector width in bytes: the codes of {@link QuantVectors#L} rows, one panel column. */
+    static final VectorSpecies<Byte> BQ = QuantVectors.VECTOR_OK
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : ByteVector.SPECIES_64;
     private static final float Q8_MAGIC = Q8Activations.MAGIC;
     private static final float Q8_TINY = Q8Activations.TINY;
     /** Per calling thread: the quantized activations ({@link Operand}). */
@@ -92,6 +96,14 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
 
     /** Writes row {@code r} back in llama.cpp's block format (the fp16 scale is the original, exactly). */
     public abstract void exportRow(int r, MemorySegment dst, long dstOff);
+
+    /**
+     * Whether rows {@code [row0, row0 + n)} are one vector of lanes inside one group, so a panel column of them is one
+     * load ({@link dev.gale.kernels.gemm.BlockScaledCodec#decodeColumns}).
+     */
+    final boolean columnsInOneLoad(int row0, int n) {
+        return QuantVectors.VECTOR_OK && n == L && row0 % L == 0 && row0 + L <= rows;
+    }
 
     public int rows() {
         return rows;

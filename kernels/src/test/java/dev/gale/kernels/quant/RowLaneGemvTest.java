@@ -275,4 +275,71 @@ class RowLaneGemvTest {
             }
         }
     }
+
+    /**
+     * The prefill panels' column decode gives, bit for bit, what the row-by-row decode gives (codes, or codes times
+     * the row's block scale), for every vector of rows inside a group, and declines (writing nothing) for rows that
+     * start off a vector boundary or run past the matrix.
+     */
+    @ParameterizedTest
+    @EnumSource(Fmt.class)
+    void columnDecodeMatchesRowDecode(Fmt fmt) {
+        Random rnd = new Random(13 + fmt.ordinal());
+        int rows = 2 * RowLaneGemv.R + QuantVectors.L + 3;
+        int in = 128;
+        int lanes = QuantVectors.L;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = fmt.weights(arena, rnd, rows, in, false);
+            RowLaneGemv p = pack(fmt, w, rows, in, arena);
+            int stride = lanes + 5;
+            for (boolean scaled : new boolean[] {false, true}) {
+                for (int row0 = 0; row0 + lanes <= rows; row0 += lanes) {
+                    for (int k0 = 0; k0 < in; k0 += 32) {
+                        int kc = scaled ? in - k0 : 32;
+                        float[] got = new float[kc * stride];
+                        assertTrue(columns(fmt, p, row0, lanes, k0, kc, scaled, got, stride), "row " + row0);
+                        for (int j = 0; j < lanes; j++) {
+                            float[] row = new float[kc];
+                            for (int k = 0; k < kc; k += 32) {
+                                decodeRow(fmt, p, row0 + j, k0 + k, row, k);
+                                for (int e = k; e < k + 32 && scaled; e++) {
+                                    row[e] *= scale(fmt, p, row0 + j, (k0 + k) / 32);
+                                }
+                            }
+                            for (int k = 0; k < kc; k++) {
+                                assertEquals(Float.floatToRawIntBits(row[k]), Float.floatToRawIntBits(got[k * stride + j]),
+                                        fmt + " scaled " + scaled + " row " + (row0 + j) + " input " + (k0 + k));
+                            }
+                        }
+                    }
+                }
+                float[] untouched = new float[32 * stride];
+                assertTrue(!columns(fmt, p, 3, lanes, 0, 32, scaled, untouched, stride), "an unaligned start");
+                assertTrue(!columns(fmt, p, rows - lanes + 1, lanes, 0, 32, scaled, untouched, stride),
+                        "rows past the matrix");
+                for (float f : untouched) {
+                    assertEquals(0f, f, "a declined call writes nothing");
+                }
+            }
+        }
+    }
+
+    private static boolean columns(Fmt fmt, RowLaneGemv p, int row0, int n, int k0, int kc, boolean scaled,
+            float[] dst, int stride) {
+        return fmt == Fmt.Q4_0
+                ? PackedPanels.Q4_0_LANES.decodeColumns((Q4_0Lanes) p, row0, n, k0, kc, scaled, dst, 0, stride)
+                : PackedPanels.Q8_0_LANES.decodeColumns((Q8_0Lanes) p, row0, n, k0, kc, scaled, dst, 0, stride);
+    }
+
+    private static void decodeRow(Fmt fmt, RowLaneGemv p, int row, int k0, float[] dst, int off) {
+        if (fmt == Fmt.Q4_0) {
+            PackedPanels.Q4_0_LANES.decode((Q4_0Lanes) p, row, k0, 32, dst, off, 1);
+        } else {
+            PackedPanels.Q8_0_LANES.decode((Q8_0Lanes) p, row, k0, 32, dst, off, 1);
+        }
+    }
+
+    private static float scale(Fmt fmt, RowLaneGemv p, int row, int block) {
+        return fmt == Fmt.Q4_0 ? ((Q4_0Lanes) p).scale(row, block) : ((Q8_0Lanes) p).scale(row, block);
+    }
 }
