@@ -3,14 +3,15 @@
  *
  * <h2>Which class</h2>
  * <ul>
- *   <li><b>Decode (GEMV): {@link dev.gale.kernels.quant.Q8_0Packed}, and for Q4_0
- *       {@link dev.gale.kernels.quant.Q4_0Lanes} (Q8 activations) or {@link dev.gale.kernels.quant.Q4_0Packed} (F32
- *       activations); {@code QuantMatMulOp.q4_0(w, wOff, rows, in, arena)} packs the one this machine's decode
- *       runs.</b> Made once at load with {@code pack(w, wOff, rows, in, arena)} from llama.cpp rows; then
- *       {@code matmulF32Parallel(x, xOff, tokens, y, yOff)} (F32 activations), {@code matmulQ8Parallel} (F32 in,
- *       quantized to Q8 inside) or {@code matmulParallel(q8, y, yOff)} ({@link dev.gale.kernels.quant.Q8Activations}),
- *       and single-thread row-range forms that allocate nothing. Several tokens loop over each cache-resident
- *       group (no token tile yet).</li>
+ *   <li><b>Decode (GEMV) on Q8 activations: the row lanes, {@link dev.gale.kernels.quant.Q4_0Lanes} and
+ *       {@link dev.gale.kernels.quant.Q8_0Lanes}</b> (their shared schedule and operand:
+ *       {@link dev.gale.kernels.quant.RowLaneGemv}); on F32 activations {@link dev.gale.kernels.quant.Q4_0Packed},
+ *       {@link dev.gale.kernels.quant.Q8_0Packed} and {@link dev.gale.kernels.quant.Q8_0Blocks};
+ *       {@code QuantMatMulOp.q4_0/q8_0(w, wOff, rows, in, arena)} packs the one this machine's decode runs. Made once
+ *       at load with {@code pack(w, wOff, rows, in, arena)} from llama.cpp rows; then {@code matmulQ8Parallel} (F32
+ *       in, quantized to Q8 inside), {@code matmulParallel(q8, y, yOff)} ({@link dev.gale.kernels.quant.Q8Activations})
+ *       or {@code matmulF32Parallel(x, xOff, tokens, y, yOff)}, and single-thread row-range forms that allocate
+ *       nothing. Several tokens loop over each cache-resident group (no token tile yet).</li>
  *   <li><b>Format I/O: {@link dev.gale.kernels.quant.Q4_0}, {@link dev.gale.kernels.quant.Q8_0}</b>: the GGUF byte
  *       layout, {@code quantize} (ggml's reference rounding) and {@code dequantize}. The packed classes
  *       {@code dequantizeRow} to the same values and {@code exportRow} back to the same bytes.</li>
@@ -23,8 +24,9 @@
  * </ul>
  *
  * <h2>Packed layouts</h2>
- * {@link dev.gale.kernels.quant.Q4_0Lanes}: rows in groups of one vector's 16-bit lanes, byte j of every row's block
- * side by side, so the rows are the lanes and nothing is reduced across lanes. The others: rows in groups of 4 (padded
+ * {@link dev.gale.kernels.quant.Q4_0Lanes}, {@link dev.gale.kernels.quant.Q8_0Lanes}: rows in groups of one vector's
+ * 16-bit lanes, byte j of every row's block side by side, so the rows are the lanes and nothing is reduced across
+ * lanes (a prefill panel's column is one load there too). The others: rows in groups of 4 (padded
  * with exact-zero rows); per group and 32-element block, the 4 rows' quants are
  * contiguous (Q4_0: 4 × 16 bytes in ggml's nibble order, byte j = element j low, element j + 16 high; Q8_0:
  * 4 × 32 bytes), and the 4 scales are F32 in a separate contiguous array. One activation load feeds 4 rows, each
