@@ -16,11 +16,12 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The one-token GEMV kernel over 4-bit weights in row lanes, shared by {@link Q4_0Lanes} (blocks of 32, 16 chunks)
- * and {@link W4Packed} (blocks of 128, 64 chunks). Both lay a group of {@link #R} rows out as group-blocks of R F32
- * scales followed by {@code chunks} chunks of R bytes, chunk j holding byte j of every row's block: element j in the
- * low nibble and element j + chunks in the high one, unsigned (the zero point 8 is taken out through the activations'
- * {@code zeros}).
+ * The row-lane layout and its one-token GEMV kernels: {@link #group4} over 4-bit weights, shared by
+ * {@link Q4_0Lanes} (blocks of 32, 16 chunks) and {@link W4Packed} (blocks of 128, 64 chunks), and {@link #group4Bytes}
+ * over Q8_0's signed bytes ({@link Q8_0Lanes}, 32 chunks). All lay a group of {@link #R} rows out as group-blocks of
+ * R F32 scales followed by {@code chunks} chunks of R bytes, chunk j holding byte j of every row's block; for 4 bits
+ * element j in the low nibble and element j + chunks in the high one, unsigned (the zero point 8 is taken out through
+ * the activations' {@code zeros}).
  *
  * <p>Four groups run side by side so their weights arrive as four memory streams: one stream per thread read at
  * about half the read probe's speed (2026-11-28). Per stream, one 16-bit accumulator takes both nibbles' products
