@@ -47,7 +47,8 @@ class QuantMatMulGraphTest {
         // kernels run)
         boolean[][] variants = {{false, false}, {false, true}, {true, false}, {true, true}};
         for (boolean[] v : variants) {
-            for (int tokens : new int[] {1, 5, 53}) {
+            // 24: past the row-lane ops' switch to the GEMM (20), before the F32-activation ops' (48)
+            for (int tokens : new int[] {1, 5, 24, 53}) {
                 check(v[0], v[1], tokens);
             }
         }
@@ -110,9 +111,10 @@ class QuantMatMulGraphTest {
                     RunReport report = plan.run(b);
                     assertFalse(report.tasks().get(0).detail().startsWith("fallback"), report.toString());
                     if (report.tasks().get(0).path() == ImplPath.VECTOR_API) {
-                        assertTrue(report.tasks().get(0).detail().contains(tokens >= 48 ? "GEMM" : "GEMV"),
-                                report.toString());
-                        assertEquals(q8Activations && tokens < 48, report.tasks().get(0).detail().contains("Q8"),
+                        assertTrue(report.tasks().get(0).detail().contains(tokens >= op.gemmTokens() ? "GEMM"
+                                : "GEMV"), report.toString());
+                        assertEquals(q8Activations && tokens < op.gemmTokens(),
+                                report.tasks().get(0).detail().contains("Q8"),
                                 "the report names the activations' format: " + report);
                     }
                     boolean q8 = report.tasks().get(0).path() == ImplPath.VECTOR_API && op.quantizesActivations(tokens);

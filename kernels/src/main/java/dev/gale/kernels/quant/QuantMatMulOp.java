@@ -29,15 +29,24 @@ import java.util.List;
  * builds it. All are the same weights by construction: the loader packs from the buffer it binds.
  */
 public final class QuantMatMulOp extends KernelOp {
-    /**
-     * From this many tokens on, the CPU path is the GEMM over dequantized panels ({@link PackedPanels}) instead of
-     * the decode kernel run per token: decoding a panel once per prompt is then cheaper than the GEMV's per-token
-     * unpacking ({@code -Dgale.quant.gemmTokens} overrides). Measured on Zen 3 at 2048×8192 Q4_0, CPU time per
-     * call, GEMM ÷ per-token decode kernel: 0.5× at 16 tokens, 0.83× at 32, 1.33× at 64, 1.8× at 128, 3.3× at 512.
-     */
     private static final Cleaner CLEANER = Cleaner.create();
 
+    /**
+     * From this many tokens on, the CPU path of an F32-activation op is the GEMM over dequantized panels
+     * ({@link PackedPanels}) instead of the decode kernel run per token: decoding a panel once per prompt is then
+     * cheaper than the GEMV's per-token unpacking ({@code -Dgale.quant.gemmTokens} overrides both switches). Measured
+     * on Zen 3 at 2048×8192 Q4_0, CPU time per call, GEMM ÷ per-token decode kernel: 0.5× at 16 tokens, 0.83× at 32,
+     * 1.33× at 64, 1.8× at 128, 3.3× at 512.
+     */
     static final int GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 48));
+    /**
+     * The same switch for the row-lane ops (Q8 activations), whose panels decode a vector of rows per load
+     * ({@code BlockScaledCodec.decodeColumns}), so the GEMM wins sooner. AVX-512 Xeon, 2026-11-28, 2048→8192, two
+     * threads, three runs of {@code LanesGemmCrossover}, GEMM ÷ per-token lanes: Q8_0 0.72–0.83 at 12 tokens,
+     * 0.84–0.95 at 16, 0.65–0.74 at 20, 0.61–0.62 at 24, 0.51 at 48; Q4_0 0.89–0.99, 0.92–1.11, 0.82–0.92, 0.74–0.76,
+     * 0.61.
+     */
+    static final int LANES_GEMM_TOKENS = Math.max(1, Integer.getInteger("gale.quant.gemmTokens", 20));
     /**
      * Q4_0 decode on Q8 activations wherever the vector kernels run (256 and 512 bits), on F32 ones elsewhere;
      * {@code -Dgale.q4.activations=q8|f32} chooses (see {@link #q4_0(MemorySegment, long, int, int, SegmentAllocator)}
@@ -75,6 +84,8 @@ public final class QuantMatMulOp extends KernelOp {
     private final Kernel prefill;
     /** What the decode kernel is, for the run report. */
     private final String decodeKernel;
+    /** From this many tokens on the CPU path is the GEMM ({@link #GEMM_TOKENS} or {@link #LANES_GEMM_TOKENS}). */
+    private final int gemmTokens;
     /** The device GEMV's layout, split from {@code W} on first use; freed with the op. */
     private volatile SplitBlocks split;
 
@@ -87,6 +98,7 @@ public final class QuantMatMulOp extends KernelOp {
         this.decode = decode;
         this.prefill = prefill;
         this.decodeKernel = decodeKernel;
+        this.gemmTokens = q8Activations ? LANES_GEMM_TOKENS : GEMM_TOKENS;
     }
 
     /**
@@ -168,7 +180,12 @@ public final class QuantMatMulOp extends KernelOp {
 
     /** Whether the Vector API path quantizes {@code tokens} tokens' activations to Q8 (the Q4_0 decode path). */
     public boolean quantizesActivations(int tokens) {
-        return q8Activations && tokens < GEMM_TOKENS;
+        return q8Activations && tokens < gemmTokens;
+    }
+
+    /** From how many tokens on the Vector API path runs the GEMM over dequantized panels instead of the decode kernel. */
+    public int gemmTokens() {
+        return gemmTokens;
     }
 
     @Override
@@ -179,7 +196,7 @@ public final class QuantMatMulOp extends KernelOp {
             return "device kernel: " + kernel(tokens, group) + " "
                     + (tokens != 1 ? "(4-token register tiles)" : GemvGeometry.describe(group));
         }
-        return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= GEMM_TOKENS
+        return "vector-api path: " + tokens + (tokens == 1 ? " token → " : " tokens → ") + (tokens >= gemmTokens
                 ? "GEMM over dequantized F32 panels" : "packed decode kernel (GEMV per token, " + decodeKernel + ")");
     }
 
@@ -221,11 +238,11 @@ public final class QuantMatMulOp extends KernelOp {
 
     /**
      * The Vector API path on plain memory, as a launch runs it: {@code Y [tokens, out] = X [tokens, in]·Wᵀ} over the
-     * packed weights, the GEMM over dequantized panels from {@link #GEMM_TOKENS} tokens on (the cross-device suite
+     * packed weights, the GEMM over dequantized panels from {@link #gemmTokens()} tokens on (the cross-device suite
      * checks this, the path a model runs).
      */
     public void matmul(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
-        (tokens >= GEMM_TOKENS ? prefill : decode).run(x, xOff, tokens, y, yOff);
+        (tokens >= gemmTokens ? prefill : decode).run(x, xOff, tokens, y, yOff);
     }
 
     @Override
