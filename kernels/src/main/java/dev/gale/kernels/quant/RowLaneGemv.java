@@ -23,24 +23,16 @@ import jdk.incubator.vector.VectorSpecies;
  * multiplied by activations quantized to Q8 per block of 32, as llama.cpp quantizes them: the decode GEMV of
  * {@link Q4_0Lanes} and {@link Q8_0Lanes}, which differ only in how a group-block's bytes hold the weights and so in
  * the four-group kernel they run ({@link #kernel4}) and its scalar twin ({@link #rowScalar}). This class owns what
- * they share: the quantization of F32 activations into a per-thread {@link Operand}, the split of groups over the
- * pool, and the cut groups.
+ * they share: the quantization of F32 activations into a per-thread {@link Operand} and the entry points over it.
  *
- * <p>Every whole group runs in {@link #kernel4} beside three others, groups i, q + i, 2q + i and 3q + i of a range of
- * 4q, so the weights arrive as four memory streams: one stream per thread reads at about half the read probe's speed
- * here, and four took {@code DecodeGemvSweep}'s Q4_0 step from 0.54–0.57 to 0.67 of the probe loop's time
- * (2026-11-28). A range's last one to three groups run as a quad that repeats its last group, and a group only part
- * of whose rows are wanted runs alone, repeated four times, into per-thread scratch: the repeats read the same lines
- * from L1, and every row's sum comes from one kernel, so the pool, a row range and the scalar path give the same
- * bits. Several tokens run each quad once per token while its weights sit in L2.
+ * <p>The split over threads and calls, four row groups per pass, is {@link RowLaneSchedule}'s, shared with
+ * {@link W4Packed}.
  *
  * <p>Row-range entry points run on the calling thread and allocate nothing once the calling thread's operand has
  * grown to the call's size; the {@code Parallel} ones quantize on the calling thread, then split whole groups over
  * {@link WorkerPool#shared()}. Immutable after packing; safe to share between threads.
  */
-abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
-    /** Rows per group: the 16-bit lanes of a vector ({@link RowLaneKernel#R}). */
-    static final int R = RowLaneKernel.R;
+abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> permits Q4_0Lanes, Q8_0Lanes {
     /** Half the vector width in shorts: the quantizer's {@link QuantVectors#L} codes. */
     private static final VectorSpecies<Short> SH = QuantVectors.VECTOR_OK
             ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : ShortVector.SPECIES_64;
@@ -51,17 +43,7 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
     private static final float Q8_TINY = Q8Activations.TINY;
     /** Per calling thread: the quantized activations ({@link Operand}). */
     private static final ThreadLocal<Operand> OPERAND = ThreadLocal.withInitial(Operand::new);
-    /** Per thread running the kernel: a cut group's outputs, all R of them. */
-    private static final ThreadLocal<MemorySegment> PARTIAL = ThreadLocal.withInitial(
-            () -> Arena.global().allocate(4L * R, 64));
 
-    final int rows;
-    final int in;
-    final int nb;
-    final int groups;
-    /** Bytes of one group-block. */
-    final long gb;
-    final MemorySegment blocks;
     private final String name;
     /** What the argument checks name, built once: a concatenation per call would allocate on the hot path. */
     private final String tokensWhat;
@@ -69,27 +51,12 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
     private final String outputWhat;
 
     RowLaneGemv(String name, int rows, int in, long gb, MemorySegment blocks) {
+        super(rows, in, in / QK, gb, blocks);
         this.name = name;
         this.tokensWhat = name + " matmul tokens";
         this.activationsWhat = name + " matmul activations";
         this.outputWhat = name + " matmul output";
-        this.rows = rows;
-        this.in = in;
-        this.nb = in / QK;
-        this.groups = (rows + R - 1) / R;
-        this.gb = gb;
-        this.blocks = blocks;
     }
-
-    /**
-     * Groups at byte offsets {@code oa} .. {@code od} of {@link #blocks} · token {@code t} of {@code op}; each
-     * group's R outputs go to {@code ya} .. {@code yd} of {@code y}.
-     */
-    abstract void kernel4(Operand op, int t, long oa, long ob, long oc, long od, MemorySegment y, long ya, long yb,
-            long yc, long yd);
-
-    /** Row {@code row}'s output for token {@code t}, in plain Java with the kernel's bits. */
-    abstract float rowScalar(Operand op, int t, int row);
 
     /** Row {@code r} dequantized to F32 {@code d·q} at {@code dst + dstOff}, as the format's own dequantize gives it. */
     public abstract void dequantizeRow(int r, MemorySegment dst, long dstOff);
@@ -103,19 +70,6 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
      */
     final boolean columnsInOneLoad(int row0, int n) {
         return QuantVectors.VECTOR_OK && n == L && row0 % L == 0 && row0 + L <= rows;
-    }
-
-    public int rows() {
-        return rows;
-    }
-
-    public int in() {
-        return in;
-    }
-
-    /** Bytes the kernel streams per GEMV (quants and scales, padding included). */
-    public long byteSize() {
-        return blocks.byteSize();
     }
 
     /**
@@ -151,89 +105,6 @@ abstract sealed class RowLaneGemv permits Q4_0Lanes, Q8_0Lanes {
         check(x, y, yOff);
         QuantVectors.requireRange(rowStart, rowEnd, rows);
         range(operand(x), x.tokens(), y, yOff, rowStart, rowEnd);
-    }
-
-    /** All rows: whole groups over the pool, at least {@link RowLaneKernel#STREAMS} per chunk; then the cut group. */
-    private void parallel(Operand op, int tokens, MemorySegment y, long yOff) {
-        if (!QuantVectors.VECTOR_OK) {
-            WorkerPool.shared().parallelForBalanced(rows, R, (s, e) -> scalarRows(op, tokens, y, yOff, s, e));
-            return;
-        }
-        int whole = rows / R;
-        int grain = Math.max(RowLaneKernel.STREAMS, Q4_0Matmul.grain(in, tokens) * 4 / R);
-        WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> quads(op, tokens, y, yOff, s, e));
-        if (whole < groups) {
-            cut(op, tokens, y, yOff, R * whole, rows);
-        }
-    }
-
-    /** Rows {@code [rowStart, rowEnd)} on the calling thread, whole groups as {@link #parallel} runs them. */
-    private void range(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        if (!QuantVectors.VECTOR_OK) {
-            scalarRows(op, tokens, y, yOff, rowStart, rowEnd);
-            return;
-        }
-        int g0 = (rowStart + R - 1) / R;
-        int g1 = rowEnd / R;
-        if (g0 >= g1) {
-            cut(op, tokens, y, yOff, rowStart, rowEnd);
-            return;
-        }
-        cut(op, tokens, y, yOff, rowStart, R * g0);
-        quads(op, tokens, y, yOff, g0, g1);
-        cut(op, tokens, y, yOff, R * g1, rowEnd);
-    }
-
-    /**
-     * Whole groups {@code [g0, g1)}: group {@code g0 + i} beside {@code g0 + q + i}, {@code g0 + 2q + i} and
-     * {@code g0 + 3q + i}; the last one to three groups as one quad that repeats its last group.
-     */
-    private void quads(Operand op, int tokens, MemorySegment y, long yOff, int g0, int g1) {
-        int q = (g1 - g0) / 4;
-        for (int i = 0; i < q; i++) {
-            int ga = g0 + i;
-            four(op, tokens, y, yOff, ga, ga + q, ga + 2 * q, ga + 3 * q);
-        }
-        int rest = g0 + 4 * q;
-        if (rest < g1) {
-            int last = g1 - 1;
-            four(op, tokens, y, yOff, rest, Math.min(rest + 1, last), Math.min(rest + 2, last), last);
-        }
-    }
-
-    private void four(Operand op, int tokens, MemorySegment y, long yOff, int ga, int gb4, int gc, int gd) {
-        long step = (long) nb * gb;
-        for (int t = 0; t < tokens; t++) {
-            long yt = yOff + 4L * ((long) t * rows);
-            kernel4(op, t, ga * step, gb4 * step, gc * step, gd * step, y, yt + 4L * R * ga, yt + 4L * R * gb4,
-                    yt + 4L * R * gc, yt + 4L * R * gd);
-        }
-    }
-
-    /** Rows {@code [rowStart, rowEnd)}, group by group, each group run whole into scratch and its wanted rows copied. */
-    private void cut(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        if (rowStart >= rowEnd) {
-            return;
-        }
-        MemorySegment partial = PARTIAL.get();
-        for (int g = rowStart / R; R * g < rowEnd; g++) {
-            int k0 = Math.max(rowStart, R * g) - R * g;
-            int k1 = Math.min(rowEnd, R * g + R) - R * g;
-            long o = (long) g * nb * gb;
-            for (int t = 0; t < tokens; t++) {
-                kernel4(op, t, o, o, o, o, partial, 0, 0, 0, 0);
-                MemorySegment.copy(partial, 4L * k0, y, yOff + 4L * ((long) t * rows + (long) R * g + k0),
-                        4L * (k1 - k0));
-            }
-        }
-    }
-
-    private void scalarRows(Operand op, int tokens, MemorySegment y, long yOff, int rowStart, int rowEnd) {
-        for (int r = rowStart; r < rowEnd; r++) {
-            for (int t = 0; t < tokens; t++) {
-                y.set(QuantVectors.F32, yOff + 4L * ((long) t * rows + r), rowScalar(op, t, r));
-            }
-        }
     }
 
     /**
