@@ -71,7 +71,7 @@ public final class DecodeAttention {
         this.outOff = outOff;
         // Pieces per accumulate call: a multiple of the cache's alignment, so boundaries stay aligned.
         int align = Math.max(1, kv.blockAlign());
-        this.piece = (DenseKv.STAGE * 4 + align - 1) / align * align;
+        this.piece = (DenseKv.SPAN + align - 1) / align * align;
         prepare((int) qFloats, list.slots() * g * (dd + 2), list.workers(), kv.scratchFloats(piece, g));
         // One bulk copy, then the scaling in the array (see SoftmaxState#normalise for why not per element).
         MemorySegment.copy(q, F32, qOff, qs, 0, (int) qFloats);

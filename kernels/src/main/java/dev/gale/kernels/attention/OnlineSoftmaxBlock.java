@@ -40,34 +40,44 @@ public final class OnlineSoftmaxBlock {
         if (n <= 0) {
             return;
         }
-        scores(q, qOff, g, d, k, kOff, n, s, sOff);
+        scores(q, qOff, g, d, k, kOff, n, s, sOff, n);
         for (int r = 0; r < g; r++) {
             update(s, sOff + r * n, n, st, stOff + r * (d + 2), d);
         }
+        pv(s, sOff, n, n, g, v, vOff, d, st, stOff);
+    }
+
+    /**
+     * {@code Õ_r += Σ_j p_rj·v_j} for the {@code g} rows of a group, row {@code r}'s {@code n} probabilities at
+     * {@code p[pOff + r·stride …]}: rows in fours through {@link #pv4}, the rest one by one.
+     */
+    static void pv(float[] p, int pOff, int stride, int n, int g, float[] v, int vOff, int d, float[] st,
+            int stOff) {
         int r = 0;
         for (; r + 4 <= g; r += 4) {
-            pv4(s, sOff + r * n, n, v, vOff, d, st, stOff + r * (d + 2));
+            pv4(p, pOff + r * stride, stride, n, v, vOff, d, st, stOff + r * (d + 2));
         }
         for (; r < g; r++) {
-            pv1(s, sOff + r * n, n, v, vOff, d, st, stOff + r * (d + 2));
+            pv1(p, pOff + r * stride, n, v, vOff, d, st, stOff + r * (d + 2));
         }
     }
 
     /**
-     * {@code s[r·n + j] = q_r · k_j}. Rows in fours share each key load, with a horizontal sum per score; a row left
-     * over (all of them when {@code g < 4}, e.g. without GQA) goes against eight keys at a time through
-     * {@link TreeScores} where it applies. One row with one key per step is a chain of dependent FMAs that ran at
-     * about a quarter of the tree's speed; four rows hide that latency on their own (and measured faster than the tree
-     * in pairs of rows, which reloads each key once per pair).
+     * {@code s[sOff + r·stride + j] = q_r · k_j}. Rows in fours share each key load, with a horizontal sum per
+     * score; a row left over (all of them when {@code g < 4}, e.g. without GQA) goes against eight keys at a time
+     * through {@link TreeScores} where it applies. One row with one key per step is a chain of dependent FMAs that ran
+     * at about a quarter of the tree's speed; four rows hide that latency on their own (and measured faster than the
+     * tree in pairs of rows, which reloads each key once per pair).
      */
-    static void scores(float[] q, int qOff, int g, int d, float[] k, int kOff, int n, float[] s, int sOff) {
+    static void scores(float[] q, int qOff, int g, int d, float[] k, int kOff, int n, float[] s, int sOff,
+            int stride) {
         int fours = g - g % 4;
-        scoresGeneric(q, qOff, fours, d, k, kOff, 0, n, s, sOff, n);
+        scoresGeneric(q, qOff, fours, d, k, kOff, 0, n, s, sOff, stride);
         for (int r = fours; r < g; r++) {
             int q0 = qOff + r * d;
-            int s0 = sOff + r * n;
+            int s0 = sOff + r * stride;
             int done = TreeScores.applies(d) ? TreeScores.row(q, q0, d, k, kOff, n, s, s0) : 0;
-            scoresGeneric(q, q0, 1, d, k, kOff, done, n, s, s0, n);
+            scoresGeneric(q, q0, 1, d, k, kOff, done, n, s, s0, stride);
         }
     }
 
@@ -241,15 +251,14 @@ public final class OnlineSoftmaxBlock {
      * last slice twice; both copies start from the same accumulator and add the same terms, so storing both is
      * harmless.
      */
-    static void pv4(float[] p, int pOff, int n, float[] v, int vOff, int d, float[] st, int stOff) {
-        int stride = d + 2;
+    static void pv4(float[] p, int pOff, int stride, int n, float[] v, int vOff, int d, float[] st, int stOff) {
         int o0 = stOff + SoftmaxState.O;
-        int o1 = o0 + stride;
-        int o2 = o1 + stride;
-        int o3 = o2 + stride;
-        int p1 = pOff + n;
-        int p2 = p1 + n;
-        int p3 = p2 + n;
+        int o1 = o0 + d + 2;
+        int o2 = o1 + d + 2;
+        int o3 = o2 + d + 2;
+        int p1 = pOff + stride;
+        int p2 = p1 + stride;
+        int p3 = p2 + stride;
         int dv = d - d % L;
         for (int e = 0; e < dv; e += 2 * L) {
             int f = Math.min(e + L, dv - L);
