@@ -63,16 +63,23 @@ public final class OnlineSoftmaxBlock {
     }
 
     /**
-     * {@code s[sOff + r·stride + j] = q_r · k_j}. Rows in fours share each key load, with a horizontal sum per
-     * score; a row left over (all of them when {@code g < 4}, e.g. without GQA) goes against eight keys at a time
-     * through {@link TreeScores} where it applies. One row with one key per step is a chain of dependent FMAs that ran
-     * at about a quarter of the tree's speed; four rows hide that latency on their own (and measured faster than the
-     * tree in pairs of rows, which reloads each key once per pair).
+     * {@code s[sOff + r·stride + j] = q_r · k_j}. Rows in fours go against two keys at a time through
+     * {@link TreeScores#fourRows} (each key load shared by the four rows, one tree reduction per eight scores: 12.9
+     * against 15.4 ns per token for a horizontal sum per score, at d = 128 from L1); a row left over (all of them when
+     * {@code g < 4}, e.g. without GQA) goes against eight keys at a time through {@link TreeScores#row}. Where the
+     * trees do not apply (other vector widths, head dims not whole vectors) and for keys past the last tile, the
+     * generic loop takes a horizontal sum per score. One row with one key per step is a chain of dependent FMAs that
+     * ran at about a quarter of the tree's speed.
      */
     static void scores(float[] q, int qOff, int g, int d, float[] k, int kOff, int n, float[] s, int sOff,
             int stride) {
         int fours = g - g % 4;
-        scoresGeneric(q, qOff, fours, d, k, kOff, 0, n, s, sOff, stride);
+        for (int r = 0; r < fours; r += 4) {
+            int q0 = qOff + r * d;
+            int s0 = sOff + r * stride;
+            int done = TreeScores.applies(d) ? TreeScores.fourRows(q, q0, d, k, kOff, n, s, s0, stride) : 0;
+            scoresGeneric(q, q0, 4, d, k, kOff, done, n, s, s0, stride);
+        }
         for (int r = fours; r < g; r++) {
             int q0 = qOff + r * d;
             int s0 = sOff + r * stride;
