@@ -479,7 +479,7 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     public int scratchFloats(int tokens, int g) {
         int m = stageGroups(tokens);
         // fold work (scores, q·s, q·z), the staged key and value groups, one row [d]
-        return fold.workFloats(g) + fold.keyStage(m) + fold.valueStage(m) + d;
+        return fold.workFloats(g, m) + fold.keyStage(m) + fold.valueStage(m) + d;
     }
 
     private int stageGroups(int tokens) {
@@ -498,10 +498,11 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         int kq = layout.quantizedKeys(len);
         int vq = layout.quantizedValues(len);
         int m = stageGroups(to - from);
+        int gs = g * G;
         int sc = 0;
-        int qs = sc + g * G;
+        int qs = sc + m * gs;
         int qz = qs + g * d;
-        int ks = fold.workFloats(g);
+        int ks = fold.workFloats(g, m);
         int kScale = ks + m * d * groupWords + L;
         int kZero = kScale + m * d;
         int vs = ks + fold.keyStage(m);
@@ -515,26 +516,33 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
             int vEnd = vectorOk ? Math.max(b0, Math.min(b1, vq)) : b0;
             stageKeys(tile, b0 / G, (kEnd - b0) / G, scratch, ks, kScale, kZero);
             stageValues(tile, b0, vEnd - b0, scratch, vs, vScale, vZero);
+            // Every group's scores first ([group][g][G] from sc), one softmax step for the block, then the values.
             for (int t0 = b0; t0 < b1; t0 += G) {
                 int n = Math.min(G, b1 - t0);
                 int j = (t0 - b0) / G;
+                int scj = sc + j * gs;
                 if (t0 + n <= kEnd) {
-                    fold.keyScores(scratch, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q, qOff, g, sc,
+                    fold.keyScores(scratch, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q, qOff, g, scj,
                             qs, qz);
                 } else {
                     for (int i = 0; i < n; i++) {
-                        scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, sc + i, row);
+                        scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, scj + i, row);
                     }
                 }
-                fold.softmax(g, n, st, stOff, scratch, sc);
+            }
+            int groups = (b1 - b0 + G - 1) / G;
+            fold.softmax(g, groups, b1 - b0 - (groups - 1) * G, st, stOff, scratch, sc);
+            for (int t0 = b0; t0 < b1; t0 += G) {
+                int n = Math.min(G, b1 - t0);
+                int scj = sc + (t0 - b0) / G * gs;
                 int tq = Math.min(t0 + n, Math.max(vEnd, t0));
                 if (tq > t0) {
                     int at = (t0 - b0) * valueWords;
                     int sz = (t0 - b0) * valueGroups;
-                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, sc);
+                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, scj);
                 }
                 for (int t = tq; t < t0 + n; t++) {
-                    valueToken(tile, t, vq, g, st, stOff, scratch, sc + (t - t0), row);
+                    valueToken(tile, t, vq, g, st, stOff, scratch, scj + (t - t0), row);
                 }
             }
         }

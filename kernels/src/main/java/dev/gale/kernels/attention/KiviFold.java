@@ -91,9 +91,12 @@ final class KiviFold {
         return m * G * (valueWords + 2 * valueGroups) + L;
     }
 
-    /** Floats of the score, {@code q·s} and {@code q·z} scratch for {@code g} rows. */
-    int workFloats(int g) {
-        return g * G + g * d + g;
+    /**
+     * Floats of the score ({@code m} groups {@code [m][g][G]}), {@code q·s} and {@code q·z} scratch for {@code g}
+     * rows.
+     */
+    int workFloats(int g, int m) {
+        return m * g * G + g * d + g;
     }
 
     /** {@code L} codes of a staged word run: element chunk with shifts {@code sh} starting at word {@code at}. */
@@ -215,40 +218,51 @@ final class KiviFold {
     }
 
     /**
-     * The online-softmax step for a block of {@code n} scores per row (papers.md §0, incremental form): new maximum,
-     * rescale of {@code l} and {@code Õ}, and the scores replaced by {@code p = exp(s − m')} in place.
+     * The online-softmax step for a block of {@code groups} score groups per row, laid out {@code [group][g][G]} from
+     * {@code s[sc …]}, each full but the last, which holds {@code last} scores (papers.md §0, incremental form): new
+     * maximum, rescale of {@code l} and {@code Õ}, and the scores replaced by {@code p = exp(s − m')} in place. One
+     * step per staged block (up to 256 tokens) rather than per group: the two horizontal reductions and the rescale
+     * of {@code Õ} per row are paid once for eight groups.
      */
-    void softmax(int g, int n, float[] st, int stOff, float[] s, int sc) {
-        int nv = n - n % L;
+    void softmax(int g, int groups, int last, float[] st, int stOff, float[] s, int sc) {
+        int gs = g * G;
         for (int r = 0; r < g; r++) {
             int o = stOff + r * (d + 2);
-            int s0 = sc + r * G;
+            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
             float mb = Float.NEGATIVE_INFINITY;
-            if (nv > 0) {
-                FloatVector mv = FloatVector.fromArray(F, s, s0);
-                for (int j = L; j < nv; j += L) {
-                    mv = mv.max(FloatVector.fromArray(F, s, s0 + j));
+            for (int j = 0; j < groups; j++) {
+                int s0 = sc + j * gs + r * G;
+                int n = j == groups - 1 ? last : G;
+                int nv = n - n % L;
+                for (int t = 0; t < nv; t += L) {
+                    mv = mv.max(FloatVector.fromArray(F, s, s0 + t));
                 }
-                mb = mv.reduceLanes(VectorOperators.MAX);
+                for (int t = nv; t < n; t++) {
+                    mb = Math.max(mb, s[s0 + t]);
+                }
             }
-            for (int j = nv; j < n; j++) {
-                mb = Math.max(mb, s[s0 + j]);
-            }
+            mb = Math.max(mb, mv.reduceLanes(VectorOperators.MAX));
             float l = st[o + SoftmaxState.L];
             float m = Math.max(st[o + SoftmaxState.M], mb);
             float corr = l == 0f ? 0f : VectorMath.exp(st[o + SoftmaxState.M] - m);
             FloatVector sum = FloatVector.zero(F);
-            for (int j = 0; j < nv; j += L) {
-                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, s, s0 + j).sub(m));
-                p.intoArray(s, s0 + j);
-                sum = sum.add(p);
+            float total = 0f;
+            for (int j = 0; j < groups; j++) {
+                int s0 = sc + j * gs + r * G;
+                int n = j == groups - 1 ? last : G;
+                int nv = n - n % L;
+                for (int t = 0; t < nv; t += L) {
+                    FloatVector p = VectorMath.exp(FloatVector.fromArray(F, s, s0 + t).sub(m));
+                    p.intoArray(s, s0 + t);
+                    sum = sum.add(p);
+                }
+                for (int t = nv; t < n; t++) {
+                    float p = VectorMath.exp(s[s0 + t] - m);
+                    s[s0 + t] = p;
+                    total += p;
+                }
             }
-            float total = sum.reduceLanes(VectorOperators.ADD);
-            for (int j = nv; j < n; j++) {
-                float p = VectorMath.exp(s[s0 + j] - m);
-                s[s0 + j] = p;
-                total += p;
-            }
+            total += sum.reduceLanes(VectorOperators.ADD);
             st[o + SoftmaxState.M] = m;
             st[o + SoftmaxState.L] = corr * l + total;
             if (corr != 1f) {
