@@ -172,11 +172,14 @@ class DecodeAttentionTest {
 
     /**
      * F16 caches are widened into scratch and folded there, with register tiles chosen by group size and head dim
-     * (pairs of rows against four keys, an odd row against eight, the generic loop for keys past the last tile and
-     * for head dims not a multiple of eight): every group size 1 … 5, odd lengths, and head dims 40, 128 and 36.
+     * (four rows against two keys through the tree, a lone row against eight, the generic loop for keys past the last
+     * tile and for head dims that are not whole vectors; P·V in four or two slices of d per pass, the last pass
+     * repeating a slice when the count does not divide): every group size 1 … 5, odd lengths, and head dims 36, 40,
+     * 64, 80, 96 and 128. Lengths 777 and 260 cross the 256-token spans and the 32-token chunks.
      */
     @ParameterizedTest
-    @CsvSource({"8, 2, 40", "4, 4, 128", "6, 3, 128", "9, 3, 40", "10, 2, 128", "5, 1, 40", "6, 2, 36"})
+    @CsvSource({"8, 2, 40", "4, 4, 128", "6, 3, 128", "9, 3, 40", "10, 2, 128", "5, 1, 40", "6, 2, 36", "8, 2, 64",
+        "8, 2, 80", "4, 1, 96"})
     void f16CacheWithinStorageError(int heads, int kvHeads, int d) {
         try (Arena arena = Arena.ofShared()) {
             Case c = make(arena, heads, kvHeads, d, new int[] {777, 3, 260, 13}, DType.F16, 13);
