@@ -498,9 +498,9 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         int kq = layout.quantizedKeys(len);
         int vq = layout.quantizedValues(len);
         int m = stageGroups(to - from);
-        int gs = g * G;
+        int stride = m * G;
         int sc = 0;
-        int qs = sc + m * gs;
+        int qs = sc + g * stride;
         int qz = qs + g * d;
         int ks = fold.workFloats(g, m);
         int kScale = ks + m * d * groupWords + L;
@@ -516,33 +516,35 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
             int vEnd = vectorOk ? Math.max(b0, Math.min(b1, vq)) : b0;
             stageKeys(tile, b0 / G, (kEnd - b0) / G, scratch, ks, kScale, kZero);
             stageValues(tile, b0, vEnd - b0, scratch, vs, vScale, vZero);
-            // Every group's scores first ([group][g][G] from sc), one softmax step for the block, then the values.
+            // Every group's scores first (row r's at sc + r·stride, in token order), one softmax step per row for the
+            // block, then the values.
             for (int t0 = b0; t0 < b1; t0 += G) {
                 int n = Math.min(G, b1 - t0);
                 int j = (t0 - b0) / G;
-                int scj = sc + j * gs;
+                int scj = sc + j * G;
                 if (t0 + n <= kEnd) {
                     fold.keyScores(scratch, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q, qOff, g, scj,
-                            qs, qz);
+                            stride, qs, qz);
                 } else {
                     for (int i = 0; i < n; i++) {
-                        scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, scj + i, row);
+                        scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, scj + i, stride, row);
                     }
                 }
             }
-            int groups = (b1 - b0 + G - 1) / G;
-            fold.softmax(g, groups, b1 - b0 - (groups - 1) * G, st, stOff, scratch, sc);
+            for (int r = 0; r < g; r++) {
+                OnlineSoftmaxBlock.update(scratch, sc + r * stride, b1 - b0, st, stOff + r * (d + 2), d);
+            }
             for (int t0 = b0; t0 < b1; t0 += G) {
                 int n = Math.min(G, b1 - t0);
-                int scj = sc + (t0 - b0) / G * gs;
+                int scj = sc + (t0 - b0);
                 int tq = Math.min(t0 + n, Math.max(vEnd, t0));
                 if (tq > t0) {
                     int at = (t0 - b0) * valueWords;
                     int sz = (t0 - b0) * valueGroups;
-                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, scj);
+                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, scj, stride);
                 }
                 for (int t = tq; t < t0 + n; t++) {
-                    valueToken(tile, t, vq, g, st, stOff, scratch, scj + (t - t0), row);
+                    valueToken(tile, t, vq, g, st, stOff, scratch, scj + (t - t0), stride, row);
                 }
             }
         }
@@ -569,7 +571,8 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     }
 
     /** One token's scores for the {@code g} rows, from its dequantized or residual key (tails and fallbacks). */
-    private void scoreToken(int tile, int t, int kq, float[] q, int qOff, int g, float[] scratch, int out, int row) {
+    private void scoreToken(int tile, int t, int kq, float[] q, int qOff, int g, float[] scratch, int out, int stride,
+            int row) {
         if (t < kq) {
             long szAt = keySz(tile, t / G);
             for (int c = 0; c < d; c++) {
@@ -580,11 +583,12 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         } else {
             ResidualFold.load(keyResidual.segment(), residualByte(tile, t - kq), f16, d, scratch, row);
         }
-        ResidualFold.scores(scratch, row, d, q, qOff, g, scratch, out, G);
+        ResidualFold.scores(scratch, row, d, q, qOff, g, scratch, out, stride);
     }
 
     /** One token's value, dequantized or residual, weighted into the {@code g} states (tails and fallbacks). */
-    private void valueToken(int tile, int t, int vq, int g, float[] st, int stOff, float[] scratch, int p, int row) {
+    private void valueToken(int tile, int t, int vq, int g, float[] st, int stOff, float[] scratch, int p, int stride,
+            int row) {
         if (t < vq) {
             long szAt = valueSz(tile, t);
             for (int e = 0; e < d; e++) {
@@ -595,6 +599,6 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         } else {
             ResidualFold.load(valueResidual.segment(), residualByte(tile, t % R), f16, d, scratch, row);
         }
-        ResidualFold.values(scratch, row, d, scratch, p, G, g, st, stOff);
+        ResidualFold.values(scratch, row, d, scratch, p, stride, g, st, stOff);
     }
 }

@@ -1,6 +1,5 @@
 package dev.gale.kernels.attention;
 
-import dev.gale.kernels.activation.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -26,13 +25,15 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Rows left over after fours ({@code g} = 1 without GQA) keep several independent FMA chains per row (two chunks
  * and even/odd channels for keys, even/odd tokens for values).
  *
- * <p>With four rows both loops run at the FMA throughput bound, not at an unpack bound: timed on staged groups in
- * L1/L2 against an in-process FMA probe, a 32-token group's keys take 2,050–2,130 FMA times for their 2,048 FMAs and
- * its values 2,470–2,580 for 2,560, in INT4 and INT2 alike. The shift, mask and conversion issue on the other FP
- * pipes: dropping the shift changed nothing, and a word-vector unpack with two operations per {@code L} codes (mask
- * by position, scale folded per accumulator, {@code q·s} permuted to the lanes' channels) was no faster in its loop
- * and slower overall, the per-group permutes and lane reductions it needs coming on top. What is left beyond the
- * 4,608 FMAs per group is the softmax, the staging copies and the memory (KvDecodeCpuTime prints the split).
+ * <p>With four rows the loops are not at the FMA bound, though an earlier version of this note said so: it was timed
+ * against an FMA probe of eight chains, which is latency-bound on the AVX-512 Xeon (0.226 against 0.182 ns per FMA
+ * with sixteen). From L1 an INT4 token at g = 4 takes about 18 ns of key scores and 21 of values, 2–3× its FMAs'
+ * time: the shift, mask and conversion per chunk (and the permute of the wide unpack) share the FMA ports. Dropping
+ * the shift changed nothing, and a word-vector unpack with two operations per {@code L} codes (mask by position,
+ * scale folded per accumulator, {@code q·s} permuted to the lanes' channels) was no faster in its loop and slower
+ * overall, the per-group permutes and lane reductions it needs coming on top. Four value chunks per pass (sixteen
+ * accumulators) ran boxed with the wide unpack, and for INT2 in a JVM that had run INT4 first. The softmax step is
+ * {@link OnlineSoftmaxBlock#update}, once per staged block.
  */
 final class KiviFold {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -92,8 +93,8 @@ final class KiviFold {
     }
 
     /**
-     * Floats of the score ({@code m} groups {@code [m][g][G]}), {@code q·s} and {@code q·z} scratch for {@code g}
-     * rows.
+     * Floats of the score ({@code g} rows of {@code m·G}: a staged block's scores, row by row), {@code q·s} and
+     * {@code q·z} scratch for {@code g} rows.
      */
     int workFloats(int g, int m) {
         return m * g * G + g * d + g;
@@ -109,10 +110,11 @@ final class KiviFold {
 
     /**
      * Scores of a whole staged key group (words at {@code s[ks …]}, scales and zeros at {@code s[scale …]},
-     * {@code s[zero …]}) for the {@code g} rows at {@code q[qOff …]}, into {@code s[sc + r·G + j]}. Uses
+     * {@code s[zero …]}) for the {@code g} rows at {@code q[qOff …]}, into {@code s[sc + r·stride + j]}. Uses
      * {@code s[qs …]} ({@code g·d}) and {@code s[qz …]} ({@code g}) for {@code q·s} and {@code q·z}.
      */
-    void keyScores(float[] s, int ks, int scale, int zero, float[] q, int qOff, int g, int sc, int qs, int qz) {
+    void keyScores(float[] s, int ks, int scale, int zero, float[] q, int qOff, int g, int sc, int stride, int qs,
+            int qz) {
         for (int r = 0; r < g; r++) {
             FloatVector za = FloatVector.zero(F);
             int qr = qOff + r * d;
@@ -125,10 +127,10 @@ final class KiviFold {
         }
         int r = 0;
         for (; r + 4 <= g; r += 4) {
-            keys4(s, ks, qs + r * d, qz + r, sc + r * G);
+            keys4(s, ks, qs + r * d, qz + r, sc + r * stride, stride);
         }
         for (; r < g; r++) {
-            keys1(s, ks, qs + r * d, qz + r, sc + r * G);
+            keys1(s, ks, qs + r * d, qz + r, sc + r * stride);
         }
     }
 
@@ -136,8 +138,11 @@ final class KiviFold {
     // g = 1, as the bench table does) the 8/8-head decode ran at 340 ms against 66 ms split, the signature of Vector
     // API calls left un-inlined (boxed) once the method outgrew C2's inlining budget.
 
-    /** Scores of four rows ({@code q·s} at {@code s[qs …]}, {@code q·z} at {@code s[qz …]}) into {@code s[sc …]}. */
-    private void keys4(float[] s, int ks, int qs, int qz, int sc) {
+    /**
+     * Scores of four rows ({@code q·s} at {@code s[qs …]}, {@code q·z} at {@code s[qz …]}) into
+     * {@code s[sc …]}, rows {@code stride} apart.
+     */
+    private void keys4(float[] s, int ks, int qs, int qz, int sc, int stride) {
         boolean wide = this.wide;
         int mask = levels;
         int gw = groupWords;
@@ -176,13 +181,13 @@ final class KiviFold {
             int o = sc + k * L;
             int p = sc + k1 * L;
             a0.add(s[qz]).intoArray(s, o);
-            a1.add(s[qz + 1]).intoArray(s, o + G);
-            a2.add(s[qz + 2]).intoArray(s, o + 2 * G);
-            a3.add(s[qz + 3]).intoArray(s, o + 3 * G);
+            a1.add(s[qz + 1]).intoArray(s, o + stride);
+            a2.add(s[qz + 2]).intoArray(s, o + 2 * stride);
+            a3.add(s[qz + 3]).intoArray(s, o + 3 * stride);
             b0.add(s[qz]).intoArray(s, p);
-            b1.add(s[qz + 1]).intoArray(s, p + G);
-            b2.add(s[qz + 2]).intoArray(s, p + 2 * G);
-            b3.add(s[qz + 3]).intoArray(s, p + 3 * G);
+            b1.add(s[qz + 1]).intoArray(s, p + stride);
+            b2.add(s[qz + 2]).intoArray(s, p + 2 * stride);
+            b3.add(s[qz + 3]).intoArray(s, p + 3 * stride);
         }
     }
 
@@ -218,95 +223,37 @@ final class KiviFold {
     }
 
     /**
-     * The online-softmax step for a block of {@code groups} score groups per row, laid out {@code [group][g][G]} from
-     * {@code s[sc …]}, each full but the last, which holds {@code last} scores (papers.md §0, incremental form): new
-     * maximum, rescale of {@code l} and {@code Õ}, and the scores replaced by {@code p = exp(s − m')} in place. One
-     * step per staged block (up to 256 tokens) rather than per group: the two horizontal reductions and the rescale
-     * of {@code Õ} per row are paid once for eight groups.
+     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over {@code n ≤ G} staged value tokens (words at {@code s[vs …]}, scales and
+     * zeros {@code [t][d/G]} at {@code s[scale …]}, {@code s[zero …]}), with the probabilities at
+     * {@code s[sc + r·stride + t]}. Each unpacked vector is dequantized once, {@code code·s + z} (one FMA), then
+     * weighs into the rows: KIVI's factorised form {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t} saves that FMA but
+     * needs {@code p·s} per (row, token, group), whose products and the transposition of the {@code [t][d/G]} scales
+     * they need cost about four times as much here (measured 410 against about 100 ns per group of 32 tokens).
      */
-    void softmax(int g, int groups, int last, float[] st, int stOff, float[] s, int sc) {
-        int gs = g * G;
-        for (int r = 0; r < g; r++) {
-            int o = stOff + r * (d + 2);
-            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            float mb = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < groups; j++) {
-                int s0 = sc + j * gs + r * G;
-                int n = j == groups - 1 ? last : G;
-                int nv = n - n % L;
-                for (int t = 0; t < nv; t += L) {
-                    mv = mv.max(FloatVector.fromArray(F, s, s0 + t));
-                }
-                for (int t = nv; t < n; t++) {
-                    mb = Math.max(mb, s[s0 + t]);
-                }
-            }
-            mb = Math.max(mb, mv.reduceLanes(VectorOperators.MAX));
-            float l = st[o + SoftmaxState.L];
-            float m = Math.max(st[o + SoftmaxState.M], mb);
-            float corr = l == 0f ? 0f : VectorMath.exp(st[o + SoftmaxState.M] - m);
-            FloatVector sum = FloatVector.zero(F);
-            float total = 0f;
-            for (int j = 0; j < groups; j++) {
-                int s0 = sc + j * gs + r * G;
-                int n = j == groups - 1 ? last : G;
-                int nv = n - n % L;
-                for (int t = 0; t < nv; t += L) {
-                    FloatVector p = VectorMath.exp(FloatVector.fromArray(F, s, s0 + t).sub(m));
-                    p.intoArray(s, s0 + t);
-                    sum = sum.add(p);
-                }
-                for (int t = nv; t < n; t++) {
-                    float p = VectorMath.exp(s[s0 + t] - m);
-                    s[s0 + t] = p;
-                    total += p;
-                }
-            }
-            total += sum.reduceLanes(VectorOperators.ADD);
-            st[o + SoftmaxState.M] = m;
-            st[o + SoftmaxState.L] = corr * l + total;
-            if (corr != 1f) {
-                int ob = o + SoftmaxState.O;
-                int dv = d - d % L;
-                for (int e = 0; e < dv; e += L) {
-                    FloatVector.fromArray(F, st, ob + e).mul(corr).intoArray(st, ob + e);
-                }
-                for (int e = dv; e < d; e++) {
-                    st[ob + e] *= corr;
-                }
-            }
+    void valueFold(float[] s, int vs, int scale, int zero, int n, int g, float[] st, int stOff, int sc, int stride) {
+        int r = 0;
+        for (; r + 4 <= g; r += 4) {
+            weigh4(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride, stride);
+        }
+        for (; r < g; r++) {
+            weigh1(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride);
         }
     }
 
     /**
-     * {@code Õ_r += Σ_t p_{r,t}·v̂_t} over {@code n ≤ G} staged value tokens (words at {@code s[vs …]}, scales and
-     * zeros {@code [t][d/G]} at {@code s[scale …]}, {@code s[zero …]}), with the probabilities at
-     * {@code s[sc + r·G + t]}. Each unpacked vector is dequantized once, {@code code·s + z} (one FMA), then weighs
-     * into the rows: KIVI's factorised form {@code Σ_t (p_t·s_t)·code_t + Σ_t p_t·z_t} saves that FMA but needs
-     * {@code p·s} per (row, token, group), whose products and the transposition of the {@code [t][d/G]} scales they
-     * need cost about four times as much here (measured 410 against about 100 ns per group of 32 tokens).
+     * {@link #valueFold} for four rows: states at {@code st[stOff …]}, probabilities at {@code s[p …]}, rows
+     * {@code stride} apart.
      */
-    void valueFold(float[] s, int vs, int scale, int zero, int n, int g, float[] st, int stOff, int sc) {
-        int r = 0;
-        for (; r + 4 <= g; r += 4) {
-            weigh4(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * G);
-        }
-        for (; r < g; r++) {
-            weigh1(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * G);
-        }
-    }
-
-    /** {@link #valueFold} for four rows: states at {@code st[stOff …]}, probabilities at {@code s[p …]} (stride G). */
-    private void weigh4(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p) {
+    private void weigh4(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p, int stride) {
         int vg = valueGroups;
         boolean wide = this.wide;
         int mask = levels;
         int vw = valueWords;
         int st1 = d + 2;
         int o = stOff + SoftmaxState.O;
-        int p1 = p + G;
-        int p2 = p1 + G;
-        int p3 = p2 + G;
+        int p1 = p + stride;
+        int p2 = p1 + stride;
+        int p3 = p2 + stride;
         int chunks = d / L;
         // Channel chunks in pairs when a pair stays inside one channel group (the same scale and zero for both).
         int step = G % (2 * L) == 0 ? 2 : 1;
