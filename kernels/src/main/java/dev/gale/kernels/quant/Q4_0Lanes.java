@@ -32,12 +32,13 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p><b>Kernel</b> ({@link RowLaneKernel#group4}). The lanes are rows, so nothing is reduced across lanes: chunk j
  * widens to R 16-bit lanes, and its low and high nibbles multiply the broadcast Q8 codes of elements j and j + 16
- * into one 16-bit accumulator per 8 chunks (at most 2·8·15·127 = 30480 in magnitude), which then widens to 32-bit
- * lanes. Per block the sum gets {@code −8·Σx_q} (the zero point, from the activations' block sum) and converts once;
- * the rows' F32 sums take {@code fma(Σ(nib − 8)·x_q, d_w·d_x, sum)}, as the scalar path computes it, so both give the
- * same bits. Per 64 weights that is one widening, a mask, a shift, two multiplies and two adds; the 4-row layout's
- * kernel pays about three times as many operations for its horizontal pair sums (measured: one thread, thread CPU
- * time, 8192×2048 from DRAM, 6.0–6.8 against 3.6–4.1 GB/s).
+ * into one 16-bit accumulator per 8 chunks (at most 2·8·15·127 = 30480 in magnitude), or per block where the block's
+ * codes bound its sum within 16 bits ({@link RowLaneGemv.Operand#fits}), which then widens to 32-bit lanes. Per
+ * block the sum gets {@code −8·Σx_q} (the zero point, from the activations' block sum) and converts once; the rows'
+ * F32 sums take {@code fma(Σ(nib − 8)·x_q, d_w·d_x, sum)}, as the scalar path computes it, so both give the same
+ * bits. Per 64 weights that is one widening, a shift, two multiplies and two adds (no mask: see
+ * {@link RowLaneKernel}); the 4-row layout's kernel pays about three times as many operations for its horizontal pair
+ * sums (measured: one thread, thread CPU time, 8192×2048 from DRAM, 6.0–6.8 against 3.6–4.1 GB/s).
  */
 public final class Q4_0Lanes extends RowLaneGemv {
     /** Bytes of one group-block. */
@@ -144,7 +145,7 @@ public final class Q4_0Lanes extends RowLaneGemv {
     void kernel4(Operand op, int t, long oa, long ob, long oc, long od, MemorySegment y, long ya, long yb, long yc,
             long yd) {
         RowLaneKernel.group4(blocks, oa, ob, oc, od, nb, QK / 2, GB, op.codes, t * in, op.scales, op.zeros, t * nb,
-                null, y, ya, yb, yc, yd);
+                op.fits, y, ya, yb, yc, yd);
     }
 
     @Override

@@ -141,6 +141,12 @@ abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> p
         short[] codes = new short[0];
         float[] scales = new float[0];
         int[] zeros = new int[0];
+        /**
+         * Per token and block: {@code 15·Σ|x_q| ≤ 32767}, so a 4-bit block's products sum in one 16-bit accumulator
+         * ({@link RowLaneKernel#group4}'s {@code wholeBlocks}); true for most blocks of real activations, whose codes
+         * average well under the ±68 that would break it.
+         */
+        boolean[] fits = new boolean[0];
 
         Operand ensure(int tokens, int in) {
             int n = tokens * in;
@@ -149,9 +155,15 @@ abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> p
                 codes = new short[grown];
                 scales = new float[grown / QK];
                 zeros = new int[grown / QK];
+                fits = new boolean[grown / QK];
             }
             return this;
         }
+    }
+
+    /** Whether a block whose codes have absolute sum {@code abs} keeps 4-bit products within a 16-bit sum. */
+    static boolean fitsSixteenBits(int abs) {
+        return 15 * abs <= Short.MAX_VALUE;
     }
 
     /** {@code x}'s codes, scales and zero points in this thread's operand. */
@@ -164,6 +176,11 @@ abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> p
             for (int b = 0; b < nb; b++) {
                 op.scales[t * nb + b] = x.scale(t, b);
                 op.zeros[t * nb + b] = -8 * x.sum(t, b);
+                int abs = 0;
+                for (int k = b * QK; k < (b + 1) * QK; k++) {
+                    abs += Math.abs(op.codes[t * in + k]);
+                }
+                op.fits[t * nb + b] = fitsSixteenBits(abs);
             }
         }
         return op;
@@ -187,14 +204,17 @@ abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> p
                 boolean finite = amax <= Float.MAX_VALUE;
                 float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
                 int sum = 0;
+                int abs = 0;
                 for (int i = 0; i < QK; i += L) {
                     IntVector q = (IntVector) FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).mul(id)
                             .add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I, 0);
                     ((ShortVector) q.convertShape(VectorOperators.I2S, SH, 0)).intoArray(op.codes, t * in + b * QK + i);
                     sum += q.reduceLanes(VectorOperators.ADD);
+                    abs += q.abs().reduceLanes(VectorOperators.ADD);
                 }
                 op.scales[t * nb + b] = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
                 op.zeros[t * nb + b] = -8 * sum;
+                op.fits[t * nb + b] = fitsSixteenBits(abs);
             }
         }
         return op;

@@ -26,9 +26,16 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Four groups run side by side so their weights arrive as four memory streams: one stream per thread read at
  * about half the read probe's speed (2026-11-28). Per stream, one 16-bit accumulator takes both nibbles' products
  * over a span of chunks, then widens to two 32-bit halves: 8 chunks where the codes reach ±127 (at most
- * 2·8·15·127 = 30480), a whole block where {@code smallCodes} says they stay within ±7 (W4A4's A4 blocks: at most
- * 128·15·7). Each block sum is exact; it gets the zero point in integers, converts once, and the rows' F32 sums take
- * {@code fma(sum, s_w·s_x, acc)}, so every caller's scalar path gives the same bits.
+ * 2·8·15·127 = 30480), a whole block where {@code wholeBlocks} says the block's codes keep its sum within 16 bits
+ * ({@code 15·Σ|x_q| ≤ 32767}: W4A4's A4 blocks always, most Q8 blocks of real activations). Each block sum is exact;
+ * it gets the zero point in integers, converts once, and the rows' F32 sums take {@code fma(sum, s_w·s_x, acc)}, so
+ * every caller's scalar path gives the same bits.
+ *
+ * <p>The nibbles are not masked apart: the zero-extended byte {@code u = lo + 16·hi} times {@code x_l} plus
+ * {@code hi·(x_h − 16·x_l)} is {@code lo·x_l + hi·x_h}. Its terms reach ±32385 and the running sum may wrap, but
+ * 16-bit multiplies and adds are exact modulo 2¹⁶, so a span whose true sum is within 16 bits (the bounds above) ends
+ * exact. That drops one of seven vector operations per 64 weights, the rest being a widening, a shift, two multiplies
+ * and two adds; the multiplies and the shift share one port at 512 bits.
  *
  * <p>Written inline with no vector-valued helpers (a helper C2 leaves out of line boxes every vector). An earlier
  * form kept separate low and high sums, eight loop-carried vectors; it boxed in one test JVM in five
@@ -45,7 +52,6 @@ final class RowLaneKernel {
     static final int QOFF = 4 * R;
     /** Chunks one accumulator takes where codes reach ±127. */
     private static final int SPAN = 8;
-    private static final ShortVector NIBBLE = ShortVector.broadcast(S, (short) 15);
     /** Groups {@link #group4} reads side by side; a pool chunk should hold at least this many. */
     static final int STREAMS = 4;
 
@@ -112,15 +118,16 @@ final class RowLaneKernel {
      * Four groups at byte offsets {@code oa} .. {@code od} of {@code w} (group-blocks {@code gb} bytes apart,
      * {@code nb} of them) · one token ({@code codes[c0 …]}, one short per element; per block {@code scales[s0 …]}
      * s_x and {@code zeros[s0 …]} −8·Σq_x); writes each group's R outputs at {@code ya} .. {@code yd} of {@code y}.
-     * {@code smallCodes} (null: none) marks the blocks whose codes stay within ±7.
+     * {@code wholeBlocks[s0 …]} (null: none) marks the blocks whose codes bound a block's sum within 16 bits
+     * ({@code 15·Σ|x_q| ≤ 32767}), so one accumulator takes the whole block.
      */
     static void group4(MemorySegment w, long oa, long ob, long oc, long od, int nb, int chunks, long gb,
-            short[] codes, int c0, float[] scales, int[] zeros, int s0, boolean[] smallCodes, MemorySegment y,
+            short[] codes, int c0, float[] scales, int[] zeros, int s0, boolean[] wholeBlocks, MemorySegment y,
             long ya, long yb, long yc, long yd) {
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = a0, b0 = a0, b1 = a0, cc0 = a0, c1 = a0, d0 = a0, d1 = a0;
         for (int b = 0; b < nb; b++, oa += gb, ob += gb, oc += gb, od += gb) {
-            int span = smallCodes != null && smallCodes[b] ? chunks : SPAN;
+            int span = wholeBlocks != null && wholeBlocks[s0 + b] ? chunks : SPAN;
             int e = c0 + 2 * chunks * b;
             IntVector z = IntVector.broadcast(I, zeros[s0 + b]);
             IntVector sa0 = z, sa1 = z, sb0 = z, sb1 = z, sc0 = z, sc1 = z, sd0 = z, sd1 = z;
@@ -137,15 +144,17 @@ final class RowLaneKernel {
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
                     ShortVector vd = (ShortVector) ByteVector.fromMemorySegment(BH, w, od + q, LE)
                             .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                    // The whole byte times x_l is lo·x_l + 16·hi·x_l; the high nibble's factor takes the 16·x_l
+                    // back out, so no mask is needed (16-bit wrap-around is exact: see the class comment).
                     short xl = codes[e + j];
-                    short xh = codes[e + j + chunks];
-                    pa = va.and(NIBBLE).mul(xl).add(pa);
+                    short xh = (short) (codes[e + j + chunks] - 16 * xl);
+                    pa = va.mul(xl).add(pa);
                     pa = va.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pa);
-                    pb = vb.and(NIBBLE).mul(xl).add(pb);
+                    pb = vb.mul(xl).add(pb);
                     pb = vb.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pb);
-                    pc = vc.and(NIBBLE).mul(xl).add(pc);
+                    pc = vc.mul(xl).add(pc);
                     pc = vc.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pc);
-                    pd = vd.and(NIBBLE).mul(xl).add(pd);
+                    pd = vd.mul(xl).add(pd);
                     pd = vd.lanewise(VectorOperators.LSHR, 4).mul(xh).add(pd);
                 }
                 sa0 = sa0.add((IntVector) pa.convertShape(VectorOperators.S2I, I, 0));

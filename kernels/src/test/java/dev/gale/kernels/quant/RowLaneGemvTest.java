@@ -277,6 +277,72 @@ class RowLaneGemvTest {
     }
 
     /**
+     * Q4_0's 16-bit block sums at their limit. A block whose codes have {@code 15·Σ|x_q| ≤ 32767} is summed whole in
+     * one 16-bit accumulator, and the nibbles are not masked apart (the sum wraps on the way and ends exact): all
+     * nibbles 15 against codes of absolute sum 2184 (block 0, sum 15·2184 = 32760) is the largest sum that may take
+     * that path; 2185 (block 1) must not, and would wrap if it did. Positive, negative and mixed signs, and random
+     * nibbles at the limit, all equal the exact integer sums and the scalar path's bits.
+     */
+    @org.junit.jupiter.api.Test
+    void fourBitBlockSumsAtTheSixteenBitLimit() {
+        int in = 64;
+        int rows = RowLaneGemv.R + 1;
+        Random rnd = new Random(17);
+        try (Arena arena = Arena.ofShared()) {
+            long rb = Fmt.Q4_0.rowBytes(in);
+            for (boolean randomNibbles : new boolean[] {false, true}) {
+                MemorySegment w = arena.allocate(rb * rows);
+                for (int r = 0; r < rows; r++) {
+                    for (int b = 0; b < in / 32; b++) {
+                        long o = r * rb + (long) b * Fmt.Q4_0.blockBytes();
+                        w.set(ValueLayout.JAVA_SHORT_UNALIGNED, o, Float.floatToFloat16(1f));
+                        for (int j = 0; j < 16; j++) {
+                            w.set(ValueLayout.JAVA_BYTE, o + 2 + j, randomNibbles ? (byte) rnd.nextInt(256) : (byte) -1);
+                        }
+                    }
+                }
+                Q4_0Lanes p = Q4_0Lanes.pack(w, 0, rows, in, arena);
+                for (int signs = 0; signs < 3; signs++) {
+                    MemorySegment x = arena.allocate(4L * in);
+                    int[] codes = new int[in];
+                    for (int b = 0; b < 2; b++) {
+                        // 127 (the block's amax, so codes are the values), eleven 67s and twenty 66s: Σ = 2184
+                        for (int k = 0; k < 32; k++) {
+                            int c = k == 0 ? 127 : k <= 11 ? 67 : 66;
+                            if (b == 1 && k == 12) {
+                                c++; // Σ = 2185
+                            }
+                            int sign = signs == 0 ? 1 : signs == 1 ? -1 : (k % 3 == 0 ? -1 : 1);
+                            codes[32 * b + k] = sign * c;
+                            x.set(F, 4L * (32 * b + k), sign * c);
+                        }
+                    }
+                    assertTrue(RowLaneGemv.fitsSixteenBits(2184) && !RowLaneGemv.fitsSixteenBits(2185));
+                    MemorySegment y = arena.allocate(4L * rows);
+                    p.matmulQ8Parallel(x, 0, 1, y, 0);
+                    RowLaneGemv.Operand op = operand(QuantMatmulTest.quantized(arena, x, 1, in), in);
+                    for (int r = 0; r < rows; r++) {
+                        float exact = 0;
+                        for (int b = 0; b < 2; b++) {
+                            int sum = 0;
+                            for (int j = 0; j < 16; j++) {
+                                int u = w.get(ValueLayout.JAVA_BYTE, r * rb + (long) b * Fmt.Q4_0.blockBytes() + 2 + j)
+                                        & 0xff;
+                                sum += ((u & 15) - 8) * codes[32 * b + j] + ((u >>> 4) - 8) * codes[32 * b + j + 16];
+                            }
+                            exact += sum; // integers below 2^24: exact in F32, as the kernel's fma with scale 1
+                        }
+                        String at = "random nibbles " + randomNibbles + ", signs " + signs + ", row " + r;
+                        assertEquals(exact, y.get(F, 4L * r), at);
+                        assertEquals(Float.floatToRawIntBits(p.rowScalar(op, 0, r)),
+                                Float.floatToRawIntBits(y.get(F, 4L * r)), at + ": the scalar integer sums");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * The prefill panels' column decode gives, bit for bit, what the row-by-row decode gives (codes, or codes times
      * the row's block scale), for every vector of rows inside a group, and declines (writing nothing) for rows that
      * start off a vector boundary or run past the matrix.
