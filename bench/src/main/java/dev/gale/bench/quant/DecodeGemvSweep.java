@@ -30,7 +30,7 @@ import java.util.Locale;
  * of them; medians are over the steps after the first quarter. What it separates: the kernels' own cost (against
  * {@code stream}) from the schedule's (against the roofline read probe, which reads one long stream per thread). A
  * development probe, run by hand: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
- * dev.gale.bench.quant.DecodeGemvSweep [steps] [q4_0|q8_0]}.
+ * dev.gale.bench.quant.DecodeGemvSweep [steps] [q4_0|q8_0] [sin|gauss]}.
  */
 public final class DecodeGemvSweep {
     private static final int[][] LAYER = {{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048}, {8192, 2048},
@@ -47,7 +47,11 @@ public final class DecodeGemvSweep {
         boolean q8 = args.length > 1 && args[1].equals("q8_0");
         QuantBenchCases.Format format = q8 ? QuantBenchCases.Format.Q8_0 : QuantBenchCases.Format.Q4_0;
         try (Arena arena = Arena.ofShared(); HugePageAllocator packed = new HugePageAllocator()) {
-            MemorySegment x = QuantBenchCases.syntheticActivations(arena, 1, 8192);
+            // sin(0.37·i) by default, the GEMV table's input; "gauss" draws N(0, 1), nearer a decode's activations,
+            // whose Q8 blocks mostly let the 4-bit kernels sum a whole block in 16 bits (Q4_0Lanes).
+            boolean gauss = args.length > 2 && args[2].equals("gauss");
+            MemorySegment x = gauss ? gaussianActivations(arena, 8192)
+                    : QuantBenchCases.syntheticActivations(arena, 1, 8192);
             MemorySegment y = arena.allocate(4L * VOCAB, 64);
             // per variant: its runs, one per matrix, and the bytes it reads per step
             String[] names = q8 ? new String[] {"q8_0 lanes", "q8_0 blocks", "q8_0 4-row", "stream"}
@@ -108,6 +112,16 @@ public final class DecodeGemvSweep {
                         names[v], m, read[v] / 1e6 / m, stream / m));
             }
         }
+    }
+
+    /** {@code in} N(0, 1) activations from a fixed seed. */
+    private static MemorySegment gaussianActivations(Arena arena, int in) {
+        MemorySegment x = arena.allocate(4L * in, 64);
+        java.util.Random random = new java.util.Random(7);
+        for (int i = 0; i < in; i++) {
+            x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
+        }
+        return x;
     }
 
     private static double median(double[] t, int steps) {
