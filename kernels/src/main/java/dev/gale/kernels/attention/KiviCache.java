@@ -52,6 +52,9 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final ValueLayout.OfInt WORD = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfLong WORD_PAIR = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    /** Per worker thread: the staged words as longs, where the fold reads a chunk's two words as one (pairs). */
+    private static final ThreadLocal<long[]> PAIR_WORDS = ThreadLocal.withInitial(() -> new long[0]);
 
     private final KiviLayout layout;
     private final int sequences;
@@ -509,13 +512,19 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         int vScale = vs + m * G * valueWords + L;
         int vZero = vScale + m * G * valueGroups;
         int row = vs + fold.valueStage(m);
+        // Where the fold reads words in pairs they are staged as longs, at half the scratch indices.
+        long[] pairWords = PAIR_WORDS.get();
+        if (fold.pairs && pairWords.length < row / 2) {
+            pairWords = new long[row / 2];
+            PAIR_WORDS.set(pairWords);
+        }
         for (int b0 = from; b0 < to; b0 += m * G) {
             int b1 = Math.min(to, b0 + m * G);
             // The block's quantized keys (whole groups) and values, staged by six bulk copies.
             int kEnd = vectorOk ? Math.max(b0, Math.min(b1, kq)) : b0;
             int vEnd = vectorOk ? Math.max(b0, Math.min(b1, vq)) : b0;
-            stageKeys(tile, b0 / G, (kEnd - b0) / G, scratch, ks, kScale, kZero);
-            stageValues(tile, b0, vEnd - b0, scratch, vs, vScale, vZero);
+            stageKeys(tile, b0 / G, (kEnd - b0) / G, scratch, pairWords, ks, kScale, kZero);
+            stageValues(tile, b0, vEnd - b0, scratch, pairWords, vs, vScale, vZero);
             // Every group's scores first (row r's at sc + r·stride, in token order), one softmax step per row for the
             // block, then the values.
             for (int t0 = b0; t0 < b1; t0 += G) {
@@ -523,8 +532,8 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
                 int j = (t0 - b0) / G;
                 int scj = sc + j * G;
                 if (t0 + n <= kEnd) {
-                    fold.keyScores(scratch, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q, qOff, g, scj,
-                            stride, qs, qz);
+                    fold.keyScores(scratch, pairWords, ks + j * d * groupWords, kScale + j * d, kZero + j * d, q,
+                            qOff, g, scj, stride, qs, qz);
                 } else {
                     for (int i = 0; i < n; i++) {
                         scoreToken(tile, t0 + i, kq, q, qOff, g, scratch, scj + i, stride, row);
@@ -541,7 +550,8 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
                 if (tq > t0) {
                     int at = (t0 - b0) * valueWords;
                     int sz = (t0 - b0) * valueGroups;
-                    fold.valueFold(scratch, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, scj, stride);
+                    fold.valueFold(scratch, pairWords, vs + at, vScale + sz, vZero + sz, tq - t0, g, st, stOff, scj,
+                            stride);
                 }
                 for (int t = tq; t < t0 + n; t++) {
                     valueToken(tile, t, vq, g, st, stOff, scratch, scj + (t - t0), stride, row);
@@ -550,22 +560,35 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         }
     }
 
-    /** Key groups {@code [grp, grp + m)} into scratch: words, scales and zeros, one bulk copy each (raw bits). */
-    private void stageKeys(int tile, int grp, int m, float[] dst, int words, int scale, int zero) {
+    /**
+     * Key groups {@code [grp, grp + m)} into scratch: words (into {@code pairWords} at half the index where the fold
+     * reads pairs), scales and zeros, one bulk copy each (raw bits).
+     */
+    private void stageKeys(int tile, int grp, int m, float[] dst, long[] pairWords, int words, int scale, int zero) {
         if (m == 0) {
             return;
         }
-        MemorySegment.copy(keyCodes.segment(), F32, keyCodeByte(tile, grp, 0), dst, words, m * d * groupWords);
+        if (fold.pairs) {
+            MemorySegment.copy(keyCodes.segment(), WORD_PAIR, keyCodeByte(tile, grp, 0), pairWords, words / 2,
+                    m * d * groupWords / 2);
+        } else {
+            MemorySegment.copy(keyCodes.segment(), F32, keyCodeByte(tile, grp, 0), dst, words, m * d * groupWords);
+        }
         MemorySegment.copy(keyScale.segment(), F32, 4 * keySz(tile, grp), dst, scale, m * d);
         MemorySegment.copy(keyZero.segment(), F32, 4 * keySz(tile, grp), dst, zero, m * d);
     }
 
-    /** Value tokens {@code [t0, t0 + n)} into scratch: words, scales and zeros, one bulk copy each (raw bits). */
-    private void stageValues(int tile, int t0, int n, float[] dst, int words, int scale, int zero) {
+    /** Value tokens {@code [t0, t0 + n)} into scratch, as {@link #stageKeys} stages keys. */
+    private void stageValues(int tile, int t0, int n, float[] dst, long[] pairWords, int words, int scale, int zero) {
         if (n == 0) {
             return;
         }
-        MemorySegment.copy(valueCodes.segment(), F32, valueCodeByte(tile, t0), dst, words, n * valueWords);
+        if (fold.pairs) {
+            MemorySegment.copy(valueCodes.segment(), WORD_PAIR, valueCodeByte(tile, t0), pairWords, words / 2,
+                    n * valueWords / 2);
+        } else {
+            MemorySegment.copy(valueCodes.segment(), F32, valueCodeByte(tile, t0), dst, words, n * valueWords);
+        }
         MemorySegment.copy(valueScale.segment(), F32, 4 * valueSz(tile, t0), dst, scale, n * valueGroups);
         MemorySegment.copy(valueZero.segment(), F32, 4 * valueSz(tile, t0), dst, zero, n * valueGroups);
     }

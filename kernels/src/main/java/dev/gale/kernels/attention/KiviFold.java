@@ -2,6 +2,7 @@ package dev.gale.kernels.attention;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -28,7 +29,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>With four rows the loops are not at the FMA bound, though an earlier version of this note said so: it was timed
  * against an FMA probe of eight chains, which is latency-bound on the AVX-512 Xeon (0.226 against 0.182 ns per FMA
  * with sixteen). From L1 an INT4 token at g = 4 takes about 18 ns of key scores and 21 of values, 2–3× its FMAs'
- * time: the shift, mask and conversion per chunk (and the permute of the wide unpack) share the FMA ports. Dropping
+ * time: the shift, mask and conversion per chunk (and the permute of the wide unpack) share the FMA ports. Where a
+ * chunk is two words ({@link #pairs}: INT4 at 512 bits, INT8 at 256) a 64-bit broadcast from memory replaces the
+ * load and permute, and the lanes stay in the pair's order until a chunk leaves the registers: 1.04–1.09× on INT4
+ * decode (one thread, both forms in one JVM, 4096 tokens, 2026-11-28). Dropping
  * the shift changed nothing, and a word-vector unpack with two operations per {@code L} codes (mask by position,
  * scale folded per accumulator, {@code q·s} permuted to the lanes' channels) was no faster in its loop and slower
  * overall, the per-group permutes and lane reductions it needs coming on top. Four value chunks per pass (sixteen
@@ -38,6 +42,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class KiviFold {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Long> LS = LongVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
     private final int G;
@@ -53,6 +58,21 @@ final class KiviFold {
     private final boolean wide;
     /** For {@link #wide}: per chunk of {@code L} elements, lane → word relative to the chunk's first word. */
     private final VectorShuffle<Integer>[] spread;
+    /**
+     * A chunk is exactly two words (4-bit codes on 16 lanes, 8-bit on 8): the staged words are longs
+     * ({@link KiviCache} copies them into a {@code long[]} at the same indices, halved), and a chunk's two words are one
+     * 64-bit broadcast, which the load port does on its own, in place of a load and a lane permute. Lane {@code i} then
+     * holds element {@code (i mod 2)·perWord + i/2} of the chunk: the key scores and the value accumulators live in
+     * that order, put back ({@link #unzip}) when a chunk's scores are stored or its outputs leave, and taken
+     * ({@link #zip}) when the outputs are loaded. Each lane's sums are the same as in the word order, so are the bits.
+     */
+    final boolean pairs;
+    /** For {@link #pairs}: lane {@code i}'s shift, {@code (i/2)·B}. */
+    private final int[] pairShifts;
+    /** For {@link #pairs}: chunk order → element order. */
+    private final VectorShuffle<Float> unzip;
+    /** For {@link #pairs}: element order → chunk order. */
+    private final VectorShuffle<Float> zip;
 
     @SuppressWarnings("unchecked")
     KiviFold(int bits, int group, int d) {
@@ -68,6 +88,17 @@ final class KiviFold {
             shifts[j] = (j % perWord) * bits;
         }
         wide = L > perWord;
+        pairs = L == 2 * perWord;
+        pairShifts = new int[L];
+        int[] un = new int[L];
+        int[] to = new int[L];
+        for (int i = 0; i < L; i++) {
+            pairShifts[i] = (i / 2) * bits;
+            to[i] = pairs ? (i % 2) * perWord + i / 2 : i;
+            un[to[i]] = i;
+        }
+        unzip = VectorShuffle.fromArray(F, un, 0);
+        zip = VectorShuffle.fromArray(F, to, 0);
         int chunks = Math.max(1, group / L);
         spread = new VectorShuffle[chunks];
         int[] idx = new int[L];
@@ -97,15 +128,20 @@ final class KiviFold {
      * {@code q·z} scratch for {@code g} rows.
      */
     int workFloats(int g, int m) {
-        return m * g * G + g * d + g;
+        // even, so the staged words after it start on a long (pairs)
+        return (m * g * G + g * d + g + 1) & ~1;
     }
 
-    /** {@code L} codes of a staged word run: element chunk with shifts {@code sh} starting at word {@code at}. */
-    private static FloatVector unpack(float[] s, int at, IntVector sh, VectorShuffle<Integer> sp, boolean wide,
-            int mask) {
-        IntVector w = wide ? FloatVector.fromArray(F, s, at).reinterpretAsInts().rearrange(sp)
+    /**
+     * {@code L} codes of a staged word run: element chunk with shifts {@code sh} starting at word {@code at} (of
+     * {@code s}, or for {@code pairs} of {@code w}, whose long {@code at/2} holds words at and at + 1).
+     */
+    private static FloatVector unpack(float[] s, long[] w, int at, IntVector sh, VectorShuffle<Integer> sp,
+            boolean wide, boolean pairs, int mask) {
+        IntVector v = pairs ? LongVector.broadcast(LS, w[at >> 1]).reinterpretAsInts()
+                : wide ? FloatVector.fromArray(F, s, at).reinterpretAsInts().rearrange(sp)
                 : FloatVector.broadcast(F, s[at]).reinterpretAsInts();
-        return (FloatVector) w.lanewise(VectorOperators.LSHR, sh).and(mask).convert(VectorOperators.I2F, 0);
+        return (FloatVector) v.lanewise(VectorOperators.LSHR, sh).and(mask).convert(VectorOperators.I2F, 0);
     }
 
     /**
@@ -113,8 +149,8 @@ final class KiviFold {
      * {@code s[zero …]}) for the {@code g} rows at {@code q[qOff …]}, into {@code s[sc + r·stride + j]}. Uses
      * {@code s[qs …]} ({@code g·d}) and {@code s[qz …]} ({@code g}) for {@code q·s} and {@code q·z}.
      */
-    void keyScores(float[] s, int ks, int scale, int zero, float[] q, int qOff, int g, int sc, int stride, int qs,
-            int qz) {
+    void keyScores(float[] s, long[] w, int ks, int scale, int zero, float[] q, int qOff, int g, int sc, int stride,
+            int qs, int qz) {
         for (int r = 0; r < g; r++) {
             FloatVector za = FloatVector.zero(F);
             int qr = qOff + r * d;
@@ -127,10 +163,10 @@ final class KiviFold {
         }
         int r = 0;
         for (; r + 4 <= g; r += 4) {
-            keys4(s, ks, qs + r * d, qz + r, sc + r * stride, stride);
+            keys4(s, w, ks, qs + r * d, qz + r, sc + r * stride, stride);
         }
         for (; r < g; r++) {
-            keys1(s, ks, qs + r * d, qz + r, sc + r * stride);
+            keys1(s, w, ks, qs + r * d, qz + r, sc + r * stride);
         }
     }
 
@@ -142,8 +178,10 @@ final class KiviFold {
      * Scores of four rows ({@code q·s} at {@code s[qs …]}, {@code q·z} at {@code s[qz …]}) into
      * {@code s[sc …]}, rows {@code stride} apart.
      */
-    private void keys4(float[] s, int ks, int qs, int qz, int sc, int stride) {
+    private void keys4(float[] s, long[] w, int ks, int qs, int qz, int sc, int stride) {
         boolean wide = this.wide;
+        boolean pairs = this.pairs;
+        int[] sh = pairs ? pairShifts : shifts;
         int mask = levels;
         int gw = groupWords;
         int chunks = G / L;
@@ -154,8 +192,8 @@ final class KiviFold {
         for (int k = 0; k < chunks; k += 2) {
             // An odd last chunk pairs with itself (its second half is then stored twice, same values).
             int k1 = Math.min(k + 1, chunks - 1);
-            IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
-            IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
+            IntVector sh0 = IntVector.fromArray(I, sh, pairs ? 0 : k * L);
+            IntVector sh1 = IntVector.fromArray(I, sh, pairs ? 0 : k1 * L);
             VectorShuffle<Integer> sp0 = spread[k];
             VectorShuffle<Integer> sp1 = spread[k1];
             int w0 = ks + (k * L) / perWord;
@@ -163,8 +201,8 @@ final class KiviFold {
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             for (int c = 0; c < d; c++) {
-                FloatVector x = unpack(s, w0 + c * gw, sh0, sp0, wide, mask);
-                FloatVector y = unpack(s, w1 + c * gw, sh1, sp1, wide, mask);
+                FloatVector x = unpack(s, w, w0 + c * gw, sh0, sp0, wide, pairs, mask);
+                FloatVector y = unpack(s, w, w1 + c * gw, sh1, sp1, wide, pairs, mask);
                 FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
                 a0 = x.fma(qv, a0);
                 b0 = y.fma(qv, b0);
@@ -180,6 +218,16 @@ final class KiviFold {
             }
             int o = sc + k * L;
             int p = sc + k1 * L;
+            if (pairs) {
+                a0 = a0.rearrange(unzip);
+                a1 = a1.rearrange(unzip);
+                a2 = a2.rearrange(unzip);
+                a3 = a3.rearrange(unzip);
+                b0 = b0.rearrange(unzip);
+                b1 = b1.rearrange(unzip);
+                b2 = b2.rearrange(unzip);
+                b3 = b3.rearrange(unzip);
+            }
             a0.add(s[qz]).intoArray(s, o);
             a1.add(s[qz + 1]).intoArray(s, o + stride);
             a2.add(s[qz + 2]).intoArray(s, o + 2 * stride);
@@ -192,16 +240,18 @@ final class KiviFold {
     }
 
     /** Scores of one row. */
-    private void keys1(float[] s, int ks, int qs, int qz, int sc) {
+    private void keys1(float[] s, long[] w, int ks, int qs, int qz, int sc) {
         boolean wide = this.wide;
+        boolean pairs = this.pairs;
+        int[] sh = pairs ? pairShifts : shifts;
         int mask = levels;
         int gw = groupWords;
         int chunks = G / L;
         int q0 = qs;
         for (int k = 0; k < chunks; k += 2) {
             int k1 = Math.min(k + 1, chunks - 1);
-            IntVector sh0 = IntVector.fromArray(I, shifts, k * L);
-            IntVector sh1 = IntVector.fromArray(I, shifts, k1 * L);
+            IntVector sh0 = IntVector.fromArray(I, sh, pairs ? 0 : k * L);
+            IntVector sh1 = IntVector.fromArray(I, sh, pairs ? 0 : k1 * L);
             VectorShuffle<Integer> sp0 = spread[k];
             VectorShuffle<Integer> sp1 = spread[k1];
             int w0 = ks + (k * L) / perWord;
@@ -211,14 +261,20 @@ final class KiviFold {
             FloatVector a1 = a0, b0 = a0, b1 = a0;
             for (int c = 0; c < d; c += 2) {
                 FloatVector qv = FloatVector.broadcast(F, s[q0 + c]);
-                a0 = unpack(s, w0 + c * gw, sh0, sp0, wide, mask).fma(qv, a0);
-                b0 = unpack(s, w1 + c * gw, sh1, sp1, wide, mask).fma(qv, b0);
+                a0 = unpack(s, w, w0 + c * gw, sh0, sp0, wide, pairs, mask).fma(qv, a0);
+                b0 = unpack(s, w, w1 + c * gw, sh1, sp1, wide, pairs, mask).fma(qv, b0);
                 qv = FloatVector.broadcast(F, s[q0 + c + 1]);
-                a1 = unpack(s, w0 + (c + 1) * gw, sh0, sp0, wide, mask).fma(qv, a1);
-                b1 = unpack(s, w1 + (c + 1) * gw, sh1, sp1, wide, mask).fma(qv, b1);
+                a1 = unpack(s, w, w0 + (c + 1) * gw, sh0, sp0, wide, pairs, mask).fma(qv, a1);
+                b1 = unpack(s, w, w1 + (c + 1) * gw, sh1, sp1, wide, pairs, mask).fma(qv, b1);
             }
-            a0.add(a1).add(s[qz]).intoArray(s, sc + k * L);
-            b0.add(b1).add(s[qz]).intoArray(s, sc + k1 * L);
+            a0 = a0.add(a1);
+            b0 = b0.add(b1);
+            if (pairs) {
+                a0 = a0.rearrange(unzip);
+                b0 = b0.rearrange(unzip);
+            }
+            a0.add(s[qz]).intoArray(s, sc + k * L);
+            b0.add(s[qz]).intoArray(s, sc + k1 * L);
         }
     }
 
@@ -230,13 +286,14 @@ final class KiviFold {
      * needs {@code p·s} per (row, token, group), whose products and the transposition of the {@code [t][d/G]} scales
      * they need cost about four times as much here (measured 410 against about 100 ns per group of 32 tokens).
      */
-    void valueFold(float[] s, int vs, int scale, int zero, int n, int g, float[] st, int stOff, int sc, int stride) {
+    void valueFold(float[] s, long[] w, int vs, int scale, int zero, int n, int g, float[] st, int stOff, int sc,
+            int stride) {
         int r = 0;
         for (; r + 4 <= g; r += 4) {
-            weigh4(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride, stride);
+            weigh4(s, w, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride, stride);
         }
         for (; r < g; r++) {
-            weigh1(s, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride);
+            weigh1(s, w, vs, scale, zero, n, st, stOff + r * (d + 2), sc + r * stride);
         }
     }
 
@@ -244,9 +301,12 @@ final class KiviFold {
      * {@link #valueFold} for four rows: states at {@code st[stOff …]}, probabilities at {@code s[p …]}, rows
      * {@code stride} apart.
      */
-    private void weigh4(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p, int stride) {
+    private void weigh4(float[] s, long[] w, int vs, int scale, int zero, int n, float[] st, int stOff, int p,
+            int stride) {
         int vg = valueGroups;
         boolean wide = this.wide;
+        boolean pairs = this.pairs;
+        int[] sh = pairs ? pairShifts : shifts;
         int mask = levels;
         int vw = valueWords;
         int st1 = d + 2;
@@ -262,8 +322,8 @@ final class KiviFold {
             int e0 = k * L;
             int e1 = k1 * L;
             int cg = e0 / G;
-            IntVector sh0 = IntVector.fromArray(I, shifts, e0 % G);
-            IntVector sh1 = IntVector.fromArray(I, shifts, e1 % G);
+            IntVector sh0 = IntVector.fromArray(I, sh, pairs ? 0 : e0 % G);
+            IntVector sh1 = IntVector.fromArray(I, sh, pairs ? 0 : e1 % G);
             VectorShuffle<Integer> sp0 = spread[(e0 % G) / L];
             VectorShuffle<Integer> sp1 = spread[(e1 % G) / L];
             int w0 = vs + e0 / perWord;
@@ -272,13 +332,19 @@ final class KiviFold {
             FloatVector a1 = FloatVector.fromArray(F, st, o + st1 + e0);
             FloatVector a2 = FloatVector.fromArray(F, st, o + 2 * st1 + e0);
             FloatVector a3 = FloatVector.fromArray(F, st, o + 3 * st1 + e0);
+            if (pairs) {
+                a0 = a0.rearrange(zip);
+                a1 = a1.rearrange(zip);
+                a2 = a2.rearrange(zip);
+                a3 = a3.rearrange(zip);
+            }
             FloatVector b0 = FloatVector.zero(F);
             FloatVector b1 = b0, b2 = b0, b3 = b0;
             for (int t = 0; t < n; t++) {
                 FloatVector sv = FloatVector.broadcast(F, s[scale + t * vg + cg]);
                 FloatVector zv = FloatVector.broadcast(F, s[zero + t * vg + cg]);
-                FloatVector x = unpack(s, w0 + t * vw, sh0, sp0, wide, mask).fma(sv, zv);
-                FloatVector y = unpack(s, w1 + t * vw, sh1, sp1, wide, mask).fma(sv, zv);
+                FloatVector x = unpack(s, w, w0 + t * vw, sh0, sp0, wide, pairs, mask).fma(sv, zv);
+                FloatVector y = unpack(s, w, w1 + t * vw, sh1, sp1, wide, pairs, mask).fma(sv, zv);
                 FloatVector pv = FloatVector.broadcast(F, s[p + t]);
                 a0 = x.fma(pv, a0);
                 b0 = y.fma(pv, b0);
@@ -291,6 +357,16 @@ final class KiviFold {
                 pv = FloatVector.broadcast(F, s[p3 + t]);
                 a3 = x.fma(pv, a3);
                 b3 = y.fma(pv, b3);
+            }
+            if (pairs) {
+                a0 = a0.rearrange(unzip);
+                a1 = a1.rearrange(unzip);
+                a2 = a2.rearrange(unzip);
+                a3 = a3.rearrange(unzip);
+                b0 = b0.rearrange(unzip);
+                b1 = b1.rearrange(unzip);
+                b2 = b2.rearrange(unzip);
+                b3 = b3.rearrange(unzip);
             }
             a0.intoArray(st, o + e0);
             a1.intoArray(st, o + st1 + e0);
@@ -306,38 +382,47 @@ final class KiviFold {
     }
 
     /** {@link #valueFold} for one row. */
-    private void weigh1(float[] s, int vs, int scale, int zero, int n, float[] st, int stOff, int p) {
+    private void weigh1(float[] s, long[] w, int vs, int scale, int zero, int n, float[] st, int stOff, int p) {
         int vg = valueGroups;
         boolean wide = this.wide;
+        boolean pairs = this.pairs;
+        int[] shs = pairs ? pairShifts : shifts;
         int mask = levels;
         int vw = valueWords;
         int o = stOff + SoftmaxState.O;
         for (int e0 = 0; e0 < d; e0 += L) {
             int cg = e0 / G;
-            IntVector sh = IntVector.fromArray(I, shifts, e0 % G);
+            IntVector sh = IntVector.fromArray(I, shs, pairs ? 0 : e0 % G);
             VectorShuffle<Integer> sp = spread[(e0 % G) / L];
             int w0 = vs + e0 / perWord;
             // Even and odd tokens in separate accumulators: two independent chains.
             FloatVector a0 = FloatVector.fromArray(F, st, o + e0);
+            if (pairs) {
+                a0 = a0.rearrange(zip);
+            }
             FloatVector a1 = FloatVector.zero(F);
             int t = 0;
             for (; t + 2 <= n; t += 2) {
                 int u = scale + t * vg + cg;
                 int z = zero + t * vg + cg;
-                FloatVector x = unpack(s, w0 + t * vw, sh, sp, wide, mask)
+                FloatVector x = unpack(s, w, w0 + t * vw, sh, sp, wide, pairs, mask)
                         .fma(FloatVector.broadcast(F, s[u]), FloatVector.broadcast(F, s[z]));
-                FloatVector y = unpack(s, w0 + (t + 1) * vw, sh, sp, wide, mask)
+                FloatVector y = unpack(s, w, w0 + (t + 1) * vw, sh, sp, wide, pairs, mask)
                         .fma(FloatVector.broadcast(F, s[u + vg]), FloatVector.broadcast(F, s[z + vg]));
                 a0 = x.fma(FloatVector.broadcast(F, s[p + t]), a0);
                 a1 = y.fma(FloatVector.broadcast(F, s[p + t + 1]), a1);
             }
             if (t < n) {
                 int u = t * vg + cg;
-                FloatVector x = unpack(s, w0 + t * vw, sh, sp, wide, mask)
+                FloatVector x = unpack(s, w, w0 + t * vw, sh, sp, wide, pairs, mask)
                         .fma(FloatVector.broadcast(F, s[scale + u]), FloatVector.broadcast(F, s[zero + u]));
                 a0 = x.fma(FloatVector.broadcast(F, s[p + t]), a0);
             }
-            a0.add(a1).intoArray(st, o + e0);
+            a0 = a0.add(a1);
+            if (pairs) {
+                a0 = a0.rearrange(unzip);
+            }
+            a0.intoArray(st, o + e0);
         }
     }
 }
