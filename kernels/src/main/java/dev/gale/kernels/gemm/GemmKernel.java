@@ -34,8 +34,8 @@ import jdk.incubator.vector.VectorSpecies;
  * </ul>
  * Block-scaled codes with per-group scales ({@link GemmBlockScaled}) take {@link #computeScaled}: each group's exact
  * sums scaled and summed into a Y tile in scratch, and {@link PairedTile}'s two-products-per-lane micro-kernel on
- * pairable blocks. It keeps input blocks outside: its paired blocks are 4·KC inputs, so Y passes through L3 only
- * in/4·KC times, while output blocks outside would stream the packed activations (2 MiB per block at 512 tokens)
+ * pairable blocks. It keeps input blocks outside: its paired blocks are {@link #KCP} inputs, so Y passes through L3
+ * only in/KCP times, while output blocks outside would stream the packed activations (2 MiB per block at 512 tokens)
  * once per output block: that order measured 1.6× slower (623 against 387 ms, W4A4 512×4096×14336, one thread).
  * {@link #parallel} splits the work over output panels or over token groups, whichever packs less (every thread
  * packs the whole of the other operand). Accumulation is F32 in input order within a block, blocks summed in order,
@@ -66,25 +66,30 @@ final class GemmKernel {
     /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
     private static final boolean M6 = MR == 6;
     /**
-     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). 256 keeps a packed panel
-     * (KC·NR floats: 16 KiB on AVX2, 48 KiB on AVX-512) L1/L2-resident; 128, 256 and 512 measured within noise.
+     * Inputs per packed block; {@code -Dgale.gemm.kc} overrides (clamped to [16, 4096]). Each input block ends with
+     * every tile added into Y, so a longer block merges less often. With 512-bit vectors 512 (a 96 KiB panel, read
+     * from L2; the weight block NC·KC is 576 KiB, the activation block MC·KC 192 KiB, of a 2 MiB L2): one thread,
+     * thread CPU time, against 256, the F32 GEMM ran 1.05–1.15× faster at 512×14336×4096, 1.01–1.14× at 4096×4096
+     * and 2048×8192, and the 512-token prefill GEMMs on dequantized Q4_0/Q8_0 panels 1.13–1.26× (Xeon, 2026-11-28,
+     * alternated runs). Below 512 bits 256 (KC·NR floats: 16 KiB), where 128, 256 and 512 measured within noise.
      */
-    static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", 256), 16, 4096);
+    static final int KC = Math.clamp(Integer.getInteger("gale.gemm.kc", F.vectorBitSize() >= 512 ? 512 : 256), 16,
+            4096);
     /**
-     * Inputs per paired block of the block-scaled GEMM ({@link #computeScaled}), 4·KC. Y is read and written once per
+     * Inputs per paired block of the block-scaled GEMM ({@link #computeScaled}), 1024. Y is read and written once per
      * block, and a paired block does its multiply-adds in half the FMAs, so Y's share doubles: one thread, 512 tokens
      * × 1024 rows × 4096 W4A4, blocks of 256, 512 and 1024 inputs measured 59, 69 and 77 GFLOP/s. Its packed panels
      * (half a float per output and input) take NC·KCP/2 floats.
      */
-    static final int KCP = 4 * KC;
+    static final int KCP = 1024;
     /**
      * Outputs per packed weight block ({@code -Dgale.gemm.nc}, about 256), a multiple of 2·NR so that it holds whole
      * {@link PairedTile paired} panels too: 256 outputs × KC 256 are 256 KiB, half of a 512 KiB L2, leaving room for
-     * the MC·KC activation block; with 512-bit vectors (NR 48) 288, 288 KiB of a 2 MiB L2.
+     * the MC·KC activation block; with 512-bit vectors (NR 48) 288, 576 KiB at KC 512, of a 2 MiB L2.
      */
     static final int NC = Math.max(1, Math.round(Math.clamp(Integer.getInteger("gale.gemm.nc", 256), 1, 1 << 16)
             / (2f * NR))) * 2 * NR;
-    /** Tokens per activation block, a multiple of MR ({@code -Dgale.gemm.mc}): 96 × KC 256 are 96 KiB. */
+    /** Tokens per activation block, a multiple of MR ({@code -Dgale.gemm.mc}): 96 × KC 512 are 192 KiB. */
     static final int MC = Math.max(1, Math.clamp(Integer.getInteger("gale.gemm.mc", 96), 1, 1 << 16) / MR) * MR;
 
     /**
