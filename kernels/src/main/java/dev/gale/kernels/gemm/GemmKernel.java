@@ -25,8 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       {@code wp[panel][k][0..NR)} (zero-padded past the last output); {@code NC·KC} floats, sized to stay in L2.
  *       This is the only place F32 and F16 weights differ: F16 is decoded while packing.</li>
  *   <li>Tokens are then taken {@link #MC} at a time (an {@code MC·KC} activation block, also L2-resident next to the
- *       weight block); for each panel (KC·NR floats, L1-resident across the MC/MR tiles) the micro-kernel holds an
- *       {@code MR × NV}-vector tile of accumulators in registers and per input does {@code NV} weight loads,
+ *       weight block); for each panel (KC·NR floats, read from L1 or L2 across the MC/MR tiles) the micro-kernel
+ *       holds an {@code MR × NV}-vector tile of accumulators in registers and per input does {@code NV} weight loads,
  *       {@code MR} broadcasts and {@code MR·NV} FMAs. Without the MC loop the whole packed activation block
  *       ({@code tokens·KC} floats: 512 KiB at 512 tokens, 8 MiB at 8192) streamed from L3 once per panel.</li>
  *   <li>After each input block the tile is spilled to a small per-thread array and added into {@code Y} (stored on
