@@ -50,7 +50,7 @@ public final class DecodeGemvSweep {
             // sin(0.37·i) by default, the GEMV table's input; "gauss" draws N(0, 1), nearer a decode's activations,
             // whose Q8 blocks mostly let the 4-bit kernels sum a whole block in 16 bits (Q4_0Lanes).
             boolean gauss = args.length > 2 && args[2].equals("gauss");
-            MemorySegment x = gauss ? gaussianActivations(arena, 8192)
+            MemorySegment x = gauss ? QuantBenchCases.gaussianActivations(arena, 1, 8192)
                     : QuantBenchCases.syntheticActivations(arena, 1, 8192);
             MemorySegment y = arena.allocate(4L * VOCAB, 64);
             // per variant: its runs, one per matrix, and the bytes it reads per step
@@ -112,16 +112,6 @@ public final class DecodeGemvSweep {
                         names[v], m, read[v] / 1e6 / m, stream / m));
             }
         }
-    }
-
-    /** {@code in} N(0, 1) activations from a fixed seed. */
-    private static MemorySegment gaussianActivations(Arena arena, int in) {
-        MemorySegment x = arena.allocate(4L * in, 64);
-        java.util.Random random = new java.util.Random(7);
-        for (int i = 0; i < in; i++) {
-            x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
-        }
-        return x;
     }
 
     private static double median(double[] t, int steps) {

@@ -114,6 +114,19 @@ public final class QuantBenchCases implements BenchCaseProvider {
     }
 
     /**
+     * {@code tokens × in} N(0, 1) activations from a fixed seed: nearer a decode's activations than
+     * {@link #syntheticActivations}, so most Q8 blocks let the 4-bit row-lane kernel sum a whole block in 16 bits.
+     */
+    public static MemorySegment gaussianActivations(Arena arena, int tokens, int in) {
+        MemorySegment x = arena.allocate(4L * tokens * in, 64);
+        java.util.Random random = new java.util.Random(7);
+        for (long i = 0; i < (long) tokens * in; i++) {
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
+        }
+        return x;
+    }
+
+    /**
      * One format × activation type × shape × token count × layout, all rows over the shared worker pool. Packing
      * happens in setup (a load-time cost), so the timed run is the decode GEMV alone; {@link #bytes()} still counts
      * the ggml-format weight bytes for both layouts, so the two compare by time. The packed copy is larger (F32 scales:

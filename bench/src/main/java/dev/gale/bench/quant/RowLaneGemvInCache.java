@@ -4,10 +4,8 @@ import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q8_0Lanes;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Locale;
-import java.util.Random;
 
 /**
  * The row-lane decode kernels ({@link Q4_0Lanes}, {@link Q8_0Lanes}) on one thread over one matrix that stays in L2
@@ -29,11 +27,7 @@ public final class RowLaneGemvInCache {
         int rows = args.length > 2 ? Integer.parseInt(args[2]) : 512;
         int in = args.length > 3 ? Integer.parseInt(args[3]) : 2048;
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment x = arena.allocate(4L * tokens * in, 64);
-            Random random = new Random(7);
-            for (long i = 0; i < (long) tokens * in; i++) {
-                x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
-            }
+            MemorySegment x = QuantBenchCases.gaussianActivations(arena, tokens, in);
             MemorySegment y = arena.allocate(4L * tokens * rows, 64);
             Q4_0Lanes q4 = Q4_0Lanes.pack(QuantBenchCases.syntheticWeights(arena, QuantBenchCases.Format.Q4_0, rows,
                     in), 0, rows, in, arena);

@@ -513,7 +513,7 @@ public final class KiviCache implements DecodeKv, AutoCloseable {
         int vZero = vScale + m * G * valueGroups;
         int row = vs + fold.valueStage(m);
         // Where the fold reads words in pairs they are staged as longs, at half the scratch indices.
-        long[] pairWords = PAIR_WORDS.get();
+        long[] pairWords = fold.pairs ? PAIR_WORDS.get() : null;
         if (fold.pairs && pairWords.length < row / 2) {
             pairWords = new long[row / 2];
             PAIR_WORDS.set(pairWords);

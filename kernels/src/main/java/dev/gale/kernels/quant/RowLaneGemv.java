@@ -203,18 +203,19 @@ abstract sealed class RowLaneGemv extends RowLaneSchedule<RowLaneGemv.Operand> p
                 float amax = m.reduceLanes(VectorOperators.MAX);
                 boolean finite = amax <= Float.MAX_VALUE;
                 float id = finite && amax >= Q8_TINY ? 127f / amax : 0f;
-                int sum = 0;
-                int abs = 0;
+                // Code sums and absolute sums kept in lanes, reduced once per block (integers: any order is exact).
+                IntVector sum = IntVector.zero(I);
+                IntVector abs = sum;
                 for (int i = 0; i < QK; i += L) {
                     IntVector q = (IntVector) FloatVector.fromMemorySegment(F, x, s + 4L * i, LE).mul(id)
                             .add(Q8_MAGIC).sub(Q8_MAGIC).convertShape(VectorOperators.F2I, I, 0);
                     ((ShortVector) q.convertShape(VectorOperators.I2S, SH, 0)).intoArray(op.codes, t * in + b * QK + i);
-                    sum += q.reduceLanes(VectorOperators.ADD);
-                    abs += q.abs().reduceLanes(VectorOperators.ADD);
+                    sum = sum.add(q);
+                    abs = abs.add(q.abs());
                 }
                 op.scales[t * nb + b] = finite ? (id != 0 ? amax / 127f : 0f) : Float.NaN;
-                op.zeros[t * nb + b] = -8 * sum;
-                op.fits[t * nb + b] = fitsSixteenBits(abs);
+                op.zeros[t * nb + b] = -8 * sum.reduceLanes(VectorOperators.ADD);
+                op.fits[t * nb + b] = fitsSixteenBits(abs.reduceLanes(VectorOperators.ADD));
             }
         }
         return op;

@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -283,7 +284,7 @@ class RowLaneGemvTest {
      * that path; 2185 (block 1) must not, and would wrap if it did. Positive, negative and mixed signs, and random
      * nibbles at the limit, all equal the exact integer sums and the scalar path's bits.
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void fourBitBlockSumsAtTheSixteenBitLimit() {
         int in = 64;
         int rows = RowLaneGemv.R + 1;
