@@ -20,4 +20,13 @@ public interface Device {
     default dev.gale.core.kernel.KernelRunner kernelRunner() {
         return null;
     }
+
+    /**
+     * Where graph tensors declared resident ({@link dev.gale.core.graph.TaskGraph#resident}) live between launches
+     * and runs on a device with its own memory; null where kernels read host memory (the CPU, PoCL) or the backend
+     * keeps nothing there.
+     */
+    default ResidentMemory residentMemory() {
+        return null;
+    }
 }

@@ -5,6 +5,7 @@ import dev.gale.core.UnboundParameterException;
 import dev.gale.core.GaleException;
 import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.TensorDesc;
+import dev.gale.core.device.ResidentMemory;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -25,6 +26,9 @@ public final class Bindings implements AutoCloseable {
     private final boolean[] floatSet;
     private final boolean[] transferRequested;
     private final Context[] contexts;
+    /** Per tensor: the buffer held in {@link #memory} for a resident tensor, else null. */
+    private final Buffer[] held;
+    private ResidentMemory memory;
     private boolean ranOnce;
     private boolean closed;
 
@@ -34,6 +38,7 @@ public final class Bindings implements AutoCloseable {
         List<TensorParam> params = plan.graph().tensors();
         this.tensors = new Buffer[params.size()];
         this.transferRequested = new boolean[params.size()];
+        this.held = new Buffer[params.size()];
         this.ints = new int[plan.graph().intCount()];
         this.intSet = new boolean[ints.length];
         this.floats = new float[plan.graph().floatCount()];
@@ -69,6 +74,11 @@ public final class Bindings implements AutoCloseable {
         buffer.retain(owner);
         Buffer old = tensors[param.index()];
         tensors[param.index()] = buffer;
+        if (held[param.index()] != null && held[param.index()] != buffer) {
+            // Before the old buffer may be closed, its device copy comes home and is freed.
+            memory.release(held[param.index()]);
+            held[param.index()] = null;
+        }
         if (old != null) {
             old.release(owner);
         }
@@ -97,6 +107,38 @@ public final class Bindings implements AutoCloseable {
 
     public Buffer buffer(TensorParam param) {
         return tensors[param.index()];
+    }
+
+    /**
+     * The buffer bound to {@code param}, with what a device wrote to it copied back first: how the host reads a
+     * {@linkplain TaskGraph#resident resident} tensor after a run. For other tensors it is {@link #buffer}.
+     */
+    public Buffer toHost(TensorParam param) {
+        Buffer b = tensors[param.index()];
+        if (held[param.index()] != null) {
+            memory.toHost(b);
+        }
+        return b;
+    }
+
+    /** Tells the device that the host wrote the resident tensor {@code param} between runs; a no-op otherwise. */
+    public Bindings toDevice(TensorParam param) {
+        if (held[param.index()] != null) {
+            memory.toDevice(tensors[param.index()]);
+        }
+        return this;
+    }
+
+    /** Holds each resident tensor's bound buffer in the device's memory (once; again after a rebind). */
+    void holdResident(ResidentMemory mem, List<TensorParam> resident) {
+        memory = mem;
+        for (TensorParam p : resident) {
+            Buffer b = tensors[p.index()];
+            if (held[p.index()] != b) {
+                mem.hold(b);
+                held[p.index()] = b;
+            }
+        }
     }
 
     void checkComplete() {
@@ -142,6 +184,12 @@ public final class Bindings implements AutoCloseable {
             return;
         }
         closed = true;
+        for (int i = 0; i < held.length; i++) {
+            if (held[i] != null) {
+                memory.release(held[i]);
+                held[i] = null;
+            }
+        }
         for (int i = 0; i < tensors.length; i++) {
             if (tensors[i] != null) {
                 tensors[i].release(owner);

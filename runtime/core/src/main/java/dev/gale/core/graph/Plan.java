@@ -5,6 +5,7 @@ import dev.gale.core.UnsupportedTaskException;
 import dev.gale.core.cpu.CpuDevice;
 import dev.gale.core.device.Device;
 import dev.gale.core.device.ImplPath;
+import dev.gale.core.device.ResidentMemory;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,11 +21,32 @@ public final class Plan {
     private final TaskGraph graph;
     private final Device device;
     private final List<Placed> placed;
+    /** The device's memory for the graph's resident tensors, or null: none declared, or the device has none. */
+    private final ResidentMemory residentMemory;
+    private final List<TensorParam> resident;
+    /** Per task: the resident tensors it uses on the host, lent to it around its run; null for device launches. */
+    private final List<List<TensorParam>> lentToHost;
 
     private Plan(TaskGraph graph, Device device, List<Placed> placed) {
         this.graph = graph;
         this.device = device;
         this.placed = List.copyOf(placed);
+        List<TensorParam> declared = graph.residentTensors();
+        this.residentMemory = declared.isEmpty() ? null : device.residentMemory();
+        this.resident = residentMemory == null ? List.of() : declared;
+        List<List<TensorParam>> lent = new ArrayList<>();
+        for (Placed p : this.placed) {
+            boolean onHost = p.task() instanceof TaskGraph.Host
+                    || p.task() instanceof TaskGraph.Launch && p.device() != device;
+            List<TensorParam> uses = new ArrayList<>();
+            for (Arg a : onHost ? p.task().args() : List.<Arg>of()) {
+                if (a instanceof TensorParam t && resident.contains(t) && !uses.contains(t)) {
+                    uses.add(t);
+                }
+            }
+            lent.add(uses.isEmpty() ? null : List.copyOf(uses));
+        }
+        this.lentToHost = lent;
     }
 
     static Plan compile(TaskGraph graph, Device device, TaskGraph.PlanOptions options) {
@@ -68,6 +90,10 @@ public final class Plan {
         if (device.capabilities().unifiedMemory()) {
             return new Placed(tr, device, ImplPath.TRANSFER, "shared host memory, no copy");
         }
+        if (device.residentMemory() != null) {
+            return new Placed(tr, device, ImplPath.TRANSFER, graph.residentTensors().contains(tr.param())
+                    ? "copies a resident tensor" : "no copy: the tensor is copied around each launch");
+        }
         throw new UnsupportedTaskException("graph '" + graph.name() + "', task '" + tr.name() + "': device "
                 + device.id() + " has separate memory and its backend provides no transfers");
     }
@@ -96,16 +122,33 @@ public final class Plan {
                     + graph.name() + "'");
         }
         bindings.checkComplete();
+        if (residentMemory != null) {
+            bindings.holdResident(residentMemory, resident);
+        }
         long[] nanos = new long[placed.size()];
         boolean[] skipped = new boolean[placed.size()];
         long start = System.nanoTime();
         for (int i = 0; i < placed.size(); i++) {
             Placed p = placed.get(i);
             long t0 = System.nanoTime();
+            if (lentToHost.get(i) != null) {
+                for (TensorParam t : lentToHost.get(i)) {
+                    residentMemory.lendToHost(bindings.buffer(t));
+                }
+            }
             switch (p.task()) {
                 case TaskGraph.Launch l -> l.op().execute(p.path(), p.device(), bindings.context(i));
                 case TaskGraph.Host h -> h.body().run(bindings.context(i));
-                case TaskGraph.Transfer tr -> skipped[i] = !bindings.transferDue(i, tr);
+                case TaskGraph.Transfer tr -> {
+                    skipped[i] = !bindings.transferDue(i, tr);
+                    if (!skipped[i] && residentMemory != null) {
+                        if (tr.toDevice()) {
+                            residentMemory.toDevice(bindings.buffer(tr.param()));
+                        } else {
+                            residentMemory.toHost(bindings.buffer(tr.param()));
+                        }
+                    }
+                }
             }
             nanos[i] = System.nanoTime() - t0;
         }
@@ -120,6 +163,10 @@ public final class Plan {
         for (Placed p : placed) {
             b.append("  ").append(p.task().name()).append(" -> ").append(p.device().id()).append(' ')
                     .append(p.path()).append(p.detail().isEmpty() ? "" : " (" + p.detail() + ")").append('\n');
+        }
+        if (!resident.isEmpty()) {
+            b.append("  resident on ").append(device.id()).append(": ")
+                    .append(String.join(", ", resident.stream().map(TensorParam::name).toList())).append('\n');
         }
         return b.toString();
     }

@@ -8,6 +8,7 @@ import dev.gale.core.device.Device;
 import dev.gale.core.device.ImplPath;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -42,6 +43,7 @@ public final class TaskGraph {
     private final List<FloatScalar> floats = new ArrayList<>();
     private final List<Task> tasks = new ArrayList<>();
     private final Set<String> taskNames = new HashSet<>();
+    private final Set<TensorParam> resident = new LinkedHashSet<>();
 
     public TaskGraph(String name) {
         this.name = name;
@@ -86,6 +88,24 @@ public final class TaskGraph {
         return add(new Transfer("to-host " + param.name(), param, mode, false));
     }
 
+    /**
+     * Keeps these tensors in the memory of a device that has its own ({@link Device#residentMemory()}) from their
+     * first launch on, between launches and between runs: a kernel's output stays where the next kernel reads it.
+     * They move to the host only through {@link #transferToHost}, {@link Bindings#toHost} or a task that runs on the
+     * host (a host task, an op placed on the CPU), and to the device only through {@link #transferToDevice},
+     * {@link Bindings#toDevice} or their first use. So the graph's author promises that the ops touching them use
+     * them only in kernels on such a device, and that the host writes them between runs only through those calls.
+     * Tensors not declared here are copied to the device before each launch that reads them and back after each that
+     * writes them. On the CPU and on devices that read host memory, the declaration changes nothing.
+     */
+    public TaskGraph resident(TensorParam... params) {
+        for (TensorParam p : params) {
+            own(p, "resident");
+            resident.add(p);
+        }
+        return this;
+    }
+
     /** Adds a launch of {@code op}; checks the arguments' shapes now. */
     public TaskGraph launch(String taskName, Op op, Arg... args) {
         List<Arg> list = List.of(args);
@@ -123,6 +143,10 @@ public final class TaskGraph {
 
     List<TensorParam> tensors() {
         return List.copyOf(tensors);
+    }
+
+    List<TensorParam> residentTensors() {
+        return List.copyOf(resident);
     }
 
     int intCount() {
