@@ -148,6 +148,11 @@ final class GenerateCommand implements Gale.Command {
                             + (s.lastReport().anyFallback() ? "with fallbacks" : "no fallback") + "; plan:");
                     out.println(s.describeDecodePlan().lines().limit(18).reduce((x, y) -> x + "\n" + y).orElse(""));
                     out.println("last step by op kind: " + s.describeLastStepByKind(8));
+                    if (device.residentMemory() != null) {
+                        // Tensors the step keeps in device memory between launches and tokens (TaskGraph.resident).
+                        out.printf(Locale.ROOT, "resident on %s: %d regions, %.1f MB%n", device.id(),
+                                device.residentMemory().regionCount(), device.residentMemory().deviceBytes() / 1e6);
+                    }
                     List<String> fell = s.lastReport().tasks().stream().filter(t -> t.detail().startsWith("fallback"))
                             .map(t -> t.task() + " -> " + t.device() + " " + t.path()).toList();
                     if (!fell.isEmpty()) {

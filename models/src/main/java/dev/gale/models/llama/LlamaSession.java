@@ -5,6 +5,7 @@ import dev.gale.core.buffer.Buffer;
 import dev.gale.core.buffer.Buffers;
 import dev.gale.core.buffer.DType;
 import dev.gale.core.device.Device;
+import dev.gale.core.device.ResidentMemory;
 import dev.gale.core.graph.Bindings;
 import dev.gale.core.graph.Plan;
 import dev.gale.core.graph.RunReport;
@@ -287,7 +288,7 @@ public final class LlamaSession implements AutoCloseable {
         if (s == null) {
             throw new IllegalStateException("no run yet");
         }
-        return s.bindings.buffer(s.g.logits).toFloatArray();
+        return s.bindings.toHost(s.g.logits).toFloatArray();
     }
 
     /** Tokens in the cache: the position of the next token. */
@@ -469,7 +470,13 @@ public final class LlamaSession implements AutoCloseable {
         if (kivi != null) {
             attrs.put("kivi.layout", kiviLayout(options.kv(), config.headDim()).toString());
         }
+        ResidentMemory onDevice = options.device().residentMemory();
         for (int l = 0; l < config.layers() && kivi == null && sinks == null && heavy == null; l++) {
+            if (onDevice != null) {
+                // A dense cache lives in device memory between steps (StepGraph): what the GPU appended comes home.
+                onDevice.toHost(cacheK.get(l));
+                onDevice.toHost(cacheV.get(l));
+            }
             regions.add(new KvRegion("l" + l + ".k", cacheK.get(l)));
             regions.add(new KvRegion("l" + l + ".v", cacheV.get(l)));
             regions.add(new KvRegion("l" + l + ".length", cacheLength.get(l)));

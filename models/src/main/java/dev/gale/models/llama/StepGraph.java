@@ -230,6 +230,16 @@ final class StepGraph {
         } else {
             graph.launch("sample", new SampleOp(sampling.temperature(), sampling.topP()), logits, probs, next, coin);
         }
+        // On a GPU the activations stay in device memory through the step and between steps, and so does a dense
+        // cache: only the ids, the lengths and the sampled id cross the bus each token (the session reads the logits
+        // and saves the cache through the bindings). The sink, H2O and KIVI caches keep host-side bookkeeping over
+        // q, k, v and att, so those four stay copied around their launches there.
+        graph.resident(x, h, o, gate, up, act, lastX, lastH, logits, probs);
+        if (sinks == null && heavy == null && kivi == null) {
+            graph.resident(q2, q3, k2, k3, v2, v3, att2, att3);
+            cacheK.forEach(graph::resident);
+            cacheV.forEach(graph::resident);
+        }
     }
 
     private TensorParam weight(BoundWeights w, WeightTensor t) {

@@ -176,6 +176,75 @@ class GreedyStoryTest {
         }
     }
 
+    /**
+     * A device with memory of its own (the emulator behind {@link dev.gale.core.emulator.SeparateMemoryDevice}, which
+     * copies resident tensors exactly as the CUDA backend does) keeps the step's activations and dense cache there:
+     * the greedy story is the CPU's; every cache runs in lockstep with the CPU; after the first step a decode step
+     * copies nothing through the device's resident memory; a cache saved from it resumes on the CPU and continues as
+     * an uninterrupted CPU session does; and closing the session frees every device copy. A host read of a tensor a
+     * kernel wrote, or a host write the device never hears of, would break one of these.
+     */
+    @Test
+    void aDeviceWithItsOwnMemoryKeepsTheStepResident(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        var d = new dev.gale.core.emulator.SeparateMemoryDevice();
+        assertEquals(greedy(Devices.cpu(), 32), greedy(d, 32));
+        assertEquals(0, d.residentMemory().regionCount(), "a closed session leaves nothing on the device");
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
+            int[] prompt = tok.encode("Once upon a time, there was a little dog named Max", true, false);
+            java.nio.file.Path file = dir.resolve("device.arrow");
+            List<Integer> uninterrupted = new ArrayList<>();
+            int atSave;
+            try (LlamaSession cpu = new LlamaSession(w, alloc, "cpu", LlamaSession.Options.greedy(Devices.cpu(), 96));
+                 LlamaSession dev = new LlamaSession(w, alloc, "dev", LlamaSession.Options.greedy(d, 96))) {
+                assertTrue(dev.describeDecodePlan().contains("resident on " + d.id() + ": x, h, o"),
+                        dev.describeDecodePlan());
+                int t = cpu.prefill(prompt);
+                assertEquals(t, dev.prefill(prompt));
+                int fed = t;
+                t = cpu.step(fed);
+                assertEquals(t, dev.step(fed));
+                long copied = d.copiedBytes();
+                for (int i = 0; i < 8; i++) {
+                    fed = t;
+                    t = cpu.step(fed);
+                    assertEquals(t, dev.step(fed), "step " + i);
+                }
+                assertEquals(copied, d.copiedBytes(), "decode steps after the first copy nothing resident");
+                agree(cpu.logits(), dev.logits(), 1e-4, "after the steps", t, t);
+                dev.save(file, "stories260K", java.util.Map.of());
+                atSave = t;
+                for (int i = 0; i < 12; i++) {
+                    t = cpu.step(t);
+                    uninterrupted.add(t);
+                }
+                assertTrue(d.residentMemory().regionCount() > 0);
+            }
+            assertEquals(0, d.residentMemory().regionCount(), "a closed session leaves nothing on the device");
+            try (LlamaSession resumed = LlamaSession.resume(w, alloc, "resumed",
+                    LlamaSession.Options.greedy(Devices.cpu(), 96), file, "stories260K")) {
+                List<Integer> got = new ArrayList<>();
+                int t = atSave;
+                for (int i = 0; i < 12; i++) {
+                    t = resumed.step(t);
+                    got.add(t);
+                }
+                assertEquals(uninterrupted, got, "the cache saved from the device, continued on the CPU");
+            }
+            String story = " Max liked to run in the park with his friend Tom. They played with a red ball every"
+                    + " day. One day the ball went into the pond, and Max jumped in to get it. Tom laughed and"
+                    + " laughed. Then they went home and had a big lunch with their mom, and they were very happy.";
+            int[] more = tok.encode(story + story, false, false);
+            Object[][] caches = {{KvPrecision.F32, KvPolicy.FULL, 12}, {KvPrecision.F16, KvPolicy.FULL, 8},
+                {KvPrecision.F32, KvPolicy.parse("sinks:4,window:24"), 24}, {KvPrecision.INT4, KvPolicy.FULL, 8}};
+            for (Object[] c : caches) {
+                lockstep(w, alloc, d, (KvPrecision) c[0], (KvPolicy) c[1], prompt, more, (Integer) c[2]);
+            }
+        }
+        assertEquals(0, d.residentMemory().regionCount(), "closed sessions leave nothing on the device");
+    }
+
     private static void lockstep(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv, KvPolicy policy,
             int[] prompt, int[] more, int steps) {
         assertTrue(kv.quantized() ? prompt.length + more.length > 128
