@@ -2,12 +2,17 @@ package dev.gale.cuda;
 
 import dev.gale.core.device.Capabilities;
 import dev.gale.core.device.Device;
+import dev.gale.core.device.DeviceCopies;
 import dev.gale.core.device.DeviceType;
+import dev.gale.core.device.ResidentMemory;
 import dev.gale.core.kernel.KernelRunner;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One CUDA device, with its capabilities read once. Kernels run in the device's primary context; each calling
@@ -24,6 +29,7 @@ public final class CudaDevice implements Device {
     private final int driverVersion;
     private final Capabilities capabilities;
     private final CudaModules modules;
+    private final ResidentMemory resident;
     private volatile MemorySegment context;
 
     CudaDevice(CuDriver drv, int ordinal) {
@@ -62,6 +68,48 @@ public final class CudaDevice implements Device {
                 drv.attribute(handle, CuDriver.ATTR_MAX_THREADS_PER_BLOCK), true, false,
                 new long[] {0, drv.attribute(handle, CuDriver.ATTR_L2_CACHE_SIZE), 0}, extra);
         this.modules = new CudaModules(this);
+        // -Dgale.cuda.resident=false brings back copies around every launch, to measure what residency saves.
+        this.resident = Boolean.parseBoolean(System.getProperty("gale.cuda.resident", "true"))
+                ? new ResidentMemory(id, new Copies()) : null;
+    }
+
+    /** The driver's allocation and copies, in the primary context whichever thread asks. */
+    private final class Copies implements DeviceCopies {
+        @Override
+        public long allocate(long bytes, String what) {
+            CuDriver drv = CuDriver.get();
+            drv.setCurrent(context());
+            return drv.alloc(bytes, what);
+        }
+
+        @Override
+        public void free(long address) {
+            drain("freeing device memory");
+            CuDriver drv = CuDriver.get();
+            drv.setCurrent(context());
+            drv.free(address);
+        }
+
+        @Override
+        public void toDevice(long address, MemorySegment host, String what) {
+            drain("copying " + what + " to " + id);
+            CuDriver drv = CuDriver.get();
+            drv.setCurrent(context());
+            drv.copyToDevice(address, host, host.byteSize(), what);
+        }
+
+        @Override
+        public void toHost(MemorySegment host, long address, String what) {
+            drain("copying " + what + " from " + id);
+            CuDriver drv = CuDriver.get();
+            drv.setCurrent(context());
+            drv.copyToHost(host, address, host.byteSize(), what);
+        }
+    }
+
+    @Override
+    public ResidentMemory residentMemory() {
+        return resident;
     }
 
     @Override
@@ -118,6 +166,59 @@ public final class CudaDevice implements Device {
             }
         }
         return c;
+    }
+
+    private final long timeoutNanos = TimeUnit.SECONDS.toNanos(Long.getLong("gale.cuda.timeoutSeconds", 120));
+    /** Launches queued on the stream so far, and how many of them are known to have finished. */
+    private final AtomicLong queued = new AtomicLong();
+    private final AtomicLong finished = new AtomicLong();
+    private final ThreadLocal<MemorySegment> drainEvents = ThreadLocal.withInitial(() -> {
+        CuDriver drv = CuDriver.get();
+        drv.setCurrent(context());
+        return drv.createEvent();
+    });
+
+    /** Counts a launch just queued; returns the count, a ticket {@link #await} marks finished. */
+    long queued() {
+        return queued.incrementAndGet();
+    }
+
+    /**
+     * Waits for {@code event} (recorded after launch number {@code ticket} or later) with the deadline: spinning
+     * briefly (most kernels are short), then parking. Everything queued up to the ticket has then finished.
+     */
+    void await(MemorySegment event, String what, long ticket) {
+        CuDriver drv = CuDriver.get();
+        long t0 = System.nanoTime();
+        int spins = 0;
+        while (!drv.done(event, what)) {
+            if (System.nanoTime() - t0 > timeoutNanos) {
+                throw new CudaException(what + " on " + id + " did not finish within "
+                        + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s (-Dgale.cuda.timeoutSeconds)");
+            }
+            if (++spins > 1000) {
+                LockSupport.parkNanos(20_000);
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+        finished.accumulateAndGet(ticket, Math::max);
+    }
+
+    /**
+     * Waits, with the deadline, for every launch queued without a wait: called before a copy, which would otherwise
+     * wait for them inside the driver with no deadline at all.
+     */
+    void drain(String why) {
+        long ticket = queued.get();
+        if (finished.get() >= ticket) {
+            return;
+        }
+        CuDriver drv = CuDriver.get();
+        drv.setCurrent(context());
+        MemorySegment e = drainEvents.get();
+        drv.record(e);
+        await(e, "the launches queued before " + why, ticket);
     }
 
     private final ThreadLocal<CudaLauncher> launchers = ThreadLocal.withInitial(() -> new CudaLauncher(this));
