@@ -479,15 +479,17 @@ public final class Ops {
                 int n = xs.length;
                 try (Buffer x = Buffers.f32("x", xs); Buffer out = Buffers.allocate("index", DType.I32, 1)) {
                     int want = Argmax.reference(x.segment(), 0, n);
-                    int got;
                     if (t.vectorApi()) {
-                        got = Argmax.apply(x.segment(), 0, n);
+                        int got = Argmax.apply(x.segment(), 0, n);
+                        e.exact("argmax n=" + n, got, want);
                     } else {
-                        out.setInt(0, -7);
-                        t.kernel(SamplingKernels.class, "argmax", Grid.of1(GROUP, GROUP), x, out, n, GROUP);
-                        got = out.getInt(0);
+                        // PoCL's group and a GPU-sized one: the tree of merges has 6 and 8 levels.
+                        for (int group : new int[] {GROUP, 256}) {
+                            out.setInt(0, -7);
+                            t.kernel(SamplingKernels.class, "argmax", Grid.of1(group, group), x, out, n, group);
+                            e.exact("argmax n=" + n + " group=" + group, out.getInt(0), want);
+                        }
                     }
-                    e.exact("argmax n=" + n, got, want);
                 }
             }
         });

@@ -122,8 +122,11 @@ public final class KvAppendOp extends KernelOp {
         TensorDesc k = ctx.desc(0);
         TensorDesc ck = ctx.desc(2);
         int n = (int) k.elementCount();
+        // The host plans the attention from the length, so the host publishes it: written by the kernel, it would be
+        // copied back from a GPU after every append, a wait per layer.
+        ctx.segment(4).set(ValueLayout.JAVA_INT_UNALIGNED, 0, pos + (int) k.dim(0));
         return List.of(new KernelCall(KvAppendKernels.class, ck.dtype() == DType.F16 ? "appendF16" : "appendF32",
                 elementGrid(Math.max(1, n)), ctx.buffer(0), ctx.buffer(1), ctx.buffer(2), ctx.buffer(3),
-                ctx.buffer(4), (int) k.dim(0), (int) k.dim(1), (int) ck.dim(2), (int) k.dim(2), pos));
+                (int) k.dim(0), (int) k.dim(1), (int) ck.dim(2), (int) k.dim(2), pos));
     }
 }
