@@ -79,7 +79,7 @@ public final class CacheAttentionOp extends KernelOp {
         int local = DecodeAttentionOp.PARTIAL_GROUP;
         DecodeLaunchBuffers.Bound b = deviceBuffers.bind(
                 planner.plan(DecodePlanner.Schedule.AUTO, DecodeShape.of(cache), DecodeAttentionOp.workers(device)),
-                g, d);
+                g, d, device.residentMemory());
         Buffer lengths = deviceBuffers.ints(0, "kivi.lengths", k.length(0));
         return List.of(
                 new KernelCall(KvQuantKernels.class, "kiviDecodePartial", Grid.of1(b.list().workers() * local, local),

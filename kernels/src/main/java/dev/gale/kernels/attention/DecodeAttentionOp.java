@@ -120,7 +120,7 @@ public final class DecodeAttentionOp extends KernelOp {
         int g = spec.group();
         int d = spec.headDim();
         DecodeLaunchBuffers.Bound b = deviceBuffers.bind(planner.plan(schedule, DecodeShape.of(kv), workers(device)),
-                g, d);
+                g, d, device.residentMemory());
         TensorDesc k = ctx.desc(1);
         String partial = k.dtype() == DType.F16 ? "partialF16" : "partialF32";
         return List.of(

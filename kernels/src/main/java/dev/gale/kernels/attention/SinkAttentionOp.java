@@ -98,7 +98,7 @@ public final class SinkAttentionOp extends KernelOp {
         int group = DecodeAttentionOp.PARTIAL_GROUP;
         DecodeLaunchBuffers.Bound b = deviceBuffers.bind(
                 planner.plan(DecodePlanner.Schedule.AUTO, DecodeShape.of(cache), DecodeAttentionOp.workers(device)),
-                g, d);
+                g, d, device.residentMemory());
         SinkWindow w = cache.window(0);
         Buffer lengths = deviceBuffers.ints(0, "sink.lengths", w.length());
         Buffer ringHeads = deviceBuffers.ints(1, "sink.ringHeads", w.head());

@@ -33,6 +33,8 @@ public final class SeparateMemoryDevice implements Device {
     private final TreeMap<Long, Buffer> allocations = new TreeMap<>();
     private final Map<String, List<KernelSource.Param>> params = new ConcurrentHashMap<>();
     private long copiedBytes;
+    /** Bytes copied per region name, both ways, since the last {@link #copiesByName} reset. */
+    private final Map<String, Long> copied = new TreeMap<>();
 
     public SeparateMemoryDevice() {
         // An accelerator, not a GPU: the kernel variants PoCL gets (an item per GEMV row), which the emulator runs
@@ -70,6 +72,13 @@ public final class SeparateMemoryDevice implements Device {
     /** Bytes copied between host and device memory so far, both ways. */
     public synchronized long copiedBytes() {
         return copiedBytes;
+    }
+
+    /** Bytes copied per region (as {@link ResidentMemory} names it) since the last call; resets the tally. */
+    public synchronized Map<String, Long> copiesByName() {
+        Map<String, Long> out = new TreeMap<>(copied);
+        copied.clear();
+        return out;
     }
 
     @Override
@@ -123,17 +132,18 @@ public final class SeparateMemoryDevice implements Device {
 
         @Override
         public void toDevice(long address, MemorySegment host, String what) {
-            MemorySegment.copy(host, 0, device(address, host.byteSize()), 0, host.byteSize());
+            MemorySegment.copy(host, 0, device(address, host.byteSize(), what), 0, host.byteSize());
         }
 
         @Override
         public void toHost(MemorySegment host, long address, String what) {
-            MemorySegment.copy(device(address, host.byteSize()), 0, host, 0, host.byteSize());
+            MemorySegment.copy(device(address, host.byteSize(), what), 0, host, 0, host.byteSize());
         }
 
-        private MemorySegment device(long address, long bytes) {
+        private MemorySegment device(long address, long bytes, String what) {
             synchronized (SeparateMemoryDevice.this) {
                 copiedBytes += bytes;
+                copied.merge(what, bytes, Long::sum);
                 Map.Entry<Long, Buffer> e = allocations.floorEntry(address);
                 return e.getValue().segment().asSlice(address - e.getKey(), bytes);
             }
