@@ -77,33 +77,31 @@ public final class CudaDevice implements Device {
     private final class Copies implements DeviceCopies {
         @Override
         public long allocate(long bytes, String what) {
-            CuDriver drv = CuDriver.get();
-            drv.setCurrent(context());
-            return drv.alloc(bytes, what);
+            return current().alloc(bytes, what);
         }
 
         @Override
         public void free(long address) {
             drain("freeing device memory");
-            CuDriver drv = CuDriver.get();
-            drv.setCurrent(context());
-            drv.free(address);
+            current().free(address);
         }
 
         @Override
         public void toDevice(long address, MemorySegment host, String what) {
             drain("copying " + what + " to " + id);
-            CuDriver drv = CuDriver.get();
-            drv.setCurrent(context());
-            drv.copyToDevice(address, host, host.byteSize(), what);
+            current().copyToDevice(address, host, host.byteSize(), what);
         }
 
         @Override
         public void toHost(MemorySegment host, long address, String what) {
             drain("copying " + what + " from " + id);
+            current().copyToHost(host, address, host.byteSize(), what);
+        }
+
+        private CuDriver current() {
             CuDriver drv = CuDriver.get();
             drv.setCurrent(context());
-            drv.copyToHost(host, address, host.byteSize(), what);
+            return drv;
         }
     }
 

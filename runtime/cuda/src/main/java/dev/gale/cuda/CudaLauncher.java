@@ -93,7 +93,9 @@ final class CudaLauncher {
                 MemorySegment slot = a.allocate(8, 8);
                 if (p.kind() == KernelSource.Kind.BUFFER) {
                     Buffer b = (Buffer) args[i];
-                    long held = resident == null ? 0 : resident.deviceAddress(b, p.access() != KernelSource.Access.READ);
+                    // A read-only buffer (mapped weights) cannot be held: it is copied once below.
+                    long held = resident == null || b.segment().isReadOnly() ? 0
+                            : resident.deviceAddress(b, p.access() != KernelSource.Access.READ);
                     if (held != 0) {
                         anyResident = true;
                         slot.set(ValueLayout.JAVA_LONG, 0, held);

@@ -130,7 +130,7 @@ public final class ResidentMemory {
         long start = s.address();
         Region r = containing(start, start + s.byteSize());
         if (r == null) {
-            if (!overlapping(start, start + s.byteSize()).isEmpty()) {
+            if (overlaps(start, start + s.byteSize())) {
                 throw new GaleException("buffer '" + b.name() + "' overlaps memory held on " + deviceId
                         + " without lying inside it; hold the whole range");
             }
@@ -215,6 +215,16 @@ public final class ResidentMemory {
     private Region containing(long start, long end) {
         Map.Entry<Long, Region> e = regions.floorEntry(start);
         return e != null && e.getValue().end >= end && (end > start || e.getValue().end > start) ? e.getValue() : null;
+    }
+
+    /** {@link #overlapping} without building the list: launches ask this for every buffer that is not held. */
+    private boolean overlaps(long start, long end) {
+        Map.Entry<Long, Region> below = regions.floorEntry(start);
+        if (below != null && below.getValue().end > start) {
+            return true;
+        }
+        Long above = regions.higherKey(start);
+        return above != null && above < end;
     }
 
     private List<Region> overlapping(long start, long end) {
