@@ -192,7 +192,8 @@ class GreedyStoryTest {
         assertEquals(greedy(Devices.cpu(), 32), greedy(d, 32));
         // What stays: this thread's decode work list and partial states, shared by its sessions (DecodeLaunchBuffers).
         int scratch = d.residentMemory().regionCount();
-        assertTrue(scratch <= 4, "a closed session leaves only the thread's decode scratch, not " + scratch + " regions");
+        assertTrue(scratch <= 4, "a closed session leaves only the thread's decode scratch, not " + scratch
+                + " regions");
         try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
              BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
             Tokenizer tok = Llama2cTokenizerFile.read(SharedFiles.require(SharedFiles.TOK512));
@@ -243,7 +244,7 @@ class GreedyStoryTest {
                     + " day. One day the ball went into the pond, and Max jumped in to get it. Tom laughed and"
                     + " laughed. Then they went home and had a big lunch with their mom, and they were very happy.";
             int[] more = tok.encode(story, false, false);
-            // Dense caches keep q, k, v, att and the cache resident; a sink cache (like KIVI and H2O) keeps them copied.
+            // Dense caches keep q, k, v, att and the cache resident; a sink cache (as KIVI, H2O) keeps them copied.
             Object[][] caches = {{KvPrecision.F32, KvPolicy.FULL, 12}, {KvPrecision.F16, KvPolicy.FULL, 8},
                 {KvPrecision.F32, KvPolicy.parse("sinks:4,window:24"), 24}};
             for (Object[] c : caches) {

@@ -22,11 +22,11 @@ import java.util.Map;
  * {@link CudaModules}. A buffer the device's {@link ResidentMemory} holds (a graph's resident tensor) is passed at its
  * device address and not copied. Every other host {@link Buffer} gets a device copy kept for the session: before a
  * launch, buffers the kernel reads are copied to the device; after it, buffers it writes are copied back. A read-only
- * host segment (a weight file mapped read-only) cannot change, so it is copied once. Everything goes through the legacy default
- * stream, which orders copies and launches. A launch that copies nothing back and uses a resident buffer is queued and
- * not waited for (it reports no device time); any other launch is timed with a pair of events and waited for. Every
- * wait, including the one before a copy behind queued launches, has a deadline ({@code -Dgale.cuda.timeoutSeconds},
- * default 120) so a hung kernel is an error, not a hang.
+ * host segment (a weight file mapped read-only) cannot change, so it is copied once. Everything goes through the
+ * legacy default stream, which orders copies and launches. A launch that copies nothing back and uses a resident
+ * buffer is queued and not waited for (it reports no device time); any other launch is timed with a pair of events
+ * and waited for. Every wait, including the one before a copy behind queued launches, has a deadline
+ * ({@code -Dgale.cuda.timeoutSeconds}, default 120) so a hung kernel is an error, not a hang.
  */
 final class CudaLauncher {
     private final CudaDevice device;
