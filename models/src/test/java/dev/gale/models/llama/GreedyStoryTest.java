@@ -254,6 +254,38 @@ class GreedyStoryTest {
         assertEquals(scratch, d.residentMemory().regionCount(), "closed sessions leave nothing of their own");
     }
 
+    /**
+     * Two sessions decoding at once from two threads on one device with its own memory: each holds its own resident
+     * tensors in the device's one {@code ResidentMemory}, the weights are shared, and each thread has its own decode
+     * scratch there; both stories are the CPU's.
+     */
+    @Test
+    void twoThreadsDecodeAtOnceOnADeviceWithItsOwnMemory() throws Exception {
+        var d = new dev.gale.core.emulator.SeparateMemoryDevice();
+        List<Integer> want = greedy(Devices.cpu(), 16);
+        try (LlamaModel m = Llama2cCheckpoint.load(SharedFiles.require(SharedFiles.STORIES_BIN));
+             BoundWeights w = new BoundWeights(m.config(), m.weights()); RootAllocator alloc = new RootAllocator()) {
+            java.util.concurrent.Callable<List<Integer>> decode = () -> {
+                try (LlamaSession s = new LlamaSession(w, alloc, Thread.currentThread().getName(),
+                        LlamaSession.Options.greedy(d, 32))) {
+                    List<Integer> out = new ArrayList<>();
+                    int token = Llama2cTokenizerFile.BOS;
+                    for (int i = 0; i < 16; i++) {
+                        token = s.step(token);
+                        out.add(token);
+                    }
+                    return out;
+                }
+            };
+            try (var pool = java.util.concurrent.Executors.newFixedThreadPool(2)) {
+                var a = pool.submit(decode);
+                var b = pool.submit(decode);
+                assertEquals(want, a.get());
+                assertEquals(want, b.get());
+            }
+        }
+    }
+
     private static void lockstep(BoundWeights w, RootAllocator alloc, Device d, KvPrecision kv, KvPolicy policy,
             int[] prompt, int[] more, int steps) {
         assertTrue(kv.quantized() ? prompt.length + more.length > 128
