@@ -16,6 +16,7 @@ import dev.gale.core.graph.TaskGraph;
 import dev.gale.core.graph.TensorParam;
 import dev.gale.core.graph.TransferMode;
 import dev.gale.kernels.activation.ResidualAddOp;
+import dev.gale.kernels.sampling.ArgmaxOp;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
@@ -87,6 +88,34 @@ class ResidentGraphTest {
             assertEquals(0, d.residentMemory().regionCount(), "closed bindings leave nothing on the device");
             assertArrayEquals(times(first, 6), ob.toFloatArray(), "and bring the device's data home");
             assertFalse(d.residentMemory().holds(ob));
+        }
+    }
+
+    /**
+     * An op the device cannot run, placed on the CPU by an explicit fallback, reads a resident tensor a kernel just
+     * wrote: the plan lends it to the host around that task, so the CPU sees the kernel's result.
+     */
+    @Test
+    void aTaskPlacedOnTheCpuSeesWhatTheDeviceWrote() {
+        SeparateMemoryDevice d = new SeparateMemoryDevice();
+        TaskGraph g = new TaskGraph("fallback");
+        TensorParam x = g.tensor("x", DType.F32, 2, N);
+        TensorParam y = g.tensor("y", DType.F32, 2, N);
+        TensorParam ids = g.tensor("ids", DType.I32, 2);
+        // Argmax over two rows has no device kernel (one row has): it falls back to the CPU.
+        g.launch("double", ResidualAddOp.INSTANCE, x, x, y).launch("argmax", ArgmaxOp.INSTANCE, y, ids).resident(x, y);
+        Plan plan = g.compile(d, TaskGraph.PlanOptions.withFallback());
+        float[] v = new float[2 * N];
+        v[7] = 3f;
+        v[N + 30] = 5f;
+        try (Buffer xb = Buffers.f32("x", v); Buffer yb = Buffers.allocate("y", DType.F32, 2L * N);
+             Buffer ib = Buffers.allocate("ids", DType.I32, 2); Bindings b = plan.newBindings()) {
+            b.bind(x, xb).bind(y, yb).bind(ids, ib);
+            RunReport r = plan.run(b);
+            assertEquals(d.id(), r.task("double").device(), r.toString());
+            assertEquals("cpu", r.task("argmax").device(), r.toString());
+            assertEquals(7, ib.getInt(0));
+            assertEquals(30, ib.getInt(1));
         }
     }
 
