@@ -32,8 +32,7 @@ public final class SeparateMemoryDevice implements Device {
     /** Device allocations by address. */
     private final TreeMap<Long, Buffer> allocations = new TreeMap<>();
     private final Map<String, List<KernelSource.Param>> params = new ConcurrentHashMap<>();
-    private long copiedBytes;
-    /** Bytes copied per region name, both ways, since the last {@link #copiesByName} reset. */
+    /** Bytes copied per region name, both ways, since the last {@link #copiesByName} call. */
     private final Map<String, Long> copied = new TreeMap<>();
 
     public SeparateMemoryDevice() {
@@ -67,11 +66,6 @@ public final class SeparateMemoryDevice implements Device {
     @Override
     public ResidentMemory residentMemory() {
         return memory;
-    }
-
-    /** Bytes copied between host and device memory so far, both ways. */
-    public synchronized long copiedBytes() {
-        return copiedBytes;
     }
 
     /** Bytes copied per region (as {@link ResidentMemory} names it) since the last call; resets the tally. */
@@ -142,7 +136,6 @@ public final class SeparateMemoryDevice implements Device {
 
         private MemorySegment device(long address, long bytes, String what) {
             synchronized (SeparateMemoryDevice.this) {
-                copiedBytes += bytes;
                 copied.merge(what, bytes, Long::sum);
                 Map.Entry<Long, Buffer> e = allocations.floorEntry(address);
                 return e.getValue().segment().asSlice(address - e.getKey(), bytes);
