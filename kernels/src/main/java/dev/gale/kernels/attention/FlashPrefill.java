@@ -21,20 +21,25 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <h2>Tiling</h2>
  * A tile is (sequence, KV head, block of query positions). Its rows are the {@code g = Hq/Hkv} query heads of the KV
- * head at each of {@code B_r = max(1, ROWS / g)} positions, so every K/V block is loaded once for the whole GQA group.
+ * head at each of {@code B_r = max(1, rows / g)} positions ({@link #rowsFor}), so every K/V block is loaded once for
+ * the whole GQA group.
  * The tile walks the keys its rows can see in blocks of {@link #KEY_BLOCK} ({@code B_c}); blocks entirely above the
  * causal diagonal or outside the window are never visited, and only blocks that cross a mask boundary (or hold a
  * padded key) pay for masking.
  *
  * <h2>Rows in vector lanes</h2>
- * The query tile is kept transposed, {@code Qᵀ [d][rows]} (pre-multiplied by the score scale), so the score block is
- * computed as {@code Sᵀ = K·Qᵀ}: for each {@code e}, a broadcast of {@code K[c][e]} times a vector of 8 rows. The
- * register block is 4 keys × 2 row vectors (8 accumulators, 2 loads and 4 broadcasts per 8 FMAs). With rows in
- * lanes the whole online softmax is vertical: the running max, the rescale factor, {@code exp} and the row sums
- * are lane-wise over keys, with no horizontal reduction anywhere. {@code P·V} keeps {@code Õᵀ [d][rows]} the same
- * way: broadcast {@code V[c][e]} times a vector of {@code P[rows][c]}, 4 dims × 2 row vectors per block. The
- * output is transposed back and normalised once per tile (deferred normalisation). Any {@code d} works: no loop
- * vectorises over {@code d}.
+ * The query tile is kept transposed, {@code Qᵀ [d][rows]} (pre-multiplied by the score scale), so the
+ * score block is computed as {@code Sᵀ = K·Qᵀ}: for each {@code e}, a broadcast of {@code K[c][e]} times a
+ * vector of rows. The register block is 4 keys × {@link #RV} row vectors (16 accumulators, 4 loads and 4 broadcasts
+ * per 16 FMAs with 32 vector registers; half that with 16). With rows in lanes the whole online softmax is vertical:
+ * the running max, the rescale factor, the exponential and the row sums are lane-wise over keys, with no horizontal
+ * reduction anywhere. {@code P·V} keeps {@code Õᵀ [d][rows]} the same way: broadcast {@code V[c][e]} times a vector
+ * of {@code P[rows][c]}, 4 dims × {@link #RV} row vectors per block. The output is transposed back and normalised
+ * once per tile (deferred normalisation). Any {@code d} works: no loop vectorises over {@code d}.
+ *
+ * <h2>Keys and values packed per head</h2>
+ * A call first packs the keys and values of a group of KV heads into contiguous panels ({@code kPack}, {@code vPack});
+ * tiles then read their key blocks from there, head by head. See {@code kPack} for why.
  *
  * <h2>Masks without NaN</h2>
  * A masked score is −∞. The running max {@code m} may stay −∞ for a row that has seen nothing yet; the exponent
@@ -47,33 +52,67 @@ import jdk.incubator.vector.VectorSpecies;
  * (blocked summation), so the accumulation error grows like {@code (B_c + N/B_c)·u}, not {@code N·u}; see
  * {@link #errorBound}.
  *
- * <p>An instance holds fixed scratch for every thread of {@link WorkerPool#shared()} and allocates nothing per call;
- * one call runs at a time per instance (calls are serialised). Tiles are claimed dynamically, costliest first (the
- * last query blocks of a causal sequence see the most keys).
+ * <p>An instance holds fixed scratch for every thread of {@link WorkerPool#shared()} and panels grown to its largest
+ * call, and allocates nothing per call after that; one call runs at a time per instance (calls are serialised).
+ * Tiles are claimed dynamically, head by head, costliest first within a head (the last query blocks of a causal
+ * sequence see the most keys).
  */
 public final class FlashPrefill {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    /** Rows (heads × positions) per tile: a multiple of two vectors; 64 keeps a tile's working set in L2. */
-    public static final int ROWS = 64;
+    /**
+     * The {@code Qᵀ} tile's size: 32 KiB stays in a 48 KiB L1D beside the K rows being broadcast. Rows per tile
+     * (heads × positions) are {@code QT_FLOATS / d} within [64, 128]: 128 at d = 64, which halves the K/V copies
+     * and softmax bookkeeping per FLOP of 64 rows and measured 1.04–1.08× faster there; 64 at d = 128, where 128
+     * rows (64 KiB) measured 0.98–1.02×.
+     */
+    private static final int QT_FLOATS = 8192;
     /** Keys per block {@code B_c}: K and V blocks of 64 × d floats (32 KiB each at d = 128). */
     public static final int KEY_BLOCK = 64;
     /** Keys per score register block. */
     private static final int KR = 4;
     /** Dims per P·V register block. */
     private static final int DR = 4;
+    /**
+     * The most floats a packed K (or V) panel holds: 64 MiB. A call packs as many KV heads at a time as fit (all of
+     * them below 16k tokens at d = 128), at least one.
+     */
+    private static final long PACK_FLOATS = 16L << 20;
+    /** Rows per chunk of the packing loop. */
+    private static final int PACK_GRAIN = 64;
+    /** The smallest exponent whose {@code 2^x} {@link #softmax} keeps: {@code 2^-126} is the least normal float. */
+    private static final float EXP2_LO = -126f;
+    private static final float LN2 = 0.6931471805599453f;
+    /**
+     * Row vectors per register block: 4 where the machine has 32 vector registers (AVX-512, AArch64), 2 where it has
+     * 16 (AVX2). A block of 4 keys (or dims) × 4 row vectors keeps 16 accumulators in flight, twice the 8 that two
+     * FMA ports of 4-cycle latency need, and issues a broadcast per 4 FMAs instead of per 2 (1.11–1.23× the 4 × 2
+     * block, 2k causal, d = 64 and 128); on 16 registers it would spill.
+     */
+    static final int RV = registers() >= 32 ? 4 : 2;
 
     private final AttentionSpec spec;
     private final int g;
     private final int d;
     /** Query positions per tile. */
     private final int positions;
-    /** Rows per tile rounded up to two vectors: the lane extent of every tile array. */
+    /** Rows per tile rounded up to {@link #RV} vectors: the lane extent of every tile array. */
     private final int rowsPadded;
     private final WorkerPool pool;
     private final Worker[] workers;
     private final AtomicInteger nextTile = new AtomicInteger();
     private final WorkerPool.RangeBody body = this::work;
+    private final WorkerPool.RangeBody packBody = this::pack;
+    private final long packFloats;
+    /**
+     * Keys and values of the current head group, one contiguous {@code [head][token][d]} F32 panel each, packed once
+     * per call. Tiles read their key blocks from here instead of copying them from the strided input per tile:
+     * the input's rows are {@code Hkv·d} floats apart (a power of two), so a head's rows fall in an eighth of the
+     * L2's sets and every tile streamed them again from L3; packed, a head's panel is read from L2 by the tiles that
+     * follow. Measured 1.05–1.16× the per-tile copies (2k causal, d = 64 and 128). Grown to the largest call.
+     */
+    private float[] kPack = new float[0];
+    private float[] vPack = new float[0];
     private final float scale;
 
     // The current call, published to the pool by parallelFor (its job hand-off is a volatile write).
@@ -81,6 +120,9 @@ public final class FlashPrefill {
     private int sequences;
     private int[] tileEnd = new int[8];
     private int tiles;
+    private int totalK;
+    /** The first KV head of the group being run. */
+    private int head0;
     private HeadView q;
     private HeadView k;
     private HeadView v;
@@ -88,26 +130,24 @@ public final class FlashPrefill {
     private MemorySegment keyMask;
     private long maskOff;
 
-    /** Per-thread scratch: the tile's transposed queries, scores, K/V blocks and running softmax state. */
+    /** Per-thread scratch: the tile's transposed queries, output and scores, and the running softmax state. */
     private static final class Worker {
         final float[] qT;
         final float[] oT;
         final float[] st;
-        final float[] kb;
-        final float[] vb;
         final float[] m;
         final float[] l;
         final float[] corr;
         final int[] first;
         final int[] last;
         final boolean[] keyOk = new boolean[KEY_BLOCK];
+        /** Where the current key block starts in {@code kPack}/{@code vPack}. */
+        int panel;
 
         Worker(int d, int rows, int positions) {
             qT = new float[d * rows];
             oT = new float[d * rows];
             st = new float[KEY_BLOCK * rows];
-            kb = new float[KEY_BLOCK * d];
-            vb = new float[KEY_BLOCK * d];
             m = new float[rows];
             l = new float[rows];
             corr = new float[rows];
@@ -117,12 +157,18 @@ public final class FlashPrefill {
     }
 
     public FlashPrefill(AttentionSpec spec) {
+        this(spec, PACK_FLOATS);
+    }
+
+    /** With a packed panel of at most {@code packFloats} floats: tests use small ones to run several head groups. */
+    FlashPrefill(AttentionSpec spec, long packFloats) {
         this.spec = spec;
+        this.packFloats = packFloats;
         this.g = spec.group();
         this.d = spec.headDim();
         this.scale = spec.scale();
-        this.positions = Math.max(1, ROWS / g);
-        this.rowsPadded = roundUp(positions * g, 2 * L);
+        this.positions = Math.max(1, rowsFor(d) / g);
+        this.rowsPadded = roundUp(positions * g, RV * L);
         this.pool = WorkerPool.shared();
         this.workers = new Worker[pool.threads()];
         for (int i = 0; i < workers.length; i++) {
@@ -199,24 +245,39 @@ public final class FlashPrefill {
         if (tileEnd.length < sequences) {
             tileEnd = new int[Math.max(sequences, 2 * tileEnd.length)];
         }
-        int n = 0;
-        for (int s = 0; s < sequences; s++) {
-            long next = n + (long) ceilDiv(table[s * 4 + 1], positions) * spec.kvHeads();
-            n = Math.toIntExact(next);
-            tileEnd[s] = n;
+        int hkv = spec.kvHeads();
+        long headFloats = Math.max(1L, (long) totalK * d);
+        int group = (int) Math.max(1, Math.min(hkv, packFloats / headFloats));
+        // KR − 1 rows of slack: the score loop reads whole groups of KR keys past a block's end (their scores are
+        // never used).
+        int packed = Math.toIntExact(group * headFloats + (long) (KR - 1) * d);
+        if (kPack.length < packed) {
+            kPack = new float[packed];
+            vPack = new float[packed];
         }
         this.table = table;
         this.sequences = sequences;
-        this.tiles = n;
+        this.totalK = totalK;
         this.q = q;
         this.k = k;
         this.v = v;
         this.out = out;
         this.keyMask = keyMask;
         this.maskOff = maskOff;
-        nextTile.set(0);
         try {
-            pool.parallelFor(workers.length, 1, body);
+            for (int h0 = 0; h0 < hkv; h0 += group) {
+                int heads = Math.min(group, hkv - h0);
+                int n = 0;
+                for (int s = 0; s < sequences; s++) {
+                    n = Math.toIntExact(n + (long) ceilDiv(table[s * 4 + 1], positions) * heads);
+                    tileEnd[s] = n;
+                }
+                this.head0 = h0;
+                this.tiles = n;
+                nextTile.set(0);
+                pool.parallelFor(heads * totalK, PACK_GRAIN, packBody);
+                pool.parallelFor(workers.length, 1, body);
+            }
         } finally {
             this.table = null;
             this.q = this.k = this.v = this.out = null;
@@ -238,12 +299,13 @@ public final class FlashPrefill {
             s++;
         }
         int local = t - (s == 0 ? 0 : tileEnd[s - 1]);
-        int hkv = spec.kvHeads();
         int nq = table[s * 4 + 1];
         int nk = table[s * 4 + 3];
         int qBlocks = ceilDiv(nq, positions);
-        int qb = qBlocks - 1 - local / hkv; // costliest (last) query blocks first
-        int kvHead = local % hkv;
+        // Head by head, so a thread's next tile reads the panel its last one left in L2; costliest (last) query
+        // blocks first within a head.
+        int qb = qBlocks - 1 - local % qBlocks;
+        int kvHead = head0 + local / qBlocks;
         int i0 = qb * positions;
         int np = Math.min(positions, nq - i0);
         int qTok = table[s * 4] + i0;
@@ -258,6 +320,7 @@ public final class FlashPrefill {
         for (int kb = lo; kb <= hi; kb += KEY_BLOCK) {
             int nc = Math.min(KEY_BLOCK, hi + 1 - kb);
             boolean masked = loadKeys(w, kTok + kb, kvHead, nc);
+            scores(w, nc);
             if (masked || w.first[np - 1] > kb || w.last[0] < kb + nc - 1) {
                 mask(w, kb, nc, np);
             }
@@ -300,22 +363,28 @@ public final class FlashPrefill {
     }
 
     /**
-     * Copies keys and values of tokens {@code [tok, tok + nc)} into the row-major blocks and computes the score block
-     * {@code Sᵀ[c][r]}. Returns true when a key of the block is padding.
+     * Points the worker at the packed rows of tokens {@code [tok, tok + nc)} and reads their key-padding flags.
+     * Returns true when a key of the block is padding.
      */
     private boolean loadKeys(Worker w, int tok, int kvHead, int nc) {
-        float[] kb = w.kb;
-        float[] vb = w.vb;
+        w.panel = ((kvHead - head0) * totalK + tok) * d;
         boolean padded = false;
         for (int c = 0; c < nc; c++) {
-            copyRow(k, tok + c, kvHead, kb, c * d);
-            copyRow(v, tok + c, kvHead, vb, c * d);
             boolean ok = keyMask == null || keyMask.get(JAVA_BYTE, maskOff + tok + c) != 0;
             w.keyOk[c] = ok;
             padded |= !ok;
         }
-        scores(w, nc);
         return padded;
+    }
+
+    /** Packs rows {@code [from, to)} of the head group: row {@code i} is token {@code i % totalK} of its head. */
+    private void pack(int from, int to) {
+        for (int i = from; i < to; i++) {
+            int h = head0 + i / totalK;
+            int t = i % totalK;
+            copyRow(k, t, h, kPack, i * d);
+            copyRow(v, t, h, vPack, i * d);
+        }
     }
 
     private void copyRow(HeadView h, int tok, int head, float[] dst, int off) {
@@ -328,16 +397,106 @@ public final class FlashPrefill {
         }
     }
 
-    /** {@code Sᵀ = K·Qᵀ} over the block: 4 keys × 2 row vectors per register block, an FMA per (key, row, e). */
+    /** {@code Sᵀ = K·Qᵀ} over the block, an FMA per (key, row, e). */
     private void scores(Worker w, int nc) {
+        if (RV == 4) {
+            scores4(w, nc);
+        } else {
+            scores2(w, nc);
+        }
+    }
+
+    /** 4 keys × 4 row vectors per register block. */
+    private void scores4(Worker w, int nc) {
         float[] qT = w.qT;
-        float[] kb = w.kb;
+        float[] kb = kPack;
         float[] st = w.st;
         int rp = rowsPadded;
         int dd = d;
-        int keys = roundUp(nc, KR); // rows past nc of the K block are stale but finite or ignored: never read
+        int keys = roundUp(nc, KR); // scores of keys past nc are computed from whatever rows follow and never read
         for (int c = 0; c < keys; c += KR) {
-            int k0 = c * dd;
+            int k0 = w.panel + c * dd;
+            int k1 = k0 + dd;
+            int k2 = k1 + dd;
+            int k3 = k2 + dd;
+            for (int r = 0; r < rp; r += 4 * L) {
+                FloatVector a00 = FloatVector.zero(F);
+                FloatVector a01 = FloatVector.zero(F);
+                FloatVector a02 = FloatVector.zero(F);
+                FloatVector a03 = FloatVector.zero(F);
+                FloatVector a10 = FloatVector.zero(F);
+                FloatVector a11 = FloatVector.zero(F);
+                FloatVector a12 = FloatVector.zero(F);
+                FloatVector a13 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F);
+                FloatVector a21 = FloatVector.zero(F);
+                FloatVector a22 = FloatVector.zero(F);
+                FloatVector a23 = FloatVector.zero(F);
+                FloatVector a30 = FloatVector.zero(F);
+                FloatVector a31 = FloatVector.zero(F);
+                FloatVector a32 = FloatVector.zero(F);
+                FloatVector a33 = FloatVector.zero(F);
+                for (int e = 0; e < dd; e++) {
+                    int qi = e * rp + r;
+                    FloatVector q0 = FloatVector.fromArray(F, qT, qi);
+                    FloatVector q1 = FloatVector.fromArray(F, qT, qi + L);
+                    FloatVector q2 = FloatVector.fromArray(F, qT, qi + 2 * L);
+                    FloatVector q3 = FloatVector.fromArray(F, qT, qi + 3 * L);
+                    FloatVector b = FloatVector.broadcast(F, kb[k0 + e]);
+                    a00 = q0.fma(b, a00);
+                    a01 = q1.fma(b, a01);
+                    a02 = q2.fma(b, a02);
+                    a03 = q3.fma(b, a03);
+                    b = FloatVector.broadcast(F, kb[k1 + e]);
+                    a10 = q0.fma(b, a10);
+                    a11 = q1.fma(b, a11);
+                    a12 = q2.fma(b, a12);
+                    a13 = q3.fma(b, a13);
+                    b = FloatVector.broadcast(F, kb[k2 + e]);
+                    a20 = q0.fma(b, a20);
+                    a21 = q1.fma(b, a21);
+                    a22 = q2.fma(b, a22);
+                    a23 = q3.fma(b, a23);
+                    b = FloatVector.broadcast(F, kb[k3 + e]);
+                    a30 = q0.fma(b, a30);
+                    a31 = q1.fma(b, a31);
+                    a32 = q2.fma(b, a32);
+                    a33 = q3.fma(b, a33);
+                }
+                int o = c * rp + r;
+                a00.intoArray(st, o);
+                a01.intoArray(st, o + L);
+                a02.intoArray(st, o + 2 * L);
+                a03.intoArray(st, o + 3 * L);
+                o += rp;
+                a10.intoArray(st, o);
+                a11.intoArray(st, o + L);
+                a12.intoArray(st, o + 2 * L);
+                a13.intoArray(st, o + 3 * L);
+                o += rp;
+                a20.intoArray(st, o);
+                a21.intoArray(st, o + L);
+                a22.intoArray(st, o + 2 * L);
+                a23.intoArray(st, o + 3 * L);
+                o += rp;
+                a30.intoArray(st, o);
+                a31.intoArray(st, o + L);
+                a32.intoArray(st, o + 2 * L);
+                a33.intoArray(st, o + 3 * L);
+            }
+        }
+    }
+
+    /** 4 keys × 2 row vectors per register block. */
+    private void scores2(Worker w, int nc) {
+        float[] qT = w.qT;
+        float[] kb = kPack;
+        float[] st = w.st;
+        int rp = rowsPadded;
+        int dd = d;
+        int keys = roundUp(nc, KR); // scores of keys past nc are computed from whatever rows follow and never read
+        for (int c = 0; c < keys; c += KR) {
+            int k0 = w.panel + c * dd;
             int k1 = k0 + dd;
             int k2 = k1 + dd;
             int k3 = k2 + dd;
@@ -401,9 +560,17 @@ public final class FlashPrefill {
 
     /**
      * The online-softmax step, lane-wise over rows: new max, the old state's factor (kept in {@code corr} for
-     * {@link #accumulate}), {@code P = exp(S − shift)} in place and the row sums. The exp is
-     * {@link VectorMath#exp(FloatVector)} written out in the loop (same operations, same bits), so no vector crosses
-     * a call C2 might decline to inline (it then boxes every vector: observed here as megabytes per call).
+     * {@link #accumulate}), {@code P = exp(S − shift)} in place and the row sums.
+     *
+     * <p>The exponent is never positive, so {@code exp} is taken as {@code 2^x} with {@code x = (s − shift)·log2 e}:
+     * round to {@code n}, {@code r = x − n} exactly, {@code 2^r = e^(r·ln 2)} by {@link VectorMath#exp}'s
+     * polynomial, and {@code 2^n} built in the exponent field. An {@code x} below −126 (a masked −∞ among them)
+     * gives 0 instead of a subnormal: below {@code 2^-126} of the row's largest term, which is 1. About 21 vector
+     * operations per 16 scores instead of {@link VectorMath#exp}'s 27 (no two-word {@code ln 2} reduction, no upper
+     * clamp, one scale instead of two): at d = 64 the softmax is a fifth of the tile's time. Folding {@code log2 e}
+     * into {@code Qᵀ} instead would save the multiply, but the int8 MiniLM encoder then ended 0.9975 from ONNX
+     * Runtime on one sentence (1 − 6e-14 this way, also with the scale moved by an ulp); left for a closer look.
+     * Written out in the loop so no vector crosses a call C2 might decline to inline (it then boxes every vector).
      */
     private void softmax(Worker w, int nc) {
         float[] st = w.st;
@@ -413,14 +580,14 @@ public final class FlashPrefill {
         int rp = rowsPadded;
         FloatVector log2e = FloatVector.broadcast(F, VectorMath.LOG2E);
         FloatVector shifter = FloatVector.broadcast(F, VectorMath.SHIFTER);
-        FloatVector ln2Hi = FloatVector.broadcast(F, -VectorMath.LN2_HI);
-        FloatVector ln2Lo = FloatVector.broadcast(F, -VectorMath.LN2_LO);
+        FloatVector ln2 = FloatVector.broadcast(F, LN2);
         FloatVector e0 = FloatVector.broadcast(F, VectorMath.E0);
         FloatVector e1 = FloatVector.broadcast(F, VectorMath.E1);
         FloatVector e2 = FloatVector.broadcast(F, VectorMath.E2);
         FloatVector e3 = FloatVector.broadcast(F, VectorMath.E3);
         FloatVector e4 = FloatVector.broadcast(F, VectorMath.E4);
         FloatVector e5 = FloatVector.broadcast(F, VectorMath.E5);
+        FloatVector zero = FloatVector.zero(F);
         for (int r = 0; r < rp; r += L) {
             FloatVector mOld = FloatVector.fromArray(F, m, r);
             FloatVector mx = mOld;
@@ -431,24 +598,20 @@ public final class FlashPrefill {
             FloatVector sum = FloatVector.zero(F);
             // c = -1 is the old state's factor exp(m_old − shift); c >= 0 the block's probabilities.
             for (int c = -1, o = r - rp; c < nc; c++, o += rp) {
-                FloatVector x = (c < 0 ? mOld : FloatVector.fromArray(F, st, o)).sub(shift);
-                FloatVector xc = x.max(VectorMath.EXP_LO).min(VectorMath.EXP_HI);
-                FloatVector t = xc.fma(log2e, shifter);
-                FloatVector n = t.sub(shifter);
-                IntVector ni = ((IntVector) t.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS);
-                FloatVector rr = n.fma(ln2Hi, xc);
-                rr = n.fma(ln2Lo, rr);
+                FloatVector x = (c < 0 ? mOld : FloatVector.fromArray(F, st, o)).sub(shift).mul(log2e);
+                FloatVector xc = x.max(EXP2_LO);
+                FloatVector t = xc.add(shifter);
+                FloatVector rr = xc.sub(t.sub(shifter)).mul(ln2);
                 FloatVector p = rr.fma(e5, e4);
                 p = p.fma(rr, e3);
                 p = p.fma(rr, e2);
                 p = p.fma(rr, e1);
                 p = p.fma(rr, e0);
                 FloatVector y = p.fma(rr.mul(rr), rr).add(1f);
-                IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
-                IntVector n2 = ni.sub(n1);
-                FloatVector s1 = (FloatVector) n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-                FloatVector s2 = (FloatVector) n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-                FloatVector ex = y.mul(s1).mul(s2);
+                IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(VectorMath.SHIFTER_BITS - 127)
+                        .lanewise(VectorOperators.LSHL, 23);
+                FloatVector ex = y.mul((FloatVector) bits.reinterpretAsFloats())
+                        .blend(zero, x.compare(VectorOperators.LT, EXP2_LO));
                 if (c < 0) {
                     ex.intoArray(corrs, r);
                 } else {
@@ -461,10 +624,100 @@ public final class FlashPrefill {
         }
     }
 
-    /** {@code Õᵀ = corr·Õᵀ + (P·V)ᵀ}: 4 dims × 2 row vectors per register block, the block summed from zero. */
+    /** {@code Õᵀ = corr·Õᵀ + (P·V)ᵀ}, the block summed from zero. */
     private void accumulate(Worker w, int nc) {
+        int e = RV == 4 ? accumulate4(w, nc) : accumulate2(w, nc);
+        accumulateTail(w, nc, e);
+    }
+
+    /** 4 dims × 4 row vectors per register block; returns the first dim not done ({@code d % 4} remain). */
+    private int accumulate4(Worker w, int nc) {
         float[] st = w.st;
-        float[] vb = w.vb;
+        float[] vb = vPack;
+        float[] oT = w.oT;
+        float[] corr = w.corr;
+        int rp = rowsPadded;
+        int dd = d;
+        int e = 0;
+        for (; e + DR <= dd; e += DR) {
+            for (int r = 0; r < rp; r += 4 * L) {
+                FloatVector a00 = FloatVector.zero(F);
+                FloatVector a01 = FloatVector.zero(F);
+                FloatVector a02 = FloatVector.zero(F);
+                FloatVector a03 = FloatVector.zero(F);
+                FloatVector a10 = FloatVector.zero(F);
+                FloatVector a11 = FloatVector.zero(F);
+                FloatVector a12 = FloatVector.zero(F);
+                FloatVector a13 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F);
+                FloatVector a21 = FloatVector.zero(F);
+                FloatVector a22 = FloatVector.zero(F);
+                FloatVector a23 = FloatVector.zero(F);
+                FloatVector a30 = FloatVector.zero(F);
+                FloatVector a31 = FloatVector.zero(F);
+                FloatVector a32 = FloatVector.zero(F);
+                FloatVector a33 = FloatVector.zero(F);
+                for (int c = 0; c < nc; c++) {
+                    int pi = c * rp + r;
+                    FloatVector p0 = FloatVector.fromArray(F, st, pi);
+                    FloatVector p1 = FloatVector.fromArray(F, st, pi + L);
+                    FloatVector p2 = FloatVector.fromArray(F, st, pi + 2 * L);
+                    FloatVector p3 = FloatVector.fromArray(F, st, pi + 3 * L);
+                    int vi = w.panel + c * dd + e;
+                    FloatVector b = FloatVector.broadcast(F, vb[vi]);
+                    a00 = p0.fma(b, a00);
+                    a01 = p1.fma(b, a01);
+                    a02 = p2.fma(b, a02);
+                    a03 = p3.fma(b, a03);
+                    b = FloatVector.broadcast(F, vb[vi + 1]);
+                    a10 = p0.fma(b, a10);
+                    a11 = p1.fma(b, a11);
+                    a12 = p2.fma(b, a12);
+                    a13 = p3.fma(b, a13);
+                    b = FloatVector.broadcast(F, vb[vi + 2]);
+                    a20 = p0.fma(b, a20);
+                    a21 = p1.fma(b, a21);
+                    a22 = p2.fma(b, a22);
+                    a23 = p3.fma(b, a23);
+                    b = FloatVector.broadcast(F, vb[vi + 3]);
+                    a30 = p0.fma(b, a30);
+                    a31 = p1.fma(b, a31);
+                    a32 = p2.fma(b, a32);
+                    a33 = p3.fma(b, a33);
+                }
+                FloatVector c0 = FloatVector.fromArray(F, corr, r);
+                FloatVector c1 = FloatVector.fromArray(F, corr, r + L);
+                FloatVector c2 = FloatVector.fromArray(F, corr, r + 2 * L);
+                FloatVector c3 = FloatVector.fromArray(F, corr, r + 3 * L);
+                int o = e * rp + r;
+                FloatVector.fromArray(F, oT, o).fma(c0, a00).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a01).intoArray(oT, o + L);
+                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a02).intoArray(oT, o + 2 * L);
+                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a03).intoArray(oT, o + 3 * L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a10).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a11).intoArray(oT, o + L);
+                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a12).intoArray(oT, o + 2 * L);
+                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a13).intoArray(oT, o + 3 * L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a20).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a21).intoArray(oT, o + L);
+                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a22).intoArray(oT, o + 2 * L);
+                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a23).intoArray(oT, o + 3 * L);
+                o += rp;
+                FloatVector.fromArray(F, oT, o).fma(c0, a30).intoArray(oT, o);
+                FloatVector.fromArray(F, oT, o + L).fma(c1, a31).intoArray(oT, o + L);
+                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a32).intoArray(oT, o + 2 * L);
+                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a33).intoArray(oT, o + 3 * L);
+            }
+        }
+        return e;
+    }
+
+    /** 4 dims × 2 row vectors per register block; returns the first dim not done. */
+    private int accumulate2(Worker w, int nc) {
+        float[] st = w.st;
+        float[] vb = vPack;
         float[] oT = w.oT;
         float[] corr = w.corr;
         int rp = rowsPadded;
@@ -483,7 +736,7 @@ public final class FlashPrefill {
                 for (int c = 0; c < nc; c++) {
                     FloatVector p0 = FloatVector.fromArray(F, st, c * rp + r);
                     FloatVector p1 = FloatVector.fromArray(F, st, c * rp + r + L);
-                    int vi = c * dd + e;
+                    int vi = w.panel + c * dd + e;
                     FloatVector b = FloatVector.broadcast(F, vb[vi]);
                     a00 = p0.fma(b, a00);
                     a01 = p1.fma(b, a01);
@@ -513,11 +766,23 @@ public final class FlashPrefill {
                 FloatVector.fromArray(F, oT, o + L).fma(c1, a31).intoArray(oT, o + L);
             }
         }
-        for (; e < dd; e++) { // d % 4 tail: one dim at a time
+        return e;
+    }
+
+    /** Dims {@code [e, d)}, the {@code d % 4} tail, one at a time. */
+    private void accumulateTail(Worker w, int nc, int e) {
+        float[] st = w.st;
+        float[] vb = vPack;
+        float[] oT = w.oT;
+        float[] corr = w.corr;
+        int rp = rowsPadded;
+        int dd = d;
+        for (; e < dd; e++) {
             for (int r = 0; r < rp; r += L) {
                 FloatVector a = FloatVector.zero(F);
                 for (int c = 0; c < nc; c++) {
-                    a = FloatVector.fromArray(F, st, c * rp + r).fma(FloatVector.broadcast(F, vb[c * dd + e]), a);
+                    FloatVector b = FloatVector.broadcast(F, vb[w.panel + c * dd + e]);
+                    a = FloatVector.fromArray(F, st, c * rp + r).fma(b, a);
                 }
                 int o = e * rp + r;
                 FloatVector.fromArray(F, oT, o).fma(FloatVector.fromArray(F, corr, r), a).intoArray(oT, o);
@@ -548,6 +813,18 @@ public final class FlashPrefill {
                 }
             }
         }
+    }
+
+    /** Rows (heads × positions) per tile at head dim {@code d}: see {@link #QT_FLOATS}. */
+    static int rowsFor(int d) {
+        return Math.max(64, Math.min(128, QT_FLOATS / d));
+    }
+
+    /** Architectural vector registers: 16 on x86 below AVX-512, 32 with it and on AArch64. */
+    private static int registers() {
+        String arch = System.getProperty("os.arch", "");
+        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86");
+        return !x86 || F.vectorBitSize() >= 512 ? 32 : 16;
     }
 
     static int roundUp(int n, int m) {

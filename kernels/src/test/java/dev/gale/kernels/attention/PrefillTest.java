@@ -78,7 +78,11 @@ class PrefillTest {
         }
 
         void runVector() {
-            new FlashPrefill(spec).apply(batch, view(q, spec.heads()), view(k, spec.kvHeads()),
+            runVector(new FlashPrefill(spec));
+        }
+
+        void runVector(FlashPrefill flash) {
+            flash.apply(batch, view(q, spec.heads()), view(k, spec.kvHeads()),
                     view(v, spec.kvHeads()), view(out, spec.heads()), mask == null ? null : mask.segment(), 0);
         }
 
@@ -257,6 +261,19 @@ class PrefillTest {
         // Sequences in any order and with gaps in the packed tensors.
         vectorMatches(AttentionSpec.of(2, 2, 16, true), PrefillBatch.of(new int[] {40, 20, 0, 25, 0, 33, 30, 50}),
                 44, 1, 0);
+    }
+
+    @Tag("vector")
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3})
+    void kvHeadsPackedAFewAtATime(int heads) {
+        // A panel of `heads` KV heads' keys: 8 heads then run in groups of 1, 2 or 3 (the last group smaller).
+        AttentionSpec spec = AttentionSpec.of(16, 8, 24, true);
+        PrefillBatch b = PrefillBatch.packed(new int[] {37, 5, 70}, new int[] {37, 9, 70});
+        try (Case c = new Case(spec, b, 60 + heads, 1, 0.2)) {
+            c.runVector(new FlashPrefill(spec, (long) heads * b.totalK() * spec.headDim()));
+            c.check();
+        }
     }
 
     @Test
