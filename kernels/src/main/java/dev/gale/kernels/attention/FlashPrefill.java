@@ -90,6 +90,8 @@ public final class FlashPrefill {
      * block, 2k causal, d = 64 and 128); on 16 registers it would spill.
      */
     static final int RV = registers() >= 32 ? 4 : 2;
+    /** Whether the third and fourth row vectors of the register blocks are live (a constant C2 folds). */
+    private static final boolean V4 = RV == 4;
 
     private final AttentionSpec spec;
     private final int g;
@@ -397,17 +399,12 @@ public final class FlashPrefill {
         }
     }
 
-    /** {@code Sᵀ = K·Qᵀ} over the block, an FMA per (key, row, e). */
+    /**
+     * {@code Sᵀ = K·Qᵀ} over the block, an FMA per (key, row, e): 4 keys × {@link #RV} row vectors per register
+     * block. The third and fourth row vectors sit in {@code if (V4)} blocks, which C2 folds away when {@code RV} is
+     * 2, so one loop serves both register files.
+     */
     private void scores(Worker w, int nc) {
-        if (RV == 4) {
-            scores4(w, nc);
-        } else {
-            scores2(w, nc);
-        }
-    }
-
-    /** 4 keys × 4 row vectors per register block. */
-    private void scores4(Worker w, int nc) {
         float[] qT = w.qT;
         float[] kb = kPack;
         float[] st = w.st;
@@ -419,112 +416,39 @@ public final class FlashPrefill {
             int k1 = k0 + dd;
             int k2 = k1 + dd;
             int k3 = k2 + dd;
-            for (int r = 0; r < rp; r += 4 * L) {
+            for (int r = 0; r < rp; r += RV * L) {
                 FloatVector a00 = FloatVector.zero(F);
-                FloatVector a01 = FloatVector.zero(F);
-                FloatVector a02 = FloatVector.zero(F);
-                FloatVector a03 = FloatVector.zero(F);
-                FloatVector a10 = FloatVector.zero(F);
-                FloatVector a11 = FloatVector.zero(F);
-                FloatVector a12 = FloatVector.zero(F);
-                FloatVector a13 = FloatVector.zero(F);
-                FloatVector a20 = FloatVector.zero(F);
-                FloatVector a21 = FloatVector.zero(F);
-                FloatVector a22 = FloatVector.zero(F);
-                FloatVector a23 = FloatVector.zero(F);
-                FloatVector a30 = FloatVector.zero(F);
-                FloatVector a31 = FloatVector.zero(F);
-                FloatVector a32 = FloatVector.zero(F);
-                FloatVector a33 = FloatVector.zero(F);
+                FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                // Indices linear in the loop variable, so C2 hoists the range checks out of the loop.
                 for (int e = 0; e < dd; e++) {
                     int qi = e * rp + r;
                     FloatVector q0 = FloatVector.fromArray(F, qT, qi);
                     FloatVector q1 = FloatVector.fromArray(F, qT, qi + L);
-                    FloatVector q2 = FloatVector.fromArray(F, qT, qi + 2 * L);
-                    FloatVector q3 = FloatVector.fromArray(F, qT, qi + 3 * L);
-                    FloatVector b = FloatVector.broadcast(F, kb[k0 + e]);
-                    a00 = q0.fma(b, a00);
-                    a01 = q1.fma(b, a01);
-                    a02 = q2.fma(b, a02);
-                    a03 = q3.fma(b, a03);
-                    b = FloatVector.broadcast(F, kb[k1 + e]);
-                    a10 = q0.fma(b, a10);
-                    a11 = q1.fma(b, a11);
-                    a12 = q2.fma(b, a12);
-                    a13 = q3.fma(b, a13);
-                    b = FloatVector.broadcast(F, kb[k2 + e]);
-                    a20 = q0.fma(b, a20);
-                    a21 = q1.fma(b, a21);
-                    a22 = q2.fma(b, a22);
-                    a23 = q3.fma(b, a23);
-                    b = FloatVector.broadcast(F, kb[k3 + e]);
-                    a30 = q0.fma(b, a30);
-                    a31 = q1.fma(b, a31);
-                    a32 = q2.fma(b, a32);
-                    a33 = q3.fma(b, a33);
-                }
-                int o = c * rp + r;
-                a00.intoArray(st, o);
-                a01.intoArray(st, o + L);
-                a02.intoArray(st, o + 2 * L);
-                a03.intoArray(st, o + 3 * L);
-                o += rp;
-                a10.intoArray(st, o);
-                a11.intoArray(st, o + L);
-                a12.intoArray(st, o + 2 * L);
-                a13.intoArray(st, o + 3 * L);
-                o += rp;
-                a20.intoArray(st, o);
-                a21.intoArray(st, o + L);
-                a22.intoArray(st, o + 2 * L);
-                a23.intoArray(st, o + 3 * L);
-                o += rp;
-                a30.intoArray(st, o);
-                a31.intoArray(st, o + L);
-                a32.intoArray(st, o + 2 * L);
-                a33.intoArray(st, o + 3 * L);
-            }
-        }
-    }
-
-    /** 4 keys × 2 row vectors per register block. */
-    private void scores2(Worker w, int nc) {
-        float[] qT = w.qT;
-        float[] kb = kPack;
-        float[] st = w.st;
-        int rp = rowsPadded;
-        int dd = d;
-        int keys = roundUp(nc, KR); // scores of keys past nc are computed from whatever rows follow and never read
-        for (int c = 0; c < keys; c += KR) {
-            int k0 = w.panel + c * dd;
-            int k1 = k0 + dd;
-            int k2 = k1 + dd;
-            int k3 = k2 + dd;
-            for (int r = 0; r < rp; r += 2 * L) {
-                FloatVector a00 = FloatVector.zero(F);
-                FloatVector a01 = FloatVector.zero(F);
-                FloatVector a10 = FloatVector.zero(F);
-                FloatVector a11 = FloatVector.zero(F);
-                FloatVector a20 = FloatVector.zero(F);
-                FloatVector a21 = FloatVector.zero(F);
-                FloatVector a30 = FloatVector.zero(F);
-                FloatVector a31 = FloatVector.zero(F);
-                // Indices linear in the loop variable, so C2 hoists the range checks out of the loop.
-                for (int e = 0; e < dd; e++) {
-                    FloatVector q0 = FloatVector.fromArray(F, qT, e * rp + r);
-                    FloatVector q1 = FloatVector.fromArray(F, qT, e * rp + r + L);
-                    FloatVector b = FloatVector.broadcast(F, kb[k0 + e]);
-                    a00 = q0.fma(b, a00);
-                    a01 = q1.fma(b, a01);
-                    b = FloatVector.broadcast(F, kb[k1 + e]);
-                    a10 = q0.fma(b, a10);
-                    a11 = q1.fma(b, a11);
-                    b = FloatVector.broadcast(F, kb[k2 + e]);
-                    a20 = q0.fma(b, a20);
-                    a21 = q1.fma(b, a21);
-                    b = FloatVector.broadcast(F, kb[k3 + e]);
-                    a30 = q0.fma(b, a30);
-                    a31 = q1.fma(b, a31);
+                    FloatVector b0 = FloatVector.broadcast(F, kb[k0 + e]);
+                    FloatVector b1 = FloatVector.broadcast(F, kb[k1 + e]);
+                    FloatVector b2 = FloatVector.broadcast(F, kb[k2 + e]);
+                    FloatVector b3 = FloatVector.broadcast(F, kb[k3 + e]);
+                    a00 = q0.fma(b0, a00);
+                    a01 = q1.fma(b0, a01);
+                    a10 = q0.fma(b1, a10);
+                    a11 = q1.fma(b1, a11);
+                    a20 = q0.fma(b2, a20);
+                    a21 = q1.fma(b2, a21);
+                    a30 = q0.fma(b3, a30);
+                    a31 = q1.fma(b3, a31);
+                    if (V4) {
+                        FloatVector q2 = FloatVector.fromArray(F, qT, qi + 2 * L);
+                        FloatVector q3 = FloatVector.fromArray(F, qT, qi + 3 * L);
+                        a02 = q2.fma(b0, a02);
+                        a03 = q3.fma(b0, a03);
+                        a12 = q2.fma(b1, a12);
+                        a13 = q3.fma(b1, a13);
+                        a22 = q2.fma(b2, a22);
+                        a23 = q3.fma(b2, a23);
+                        a32 = q2.fma(b3, a32);
+                        a33 = q3.fma(b3, a33);
+                    }
                 }
                 int o = c * rp + r;
                 a00.intoArray(st, o);
@@ -535,6 +459,16 @@ public final class FlashPrefill {
                 a21.intoArray(st, o + 2 * rp + L);
                 a30.intoArray(st, o + 3 * rp);
                 a31.intoArray(st, o + 3 * rp + L);
+                if (V4) {
+                    a02.intoArray(st, o + 2 * L);
+                    a03.intoArray(st, o + 3 * L);
+                    a12.intoArray(st, o + rp + 2 * L);
+                    a13.intoArray(st, o + rp + 3 * L);
+                    a22.intoArray(st, o + 2 * rp + 2 * L);
+                    a23.intoArray(st, o + 2 * rp + 3 * L);
+                    a32.intoArray(st, o + 3 * rp + 2 * L);
+                    a33.intoArray(st, o + 3 * rp + 3 * L);
+                }
             }
         }
     }
@@ -628,14 +562,11 @@ public final class FlashPrefill {
         }
     }
 
-    /** {@code Õᵀ = corr·Õᵀ + (P·V)ᵀ}, the block summed from zero. */
+    /**
+     * {@code Õᵀ = corr·Õᵀ + (P·V)ᵀ}, the block summed from zero: 4 dims × {@link #RV} row vectors per register block
+     * (the upper two in {@code if (V4)} blocks, as in {@link #scores}), then the {@code d % 4} tail.
+     */
     private void accumulate(Worker w, int nc) {
-        int e = RV == 4 ? accumulate4(w, nc) : accumulate2(w, nc);
-        accumulateTail(w, nc, e);
-    }
-
-    /** 4 dims × 4 row vectors per register block; returns the first dim not done ({@code d % 4} remain). */
-    private int accumulate4(Worker w, int nc) {
         float[] st = w.st;
         float[] vb = vPack;
         float[] oT = w.oT;
@@ -644,133 +575,68 @@ public final class FlashPrefill {
         int dd = d;
         int e = 0;
         for (; e + DR <= dd; e += DR) {
-            for (int r = 0; r < rp; r += 4 * L) {
+            for (int r = 0; r < rp; r += RV * L) {
                 FloatVector a00 = FloatVector.zero(F);
-                FloatVector a01 = FloatVector.zero(F);
-                FloatVector a02 = FloatVector.zero(F);
-                FloatVector a03 = FloatVector.zero(F);
-                FloatVector a10 = FloatVector.zero(F);
-                FloatVector a11 = FloatVector.zero(F);
-                FloatVector a12 = FloatVector.zero(F);
-                FloatVector a13 = FloatVector.zero(F);
-                FloatVector a20 = FloatVector.zero(F);
-                FloatVector a21 = FloatVector.zero(F);
-                FloatVector a22 = FloatVector.zero(F);
-                FloatVector a23 = FloatVector.zero(F);
-                FloatVector a30 = FloatVector.zero(F);
-                FloatVector a31 = FloatVector.zero(F);
-                FloatVector a32 = FloatVector.zero(F);
-                FloatVector a33 = FloatVector.zero(F);
+                FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
                 for (int c = 0; c < nc; c++) {
                     int pi = c * rp + r;
                     FloatVector p0 = FloatVector.fromArray(F, st, pi);
                     FloatVector p1 = FloatVector.fromArray(F, st, pi + L);
-                    FloatVector p2 = FloatVector.fromArray(F, st, pi + 2 * L);
-                    FloatVector p3 = FloatVector.fromArray(F, st, pi + 3 * L);
                     int vi = w.panel + c * dd + e;
-                    FloatVector b = FloatVector.broadcast(F, vb[vi]);
-                    a00 = p0.fma(b, a00);
-                    a01 = p1.fma(b, a01);
-                    a02 = p2.fma(b, a02);
-                    a03 = p3.fma(b, a03);
-                    b = FloatVector.broadcast(F, vb[vi + 1]);
-                    a10 = p0.fma(b, a10);
-                    a11 = p1.fma(b, a11);
-                    a12 = p2.fma(b, a12);
-                    a13 = p3.fma(b, a13);
-                    b = FloatVector.broadcast(F, vb[vi + 2]);
-                    a20 = p0.fma(b, a20);
-                    a21 = p1.fma(b, a21);
-                    a22 = p2.fma(b, a22);
-                    a23 = p3.fma(b, a23);
-                    b = FloatVector.broadcast(F, vb[vi + 3]);
-                    a30 = p0.fma(b, a30);
-                    a31 = p1.fma(b, a31);
-                    a32 = p2.fma(b, a32);
-                    a33 = p3.fma(b, a33);
-                }
-                FloatVector c0 = FloatVector.fromArray(F, corr, r);
-                FloatVector c1 = FloatVector.fromArray(F, corr, r + L);
-                FloatVector c2 = FloatVector.fromArray(F, corr, r + 2 * L);
-                FloatVector c3 = FloatVector.fromArray(F, corr, r + 3 * L);
-                int o = e * rp + r;
-                FloatVector.fromArray(F, oT, o).fma(c0, a00).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a01).intoArray(oT, o + L);
-                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a02).intoArray(oT, o + 2 * L);
-                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a03).intoArray(oT, o + 3 * L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a10).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a11).intoArray(oT, o + L);
-                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a12).intoArray(oT, o + 2 * L);
-                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a13).intoArray(oT, o + 3 * L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a20).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a21).intoArray(oT, o + L);
-                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a22).intoArray(oT, o + 2 * L);
-                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a23).intoArray(oT, o + 3 * L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a30).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a31).intoArray(oT, o + L);
-                FloatVector.fromArray(F, oT, o + 2 * L).fma(c2, a32).intoArray(oT, o + 2 * L);
-                FloatVector.fromArray(F, oT, o + 3 * L).fma(c3, a33).intoArray(oT, o + 3 * L);
-            }
-        }
-        return e;
-    }
-
-    /** 4 dims × 2 row vectors per register block; returns the first dim not done. */
-    private int accumulate2(Worker w, int nc) {
-        float[] st = w.st;
-        float[] vb = vPack;
-        float[] oT = w.oT;
-        float[] corr = w.corr;
-        int rp = rowsPadded;
-        int dd = d;
-        int e = 0;
-        for (; e + DR <= dd; e += DR) {
-            for (int r = 0; r < rp; r += 2 * L) {
-                FloatVector a00 = FloatVector.zero(F);
-                FloatVector a01 = FloatVector.zero(F);
-                FloatVector a10 = FloatVector.zero(F);
-                FloatVector a11 = FloatVector.zero(F);
-                FloatVector a20 = FloatVector.zero(F);
-                FloatVector a21 = FloatVector.zero(F);
-                FloatVector a30 = FloatVector.zero(F);
-                FloatVector a31 = FloatVector.zero(F);
-                for (int c = 0; c < nc; c++) {
-                    FloatVector p0 = FloatVector.fromArray(F, st, c * rp + r);
-                    FloatVector p1 = FloatVector.fromArray(F, st, c * rp + r + L);
-                    int vi = w.panel + c * dd + e;
-                    FloatVector b = FloatVector.broadcast(F, vb[vi]);
-                    a00 = p0.fma(b, a00);
-                    a01 = p1.fma(b, a01);
-                    b = FloatVector.broadcast(F, vb[vi + 1]);
-                    a10 = p0.fma(b, a10);
-                    a11 = p1.fma(b, a11);
-                    b = FloatVector.broadcast(F, vb[vi + 2]);
-                    a20 = p0.fma(b, a20);
-                    a21 = p1.fma(b, a21);
-                    b = FloatVector.broadcast(F, vb[vi + 3]);
-                    a30 = p0.fma(b, a30);
-                    a31 = p1.fma(b, a31);
+                    FloatVector b0 = FloatVector.broadcast(F, vb[vi]);
+                    FloatVector b1 = FloatVector.broadcast(F, vb[vi + 1]);
+                    FloatVector b2 = FloatVector.broadcast(F, vb[vi + 2]);
+                    FloatVector b3 = FloatVector.broadcast(F, vb[vi + 3]);
+                    a00 = p0.fma(b0, a00);
+                    a01 = p1.fma(b0, a01);
+                    a10 = p0.fma(b1, a10);
+                    a11 = p1.fma(b1, a11);
+                    a20 = p0.fma(b2, a20);
+                    a21 = p1.fma(b2, a21);
+                    a30 = p0.fma(b3, a30);
+                    a31 = p1.fma(b3, a31);
+                    if (V4) {
+                        FloatVector p2 = FloatVector.fromArray(F, st, pi + 2 * L);
+                        FloatVector p3 = FloatVector.fromArray(F, st, pi + 3 * L);
+                        a02 = p2.fma(b0, a02);
+                        a03 = p3.fma(b0, a03);
+                        a12 = p2.fma(b1, a12);
+                        a13 = p3.fma(b1, a13);
+                        a22 = p2.fma(b2, a22);
+                        a23 = p3.fma(b2, a23);
+                        a32 = p2.fma(b3, a32);
+                        a33 = p3.fma(b3, a33);
+                    }
                 }
                 FloatVector c0 = FloatVector.fromArray(F, corr, r);
                 FloatVector c1 = FloatVector.fromArray(F, corr, r + L);
                 int o = e * rp + r;
                 FloatVector.fromArray(F, oT, o).fma(c0, a00).intoArray(oT, o);
                 FloatVector.fromArray(F, oT, o + L).fma(c1, a01).intoArray(oT, o + L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a10).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a11).intoArray(oT, o + L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a20).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a21).intoArray(oT, o + L);
-                o += rp;
-                FloatVector.fromArray(F, oT, o).fma(c0, a30).intoArray(oT, o);
-                FloatVector.fromArray(F, oT, o + L).fma(c1, a31).intoArray(oT, o + L);
+                FloatVector.fromArray(F, oT, o + rp).fma(c0, a10).intoArray(oT, o + rp);
+                FloatVector.fromArray(F, oT, o + rp + L).fma(c1, a11).intoArray(oT, o + rp + L);
+                FloatVector.fromArray(F, oT, o + 2 * rp).fma(c0, a20).intoArray(oT, o + 2 * rp);
+                FloatVector.fromArray(F, oT, o + 2 * rp + L).fma(c1, a21).intoArray(oT, o + 2 * rp + L);
+                FloatVector.fromArray(F, oT, o + 3 * rp).fma(c0, a30).intoArray(oT, o + 3 * rp);
+                FloatVector.fromArray(F, oT, o + 3 * rp + L).fma(c1, a31).intoArray(oT, o + 3 * rp + L);
+                if (V4) {
+                    FloatVector c2 = FloatVector.fromArray(F, corr, r + 2 * L);
+                    FloatVector c3 = FloatVector.fromArray(F, corr, r + 3 * L);
+                    int o2 = o + 2 * L;
+                    int o3 = o + 3 * L;
+                    FloatVector.fromArray(F, oT, o2).fma(c2, a02).intoArray(oT, o2);
+                    FloatVector.fromArray(F, oT, o3).fma(c3, a03).intoArray(oT, o3);
+                    FloatVector.fromArray(F, oT, o2 + rp).fma(c2, a12).intoArray(oT, o2 + rp);
+                    FloatVector.fromArray(F, oT, o3 + rp).fma(c3, a13).intoArray(oT, o3 + rp);
+                    FloatVector.fromArray(F, oT, o2 + 2 * rp).fma(c2, a22).intoArray(oT, o2 + 2 * rp);
+                    FloatVector.fromArray(F, oT, o3 + 2 * rp).fma(c3, a23).intoArray(oT, o3 + 2 * rp);
+                    FloatVector.fromArray(F, oT, o2 + 3 * rp).fma(c2, a32).intoArray(oT, o2 + 3 * rp);
+                    FloatVector.fromArray(F, oT, o3 + 3 * rp).fma(c3, a33).intoArray(oT, o3 + 3 * rp);
+                }
             }
         }
-        return e;
+        accumulateTail(w, nc, e);
     }
 
     /** Dims {@code [e, d)}, the {@code d % 4} tail, one at a time. */
