@@ -4,6 +4,7 @@ import dev.gale.bench.Roofline;
 import dev.gale.bench.probe.ProbeResult;
 import dev.gale.bench.probe.RooflineProbes;
 import dev.gale.core.cpu.CpuDevice;
+import dev.gale.core.cpu.HugePageAllocator;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q8_0Lanes;
@@ -13,8 +14,9 @@ import java.util.Arrays;
 
 /**
  * The decode GEMVs' own ceiling from DRAM: the Q4_0 and Q8_0 row-lane kernels ({@link Q4_0Lanes}, {@link Q8_0Lanes},
- * what a Llama decode step runs, Q8 activations quantized inside) at the Llama-3.2-1B ffn_up shape (2048 → 8192),
- * on all threads of {@link WorkerPool#shared()}, wall time. Each round times one copy of the weights (it stays in
+ * what a Llama decode step runs, Q8 activations quantized inside, packed onto huge pages by {@link HugePageAllocator}
+ * as the decoder packs them; {@code -Dgale.hugePages=false} for plain pages) at the Llama-3.2-1B ffn_up shape
+ * (2048 → 8192), on all threads of {@link WorkerPool#shared()}, wall time. Each round times one copy of the weights (it stays in
  * the last-level cache after the first call) and then enough copies to pass 1.5× the L3, called in turn, so every
  * call streams its weights from memory, as the 731 MB (Q4_0) and 1348 MB (Q8_0) a 1B step reads do. The report
  * cases ({@link QuantBenchCases}) use one copy; on a machine with a 300 MiB L3 those read from the cache.
@@ -47,7 +49,7 @@ public final class GemvDramCeiling {
     }
 
     private static void run(QuantBenchCases.Format format, long l3, int rounds, double probe) {
-        try (Arena arena = Arena.ofShared()) {
+        try (Arena arena = Arena.ofShared(); HugePageAllocator pages = new HugePageAllocator()) {
             long bytes;
             try (Arena scratch = Arena.ofConfined()) {
                 bytes = QuantBenchCases.syntheticWeights(scratch, format, OUT, IN).byteSize();
@@ -60,10 +62,10 @@ public final class GemvDramCeiling {
                 try (Arena scratch = Arena.ofConfined()) {
                     MemorySegment w = QuantBenchCases.syntheticWeights(scratch, format, OUT, IN);
                     if (format == QuantBenchCases.Format.Q4_0) {
-                        Q4_0Lanes l = Q4_0Lanes.pack(w, 0, OUT, IN, arena);
+                        Q4_0Lanes l = Q4_0Lanes.pack(w, 0, OUT, IN, pages);
                         gemv[i] = () -> l.matmulQ8Parallel(x, 0, 1, y, 0);
                     } else {
-                        Q8_0Lanes l = Q8_0Lanes.pack(w, 0, OUT, IN, arena);
+                        Q8_0Lanes l = Q8_0Lanes.pack(w, 0, OUT, IN, pages);
                         gemv[i] = () -> l.matmulQ8Parallel(x, 0, 1, y, 0);
                     }
                 }
@@ -80,9 +82,9 @@ public final class GemvDramCeiling {
             double c = cached[rounds - 1];
             double m = dram[rounds - 1];
             System.out.printf("%s GEMV %d -> %d, llama.cpp block bytes %.1f MB: one copy (cache) %.2f GB/s; %d copies "
-                    + "(%.0f MB, memory) %.2f GB/s (median %.2f) = %.2f of the read probe; memory / cache %.2f%n",
-                    format, IN, OUT, bytes / 1e6, c, copies, copies * bytes / 1e6, m, dram[rounds / 2], m / probe,
-                    m / c);
+                    + "(%.0f MB, memory) %.2f GB/s (median %.2f) = %.2f of the read probe; memory / cache %.2f; "
+                    + "%.0f MB advised as huge pages%n", format, IN, OUT, bytes / 1e6, c, copies, copies * bytes / 1e6,
+                    m, dram[rounds / 2], m / probe, m / c, pages.hugeAdvisedBytes() / 1e6);
         }
     }
 
