@@ -4,6 +4,7 @@ import static dev.gale.kernels.Operands.F32;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import dev.gale.core.buffer.DType;
+import dev.gale.core.buffer.FloatConversions;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.Numerics;
 import dev.gale.kernels.activation.VectorMath;
@@ -391,13 +392,12 @@ public final class FlashPrefill {
         }
     }
 
+    /** One head vector into {@code dst}: a bulk copy from F32, the hardware conversion from F16. */
     private void copyRow(HeadView h, int tok, int head, float[] dst, int off) {
         if (h.dtype() == DType.F32) {
             MemorySegment.copy(h.segment(), F32, h.at(tok, head), dst, off, d);
         } else {
-            for (int e = 0; e < d; e++) {
-                dst[off + e] = h.get(tok, head, e);
-            }
+            FloatConversions.f16ToF32(h.segment(), h.at(tok, head), dst, off, d);
         }
     }
 
