@@ -7,6 +7,7 @@ import dev.gale.core.buffer.DType;
 import dev.gale.core.buffer.FloatConversions;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.Numerics;
+import dev.gale.kernels.VectorRegisters;
 import dev.gale.kernels.activation.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -85,12 +86,12 @@ public final class FlashPrefill {
     private static final float EXP2_LO = -126f;
     private static final float LN2 = 0.6931471805599453f;
     /**
-     * Row vectors per register block: 4 where the machine has 32 vector registers (AVX-512, AArch64), 2 where it has
-     * 16 (AVX2). A block of 4 keys (or dims) × 4 row vectors keeps 16 accumulators in flight, twice the 8 that two
+     * Row vectors per register block: 4 where there are 32 vector registers ({@link VectorRegisters#WIDE}), 2 where
+     * there are 16 (AVX2). A block of 4 keys (or dims) × 4 row vectors keeps 16 accumulators in flight, twice the 8 that two
      * FMA ports of 4-cycle latency need, and issues a broadcast per 4 FMAs instead of per 2 (1.11–1.23× the 4 × 2
      * block, 2k causal, d = 64 and 128); on 16 registers it would spill.
      */
-    static final int RV = registers() >= 32 ? 4 : 2;
+    static final int RV = VectorRegisters.WIDE ? 4 : 2;
     /** Whether the third and fourth row vectors of the register blocks are live (a constant C2 folds). */
     private static final boolean V4 = RV == 4;
 
@@ -690,13 +691,6 @@ public final class FlashPrefill {
     /** Rows (heads × positions) per tile at head dim {@code d}: see {@link #QT_FLOATS}. */
     static int rowsFor(int d) {
         return Math.max(64, Math.min(128, QT_FLOATS / d));
-    }
-
-    /** Architectural vector registers: 16 on x86 below AVX-512, 32 with it and on AArch64. */
-    private static int registers() {
-        String arch = System.getProperty("os.arch", "");
-        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86");
-        return !x86 || F.vectorBitSize() >= 512 ? 32 : 16;
     }
 
     static int roundUp(int n, int m) {

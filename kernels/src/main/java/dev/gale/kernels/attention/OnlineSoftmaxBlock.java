@@ -1,5 +1,6 @@
 package dev.gale.kernels.attention;
 
+import dev.gale.kernels.VectorRegisters;
 import dev.gale.kernels.activation.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -259,7 +260,7 @@ public final class OnlineSoftmaxBlock {
      * spill, and the two-slice loop stays (the four-slice one measured 1.0–1.2× slower there).
      */
     static void pv4(float[] p, int pOff, int stride, int n, float[] v, int vOff, int d, float[] st, int stOff) {
-        if (L >= 16) {
+        if (VectorRegisters.WIDE) {
             pv4Wide(p, pOff, stride, n, v, vOff, d, st, stOff);
         } else {
             pv4Narrow(p, pOff, stride, n, v, vOff, d, st, stOff);

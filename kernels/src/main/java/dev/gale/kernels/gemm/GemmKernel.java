@@ -5,6 +5,7 @@ import static dev.gale.kernels.Operands.F32;
 import static dev.gale.kernels.Operands.LE;
 
 import dev.gale.core.cpu.WorkerPool;
+import dev.gale.kernels.VectorRegisters;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -50,7 +51,7 @@ final class GemmKernel {
      * 4×3 tile is 12 accumulators + 3 weights + 1 broadcast), 2 below. On 256-bit AVX2 (16 registers) the 4×3 tile
      * spills, measured at about half the speed of 4×2. {@code -Dgale.gemm.nv=2|3} overrides.
      */
-    static final int NV = Math.clamp(Integer.getInteger("gale.gemm.nv", F.vectorBitSize() >= 512 ? 3 : 2), 2, 3);
+    static final int NV = Math.clamp(Integer.getInteger("gale.gemm.nv", VectorRegisters.WIDE ? 3 : 2), 2, 3);
     /** Whether the third vector column of the tile is live (a constant: C2 folds the dead column away). */
     private static final boolean V3 = NV == 3;
     /** Outputs per packed panel. */
@@ -62,7 +63,7 @@ final class GemmKernel {
      * 512×4096×4096 and 375–383 against 441–691 ms at 512×4096×14336 (Intel Xeon, two threads, alternating runs):
      * 6.
      */
-    static final int MR = Integer.getInteger("gale.gemm.mr", F.vectorBitSize() >= 512 ? 6 : 4) >= 6 ? 6 : 4;
+    static final int MR = Integer.getInteger("gale.gemm.mr", VectorRegisters.WIDE ? 6 : 4) >= 6 ? 6 : 4;
     /** Whether tile rows 4 and 5 are live (a constant: C2 folds them away when MR is 4). */
     private static final boolean M6 = MR == 6;
     /**
