@@ -63,10 +63,10 @@ final class QuantCase implements AutoCloseable {
         }
         if (q4) {
             Q4_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
-            Q4_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
+            Q4_0Matmul.INSTANCE.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
         } else {
             Q8_0.dequantize(ms, 0, deq.segment(), 0, rows * in);
-            Q8_0Matmul.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
+            Q8_0Matmul.INSTANCE.referenceF32(ms, 0, rows, in, x.segment(), 0, tokens, want.segment(), 0);
         }
     }
 

@@ -97,36 +97,36 @@ public class QuantBench {
     @Benchmark
     public void q8ActivationsSingleThread() {
         if (q4) {
-            Q4_0Matmul.matmul(w, 0, out, in, xq, y, 0, 0, out);
+            Q4_0Matmul.INSTANCE.matmul(w, 0, out, in, xq, y, 0, 0, out);
         } else {
-            Q8_0Matmul.matmul(w, 0, out, in, xq, y, 0, 0, out);
+            Q8_0Matmul.INSTANCE.matmul(w, 0, out, in, xq, y, 0, 0, out);
         }
     }
 
     @Benchmark
     public void f32ActivationsSingleThread() {
         if (q4) {
-            Q4_0Matmul.matmulF32(w, 0, out, in, x, 0, tokens, y, 0, 0, out);
+            Q4_0Matmul.INSTANCE.matmulF32(w, 0, out, in, x, 0, tokens, y, 0, 0, out);
         } else {
-            Q8_0Matmul.matmulF32(w, 0, out, in, x, 0, tokens, y, 0, 0, out);
+            Q8_0Matmul.INSTANCE.matmulF32(w, 0, out, in, x, 0, tokens, y, 0, 0, out);
         }
     }
 
     @Benchmark
     public void q8ActivationsParallel() {
         if (q4) {
-            Q4_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+            Q4_0Matmul.INSTANCE.matmulParallel(w, 0, out, in, xq, y, 0);
         } else {
-            Q8_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+            Q8_0Matmul.INSTANCE.matmulParallel(w, 0, out, in, xq, y, 0);
         }
     }
 
     @Benchmark
     public void f32ActivationsParallel() {
         if (q4) {
-            Q4_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+            Q4_0Matmul.INSTANCE.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
         } else {
-            Q8_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+            Q8_0Matmul.INSTANCE.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.gale.bench.BenchCaseProvider;
 import dev.gale.bench.Roofline;
 import dev.gale.core.cpu.WorkerPool;
 import dev.gale.kernels.quant.Q4_0;
+import dev.gale.kernels.quant.BlockMatmul;
 import dev.gale.kernels.quant.Q4_0Matmul;
 import dev.gale.kernels.quant.Q4_0Lanes;
 import dev.gale.kernels.quant.Q4_0Packed;
@@ -170,7 +171,7 @@ public final class QuantBenchCases implements BenchCaseProvider {
 
         @Override
         public String impl() {
-            return (packed ? "packed " : "ggml layout ") + Q8_0Matmul.path() + " x" + WorkerPool.shared().threads();
+            return (packed ? "packed " : "ggml layout ") + BlockMatmul.path() + " x" + WorkerPool.shared().threads();
         }
 
         @Override
@@ -229,14 +230,14 @@ public final class QuantBenchCases implements BenchCaseProvider {
             } else if (q8) {
                 xq.quantize(x, 0, tokens);
                 if (format == Format.Q8_0) {
-                    Q8_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+                    Q8_0Matmul.INSTANCE.matmulParallel(w, 0, out, in, xq, y, 0);
                 } else {
-                    Q4_0Matmul.matmulParallel(w, 0, out, in, xq, y, 0);
+                    Q4_0Matmul.INSTANCE.matmulParallel(w, 0, out, in, xq, y, 0);
                 }
             } else if (format == Format.Q8_0) {
-                Q8_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+                Q8_0Matmul.INSTANCE.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
             } else {
-                Q4_0Matmul.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
+                Q4_0Matmul.INSTANCE.matmulF32Parallel(w, 0, out, in, x, 0, tokens, y, 0);
             }
         }
 

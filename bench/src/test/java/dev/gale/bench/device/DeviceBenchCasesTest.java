@@ -183,9 +183,9 @@ class DeviceBenchCasesTest {
                     float[] want = new float[shape.out()];
                     MemorySegment x = c.buffer("x").segment();
                     if (f == QuantBenchCases.Format.Q8_0) {
-                        Q8_0Matmul.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
+                        Q8_0Matmul.INSTANCE.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
                     } else {
-                        Q4_0Matmul.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
+                        Q4_0Matmul.INSTANCE.referenceF32(w, 0, shape.out(), shape.in(), x, 0, 1, MemorySegment.ofArray(want), 0);
                     }
                     for (int o = 0; o < shape.out(); o++) {
                         // weights are d·q with d = 2^-8 and |q| <= 128, x in [-1, 1]

@@ -341,7 +341,7 @@ public final class Q4_0Packed {
     }
 
     private int grain(int tokens) {
-        return Q4_0Matmul.grain(in, tokens);
+        return BlockMatmul.grain(in, tokens);
     }
 
     private void checkF32(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {

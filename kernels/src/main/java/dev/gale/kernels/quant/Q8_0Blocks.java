@@ -53,9 +53,9 @@ public record Q8_0Blocks(MemorySegment blocks, int rows, int in) {
      */
     public void matmulF32Parallel(MemorySegment x, long xOff, int tokens, MemorySegment y, long yOff) {
         if (tokens == 1) {
-            Q8_0Matmul.gemvF32QuarterStreams(blocks, 0, rows, in, x, xOff, y, yOff);
+            Q8_0Matmul.INSTANCE.gemvF32QuarterStreams(blocks, 0, rows, in, x, xOff, y, yOff);
         } else {
-            Q8_0Matmul.matmulF32Parallel(blocks, 0, rows, in, x, xOff, tokens, y, yOff);
+            Q8_0Matmul.INSTANCE.matmulF32Parallel(blocks, 0, rows, in, x, xOff, tokens, y, yOff);
         }
     }
 

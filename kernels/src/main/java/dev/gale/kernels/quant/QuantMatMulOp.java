@@ -248,9 +248,9 @@ public final class QuantMatMulOp extends KernelOp {
     @Override
     protected void reference(LaunchContext ctx) {
         if (q4) {
-            Q4_0Matmul.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+            Q4_0Matmul.INSTANCE.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
         } else {
-            Q8_0Matmul.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
+            Q8_0Matmul.INSTANCE.referenceF32(ctx.segment(0), 0, rows, in, ctx.segment(1), 0, tokens(ctx), ctx.segment(2), 0);
         }
     }
 

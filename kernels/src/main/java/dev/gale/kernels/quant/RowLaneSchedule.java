@@ -74,7 +74,7 @@ abstract sealed class RowLaneSchedule<O> permits RowLaneGemv, W4Packed {
             return;
         }
         int whole = rows / R;
-        int grain = Math.max(RowLaneKernel.STREAMS, Q4_0Matmul.grain(in, tokens) * 4 / R);
+        int grain = Math.max(RowLaneKernel.STREAMS, BlockMatmul.grain(in, tokens) * 4 / R);
         WorkerPool.shared().parallelForBalanced(whole, grain, (s, e) -> quads(op, tokens, y, yOff, s, e));
         if (whole < groups) {
             cut(op, tokens, y, yOff, R * whole, rows);

@@ -53,6 +53,6 @@
  *
  * <h2>Vector shapes</h2>
  * All species derive from {@code SPECIES_PREFERRED}; 256- and 512-bit shapes run the vector kernels, narrower ones
- * the scalar code ({@code Q4_0Matmul.path()} says which).
+ * the scalar code ({@code BlockMatmul.path()} says which).
  */
 package dev.gale.kernels.quant;

@@ -42,12 +42,12 @@ class QuantAllocationTest {
             Q4_0Lanes l4 = Q4_0Lanes.pack(w4, 0, rows, in, arena);
             Runnable[] paths = {
                 () -> a.quantize(x, 0, tokens),
-                () -> Q8_0Matmul.matmul(w8, 0, rows, in, a, y, 0, 0, rows),
-                () -> Q4_0Matmul.matmul(w4, 0, rows, in, a, y, 0, 0, rows),
-                () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, 1, y, 0, 0, rows),
-                () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, 1, y, 0, 0, rows),
-                () -> Q8_0Matmul.matmulF32(w8, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
-                () -> Q4_0Matmul.matmulF32(w4, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
+                () -> Q8_0Matmul.INSTANCE.matmul(w8, 0, rows, in, a, y, 0, 0, rows),
+                () -> Q4_0Matmul.INSTANCE.matmul(w4, 0, rows, in, a, y, 0, 0, rows),
+                () -> Q8_0Matmul.INSTANCE.matmulF32(w8, 0, rows, in, x, 0, 1, y, 0, 0, rows),
+                () -> Q4_0Matmul.INSTANCE.matmulF32(w4, 0, rows, in, x, 0, 1, y, 0, 0, rows),
+                () -> Q8_0Matmul.INSTANCE.matmulF32(w8, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
+                () -> Q4_0Matmul.INSTANCE.matmulF32(w4, 0, rows, in, x, 0, tokens, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p4.matmulF32(x, 0, 1, y, 0, 0, rows),
                 () -> p8.matmulF32(x, 0, tokens, y, 0, 1, rows - 2),

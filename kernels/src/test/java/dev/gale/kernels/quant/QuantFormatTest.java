@@ -195,11 +195,11 @@ class QuantFormatTest {
             MemorySegment y = arena.allocate(64);
             Q8Activations a = new Q8Activations(arena.allocate(Q8Activations.scratchBytes(1, 64)), 0, 1, 64);
             assertThrows(ShapeMismatchException.class,
-                    () -> Q8_0Matmul.matmul(s, 0, 1, 32, a, y, 0, 0, 1)); // activations have 64 columns
+                    () -> Q8_0Matmul.INSTANCE.matmul(s, 0, 1, 32, a, y, 0, 0, 1)); // activations have 64 columns
             assertThrows(ShapeMismatchException.class,
-                    () -> Q4_0Matmul.matmulF32(s, 0, 1, 40, s, 0, 1, y, 0, 0, 1));
+                    () -> Q4_0Matmul.INSTANCE.matmulF32(s, 0, 1, 40, s, 0, 1, y, 0, 0, 1));
             assertThrows(ShapeMismatchException.class,
-                    () -> Q4_0Matmul.matmulF32(s, 0, 1000, 64, s, 0, 1, y, 0, 0, 1000)); // weights too short
+                    () -> Q4_0Matmul.INSTANCE.matmulF32(s, 0, 1000, 64, s, 0, 1, y, 0, 0, 1000)); // weights too short
         }
     }
 }

@@ -43,50 +43,50 @@ class QuantMatmulTest {
 
         void reference(MemorySegment w, int rows, int in, Q8Activations x, MemorySegment y) {
             if (this == Q8_0) {
-                Q8_0Matmul.reference(w, 0, rows, in, x, y, 0);
+                Q8_0Matmul.INSTANCE.reference(w, 0, rows, in, x, y, 0);
             } else {
-                Q4_0Matmul.reference(w, 0, rows, in, x, y, 0);
+                Q4_0Matmul.INSTANCE.reference(w, 0, rows, in, x, y, 0);
             }
         }
 
         void matmul(MemorySegment w, int rows, int in, Q8Activations x, MemorySegment y, int s, int e) {
             if (this == Q8_0) {
-                Q8_0Matmul.matmul(w, 0, rows, in, x, y, 0, s, e);
+                Q8_0Matmul.INSTANCE.matmul(w, 0, rows, in, x, y, 0, s, e);
             } else {
-                Q4_0Matmul.matmul(w, 0, rows, in, x, y, 0, s, e);
+                Q4_0Matmul.INSTANCE.matmul(w, 0, rows, in, x, y, 0, s, e);
             }
         }
 
         void parallel(MemorySegment w, int rows, int in, Q8Activations x, MemorySegment y) {
             if (this == Q8_0) {
-                Q8_0Matmul.matmulParallel(w, 0, rows, in, x, y, 0);
+                Q8_0Matmul.INSTANCE.matmulParallel(w, 0, rows, in, x, y, 0);
             } else {
-                Q4_0Matmul.matmulParallel(w, 0, rows, in, x, y, 0);
+                Q4_0Matmul.INSTANCE.matmulParallel(w, 0, rows, in, x, y, 0);
             }
         }
 
         void referenceF32(MemorySegment w, int rows, int in, MemorySegment x, int tokens, MemorySegment y) {
             if (this == Q8_0) {
-                Q8_0Matmul.referenceF32(w, 0, rows, in, x, 0, tokens, y, 0);
+                Q8_0Matmul.INSTANCE.referenceF32(w, 0, rows, in, x, 0, tokens, y, 0);
             } else {
-                Q4_0Matmul.referenceF32(w, 0, rows, in, x, 0, tokens, y, 0);
+                Q4_0Matmul.INSTANCE.referenceF32(w, 0, rows, in, x, 0, tokens, y, 0);
             }
         }
 
         void matmulF32(MemorySegment w, int rows, int in, MemorySegment x, int tokens, MemorySegment y, int s,
                 int e) {
             if (this == Q8_0) {
-                Q8_0Matmul.matmulF32(w, 0, rows, in, x, 0, tokens, y, 0, s, e);
+                Q8_0Matmul.INSTANCE.matmulF32(w, 0, rows, in, x, 0, tokens, y, 0, s, e);
             } else {
-                Q4_0Matmul.matmulF32(w, 0, rows, in, x, 0, tokens, y, 0, s, e);
+                Q4_0Matmul.INSTANCE.matmulF32(w, 0, rows, in, x, 0, tokens, y, 0, s, e);
             }
         }
 
         void parallelF32(MemorySegment w, int rows, int in, MemorySegment x, int tokens, MemorySegment y) {
             if (this == Q8_0) {
-                Q8_0Matmul.matmulF32Parallel(w, 0, rows, in, x, 0, tokens, y, 0);
+                Q8_0Matmul.INSTANCE.matmulF32Parallel(w, 0, rows, in, x, 0, tokens, y, 0);
             } else {
-                Q4_0Matmul.matmulF32Parallel(w, 0, rows, in, x, 0, tokens, y, 0);
+                Q4_0Matmul.INSTANCE.matmulF32Parallel(w, 0, rows, in, x, 0, tokens, y, 0);
             }
         }
 
