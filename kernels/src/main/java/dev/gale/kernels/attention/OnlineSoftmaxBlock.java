@@ -254,26 +254,16 @@ public final class OnlineSoftmaxBlock {
     }
 
     /**
-     * {@code Õ_r += Σ_j p_rj·v_j} for four rows. With 32 vector registers (AVX-512) four slices of d per pass over
-     * the block: sixteen accumulators, each value load feeding four FMAs and each probability broadcast four; 1.28×
-     * the two-slice loop here (13.9 against 17.8 ns per token from L1). With 16 registers (AVX2) sixteen accumulators
-     * spill, and the two-slice loop stays (the four-slice one measured 1.0–1.2× slower there).
+     * {@code Õ_r += Σ_j p_rj·v_j} for four rows. With 32 vector registers ({@link VectorRegisters#WIDE}) four slices
+     * of d per pass over the block: sixteen accumulators, each value load feeding four FMAs and each probability
+     * broadcast four; 1.28× the two-slice pass here (13.9 against 17.8 ns per token from L1). With 16 registers (AVX2)
+     * sixteen accumulators spill (the four-slice pass measured 1.0–1.2× slower there), so the third and fourth slices
+     * sit in {@code if (WIDE)} blocks that C2 removes, leaving the two-slice pass. Slices past the last whole vector
+     * repeat the last one; both copies start from the same accumulator and add the same terms, so storing both is
+     * harmless. A tail of d that is not a whole vector goes through {@link #pvTail}.
      */
     static void pv4(float[] p, int pOff, int stride, int n, float[] v, int vOff, int d, float[] st, int stOff) {
-        if (VectorRegisters.WIDE) {
-            pv4Wide(p, pOff, stride, n, v, vOff, d, st, stOff);
-        } else {
-            pv4Narrow(p, pOff, stride, n, v, vOff, d, st, stOff);
-        }
-    }
-
-    /**
-     * {@link #pv4} over four slices per pass. Slices past the last whole vector repeat the last one; both copies start
-     * from the same accumulator and add the same terms, so storing both is harmless. A tail of d that is not a whole
-     * vector goes through {@link #pvTail}.
-     */
-    private static void pv4Wide(float[] p, int pOff, int stride, int n, float[] v, int vOff, int d, float[] st,
-            int stOff) {
+        final boolean wide = VectorRegisters.WIDE;
         int o0 = stOff + SoftmaxState.O;
         int o1 = o0 + d + 2;
         int o2 = o1 + d + 2;
@@ -282,111 +272,72 @@ public final class OnlineSoftmaxBlock {
         int p2 = p1 + stride;
         int p3 = p2 + stride;
         int dv = d - d % L;
-        for (int e = 0; e < dv; e += 4 * L) {
+        for (int e = 0; e < dv; e += wide ? 4 * L : 2 * L) {
             int f = Math.min(e + L, dv - L);
             int h = Math.min(e + 2 * L, dv - L);
             int i = Math.min(e + 3 * L, dv - L);
             FloatVector a0 = FloatVector.fromArray(F, st, o0 + e), b0 = FloatVector.fromArray(F, st, o0 + f);
-            FloatVector c0 = FloatVector.fromArray(F, st, o0 + h), e0 = FloatVector.fromArray(F, st, o0 + i);
             FloatVector a1 = FloatVector.fromArray(F, st, o1 + e), b1 = FloatVector.fromArray(F, st, o1 + f);
-            FloatVector c1 = FloatVector.fromArray(F, st, o1 + h), e1 = FloatVector.fromArray(F, st, o1 + i);
             FloatVector a2 = FloatVector.fromArray(F, st, o2 + e), b2 = FloatVector.fromArray(F, st, o2 + f);
-            FloatVector c2 = FloatVector.fromArray(F, st, o2 + h), e2 = FloatVector.fromArray(F, st, o2 + i);
             FloatVector a3 = FloatVector.fromArray(F, st, o3 + e), b3 = FloatVector.fromArray(F, st, o3 + f);
-            FloatVector c3 = FloatVector.fromArray(F, st, o3 + h), e3 = FloatVector.fromArray(F, st, o3 + i);
+            FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+            if (wide) {
+                c0 = FloatVector.fromArray(F, st, o0 + h);
+                e0 = FloatVector.fromArray(F, st, o0 + i);
+                c1 = FloatVector.fromArray(F, st, o1 + h);
+                e1 = FloatVector.fromArray(F, st, o1 + i);
+                c2 = FloatVector.fromArray(F, st, o2 + h);
+                e2 = FloatVector.fromArray(F, st, o2 + i);
+                c3 = FloatVector.fromArray(F, st, o3 + h);
+                e3 = FloatVector.fromArray(F, st, o3 + i);
+            }
             for (int j = 0; j < n; j++) {
                 int b = vOff + j * d;
                 FloatVector x = FloatVector.fromArray(F, v, b + e);
                 FloatVector y = FloatVector.fromArray(F, v, b + f);
-                FloatVector z = FloatVector.fromArray(F, v, b + h);
-                FloatVector u = FloatVector.fromArray(F, v, b + i);
-                FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
-                a0 = x.fma(w, a0);
-                b0 = y.fma(w, b0);
-                c0 = z.fma(w, c0);
-                e0 = u.fma(w, e0);
-                w = FloatVector.broadcast(F, p[p1 + j]);
-                a1 = x.fma(w, a1);
-                b1 = y.fma(w, b1);
-                c1 = z.fma(w, c1);
-                e1 = u.fma(w, e1);
-                w = FloatVector.broadcast(F, p[p2 + j]);
-                a2 = x.fma(w, a2);
-                b2 = y.fma(w, b2);
-                c2 = z.fma(w, c2);
-                e2 = u.fma(w, e2);
-                w = FloatVector.broadcast(F, p[p3 + j]);
-                a3 = x.fma(w, a3);
-                b3 = y.fma(w, b3);
-                c3 = z.fma(w, c3);
-                e3 = u.fma(w, e3);
+                FloatVector w0 = FloatVector.broadcast(F, p[pOff + j]);
+                FloatVector w1 = FloatVector.broadcast(F, p[p1 + j]);
+                FloatVector w2 = FloatVector.broadcast(F, p[p2 + j]);
+                FloatVector w3 = FloatVector.broadcast(F, p[p3 + j]);
+                a0 = x.fma(w0, a0);
+                b0 = y.fma(w0, b0);
+                a1 = x.fma(w1, a1);
+                b1 = y.fma(w1, b1);
+                a2 = x.fma(w2, a2);
+                b2 = y.fma(w2, b2);
+                a3 = x.fma(w3, a3);
+                b3 = y.fma(w3, b3);
+                if (wide) {
+                    FloatVector z = FloatVector.fromArray(F, v, b + h);
+                    FloatVector u = FloatVector.fromArray(F, v, b + i);
+                    c0 = z.fma(w0, c0);
+                    e0 = u.fma(w0, e0);
+                    c1 = z.fma(w1, c1);
+                    e1 = u.fma(w1, e1);
+                    c2 = z.fma(w2, c2);
+                    e2 = u.fma(w2, e2);
+                    c3 = z.fma(w3, c3);
+                    e3 = u.fma(w3, e3);
+                }
             }
             a0.intoArray(st, o0 + e);
+            a1.intoArray(st, o1 + e);
+            a2.intoArray(st, o2 + e);
+            a3.intoArray(st, o3 + e);
             b0.intoArray(st, o0 + f);
-            c0.intoArray(st, o0 + h);
-            e0.intoArray(st, o0 + i);
-            a1.intoArray(st, o1 + e);
             b1.intoArray(st, o1 + f);
-            c1.intoArray(st, o1 + h);
-            e1.intoArray(st, o1 + i);
-            a2.intoArray(st, o2 + e);
             b2.intoArray(st, o2 + f);
-            c2.intoArray(st, o2 + h);
-            e2.intoArray(st, o2 + i);
-            a3.intoArray(st, o3 + e);
             b3.intoArray(st, o3 + f);
-            c3.intoArray(st, o3 + h);
-            e3.intoArray(st, o3 + i);
-        }
-        pvTail(p, pOff, stride, n, v, vOff, d, st, o0, dv);
-    }
-
-    /**
-     * {@link #pv4} over two slices of d per pass, so each value load feeds four FMAs and each probability broadcast
-     * two (eight accumulators). With an odd slice count the last pass takes the last slice twice (harmless, as in
-     * {@link #pv4Wide}).
-     */
-    private static void pv4Narrow(float[] p, int pOff, int stride, int n, float[] v, int vOff, int d, float[] st,
-            int stOff) {
-        int o0 = stOff + SoftmaxState.O;
-        int o1 = o0 + d + 2;
-        int o2 = o1 + d + 2;
-        int o3 = o2 + d + 2;
-        int p1 = pOff + stride;
-        int p2 = p1 + stride;
-        int p3 = p2 + stride;
-        int dv = d - d % L;
-        for (int e = 0; e < dv; e += 2 * L) {
-            int f = Math.min(e + L, dv - L);
-            FloatVector a0 = FloatVector.fromArray(F, st, o0 + e), c0 = FloatVector.fromArray(F, st, o0 + f);
-            FloatVector a1 = FloatVector.fromArray(F, st, o1 + e), c1 = FloatVector.fromArray(F, st, o1 + f);
-            FloatVector a2 = FloatVector.fromArray(F, st, o2 + e), c2 = FloatVector.fromArray(F, st, o2 + f);
-            FloatVector a3 = FloatVector.fromArray(F, st, o3 + e), c3 = FloatVector.fromArray(F, st, o3 + f);
-            for (int j = 0; j < n; j++) {
-                int b = vOff + j * d;
-                FloatVector x = FloatVector.fromArray(F, v, b + e);
-                FloatVector y = FloatVector.fromArray(F, v, b + f);
-                FloatVector w = FloatVector.broadcast(F, p[pOff + j]);
-                a0 = x.fma(w, a0);
-                c0 = y.fma(w, c0);
-                w = FloatVector.broadcast(F, p[p1 + j]);
-                a1 = x.fma(w, a1);
-                c1 = y.fma(w, c1);
-                w = FloatVector.broadcast(F, p[p2 + j]);
-                a2 = x.fma(w, a2);
-                c2 = y.fma(w, c2);
-                w = FloatVector.broadcast(F, p[p3 + j]);
-                a3 = x.fma(w, a3);
-                c3 = y.fma(w, c3);
+            if (wide) {
+                c0.intoArray(st, o0 + h);
+                e0.intoArray(st, o0 + i);
+                c1.intoArray(st, o1 + h);
+                e1.intoArray(st, o1 + i);
+                c2.intoArray(st, o2 + h);
+                e2.intoArray(st, o2 + i);
+                c3.intoArray(st, o3 + h);
+                e3.intoArray(st, o3 + i);
             }
-            a0.intoArray(st, o0 + e);
-            a1.intoArray(st, o1 + e);
-            a2.intoArray(st, o2 + e);
-            a3.intoArray(st, o3 + e);
-            c0.intoArray(st, o0 + f);
-            c1.intoArray(st, o1 + f);
-            c2.intoArray(st, o2 + f);
-            c3.intoArray(st, o3 + f);
         }
         pvTail(p, pOff, stride, n, v, vOff, d, st, o0, dv);
     }
