@@ -108,10 +108,13 @@ public final class KvDecodeCpuTime {
         // after five fixed warm-up rounds without -Xbatch).
         for (int i = 0; i < caches.size(); i++) {
             double best = Double.POSITIVE_INFINITY;
-            for (int w = 0, still = 0; w < 60 && (w < 5 || still < 3); w++) {
+            double spent = 0;
+            // at least a second (C2 needs that long at small n), then until three runs in a row do not improve
+            for (int w = 0, still = 0; w < 2000 && (spent < 1000 || still < 3); w++) {
                 double t = foldMillis(mx, caches.get(i), n, g, q, st, scratch[i]);
                 still = t < 0.98 * best ? 0 : still + 1;
                 best = Math.min(best, t);
+                spent += t * HEADS;
             }
         }
         for (int round = 0; round < rounds; round++) {
