@@ -17,10 +17,12 @@
  *       {@code dequantizeRow} to the same values and {@code exportRow} back to the same bytes.</li>
  *   <li><b>Activations: {@link dev.gale.kernels.quant.Q8Activations}</b>: int8 blocks with F32 scales and block sums,
  *       in caller scratch.</li>
- *   <li><b>References, baseline and prefill: {@link dev.gale.kernels.quant.Q4_0Matmul},
- *       {@link dev.gale.kernels.quant.Q8_0Matmul}</b>: scalar {@code reference}/{@code referenceF32} (the definition
- *       every kernel is tested against), and Vector API kernels that read the llama.cpp layout directly: the previous
- *       decode path (kept as the benchmark baseline) and the 2-row × 4-token F32 tile used for prefill.</li>
+ *   <li><b>References and baselines on the load format: {@link dev.gale.kernels.quant.BlockMatmul}</b> with its
+ *       two formats, {@link dev.gale.kernels.quant.Q4_0Matmul#INSTANCE} and
+ *       {@link dev.gale.kernels.quant.Q8_0Matmul#INSTANCE}: scalar {@code reference}/{@code referenceF32} (the
+ *       definition every kernel is tested against), and Vector API kernels that read the llama.cpp layout directly:
+ *       the previous decode path (kept as the benchmark baseline), the 2-row × 4-token F32 tile, and
+ *       {@link dev.gale.kernels.quant.Q8_0Blocks}'s F32-activation GEMV.</li>
  * </ul>
  *
  * <h2>Packed layouts</h2>
