@@ -39,7 +39,7 @@ public abstract sealed class BlockMatmul permits Q4_0Matmul, Q8_0Matmul {
     private static final int PANEL_ROWS = 128;
     private static final int PANEL_BLOCKS = 16;
     /** From this many tokens the F32 path uses the 2×4 tile. */
-    static final int TILE_MIN_TOKENS = 4;
+    private static final int TILE_MIN_TOKENS = 4;
 
     /** Bytes of one block (fp16 scale, then the codes). */
     final int blockBytes;
@@ -72,10 +72,8 @@ public abstract sealed class BlockMatmul permits Q4_0Matmul, Q8_0Matmul {
         return (int) Math.max(1, Math.min(1 << 20, (1L << 16) / Math.max(1, work)));
     }
 
-    /** Bytes of one row of {@code in} elements. */
-    final long rowBytes(int in) {
-        return (long) (in / QK) * blockBytes;
-    }
+    /** Bytes of one row of {@code in} elements: the format's own rule ({@link Q4_0#rowBytes}, {@link Q8_0#rowBytes}). */
+    abstract long rowBytes(int in);
 
     /** Element {@code j} (0..31) of the block at byte {@code o}, as the integer its fp16 scale multiplies. */
     abstract int code(MemorySegment w, long o, int j);

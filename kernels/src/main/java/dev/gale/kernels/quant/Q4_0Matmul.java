@@ -39,6 +39,11 @@ public final class Q4_0Matmul extends BlockMatmul {
     }
 
     @Override
+    long rowBytes(int in) {
+        return Q4_0.rowBytes(in);
+    }
+
+    @Override
     int code(MemorySegment w, long o, int j) {
         return Q4_0.nibble(w, o, j) - 8;
     }

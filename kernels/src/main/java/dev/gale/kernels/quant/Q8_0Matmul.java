@@ -30,6 +30,11 @@ public final class Q8_0Matmul extends BlockMatmul {
     }
 
     @Override
+    long rowBytes(int in) {
+        return Q8_0.rowBytes(in);
+    }
+
+    @Override
     int code(MemorySegment w, long o, int j) {
         return w.get(ValueLayout.JAVA_BYTE, o + 2 + j);
     }
@@ -48,7 +53,7 @@ public final class Q8_0Matmul extends BlockMatmul {
             referenceRowsF32(w, wOff, rows, in, x, xOff, 1, y, yOff, 0, rows);
             return;
         }
-        long rb = Q8_0.rowBytes(in);
+        long rb = rowBytes(in);
         int nb = in / QK;
         int quads = rows / 4;
         WorkerPool.shared().parallelForBalanced(quads, grain(in, 1), (s, e) -> {
